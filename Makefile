@@ -1,0 +1,34 @@
+# swift-stn: two commands for a new machine.
+#   make demo   installs what is missing, builds in release mode, runs the demo
+#   make test   installs what is missing, builds and runs the whole test suite
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := libjpeg-dev libpng-dev zlib1g-dev libopenblas-dev
+STN := .build/release/stn
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test deps build release bench clean
+
+# Installs the Debian packages the build links against, only those that are missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+release: deps
+	$(SWIFT) build -c release --product stn
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: release
+	$(STN) info samples/
+
+clean:
+	rm -rf .build

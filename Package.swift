@@ -1,0 +1,83 @@
+// swift-tools-version:6.0
+//
+// swift-stn: spatial-transformer image augmentation and training, PyTorch-exact, without Python.
+//
+// Module boundaries (a module never reaches "up"):
+//   C shims        CJPEG, CPNG, COpenBLAS   (longjmp-based libraries stay in C)
+//   STNTensor      tensors, threading, RNG, GEMM        (no file I/O)
+//   STNFiles       atomic writes, safetensors           (file formats, no codecs)
+//   STNImageIO     JPEG/PNG codecs, IDX, ImageFolder    (no network code)
+//   STNWarp        affine math, affine_grid, grid_sample, fused uint8 warp
+//   STNPipeline    YAML pipelines, streaming loader, augment/export
+//   STNNetwork     differentiable ops, autograd graph, layers, optimizers, checkpoints
+//   STNTensorBoard TensorBoard event-file writer
+//   STNTrain       trainer/evaluator tying pipeline and network together
+//   stn            the command-line tool: wiring only
+import PackageDescription
+
+// MARK: - Settings shared by the Swift targets
+
+/// Kernels are written with unsafe pointers; exclusivity checks cost time in the hot loops and
+/// buy nothing there. Swift 5 language mode keeps strict-concurrency noise out of kernel code.
+let swiftSettings: [SwiftSetting] = [
+  .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+  name: "swift-stn",
+  products: [
+    .executable(name: "stn", targets: ["stn"]),
+    .library(name: "STNWarp", targets: ["STNWarp"]),
+    .library(name: "STNPipeline", targets: ["STNPipeline"]),
+    .library(name: "STNNetwork", targets: ["STNNetwork"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+  ],
+  targets: [
+    // MARK: - C shims for system libraries
+    .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+    .target(name: "CPNG", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("z")]),
+    // OpenBLAS is loaded with dlopen so OPENBLAS_CORETYPE can be chosen before it initializes.
+    .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
+
+    // MARK: - Core modules
+    .target(name: "STNTensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+    .target(name: "STNFiles", dependencies: ["STNTensor"], swiftSettings: swiftSettings),
+    .target(name: "STNImageIO", dependencies: ["CJPEG", "CPNG", "STNFiles"], swiftSettings: swiftSettings),
+    .target(name: "STNWarp", dependencies: ["STNTensor"], swiftSettings: swiftSettings),
+    .target(
+      name: "STNPipeline",
+      dependencies: ["STNTensor", "STNFiles", "STNImageIO", "STNWarp", .product(name: "Yams", package: "Yams")],
+      swiftSettings: swiftSettings),
+    .target(name: "STNNetwork", dependencies: ["STNTensor", "STNFiles", "STNWarp"], swiftSettings: swiftSettings),
+    .target(name: "STNTensorBoard", dependencies: ["STNFiles"], swiftSettings: swiftSettings),
+    .target(
+      name: "STNTrain",
+      dependencies: ["STNPipeline", "STNNetwork", "STNTensorBoard", "STNImageIO", "STNWarp"],
+      swiftSettings: swiftSettings),
+
+    // MARK: - Command-line tool
+    .executableTarget(
+      name: "stn",
+      dependencies: [
+        "STNTensor", "STNFiles", "STNImageIO", "STNWarp", "STNPipeline", "STNNetwork", "STNTrain",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: swiftSettings),
+
+    // MARK: - Tests
+    .target(name: "STNTestSupport", dependencies: ["STNTensor", "STNFiles"], path: "Tests/STNTestSupport"),
+    .testTarget(name: "STNTensorTests", dependencies: ["STNTensor", "STNTestSupport"]),
+    .testTarget(name: "STNFilesTests", dependencies: ["STNFiles", "STNTestSupport"]),
+    .testTarget(name: "STNImageIOTests", dependencies: ["STNImageIO", "STNTestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "STNWarpTests", dependencies: ["STNWarp", "STNFiles", "STNTestSupport"]),
+    .testTarget(name: "STNPipelineTests", dependencies: ["STNPipeline", "STNTestSupport"]),
+    .testTarget(name: "STNNetworkTests", dependencies: ["STNNetwork", "STNTestSupport"]),
+    .testTarget(name: "STNTensorBoardTests", dependencies: ["STNTensorBoard", "STNTestSupport"]),
+    .testTarget(name: "STNTrainTests", dependencies: ["STNTrain", "STNTestSupport"]),
+    .testTarget(name: "stnTests", dependencies: ["STNTestSupport"]),
+  ],
+  swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// STNNetwork: see Package.swift for this module's place.

@@ -1,0 +1,1 @@
+// STNPipeline: see Package.swift for this module's place.

@@ -1,0 +1,1 @@
+// STNTensorBoard: see Package.swift for this module's place.

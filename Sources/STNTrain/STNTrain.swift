@@ -1,0 +1,1 @@
+// STNTrain: see Package.swift for this module's place.
