@@ -65,8 +65,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
 /// I64 scalar), and optimizer state under `optimizer.<buffer>.<name>` (e.g.
 /// `optimizer.exp_avg.loc.0.weight`), which `load_state_dict(strict=False)` or a filter skips.
 /// Metadata (strings; JSON where structured): `format`, `architecture` (the ModelSpec),
-/// `input_shape`, `class_names`, `preprocessing`, `epoch`, `step`, `best_accuracy`, `seed`,
-/// `optimizer` (its config), `optimizer_step`, and `extra.*`.
+/// `input_shape`, `class_count`, `model_seed`, `class_names`, `preprocessing`, `epoch`, `step`, `best_accuracy`, `seed`,
+/// `optimizer` (its config), `optimizer_step`, `dropout_calls`, and `extra.*`.
 public enum Checkpoint {
   /// The `format` metadata value.
   public static let formatName = "swift-stn-checkpoint/1"
@@ -128,12 +128,14 @@ public enum Checkpoint {
     file.metadata["architecture"] = model.spec.jsonString()
     file.metadata["input_shape"] = jsonText(model.inputShape)
     file.metadata["class_count"] = String(model.classCount)
+    file.metadata["model_seed"] = String(model.seed)
     file.metadata["class_names"] = jsonText(info.classNames)
     if let preprocessing = info.preprocessing { file.metadata["preprocessing"] = jsonText(preprocessing) }
     file.metadata["epoch"] = String(info.epoch)
     file.metadata["step"] = String(info.step)
     if let best = info.bestAccuracy { file.metadata["best_accuracy"] = String(best) }
     file.metadata["seed"] = String(info.seed)
+    if !model.dropouts.isEmpty { file.metadata["dropout_calls"] = jsonText(model.dropouts.map(\.calls)) }
     for (key, value) in info.extra { file.metadata["extra." + key] = value }
     try file.write(to: path)
   }
@@ -169,11 +171,14 @@ public enum Checkpoint {
     }
     let model: Model
     do {
-      model = try Model(spec: spec, inputShape: inputShape, classCount: classCount, seed: 0)
+      model = try Model(spec: spec, inputShape: inputShape, classCount: classCount, seed: meta["model_seed"].flatMap { UInt64($0) } ?? 0)
     } catch {
       throw fail("cannot build the recorded architecture: \(error)")
     }
     try loadWeights(into: model, from: file, path: path)
+    if let calls = meta["dropout_calls"].flatMap({ decodeJSON([UInt64].self, $0) }), calls.count == model.dropouts.count {
+      for (dropout, count) in zip(model.dropouts, calls) { dropout.calls = count }
+    }
     var info = CheckpointInfo(classNames: classNames)
     info.preprocessing = meta["preprocessing"].flatMap { decodeJSON(Preprocessing.self, $0) }
     info.epoch = meta["epoch"].flatMap { Int($0) } ?? 0

@@ -19,6 +19,8 @@ public final class Model {
   /// Per-sample input shape [C,H,W].
   public let inputShape: [Int]
   public let classCount: Int
+  /// The seed of the initialization and of the dropout masks.
+  public let seed: UInt64
   /// Every trainable tensor, in one flat buffer.
   public let parameters: ParameterStore
   /// Top-level layers in order (a front spatial transformer is the first).
@@ -27,6 +29,8 @@ public final class Model {
   public let spatialTransformers: [SpatialTransformer]
   /// Every batch-norm layer (their running statistics go into checkpoints).
   public let batchNorms: [BatchNorm2D]
+  /// Every dropout layer (their pass counters key the masks; checkpoints record them).
+  public let dropouts: [Dropout]
   /// One row per module, for `summary()`.
   public let summaryRows: [SummaryRow]
   /// Training mode (dropout active, batch norm on batch statistics); `forward` passes it on.
@@ -65,10 +69,12 @@ public final class Model {
     self.spec = spec
     self.inputShape = inputShape
     self.classCount = classCount
+    self.seed = seed
     parameters = builder.store
     layers = built
     spatialTransformers = builder.transformers
     batchNorms = builder.batchNorms
+    dropouts = builder.dropouts
     summaryRows = builder.rows
   }
 
@@ -144,7 +150,7 @@ private struct Builder {
   let classCount: Int
   var random: RandomStream
   let seed: UInt64
-  var dropoutCount = 0
+  var dropouts: [Dropout] = []
   var rows: [Model.SummaryRow] = []
   var transformers: [SpatialTransformer] = []
   var batchNorms: [BatchNorm2D] = []
@@ -214,8 +220,9 @@ private struct Builder {
         layer = Linear(store: store, name: prefix, inFeatures: shape[0], outFeatures: out, bias: l.bias, random: &random)
       case .dropout(let p):
         guard p >= 0, p < 1 else { throw fail("probability must be in [0, 1), got \(p)") }
-        layer = Dropout(inputShape: shape, probability: p, random: RandomStream(seed: seed, index: UInt64(dropoutCount), salt: 0xD809_0117))
-        dropoutCount += 1
+        let dropout = Dropout(inputShape: shape, probability: p, seed: seed &+ UInt64(dropouts.count) &* 0x9E37_79B9)
+        dropouts.append(dropout)
+        layer = dropout
       case .batchNorm2d(let b):
         try needImage()
         guard b.eps > 0, b.momentum >= 0, b.momentum <= 1 else { throw fail("eps must be positive and momentum in [0, 1]") }
