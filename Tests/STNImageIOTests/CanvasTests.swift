@@ -212,6 +212,36 @@ final class CanvasTests: XCTestCase {
     XCTAssertGreaterThan(sheet.height, 0)
   }
 
+  func testTableHasColumnTitlesAndPerColumnWidths() {
+    let small = Image(width: 2, height: 2, channels: 1, repeating: 100)
+    let wide = Image(width: 5, height: 1, channels: 1, repeating: 50)
+    let sheet = Canvas.table(rows: [[small, wide], [small]], columnTitles: ["in", "out"],
+                             cellLabels: [["", "pred 3"], ["x"]], cellScale: 2, padding: 2)
+    // Column 0: max(4, "in" 11, "x" 5) = 11; column 1: max(10, "out" 17, "pred 3" 35) = 35.
+    XCTAssertEqual(sheet.width, 11 + 35 + 3 * 2)
+    // Header 9 + 2, row 0: 4 + 3 + 9, row 1: 4 + 3 + 9, pads 3 * 2.
+    XCTAssertEqual(sheet.height, 11 + 16 + 16 + 6)
+    let canvas = Canvas(image: sheet)
+    // Title "in" centred over column 0, ink in the header band.
+    XCTAssertTrue((2..<11).contains { y in (2..<13).contains { canvas.pixel(x: $0, y: y) == [0] } })
+    // Row 0, column 0 image (4x4 at x 2 + (11-4)/2 = 5, y 13).
+    XCTAssertEqual(canvas.pixel(x: 5, y: 13), [100])
+    XCTAssertEqual(canvas.pixel(x: 8, y: 16), [100])
+    XCTAssertEqual(canvas.pixel(x: 9, y: 16), [255])
+    // Row 0, column 1 image (10x2 centred in 4 rows: y 14...15, x 15 + (35-10)/2 = 27).
+    XCTAssertEqual(canvas.pixel(x: 27, y: 14), [50])
+    XCTAssertEqual(canvas.pixel(x: 36, y: 15), [50])
+    XCTAssertEqual(canvas.pixel(x: 27, y: 13), [255])
+    XCTAssertGreaterThan(Canvas.table(rows: []).width, 0)
+    // A digit-sized example for the eye (STN_CANVAS_DUMP).
+    let digit = Image(width: 28, height: 28, channels: 1,
+                      pixels: (0..<784).map { i in UInt8((abs(i % 28 - 14) + abs(i / 28 - 14)) < 9 ? 230 : 10) })
+    let rgb = Image(width: 42, height: 42, channels: 3, pixels: (0..<(42 * 42 * 3)).map { UInt8(($0 * 7) % 256) })
+    dumpNetpbm(Canvas.table(rows: [[digit, rgb, digit], [digit, rgb, digit]], columnTitles: ["input", "transformed", "rectified"],
+                            cellLabels: [["", "", "pred: Sneaker"], ["", "", "pred: Bag"]], cellScale: 3, padding: 6,
+                            title: "stn export: 2 samples"), name: "table")
+  }
+
   func testTextSampleForTheEye() {
     let sample = "The quick brown fox jumps over the lazy dog.\nTHE QUICK BROWN FOX JUMPS OVER THE LAZY DOG!\n0123456789 +-*/=<>()[]{} ,.;:'\"`~^_|\\ @#$%&?\nepoch 3/10 loss=0.4321 acc=85.3% theta_0"
     let size = Canvas.textSize(sample, scale: 1)
