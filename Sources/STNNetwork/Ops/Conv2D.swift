@@ -199,7 +199,8 @@ public func conv2dBackward(
       gradOutput.data.withUnsafeBufferPointer { gradOutputBuffer in
         gradInputData.withUnsafeMutableBufferPointer { gradInputBuffer in
           let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!, dy = gradOutputBuffer.baseAddress!
-          let dx = gradInputBuffer.baseAddress
+          // NOTE: an empty array may still have a base address; never write through it.
+          let dx = needInputGradient ? gradInputBuffer.baseAddress : nil
           parallelFor(chunks: groups.count, threads: threads) { group in
             let col = UnsafeMutablePointer<Float>.allocate(capacity: K * P)
             defer { col.deallocate() }
