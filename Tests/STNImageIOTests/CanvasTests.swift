@@ -2,13 +2,11 @@ import Foundation
 import XCTest
 @testable import STNImageIO
 
-/// Writes `image` as a binary PGM/PPM when STN_CANVAS_DUMP names a folder (for looking at
-/// drawings by eye; PNG needs the codec module).
-func dumpNetpbm(_ image: Image, name: String) {
+/// Writes `image` as `<name>.png` when STN_CANVAS_DUMP names a folder, for looking at
+/// drawings by eye (legibility is not something a pixel assertion can judge).
+func dumpForTheEye(_ image: Image, name: String) {
   guard let folder = ProcessInfo.processInfo.environment["STN_CANVAS_DUMP"] else { return }
-  let header = "\(image.channels == 1 ? "P5" : "P6")\n\(image.width) \(image.height)\n255\n"
-  let data = Data(header.utf8) + Data(image.pixels)
-  try? data.write(to: URL(fileURLWithPath: folder).appendingPathComponent(name + (image.channels == 1 ? ".pgm" : ".ppm")))
+  try? ImageCodec.write(image, to: (folder as NSString).appendingPathComponent(name + ".png"))
 }
 
 final class CanvasTests: XCTestCase {
@@ -203,7 +201,7 @@ final class CanvasTests: XCTestCase {
     // Third cell has no label: its label area stays white.
     let empty = (0..<9).flatMap { dy in (0..<6).map { dx in canvas.pixel(x: 4 + dx, y: 4 + 18 + 4 + 9 + dy) } }
     XCTAssertFalse(empty.contains([0, 0, 0]))
-    dumpNetpbm(sheet, name: "grid")
+    dumpForTheEye(sheet, name: "grid")
   }
 
   func testGridOfNothingIsASmallBlankImage() {
@@ -237,7 +235,7 @@ final class CanvasTests: XCTestCase {
     let digit = Image(width: 28, height: 28, channels: 1,
                       pixels: (0..<784).map { i in UInt8((abs(i % 28 - 14) + abs(i / 28 - 14)) < 9 ? 230 : 10) })
     let rgb = Image(width: 42, height: 42, channels: 3, pixels: (0..<(42 * 42 * 3)).map { UInt8(($0 * 7) % 256) })
-    dumpNetpbm(Canvas.table(rows: [[digit, rgb, digit], [digit, rgb, digit]], columnTitles: ["input", "transformed", "rectified"],
+    dumpForTheEye(Canvas.table(rows: [[digit, rgb, digit], [digit, rgb, digit]], columnTitles: ["input", "transformed", "rectified"],
                             cellLabels: [["", "", "pred: Sneaker"], ["", "", "pred: Bag"]], cellScale: 3, padding: 6,
                             title: "stn export: 2 samples"), name: "table")
   }
@@ -249,6 +247,6 @@ final class CanvasTests: XCTestCase {
     canvas.drawText(sample, x: 5, y: 5, color: [0, 0, 0])
     canvas.drawText(sample, x: 5, y: size.height + 15, color: [31, 119, 180], scale: 2)
     XCTAssertEqual(canvas.pixel(x: 5, y: 5), [0, 0, 0])
-    dumpNetpbm(canvas.image, name: "text")
+    dumpForTheEye(canvas.image, name: "text")
   }
 }
