@@ -24,6 +24,7 @@ enum Operation {
   case theta(input: Int, constraint: TransformConstraint)
   case affineGrid(theta: Int, size: [Int], alignCorners: Bool)
   case gridSample(input: Int, grid: Int, options: GridSampleOptions)
+  case affineGridSample(input: Int, theta: Int, options: GridSampleOptions)
 }
 
 // MARK: - Forward ops (each records one node)
@@ -170,6 +171,18 @@ extension Graph {
   }
 }
 
+extension Graph {
+  /// `gridSample(x, affineGrid(theta))` fused: input (N,C,H,W), theta (N,2,3) -> (N,C,Ho,Wo)
+  /// with `outputSize` [Ho,Wo] (default: the input's H,W). No grid is stored; the backward goes
+  /// straight to gradInput and gradTheta.
+  public func affineGridSample(_ x: Variable, theta: Variable, outputSize: [Int]? = nil, options: GridSampleOptions) -> Variable {
+    let input = values[x.id]
+    let size = [input.shape[0], input.shape[1]] + (outputSize ?? [input.shape[2], input.shape[3]])
+    let y = STNNetwork.affineGridSample(input: input, theta: values[theta.id], outputSize: size, options: options, threads: threads)
+    return record(y, .affineGridSample(input: x.id, theta: theta.id, options: options), requiresGradient: needsGradient(x.id, theta.id))
+  }
+}
+
 // MARK: - Backward of one node
 
 extension Graph {
@@ -270,6 +283,13 @@ extension Graph {
         gradOutput: g, input: values[input], grid: values[grid], options: options, threads: threads, needInputGradient: needInput)
       if needInput { accumulate(input, gradInput) }
       accumulate(grid, gradGrid)
+
+    case let .affineGridSample(input, theta, options):
+      let needInput = requiresGradient[input]
+      let (gradInput, gradTheta) = affineGridSampleBackward(
+        gradOutput: g, input: values[input], theta: values[theta], options: options, threads: threads, needInputGradient: needInput)
+      if needInput { accumulate(input, gradInput) }
+      accumulate(theta, gradTheta)
     }
   }
 }

@@ -89,3 +89,16 @@ public func gridSampleBackward(gradOutput: Tensor, input: Tensor, grid: Tensor, 
   } } }
   return (gIn, gGrid)
 }
+
+public func affineGridSample(input: Tensor, theta: Tensor, outputSize: [Int], options: GridSampleOptions, threads: Int = 1) -> Tensor {
+  gridSample(input: input, grid: affineGrid(theta: theta, size: outputSize, alignCorners: options.alignCorners), options: options, threads: threads)
+}
+
+public func affineGridSampleBackward(
+  gradOutput: Tensor, input: Tensor, theta: Tensor, options: GridSampleOptions, threads: Int = 1, needInputGradient: Bool = true
+) -> (gradInput: Tensor, gradTheta: Tensor) {
+  let size = gradOutput.shape
+  let grid = affineGrid(theta: theta, size: size, alignCorners: options.alignCorners)
+  let (gradInput, gradGrid) = gridSampleBackward(gradOutput: gradOutput, input: input, grid: grid, options: options, threads: threads, needInputGradient: needInputGradient)
+  return (gradInput, affineGridBackward(gradGrid: gradGrid, size: size, alignCorners: options.alignCorners))
+}
