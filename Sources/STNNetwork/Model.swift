@@ -131,6 +131,17 @@ public final class Model {
   }
 }
 
+/// The predicted class of each row of logits (N,K): the index of the row's maximum (first on ties).
+public func argmaxRows(_ logits: Tensor) -> [Int] {
+  precondition(logits.rank == 2, "logits must be (N,K), got \(logits.shape)")
+  let (n, k) = (logits.shape[0], logits.shape[1])
+  return (0..<n).map { row in
+    var best = 0
+    for j in 1..<max(k, 1) where logits.data[row * k + j] > logits.data[row * k + best] { best = j }
+    return best
+  }
+}
+
 /// 123456 -> "123,456".
 func formatCount(_ n: Int) -> String {
   let digits = String(n)
