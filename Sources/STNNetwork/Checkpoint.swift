@@ -140,6 +140,12 @@ public enum Checkpoint {
     try file.write(to: path)
   }
 
+  /// Writes only the model's state dict (no optimizer state, no metadata): exactly what
+  /// `model.load_state_dict(safetensors.torch.load_file(path))` expects in PyTorch.
+  public static func saveStateDict(model: Model, to path: String) throws {
+    try SafeTensorsFile(tensors: stateDict(model)).write(to: path)
+  }
+
   // MARK: - Loading
 
   /// Reads a checkpoint written by `save`: rebuilds the model from its metadata and loads
@@ -242,7 +248,13 @@ public enum Checkpoint {
         switch suffix {
         case "running_mean": try checkFloat(tensor, name, fail); norm.runningMean = tensor.tensor
         case "running_var": try checkFloat(tensor, name, fail); norm.runningVar = tensor.tensor
-        default: norm.numBatchesTracked = Int64(tensor.floats.first ?? 0)
+        default:
+          // Read I64 exactly (a float round trip would round counts above 2^24).
+          if tensor.dtype == .I64, tensor.bytes.count == 8 {
+            norm.numBatchesTracked = tensor.bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+          } else {
+            norm.numBatchesTracked = Int64(tensor.floats.first ?? 0)
+          }
         }
       }
     }

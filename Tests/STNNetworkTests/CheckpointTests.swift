@@ -156,6 +156,16 @@ final class CheckpointTests: XCTestCase {
     XCTAssertEqual(file.tensors["st.loc.1.weight"] == nil, true)
     XCTAssertEqual(file.tensors["loc.1.weight"]?.shape, [4, 25])
     XCTAssertEqual(file.metadata["format"], Checkpoint.formatName)
+
+    // A bare state dict has the same tensors minus the optimizer's, and imports with the spec.
+    let bare = folder + "/bare.safetensors"
+    try Checkpoint.saveStateDict(model: model, to: bare)
+    let bareFile = try SafeTensorsFile(contentsOf: bare)
+    XCTAssertTrue(bareFile.metadata.isEmpty)
+    XCTAssertEqual(Set(bareFile.tensors.keys), Set(file.tensors.keys.filter { !$0.hasPrefix("optimizer.") }))
+    let imported = try Checkpoint.importPyTorch(bare, spec: model.spec, inputShape: [1, 5, 5])
+    XCTAssertEqual(imported.parameters.values, model.parameters.values)
+    XCTAssertEqual(imported.batchNorms.first?.numBatchesTracked, 5)
   }
 
   func testSGDStateRoundTrips() throws {
