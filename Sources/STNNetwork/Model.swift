@@ -102,6 +102,27 @@ public final class Model {
     return graph.value(forward(graph, input))
   }
 
+  /// Eval-mode logits (N,classCount) plus every tap's value (e.g. `st.theta` (N,2,3) and
+  /// `st.output` (N,C,H,W) of a front transformer), for inspection sheets and TensorBoard.
+  public func inspect(_ input: Tensor, threads: Int = 1) -> (logits: Tensor, taps: [String: Tensor]) {
+    let wasTraining = training
+    training = false
+    defer { training = wasTraining }
+    let graph = Graph(parameters: parameters, training: false, threads: threads)
+    let logits = graph.value(forward(graph, input))
+    return (logits, graph.taps.mapValues { graph.value($0) })
+  }
+
+  /// Eval-mode theta (N,2,3) of the first spatial transformer for input (N,C,H,W), running only
+  /// its localization network (what a `learned_affine` pipeline stage needs); nil when the model
+  /// has no transformer or the first one is not at the front (its input is then a feature map).
+  public func frontTransformerTheta(_ input: Tensor, threads: Int = 1) -> Tensor? {
+    guard let transformer = layers.first as? SpatialTransformer else { return nil }
+    precondition(Array(input.shape.dropFirst()) == inputShape, "input \(input.shape) does not match model input \(inputShape)")
+    let graph = Graph(parameters: parameters, training: false, threads: threads)
+    return graph.value(transformer.theta(graph.input(input), in: graph))
+  }
+
   /// Total trainable scalars.
   public var parameterCount: Int { parameters.totalCount }
 

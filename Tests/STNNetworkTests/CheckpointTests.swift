@@ -59,6 +59,11 @@ final class CheckpointTests: XCTestCase {
     let logits = graph.value(model.forward(graph, io.input))
     XCTAssertLessThanOrEqual(logits.maxAbsDifference(io.logits), 1e-4)
     XCTAssertLessThanOrEqual(graph.value(try XCTUnwrap(graph.taps["st.theta"])).maxAbsDifference(io.theta), 1e-5)
+    // The inspection helpers agree with the graph.
+    let inspected = model.inspect(io.input)
+    XCTAssertEqual(inspected.logits, logits)
+    XCTAssertEqual(inspected.taps["st.output"]?.shape, [2, 1, 42, 42])
+    XCTAssertEqual(model.frontTransformerTheta(io.input), inspected.taps["st.theta"])
   }
 
   func testImportRejectsAMismatchedArchitectureNamingTheFile() throws {
