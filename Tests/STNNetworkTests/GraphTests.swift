@@ -1,5 +1,6 @@
 import STNTensor
 import STNTestSupport
+import STNWarp
 import XCTest
 
 @testable import STNNetwork

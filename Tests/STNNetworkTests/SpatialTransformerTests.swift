@@ -1,5 +1,6 @@
 import Foundation
 import STNTensor
+import STNWarp
 import XCTest
 
 @testable import STNNetwork
