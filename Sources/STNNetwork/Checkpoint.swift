@@ -199,6 +199,7 @@ public enum Checkpoint {
       guard let config = decodeJSON(OptimizerConfig.self, configText) else { throw fail("malformed `optimizer` metadata") }
       optimizerConfig = config
       var buffers: [String: [Float]] = [:]
+      var covered: [String: Set<String>] = [:]
       for (name, entry) in file.tensors where name.hasPrefix(optimizerPrefix) {
         let rest = name.dropFirst(optimizerPrefix.count)
         guard let dot = rest.firstIndex(of: ".") else { throw fail("malformed optimizer tensor name \(name)") }
@@ -209,11 +210,15 @@ public enum Checkpoint {
         guard entry.shape == parameter.shape else {
           throw fail("optimizer tensor \(name) has shape \(entry.shape), the parameter has \(parameter.shape)")
         }
-        if buffers[bufferName] == nil { buffers[bufferName] = [Float](repeating: 0, count: model.parameters.totalCount) }
+        var buffer = buffers.removeValue(forKey: bufferName) ?? [Float](repeating: 0, count: model.parameters.totalCount)
         let values = entry.floats
-        buffers[bufferName]!.withUnsafeMutableBufferPointer { target in
-          for i in 0..<values.count { target[parameter.offset + i] = values[i] }
-        }
+        for i in 0..<values.count { buffer[parameter.offset + i] = values[i] }
+        buffers[bufferName] = buffer
+        covered[bufferName, default: []].insert(parameterName)
+      }
+      for (bufferName, names) in covered where names.count != model.parameters.entries.count {
+        let missing = model.parameters.entries.map(\.name).filter { !names.contains($0) }
+        throw fail("optimizer state \(bufferName) lacks tensors for: \(missing.joined(separator: ", "))")
       }
       optimizerState = buffers
     }

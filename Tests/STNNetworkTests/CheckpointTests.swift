@@ -183,6 +183,13 @@ final class CheckpointTests: XCTestCase {
     let resumed = try XCTUnwrap(try loaded.makeOptimizer() as? SGD)
     XCTAssertEqual(resumed.momentumBuffer, sgd.momentumBuffer)
     XCTAssertEqual(resumed.config, sgd.config)
+
+    var file = try SafeTensorsFile(contentsOf: path)
+    file.tensors["optimizer.momentum_buffer.cls.0.bias"] = nil
+    try file.write(to: path)
+    XCTAssertThrowsError(try Checkpoint.load(path)) { error in
+      XCTAssertTrue("\(error)".contains("optimizer state momentum_buffer lacks tensors for: cls.0.bias"), "\(error)")
+    }
   }
 
   func testLoadErrorsNameTheFileAndTheProblem() throws {
