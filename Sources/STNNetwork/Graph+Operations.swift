@@ -114,6 +114,8 @@ extension Graph {
   /// Mean softmax cross-entropy of logits (N,K) against class indices; a (1,) node.
   public func softmaxCrossEntropy(_ logits: Variable, targets: [Int]) -> Variable {
     precondition(targets.count == values[logits.id].shape[0], "\(targets.count) targets for \(values[logits.id].shape[0]) rows")
+    let classes = values[logits.id].shape[1]
+    precondition(targets.allSatisfy { (0..<classes).contains($0) }, "targets must be class indices in 0..<\(classes) (check labels before training)")
     let (loss, probabilities) = softmaxCrossEntropyForward(logits: values[logits.id], targets: targets)
     return record(Tensor(shape: [1], data: [loss]), .softmaxCrossEntropy(logits: logits.id, targets: targets, probabilities: probabilities),
       requiresGradient: needsGradient(logits.id))

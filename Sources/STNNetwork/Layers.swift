@@ -15,6 +15,11 @@ public protocol Layer: AnyObject {
   func forward(_ x: Variable, in graph: Graph) -> Variable
 }
 
+extension Layer {
+  /// `layer(x, in: graph)`: the same as `forward(x, in: graph)`.
+  public func callAsFunction(_ x: Variable, in graph: Graph) -> Variable { forward(x, in: graph) }
+}
+
 /// Uniform values in [-bound, bound) drawn from `random` (PyTorch's default init draws).
 func uniformValues(_ count: Int, bound: Float, _ random: inout RandomStream) -> [Float] {
   (0..<count).map { _ in Float(random.uniform(-Double(bound), Double(bound))) }
