@@ -162,13 +162,13 @@ extension Graph {
 
   /// Sampling grid for theta (N,2,3) and output size [N,C,H,W] -> (N,H,W,2).
   public func affineGrid(_ theta: Variable, size: [Int], alignCorners: Bool) -> Variable {
-    let grid = STNNetwork.affineGrid(theta: values[theta.id], size: size, alignCorners: alignCorners)
+    let grid = STNWarp.affineGrid(theta: values[theta.id], size: size, alignCorners: alignCorners)
     return record(grid, .affineGrid(theta: theta.id, size: size, alignCorners: alignCorners), requiresGradient: needsGradient(theta.id))
   }
 
   /// Samples input (N,C,H,W) at grid (N,Ho,Wo,2) -> (N,C,Ho,Wo).
   public func gridSample(_ x: Variable, grid: Variable, options: GridSampleOptions) -> Variable {
-    let y = STNNetwork.gridSample(input: values[x.id], grid: values[grid.id], options: options, threads: threads)
+    let y = STNWarp.gridSample(input: values[x.id], grid: values[grid.id], options: options, threads: threads)
     return record(y, .gridSample(input: x.id, grid: grid.id, options: options), requiresGradient: needsGradient(x.id, grid.id))
   }
 }
@@ -180,7 +180,7 @@ extension Graph {
   public func affineGridSample(_ x: Variable, theta: Variable, outputSize: [Int]? = nil, options: GridSampleOptions) -> Variable {
     let input = values[x.id]
     let size = [input.shape[0], input.shape[1]] + (outputSize ?? [input.shape[2], input.shape[3]])
-    let y = STNNetwork.affineGridSample(input: input, theta: values[theta.id], outputSize: size, options: options, threads: threads)
+    let y = STNWarp.affineGridSample(input: input, theta: values[theta.id], outputSize: size, options: options, threads: threads)
     return record(y, .affineGridSample(input: x.id, theta: theta.id, options: options), requiresGradient: needsGradient(x.id, theta.id))
   }
 }
