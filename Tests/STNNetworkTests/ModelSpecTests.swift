@@ -185,6 +185,16 @@ final class ModelSpecTests: XCTestCase {
     XCTAssertEqual(model.summaryRows.first { $0.name == "cls.8" }?.outputShape, [64, 5, 5])
   }
 
+  func testShapeInferenceFollowsPyTorch() throws {
+    let spec = ModelSpec([
+      .maxPool2d(PoolSpec(kernel: 2, ceilMode: true)), .conv2d(Conv2DSpec(out: 4, kernel: 3, stride: 2, dilation: 2)),
+      .avgPool2d(PoolSpec(kernel: 3, stride: 2, padding: 1, ceilMode: true)), .flatten, .linear(LinearSpec(out: nil)),
+    ])
+    let model = try Model(spec: spec, inputShape: [2, 15, 11], classCount: 3)
+    // Shapes printed by the same nn.Sequential in PyTorch: 8x6, 2x1, 2x1.
+    XCTAssertEqual(model.summaryRows.map(\.outputShape), [[2, 8, 6], [4, 2, 1], [4, 2, 1], [8], [3]])
+  }
+
   func testArgmaxRowsPicksTheFirstMaximum() {
     XCTAssertEqual(argmaxRows(Tensor(shape: [3, 3], data: [0, 2, 1, 5, 5, 1, -1, -3, -0.5])), [1, 0, 2])
   }
