@@ -1,3 +1,4 @@
+import STNFiles
 import STNTensor
 import STNTestSupport
 import STNWarp
@@ -202,5 +203,27 @@ final class GraphTests: XCTestCase {
     XCTAssertLessThanOrEqual(fused.gradient(x1)!.maxAbsDifference(split.gradient(x2)!), 1e-6)
     XCTAssertLessThanOrEqual(fused.gradient(t1)!.maxAbsDifference(split.gradient(t2)!), 1e-5)
     XCTAssertGreaterThan(fused.gradient(t1)!.data.map { abs($0) }.max() ?? 0, 1e-3)
+  }
+
+  // MARK: - Against PyTorch
+
+  func testSTCNNLossAndGradientsMatchPyTorch() throws {
+    // The fixture's model, input, loss and gradients come from make_torch_fixture.py.
+    let model = try Checkpoint.importPyTorch(CheckpointTests.fixtures + "/torch_stcnn_state.safetensors", spec: .benchmarkSTCNN, inputShape: [1, 42, 42])
+    let io = try SafeTensorsFile(contentsOf: CheckpointTests.fixtures + "/torch_stcnn_io.safetensors")
+    let targets = try io.tensor("targets").data.map { Int($0) }
+    let graph = Graph(parameters: model.parameters)
+    let loss = graph.softmaxCrossEntropy(model.forward(graph, try io.tensor("input")), targets: targets)
+    XCTAssertEqual(graph.value(loss).data[0], try io.tensor("loss").data[0], accuracy: 1e-5)
+    model.parameters.zeroGradients()
+    graph.backward(loss)
+    let names = io.tensors.keys.filter { $0.hasPrefix("grad.") }.sorted()
+    XCTAssertEqual(names.count, 7)
+    for name in names {
+      let parameter = try XCTUnwrap(model.parameters.parameter(named: String(name.dropFirst(5))))
+      let expected = try io.tensor(name)
+      XCTAssertNil(closeness(model.parameters.gradient(parameter), expected, atol: 1e-5, rtol: 1e-3), name)
+      XCTAssertGreaterThan(expected.data.map { abs($0) }.max() ?? 0, 1e-5, "\(name) is trivially zero")
+    }
   }
 }
