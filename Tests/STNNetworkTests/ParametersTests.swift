@@ -23,5 +23,10 @@ final class ParametersTests: XCTestCase {
     XCTAssertNil(store.parameter(named: "c"))
     store.zeroGradients()
     XCTAssertTrue(store.gradients.allSatisfy { $0 == 0 })
+    XCTAssertTrue(store.valuesAreFinite && store.gradientsAreFinite)
+    store.gradients[3] = .nan
+    XCTAssertFalse(store.gradientsAreFinite)
+    store.values[0] = .infinity
+    XCTAssertFalse(store.valuesAreFinite)
   }
 }
