@@ -336,11 +336,13 @@ func affineInteriorBackward(
         if let gradIn {
           let q = gradIn + ch * planeIn
           let a0 = geometry.w0 * g, a1 = geometry.w1 * g, a2 = geometry.w2 * g, a3 = geometry.w3 * g
-          // NOTE: lane by lane in column order, the same additions as the scalar loop.
-          for lane in 0..<8 {
-            let r = q + Int(geometry.base[lane])
-            r[0] += a0[lane]; r[1] += a1[lane]; r[w] += a2[lane]; r[w + 1] += a3[lane]
-          }
+          // NOTE: one tap at a time over the 8 lanes. Adding nw and ne of a pixel together let
+          // the compiler pair them into 8-byte loads/stores that overlap the next pixel's,
+          // which defeats store-to-load forwarding and stalled this loop.
+          for lane in 0..<8 { q[Int(geometry.base[lane])] += a0[lane] }
+          for lane in 0..<8 { q[Int(geometry.base[lane]) + 1] += a1[lane] }
+          for lane in 0..<8 { q[Int(geometry.base[lane]) + w] += a2[lane] }
+          for lane in 0..<8 { q[Int(geometry.base[lane]) + w + 1] += a3[lane] }
         }
         gx += ((ne - nw) * north + (se - sw) * geometry.south) * g
         gy += ((sw - nw) * west + (se - ne) * geometry.east) * g
