@@ -59,61 +59,69 @@ public func affineGridSample(input: Tensor, theta: Tensor, outputSize: [Int], op
                "outputSize \(outputSize) must be [N,C,Ho,Wo] with input's N and C \(input.shape)")
   let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
   let (ho, wo) = (outputSize[2], outputSize[3])
-  var output = Tensor(shape: outputSize)
-  if output.count == 0 { return output }
+  let count = outputSize.reduce(1, *)
+  if count == 0 { return Tensor(shape: outputSize) }
   let xs = affineGridBase(steps: wo, alignCorners: options.alignCorners)
   let ys = affineGridBase(steps: ho, alignCorners: options.alignCorners)
   let rowRanges = splitRange(ho, parts: rowBlocksPerImage(images: n, rows: ho, threads: threads))
   let padding = options.padding, alignCorners = options.alignCorners
-  input.data.withUnsafeBufferPointer { inputBuffer in
-    theta.data.withUnsafeBufferPointer { thetaBuffer in
-      xs.withUnsafeBufferPointer { xsBuffer in
-        output.data.withUnsafeMutableBufferPointer { outputBuffer in
-          let src = inputBuffer.baseAddress!, dst = outputBuffer.baseAddress!, xsPointer = xsBuffer.baseAddress!
-          parallelFor(chunks: n * rowRanges.count, threads: threads) { chunk in
-            let b = chunk / rowRanges.count, rows = rowRanges[chunk % rowRanges.count]
-            let t = thetaBuffer.baseAddress! + b * 6
-            let planeIn = h * w, planeOut = ho * wo
-            let imageIn = src + b * c * planeIn, imageOut = dst + b * c * planeOut
-            for oy in rows {
-              let row = AffineRow(t0: t[0], t1: t[1], t2: t[2], t3: t[3], t4: t[4], t5: t[5], y: ys[oy])
-              let rowOut = imageOut + oy * wo
-              func checked(_ columns: Range<Int>) {
-                for ox in columns {
-                  let x = sourceIndex(row.gx(xsPointer[ox]), size: w, padding: padding, alignCorners: alignCorners)
-                  let y = sourceIndex(row.gy(xsPointer[ox]), size: h, padding: padding, alignCorners: alignCorners)
-                  switch options.mode {
-                  case .nearest:
-                    let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
-                    let inside = ix >= 0 && ix < w && iy >= 0 && iy < h
-                    let offset = inside ? iy * w + ix : 0
-                    for ch in 0..<c { rowOut[ch * planeOut + ox] = inside ? imageIn[ch * planeIn + offset] : 0 }
-                  case .bilinear:
-                    let taps = bilinearTaps(x: x, y: y, width: w, height: h)
-                    let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
-                    let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
-                    for ch in 0..<c {
-                      let p = imageIn + ch * planeIn
-                      rowOut[ch * planeOut + ox] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
+  // NOTE: every element is written below, so the storage starts uninitialized (no memset).
+  let data = [Float](unsafeUninitializedCapacity: count) { outputBuffer, initialized in
+    initialized = count
+    input.data.withUnsafeBufferPointer { inputBuffer in
+      theta.data.withUnsafeBufferPointer { thetaBuffer in
+        xs.withUnsafeBufferPointer { xsBuffer in
+          do {
+            let src = inputBuffer.baseAddress!, dst = outputBuffer.baseAddress!, xsPointer = xsBuffer.baseAddress!
+            parallelFor(chunks: n * rowRanges.count, threads: threads) { chunk in
+              let b = chunk / rowRanges.count, rows = rowRanges[chunk % rowRanges.count]
+              let t = thetaBuffer.baseAddress! + b * 6
+              let planeIn = h * w, planeOut = ho * wo
+              let imageIn = src + b * c * planeIn, imageOut = dst + b * c * planeOut
+              for oy in rows {
+                let row = AffineRow(t0: t[0], t1: t[1], t2: t[2], t3: t[3], t4: t[4], t5: t[5], y: ys[oy])
+                let rowOut = imageOut + oy * wo
+                func checked(_ columns: Range<Int>) {
+                  for ox in columns {
+                    let x = sourceIndex(row.gx(xsPointer[ox]), size: w, padding: padding, alignCorners: alignCorners)
+                    let y = sourceIndex(row.gy(xsPointer[ox]), size: h, padding: padding, alignCorners: alignCorners)
+                    switch options.mode {
+                    case .nearest:
+                      let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
+                      let inside = ix >= 0 && ix < w && iy >= 0 && iy < h
+                      let offset = inside ? iy * w + ix : 0
+                      for ch in 0..<c { rowOut[ch * planeOut + ox] = inside ? imageIn[ch * planeIn + offset] : 0 }
+                    case .bilinear:
+                      if bilinearMissesInput(x: x, y: y, width: w, height: h) {
+                        for ch in 0..<c { rowOut[ch * planeOut + ox] = 0 }
+                        continue
+                      }
+                      let taps = bilinearTaps(x: x, y: y, width: w, height: h)
+                      let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
+                      let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
+                      for ch in 0..<c {
+                        let p = imageIn + ch * planeIn
+                        rowOut[ch * planeOut + ox] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
+                      }
                     }
                   }
                 }
+                let interior = (options.mode == .bilinear && padding != .reflection)
+                  ? affineInteriorSpan(row, xs: xsPointer, count: wo, width: w, height: h, alignCorners: alignCorners, strict: false) : 0..<0
+                checked(0..<interior.lowerBound)
+                if !interior.isEmpty {
+                  affineInteriorForward(imageIn, row: row, xs: xsPointer, columns: interior, width: w, height: h, channels: c,
+                                        alignCorners: alignCorners, output: rowOut, planeIn: planeIn, planeOut: planeOut)
+                }
+                checked(interior.upperBound..<wo)
               }
-              let interior = (options.mode == .bilinear && padding != .reflection)
-                ? affineInteriorSpan(row, xs: xsPointer, count: wo, width: w, height: h, alignCorners: alignCorners, strict: false) : 0..<0
-              checked(0..<interior.lowerBound)
-              if !interior.isEmpty {
-                affineInteriorForward(imageIn, row: row, xs: xsPointer, columns: interior, width: w, height: h, channels: c,
-                                      alignCorners: alignCorners, output: rowOut, planeIn: planeIn, planeOut: planeOut)
-              }
-              checked(interior.upperBound..<wo)
             }
           }
         }
       }
     }
   }
-  return output
+  return Tensor(shape: outputSize, data: data)
 }
 
 /// Bilinear interior of one row: every tap inside, no checks.
@@ -262,6 +270,7 @@ public func affineGridSampleBackward(
                           for ch in 0..<c { gradIn[ch * planeIn + offset] += rowGradOut[ch * planeOut + ox] }
                         }
                       case .bilinear:
+                        if bilinearMissesInput(x: x, y: y, width: w, height: h) { continue }
                         let taps = bilinearTaps(x: x, y: y, width: w, height: h)
                         let east = taps.east, south = taps.south, west = 1 - east, north = 1 - south
                         let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
