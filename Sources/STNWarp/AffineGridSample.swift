@@ -131,10 +131,13 @@ func affineInteriorForward(
   channels c: Int, alignCorners: Bool, output: UnsafeMutablePointer<Float>, planeIn: Int, planeOut: Int
 ) {
   var start = columns.lowerBound
-  while start + 8 <= columns.upperBound {
-    let g = interiorGeometry8(row, xs: xs, ox: start, width: w, height: h, alignCorners: alignCorners)
+  // NOTE: the last block of 8 is moved left to end at the span's end; it overlaps columns
+  // already written and writes them again with the same values, instead of a scalar tail.
+  while columns.count >= 8 && start < columns.upperBound {
+    let block = min(start, columns.upperBound - 8)
+    let g = interiorGeometry8(row, xs: xs, ox: block, width: w, height: h, alignCorners: alignCorners)
     var p = imageIn
-    var o = output + start
+    var o = output + block
     for _ in 0..<c {
       let nw = gather8(p, g.base), ne = gather8(p + 1, g.base), sw = gather8(p + w, g.base), se = gather8(p + w + 1, g.base)
       let value = nw * g.w0 + ne * g.w1 + sw * g.w2 + se * g.w3
@@ -142,7 +145,7 @@ func affineInteriorForward(
       p += planeIn
       o += planeOut
     }
-    start += 8
+    start = block + 8
   }
   for ox in start..<columns.upperBound {
     let x = unnormalize(row.gx(xs[ox]), size: w, alignCorners: alignCorners)
@@ -331,15 +334,21 @@ func affineInteriorBackward(
   let yMultiplier = unnormalizeGradient(size: h, alignCorners: alignCorners)
   var sums = SIMD4<Float>()
   var start = columns.lowerBound
-  if start + 8 <= columns.upperBound {
+  if columns.count >= 8 {
     var sumXX = SIMD8<Float>(), sumX = SIMD8<Float>(), sumYX = SIMD8<Float>(), sumY = SIMD8<Float>()
-    while start + 8 <= columns.upperBound {
-      let geometry = interiorGeometry8(row, xs: xs, ox: start, width: w, height: h, alignCorners: alignCorners)
+    let laneIndex = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+    // NOTE: the last block of 8 is moved left to end at the span's end; its lanes already done
+    // get gradOutput 0, so they add exactly 0 everywhere (instead of a scalar tail).
+    while start < columns.upperBound {
+      let block = min(start, columns.upperBound - 8)
+      let skip = Int32(start - block)
+      let geometry = interiorGeometry8(row, xs: xs, ox: block, width: w, height: h, alignCorners: alignCorners)
       let west = 1 - geometry.east, north = 1 - geometry.south
       var gx = SIMD8<Float>(), gy = SIMD8<Float>()
       for ch in 0..<c {
         let p = imageIn + ch * planeIn
-        let g = UnsafeRawPointer(gradOut + ch * planeOut + start).loadUnaligned(as: SIMD8<Float>.self)
+        var g = UnsafeRawPointer(gradOut + ch * planeOut + block).loadUnaligned(as: SIMD8<Float>.self)
+        if skip > 0 { g.replace(with: 0, where: laneIndex .< skip) }
         let nw = gather8(p, geometry.base), ne = gather8(p + 1, geometry.base)
         let sw = gather8(p + w, geometry.base), se = gather8(p + w + 1, geometry.base)
         if let gradIn {
@@ -357,9 +366,9 @@ func affineInteriorBackward(
         gy += ((sw - nw) * west + (se - ne) * geometry.east) * g
       }
       let gX = gx * xMultiplier, gY = gy * yMultiplier
-      let bx = UnsafeRawPointer(xs + start).loadUnaligned(as: SIMD8<Float>.self)
+      let bx = UnsafeRawPointer(xs + block).loadUnaligned(as: SIMD8<Float>.self)
       sumXX += gX * bx; sumX += gX; sumYX += gY * bx; sumY += gY
-      start += 8
+      start = block + 8
     }
     sums = SIMD4(sumXX.sum(), sumX.sum(), sumYX.sum(), sumY.sum())
   }
