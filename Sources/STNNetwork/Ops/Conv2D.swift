@@ -202,14 +202,19 @@ public func conv2dBackward(
   defer { partials.deallocate() }
   partials.initialize(repeating: 0, count: groups.count * O * K)
   setBLASThreads(1)
-  var gradInputData = [Float](repeating: 0, count: needInputGradient ? input.count : 0)
+  // Stride 1 with a square kernel: the input gradient is itself a convolution (below), which
+  // runs as im2col + a GEMM with the long O·k·k inner dimension instead of GEMM + col2im.
+  let transposedPadding = dilation * (g.kernelH - 1) - padding
+  let viaTransposedConvolution = needInputGradient && stride == 1 && g.kernelH == g.kernelW && transposedPadding >= 0
+  let scatterInputGradient = needInputGradient && !viaTransposedConvolution
+  var gradInputData = [Float](repeating: 0, count: scatterInputGradient ? input.count : 0)
   input.data.withUnsafeBufferPointer { inputBuffer in
     weight.data.withUnsafeBufferPointer { weightBuffer in
       gradOutput.data.withUnsafeBufferPointer { gradOutputBuffer in
         gradInputData.withUnsafeMutableBufferPointer { gradInputBuffer in
           let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!, dy = gradOutputBuffer.baseAddress!
           // NOTE: an empty array may still have a base address; never write through it.
-          let dx = needInputGradient ? gradInputBuffer.baseAddress : nil
+          let dx = scatterInputGradient ? gradInputBuffer.baseAddress : nil
           parallelFor(chunks: groups.count, threads: threads) { group in
             let col = UnsafeMutablePointer<Float>.allocate(capacity: K * P)
             let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * g.paddedPlane)
@@ -242,7 +247,32 @@ public func conv2dBackward(
       for i in 0..<(O * K) { dw[i] += partial[i] }
     }
   }
-  return (needInputGradient ? Tensor(shape: input.shape, data: gradInputData) : nil, gradWeight, gradBias)
+  if viaTransposedConvolution {
+    let gradInput = conv2dForward(
+      input: gradOutput, weight: flippedTransposedKernel(weight), bias: nil, stride: 1, padding: transposedPadding,
+      dilation: dilation, threads: threads)
+    return (gradInput, gradWeight, gradBias)
+  }
+  return (scatterInputGradient ? Tensor(shape: input.shape, data: gradInputData) : nil, gradWeight, gradBias)
+}
+
+/// weight (O,C,k,k) -> (C,O,k,k) rotated by 180 degrees: the kernel of the transposed convolution.
+///
+/// For stride 1, dx[c,y,x] = Σ_{o,ky,kx} dy[o, y+p-ky·d, x+p-kx·d]·w[o,c,ky,kx]; substituting
+/// ky' = k-1-ky makes it a plain convolution of dy, padded by d(k-1)-p, with this kernel.
+func flippedTransposedKernel(_ weight: Tensor) -> Tensor {
+  let O = weight.shape[0], C = weight.shape[1], kH = weight.shape[2], kW = weight.shape[3]
+  var flipped = Tensor(shape: [C, O, kH, kW])
+  for o in 0..<O {
+    for c in 0..<C {
+      for ky in 0..<kH {
+        for kx in 0..<kW {
+          flipped.data[((c * O + o) * kH + (kH - 1 - ky)) * kW + (kW - 1 - kx)] = weight.data[((o * C + c) * kH + ky) * kW + kx]
+        }
+      }
+    }
+  }
+  return flipped
 }
 
 /// How many batch groups the weight gradient is reduced over (fixed, for thread-independence).

@@ -60,6 +60,8 @@ final class Conv2DTests: XCTestCase {
       (1, 2, 7, 13, 2, 2, 3, 3, 1, 3),
       (9, 3, 6, 6, 2, 1, 1, 1, 0, 1),
       (2, 2, 5, 5, 3, 5, 5, 1, 0, 1),
+      (2, 2, 5, 5, 3, 1, 1, 1, 1, 1),  // padding beyond the kernel reach: scatter path
+      (2, 3, 9, 9, 2, 3, 3, 1, 2, 2),  // dilated stride 1: transposed-convolution path
     ]
     for cfg in configs {
       let input = randomTensor([cfg.n, cfg.c, cfg.h, cfg.w], rng: &rng)
