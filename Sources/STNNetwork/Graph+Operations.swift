@@ -41,7 +41,7 @@ extension Graph {
 
   /// Max pooling (PyTorch `ceil_mode` semantics). (N,C,H,W) -> (N,C,Ho,Wo).
   public func maxPool2d(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false) -> Variable {
-    let (y, argmax) = maxPool2dForward(input: values[x.id], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+    let (y, argmax) = maxPool2dForward(input: values[x.id], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: threads)
     return record(y, .maxPool2d(input: x.id, argmax: argmax), requiresGradient: needsGradient(x.id))
   }
 
@@ -54,7 +54,7 @@ extension Graph {
 
   /// max(x, 0), any shape.
   public func relu(_ x: Variable) -> Variable {
-    record(reluForward(values[x.id]), .relu(input: x.id), requiresGradient: needsGradient(x.id))
+    record(reluForward(values[x.id], threads: threads), .relu(input: x.id), requiresGradient: needsGradient(x.id))
   }
 
   /// x for x > 0, slope·x otherwise, any shape.
@@ -207,7 +207,7 @@ extension Graph {
       if let bias { accumulate(bias, gradBias) }
 
     case let .maxPool2d(input, argmax):
-      accumulate(input, maxPool2dBackward(gradOutput: g, argmax: argmax, inputShape: values[input].shape))
+      accumulate(input, maxPool2dBackward(gradOutput: g, argmax: argmax, inputShape: values[input].shape, threads: threads))
 
     case let .avgPool2d(input, kernel, stride, padding, ceilMode, countIncludePad):
       accumulate(input, avgPool2dBackward(
@@ -215,7 +215,7 @@ extension Graph {
         countIncludePad: countIncludePad))
 
     case let .relu(input):
-      accumulate(input, reluBackward(gradOutput: g, input: values[input]))
+      accumulate(input, reluBackward(gradOutput: g, input: values[input], threads: threads))
 
     case let .leakyReLU(input, slope):
       accumulate(input, leakyReLUBackward(gradOutput: g, input: values[input], slope: slope))

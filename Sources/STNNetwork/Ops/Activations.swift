@@ -35,6 +35,56 @@ func elementwise(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Fl
   return z
 }
 
+/// A tensor whose storage is left uninitialized, for kernels that write every element (saves
+/// the zero fill `Tensor(shape:)` does, a pass over memory that is overwritten at once).
+@inline(__always)
+func uninitializedTensor(shape: [Int]) -> Tensor {
+  let count = shape.reduce(1, *)
+  return Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count })
+}
+
+/// Below this many elements an element-wise op runs on the calling thread (a thread hand-off
+/// costs more than it saves).
+let elementwiseParallelMinimum = 1 << 15
+
+/// y[i] = f(x[i]) with the flat range split across `threads` (each element's value does not
+/// depend on the split).
+@inline(__always)
+func elementwise(_ x: Tensor, threads: Int, _ f: (Float) -> Float) -> Tensor {
+  var y = uninitializedTensor(shape: x.shape)
+  let ranges = splitRange(x.count, parts: x.count >= elementwiseParallelMinimum ? max(1, threads) : 1)
+  x.data.withUnsafeBufferPointer { source in
+    y.data.withUnsafeMutableBufferPointer { destination in
+      let from = source.baseAddress, to = destination.baseAddress
+      parallelFor(chunks: ranges.count, threads: threads) { chunk in
+        guard let from, let to else { return }
+        for i in ranges[chunk] { to[i] = f(from[i]) }
+      }
+    }
+  }
+  return y
+}
+
+/// z[i] = f(a[i], b[i]) for two tensors of one shape, split across `threads`.
+@inline(__always)
+func elementwise(_ a: Tensor, _ b: Tensor, op: String, threads: Int, _ f: (Float, Float) -> Float) -> Tensor {
+  precondition(a.shape == b.shape, "\(op): gradient shape \(a.shape) does not match \(b.shape)")
+  var z = uninitializedTensor(shape: a.shape)
+  let ranges = splitRange(a.count, parts: a.count >= elementwiseParallelMinimum ? max(1, threads) : 1)
+  a.data.withUnsafeBufferPointer { first in
+    b.data.withUnsafeBufferPointer { second in
+      z.data.withUnsafeMutableBufferPointer { destination in
+        let p = first.baseAddress, q = second.baseAddress, to = destination.baseAddress
+        parallelFor(chunks: ranges.count, threads: threads) { chunk in
+          guard let p, let q, let to else { return }
+          for i in ranges[chunk] { to[i] = f(p[i], q[i]) }
+        }
+      }
+    }
+  }
+  return z
+}
+
 // MARK: - ReLU
 
 /// ReLU: y = max(x, 0), any shape. NaN propagates (as PyTorch's `clamp_min`).
@@ -45,6 +95,16 @@ public func reluForward(_ x: Tensor) -> Tensor {
 /// ReLU backward: dx = dy where x > 0, else 0 (PyTorch's choice at the kink x = 0 is 0).
 public func reluBackward(gradOutput: Tensor, input: Tensor) -> Tensor {
   elementwise(gradOutput, input, op: "relu") { dy, x in x > 0 ? dy : 0 }
+}
+
+/// `reluForward` with the elements split across `threads` (same values for any thread count).
+public func reluForward(_ x: Tensor, threads: Int) -> Tensor {
+  elementwise(x, threads: threads) { $0 > 0 || $0.isNaN ? $0 : 0 }
+}
+
+/// `reluBackward` with the elements split across `threads` (same values for any thread count).
+public func reluBackward(gradOutput: Tensor, input: Tensor, threads: Int) -> Tensor {
+  elementwise(gradOutput, input, op: "relu", threads: threads) { dy, x in x > 0 ? dy : 0 }
 }
 
 // MARK: - LeakyReLU

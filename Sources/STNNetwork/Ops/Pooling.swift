@@ -56,8 +56,9 @@ public func maxPool2dForwardNaive(input: Tensor, kernel: Int, stride: Int? = nil
 
 func maxPool2dForward(input: Tensor, kernel: Int, stride: Int?, padding: Int, ceilMode: Bool, threads: Int, specialized: Bool) -> (output: Tensor, argmax: [Int32]) {
   let g = Pool2DGeometry(inputShape: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, op: "max_pool2d")
-  var output = Tensor(shape: g.outputShape)
-  var argmax = [Int32](repeating: 0, count: output.count)
+  // Every output element and index is written below.
+  var output = uninitializedTensor(shape: g.outputShape)
+  var argmax = [Int32](unsafeUninitializedCapacity: output.count) { _, initialized in initialized = output.count }
   let H = g.height, W = g.width, Ho = g.outHeight, Wo = g.outWidth
   // 2x2 windows, stride 2, no padding: every window lies inside the input (floor or ceil mode
   // alike only when it fits; a ceil-mode window hanging past the edge takes the generic loop).
@@ -72,7 +73,10 @@ func maxPool2dForward(input: Tensor, kernel: Int, stride: Int?, padding: Int, ce
             let source = x + plane * H * W, out = y + plane * Ho * Wo, outIndex = indices + plane * Ho * Wo
             if pairs {
               for oy in 0..<Ho {
-                for ox in 0..<Wo {
+                // Four windows at a time, branch-free (random data mispredicts half the
+                // branches of the scalar loop); the scalar loop finishes the row.
+                let vectorEnd = maxPool2x2RowVectorized(top: source + 2 * oy * W, width: W, outCount: Wo, out: out + oy * Wo, outIndex: outIndex + oy * Wo, rowBase: 2 * oy * W)
+                for ox in vectorEnd..<Wo {
                   let topLeft = 2 * oy * W + 2 * ox
                   var best = source[topLeft], bestIndex = topLeft
                   // NOTE: same rule as the generic loop, in the same row-major order.
@@ -115,6 +119,42 @@ func maxPool2dForward(input: Tensor, kernel: Int, stride: Int?, padding: Int, ce
     }
   }
   return (output, argmax)
+}
+
+/// The 2x2/stride-2 max-pool windows of one output row, four at a time: `top` is the window
+/// row's first input row (the second is `top + width`). Writes outputs and plane indices for
+/// ox in 0..<k and returns k (a multiple of 4 whose windows' 8-float loads stay inside the row).
+///
+/// NOTE: same rule as the scalar loops, lane by lane: candidates in row-major order (nw, ne, sw,
+/// se), a later one wins when greater or NaN, so ties keep the first and NaN propagates.
+@inline(__always)
+func maxPool2x2RowVectorized(
+  top: UnsafePointer<Float>, width W: Int, outCount: Int, out: UnsafeMutablePointer<Float>, outIndex: UnsafeMutablePointer<Int32>,
+  rowBase: Int
+) -> Int {
+  var ox = 0
+  let lanes = SIMD4<Int32>(0, 2, 4, 6)
+  let offsetNE = SIMD4<Int32>(repeating: 1), offsetSW = SIMD4<Int32>(repeating: Int32(W))
+  let offsetSE = SIMD4<Int32>(repeating: Int32(W + 1))
+  while ox + 4 <= outCount && 2 * ox + 8 <= W {
+    let upper = UnsafeRawPointer(top + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
+    let lower = UnsafeRawPointer(top + W + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
+    var best = upper.evenHalf
+    var offset = SIMD4<Int32>(repeating: 0)
+    @inline(__always) func consider(_ value: SIMD4<Float>, _ candidate: SIMD4<Int32>) {
+      let wins = (value .> best) .| (value .!= value)
+      best.replace(with: value, where: wins)
+      offset.replace(with: candidate, where: wins)
+    }
+    consider(upper.oddHalf, offsetNE)
+    consider(lower.evenHalf, offsetSW)
+    consider(lower.oddHalf, offsetSE)
+    UnsafeMutableRawPointer(out + ox).storeBytes(of: best, as: SIMD4<Float>.self)
+    let index = SIMD4<Int32>(repeating: Int32(rowBase + 2 * ox)) &+ lanes &+ offset
+    UnsafeMutableRawPointer(outIndex + ox).storeBytes(of: index, as: SIMD4<Int32>.self)
+    ox += 4
+  }
+  return ox
 }
 
 /// Max pooling backward: routes each gradOutput (N,C,Ho,Wo) element to its argmax position in

@@ -62,6 +62,8 @@ final class Conv2DTests: XCTestCase {
       (2, 2, 5, 5, 3, 5, 5, 1, 0, 1),
       (2, 2, 5, 5, 3, 1, 1, 1, 1, 1),  // padding beyond the kernel reach: scatter path
       (2, 3, 9, 9, 2, 3, 3, 1, 2, 2),  // dilated stride 1: transposed-convolution path
+      (2, 4, 8, 8, 3, 5, 5, 1, 2, 1),  // stride 1, O <= C: transposed-convolution path
+      (2, 1, 9, 9, 6, 5, 5, 1, 2, 1),  // stride 1, O > C (the 1->32 first layer): scatter path
     ]
     for cfg in configs {
       let input = randomTensor([cfg.n, cfg.c, cfg.h, cfg.w], rng: &rng)
