@@ -9,6 +9,7 @@ enum Operation {
   case parameter(Parameter)
   case conv2d(input: Int, weight: Int, bias: Int?, stride: Int, padding: Int, dilation: Int)
   case maxPool2d(input: Int, argmax: [Int32])
+  case maxPool2dReLU(input: Int, argmax: [Int32])
   case avgPool2d(input: Int, kernel: Int, stride: Int, padding: Int, ceilMode: Bool, countIncludePad: Bool)
   case relu(input: Int)
   case leakyReLU(input: Int, slope: Float)
@@ -43,6 +44,13 @@ extension Graph {
   public func maxPool2d(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false) -> Variable {
     let (y, argmax) = maxPool2dForward(input: values[x.id], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: threads)
     return record(y, .maxPool2d(input: x.id, argmax: argmax), requiresGradient: needsGradient(x.id))
+  }
+
+  /// relu(maxPool2d(x)) as one node (one pass over the pooled values forward and backward);
+  /// same values and gradients as the two ops. (N,C,H,W) -> (N,C,Ho,Wo).
+  public func maxPool2dReLU(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false) -> Variable {
+    let (y, argmax) = maxPool2dReLUForward(input: values[x.id], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: threads)
+    return record(y, .maxPool2dReLU(input: x.id, argmax: argmax), requiresGradient: needsGradient(x.id))
   }
 
   /// Average pooling. (N,C,H,W) -> (N,C,Ho,Wo).
@@ -208,6 +216,9 @@ extension Graph {
 
     case let .maxPool2d(input, argmax):
       accumulate(input, maxPool2dBackward(gradOutput: g, argmax: argmax, inputShape: values[input].shape, threads: threads))
+
+    case let .maxPool2dReLU(input, argmax):
+      accumulate(input, maxPool2dReLUBackward(gradOutput: g, output: values[id], argmax: argmax, inputShape: values[input].shape, threads: threads))
 
     case let .avgPool2d(input, kernel, stride, padding, ceilMode, countIncludePad):
       accumulate(input, avgPool2dBackward(

@@ -289,8 +289,23 @@ public final class Sequential: Layer {
   public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
   public var moduleDescription: String { "Sequential" }
   public func forward(_ x: Variable, in graph: Graph) -> Variable {
-    var y = x
-    for layer in layers { y = layer.forward(y, in: graph) }
-    return y
+    forwardLayers(layers, x, in: graph)
   }
+}
+
+/// Runs `layers` in order on `graph`; a MaxPool2D directly followed by a ReLU runs as the
+/// fused `Graph.maxPool2dReLU` node (same values and gradients, one pass fewer each way).
+func forwardLayers(_ layers: [Layer], _ x: Variable, in graph: Graph) -> Variable {
+  var y = x
+  var i = 0
+  while i < layers.count {
+    if let pool = layers[i] as? MaxPool2D, i + 1 < layers.count, let activation = layers[i + 1] as? Activation, activation.kind == .relu {
+      y = graph.maxPool2dReLU(y, kernel: pool.kernel, stride: pool.stride, padding: pool.padding, ceilMode: pool.ceilMode)
+      i += 2
+      continue
+    }
+    y = layers[i].forward(y, in: graph)
+    i += 1
+  }
+  return y
 }

@@ -83,9 +83,7 @@ public final class Model {
   public func forward(_ graph: Graph, _ input: Variable) -> Variable {
     precondition(Array(graph.shape(input).dropFirst()) == inputShape, "input \(graph.shape(input)) does not match model input \(inputShape)")
     graph.training = training
-    var x = input
-    for layer in layers { x = layer.forward(x, in: graph) }
-    return x
+    return forwardLayers(layers, input, in: graph)
   }
 
   /// Convenience: records `input` as a constant leaf and runs `forward`.

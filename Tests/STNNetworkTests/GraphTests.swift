@@ -227,3 +227,29 @@ final class GraphTests: XCTestCase {
     }
   }
 }
+
+// MARK: - Fused max-pool + ReLU
+
+extension GraphTests {
+  /// A MaxPool2D followed by a ReLU in a Sequential records one fused node, with the values and
+  /// gradients of the separate maxPool2d and relu ops.
+  func testSequentialFusesMaxPoolAndReLU() {
+    let input = GraphTests.randomTensor([2, 3, 9, 10], seed: 4)
+    let target = GraphTests.randomTensor([2, 3, 4, 5], seed: 5)
+    let sequential = Sequential([MaxPool2D(inputShape: [3, 9, 10], kernel: 2), Activation(.relu, inputShape: [3, 4, 5])], inputShape: [3, 9, 10])
+    func run(fused: Bool, threads: Int) -> (value: Tensor, gradient: Tensor?, nodes: Int) {
+      let graph = Graph(threads: threads)
+      let x = graph.input(input, requiresGradient: true)
+      let y = fused ? sequential.forward(x, in: graph) : graph.relu(graph.maxPool2d(x, kernel: 2, stride: 2))
+      graph.backward(graph.meanSquaredError(y, target: target))
+      return (graph.value(y), graph.gradient(x), graph.nodeCount)
+    }
+    let separate = run(fused: false, threads: 1)
+    for threads in [1, 2] {
+      let fused = run(fused: true, threads: threads)
+      XCTAssertEqual(fused.value, separate.value)
+      XCTAssertEqual(fused.gradient, separate.gradient)
+      XCTAssertEqual(fused.nodes, separate.nodes - 1)
+    }
+  }
+}

@@ -102,7 +102,7 @@ func im2col(_ g: Conv2DGeometry, padded: UnsafePointer<Float>, col: UnsafeMutabl
         var source = plane + ky * d * Wp + kx * d
         for _ in 0..<Ho {
           if s == 1 {
-            for ox in 0..<Wo { row[ox] = source[ox] }
+            copyRow(from: source, to: row, count: Wo)
           } else {
             for ox in 0..<Wo { row[ox] = source[ox * s] }
           }
@@ -111,6 +111,26 @@ func im2col(_ g: Conv2DGeometry, padded: UnsafePointer<Float>, col: UnsafeMutabl
         }
       }
     }
+  }
+}
+
+/// to[0..<count] = from[0..<count] for the short rows im2col copies (10 to 42 floats in the
+/// ST-CNN), in 8-float moves with no scalar tail: the last move is shifted back to end exactly
+/// at `count`, rewriting a few floats with the same values (the buffers never overlap).
+@inline(__always)
+func copyRow(from: UnsafePointer<Float>, to: UnsafeMutablePointer<Float>, count: Int) {
+  if count < 8 {
+    for i in 0..<count { to[i] = from[i] }
+    return
+  }
+  var i = 0
+  while i + 8 <= count {
+    UnsafeMutableRawPointer(to + i).storeBytes(of: UnsafeRawPointer(from + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+    i += 8
+  }
+  if i < count {
+    let last = count - 8
+    UnsafeMutableRawPointer(to + last).storeBytes(of: UnsafeRawPointer(from + last).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
   }
 }
 

@@ -54,7 +54,15 @@ public func maxPool2dForwardNaive(input: Tensor, kernel: Int, stride: Int? = nil
   maxPool2dForward(input: input, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: 1, specialized: false)
 }
 
-func maxPool2dForward(input: Tensor, kernel: Int, stride: Int?, padding: Int, ceilMode: Bool, threads: Int, specialized: Bool) -> (output: Tensor, argmax: [Int32]) {
+/// relu(max_pool2d(x)) in one pass: `maxPool2dForward` with each output plane clamped at 0 while
+/// it is still in cache (NaN kept, as `reluForward`). The ST-CNN has MaxPool -> ReLU three
+/// times in a row; the graph fuses them (`Graph.maxPool2dReLU`). Twin: `reluForward` of
+/// `maxPool2dForwardNaive`.
+public func maxPool2dReLUForward(input: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, threads: Int = 1) -> (output: Tensor, argmax: [Int32]) {
+  maxPool2dForward(input: input, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: threads, specialized: true, relu: true)
+}
+
+func maxPool2dForward(input: Tensor, kernel: Int, stride: Int?, padding: Int, ceilMode: Bool, threads: Int, specialized: Bool, relu: Bool = false) -> (output: Tensor, argmax: [Int32]) {
   let g = Pool2DGeometry(inputShape: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, op: "max_pool2d")
   // Every output element and index is written below.
   var output = uninitializedTensor(shape: g.outputShape)
@@ -71,6 +79,15 @@ func maxPool2dForward(input: Tensor, kernel: Int, stride: Int?, padding: Int, ce
         parallelFor(chunks: ranges.count, threads: threads) { chunk in
           for plane in ranges[chunk] {
             let source = x + plane * H * W, out = y + plane * Ho * Wo, outIndex = indices + plane * Ho * Wo
+            defer {
+              if relu {
+                // An unconditional select (no branch on random signs), which vectorizes.
+                for i in 0..<(Ho * Wo) {
+                  let value = out[i]
+                  out[i] = value > 0 || value.isNaN ? value : 0
+                }
+              }
+            }
             if pairs {
               for oy in 0..<Ho {
                 // Four windows at a time, branch-free (random data mispredicts half the
@@ -160,26 +177,54 @@ func maxPool2x2RowVectorized(
 /// Max pooling backward: routes each gradOutput (N,C,Ho,Wo) element to its argmax position in
 /// gradInput (N,C,H,W) = `inputShape` (overlapping windows add up).
 public func maxPool2dBackward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int], threads: Int = 1) -> Tensor {
+  maxPool2dBackward(gradOutput: gradOutput, argmax: argmax, inputShape: inputShape, reluOutput: nil, threads: threads)
+}
+
+/// Backward of `maxPool2dReLUForward`: gradOutput (N,C,Ho,Wo) is masked where the forward
+/// `output` (N,C,Ho,Wo) is not > 0 (the ReLU's rule), then routed as `maxPool2dBackward` does.
+public func maxPool2dReLUBackward(gradOutput: Tensor, output: Tensor, argmax: [Int32], inputShape: [Int], threads: Int = 1) -> Tensor {
+  precondition(output.shape == gradOutput.shape, "max_pool2d+relu output \(output.shape) does not match gradOutput \(gradOutput.shape)")
+  return maxPool2dBackward(gradOutput: gradOutput, argmax: argmax, inputShape: inputShape, reluOutput: output, threads: threads)
+}
+
+func maxPool2dBackward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int], reluOutput: Tensor?, threads: Int) -> Tensor {
   precondition(inputShape.count == 4 && gradOutput.rank == 4, "max_pool2d backward wants 4-D shapes, got \(gradOutput.shape) and \(inputShape)")
   precondition(gradOutput.shape[0] == inputShape[0] && gradOutput.shape[1] == inputShape[1], "max_pool2d gradOutput \(gradOutput.shape) does not match input \(inputShape)")
   precondition(argmax.count == gradOutput.count, "max_pool2d argmax has \(argmax.count) entries for \(gradOutput.count) outputs")
-  var gradInput = Tensor(shape: inputShape)
   let planes = inputShape[0] * inputShape[1], inPlane = inputShape[2] * inputShape[3]
   let outPlane = gradOutput.shape[2] * gradOutput.shape[3]
-  if planes == 0 || inPlane == 0 { return gradInput }
+  if planes == 0 || inPlane == 0 || outPlane == 0 { return Tensor(shape: inputShape) }
+  // Each plane is zeroed by the thread that fills it (in cache, and off the calling thread).
+  var gradInput = uninitializedTensor(shape: inputShape)
   let ranges = splitRange(planes, parts: max(1, min(threads, planes)))
+  let mask = reluOutput?.data ?? []
   gradOutput.data.withUnsafeBufferPointer { dyBuffer in
     argmax.withUnsafeBufferPointer { indices in
-      gradInput.data.withUnsafeMutableBufferPointer { dxBuffer in
-        let dx = dxBuffer.baseAddress!
-        // Each plane's gradients stay inside that plane, so planes can go to different threads.
-        parallelFor(chunks: ranges.count, threads: threads) { chunk in
-          for plane in ranges[chunk] {
-            for i in 0..<outPlane {
-              let k = plane * outPlane + i
-              let target = Int(indices[k])
-              precondition(target >= 0 && target < inPlane, "max_pool2d argmax \(target) outside a \(inPlane)-element plane")
-              dx[plane * inPlane + target] += dyBuffer[k]
+      mask.withUnsafeBufferPointer { maskBuffer in
+        gradInput.data.withUnsafeMutableBufferPointer { dxBuffer in
+          let dx = dxBuffer.baseAddress!
+          let y = reluOutput == nil ? nil : maskBuffer.baseAddress
+          // Each plane's gradients stay inside that plane, so planes can go to different threads.
+          parallelFor(chunks: ranges.count, threads: threads) { chunk in
+            for plane in ranges[chunk] {
+              let dxPlane = dx + plane * inPlane
+              dxPlane.update(repeating: 0, count: inPlane)
+              let first = plane * outPlane
+              if let y {
+                for k in first..<(first + outPlane) {
+                  let target = Int(indices[k])
+                  precondition(target >= 0 && target < inPlane, "max_pool2d argmax \(target) outside a \(inPlane)-element plane")
+                  // NOTE: the ReLU's gradient is dy or 0, added rather than skipped, so the
+                  // result is bit-identical to reluBackward followed by maxPool2dBackward.
+                  dxPlane[target] += y[k] > 0 ? dyBuffer[k] : 0
+                }
+              } else {
+                for k in first..<(first + outPlane) {
+                  let target = Int(indices[k])
+                  precondition(target >= 0 && target < inPlane, "max_pool2d argmax \(target) outside a \(inPlane)-element plane")
+                  dxPlane[target] += dyBuffer[k]
+                }
+              }
             }
           }
         }

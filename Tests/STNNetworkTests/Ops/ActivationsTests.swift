@@ -80,3 +80,22 @@ final class ActivationsTests: XCTestCase {
     }
   }
 }
+
+// MARK: - Threaded ReLU
+
+extension ActivationsTests {
+  /// The threaded ReLU (large enough to be split) equals the single-threaded one bit for bit.
+  func testThreadedReLUMatchesSingleThreaded() {
+    var rng = RandomStream(seed: 8)
+    var input = randomTensor([3, 5, 61, 67], rng: &rng)
+    input.data[10] = .nan
+    input.data[11] = 0
+    let gradOutput = randomTensor(input.shape, rng: &rng)
+    let forward = reluForward(input), backward = reluBackward(gradOutput: gradOutput, input: input)
+    for threads in [1, 2, 3] {
+      XCTAssertEqual(reluForward(input, threads: threads).data.map(\.bitPattern), forward.data.map(\.bitPattern))
+      XCTAssertEqual(reluBackward(gradOutput: gradOutput, input: input, threads: threads), backward)
+    }
+    XCTAssertTrue(reluForward(input, threads: 2).data[10].isNaN)
+  }
+}

@@ -175,3 +175,32 @@ extension PoolingTests {
     }
   }
 }
+
+// MARK: - Fused max-pool + ReLU
+
+extension PoolingTests {
+  /// maxPool2dReLUForward/Backward are bit-identical to reluForward(maxPool2dForwardNaive) and to
+  /// maxPool2dBackward(reluBackward(...)), ties, NaNs and negative maxima included.
+  func testMaxPoolReLUMatchesTheComposition() {
+    var rng = RandomStream(seed: 31)
+    for shape in [[2, 3, 8, 8], [2, 3, 7, 9], [1, 4, 42, 42], [3, 2, 21, 21]] {
+      var input = randomTensor(shape, rng: &rng)
+      for i in 0..<input.count { input.data[i] = (input.data[i] * 4).rounded() - 1 }
+      input.data[3] = .nan
+      for (kernel, stride, padding) in [(2, 2, 0), (3, 2, 1)] {
+        let pooled = maxPool2dForwardNaive(input: input, kernel: kernel, stride: stride, padding: padding)
+        let expected = reluForward(pooled.output)
+        let gradOutput = randomTensor(expected.shape, rng: &rng)
+        let expectedGrad = maxPool2dBackward(
+          gradOutput: reluBackward(gradOutput: gradOutput, input: expected), argmax: pooled.argmax, inputShape: shape)
+        for threads in [1, 2, 3] {
+          let fused = maxPool2dReLUForward(input: input, kernel: kernel, stride: stride, padding: padding, threads: threads)
+          XCTAssertEqual(fused.output.data.map(\.bitPattern), expected.data.map(\.bitPattern), "\(shape) k\(kernel) threads \(threads)")
+          XCTAssertEqual(fused.argmax, pooled.argmax)
+          let grad = maxPool2dReLUBackward(gradOutput: gradOutput, output: fused.output, argmax: fused.argmax, inputShape: shape, threads: threads)
+          XCTAssertEqual(grad.data.map(\.bitPattern), expectedGrad.data.map(\.bitPattern), "\(shape) k\(kernel) threads \(threads)")
+        }
+      }
+    }
+  }
+}
