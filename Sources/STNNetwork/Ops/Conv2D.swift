@@ -176,31 +176,97 @@ public func conv2dForward(
   var output = uninitializedTensor(shape: g.outputShape)
   let K = g.patchSize, P = g.outPlane, O = g.outChannels
   let chunks = splitRange(g.batch, parts: max(1, min(threads, g.batch)))
+  let byKernelRows = g.lowersByKernelRows
+  let rowWeights = byKernelRows ? weightsByKernelRow(weight) : []
+  let colCapacity = byKernelRows ? max(K * P, g.kernelRowPatchSize * g.paddedHeight * g.outWidth) : K * P
   setBLASThreads(1)
   input.data.withUnsafeBufferPointer { inputBuffer in
     weight.data.withUnsafeBufferPointer { weightBuffer in
-      output.data.withUnsafeMutableBufferPointer { outputBuffer in
-        let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!, y = outputBuffer.baseAddress!
-        let b = bias?.data
-        parallelFor(chunks: chunks.count, threads: threads) { chunk in
-          let col = UnsafeMutablePointer<Float>.allocate(capacity: K * P)
-          let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * g.paddedPlane)
-          padded.initialize(repeating: 0, count: g.channels * g.paddedPlane)
-          defer { col.deallocate(); padded.deallocate() }
-          for n in chunks[chunk] {
-            copyIntoPadded(g, image: x + n * g.channels * g.inPlane, padded: padded)
-            let out = y + n * O * P
-            if let b {
-              for o in 0..<O { (out + o * P).update(repeating: b[o], count: P) }
+      rowWeights.withUnsafeBufferPointer { rowWeightBuffer in
+        output.data.withUnsafeMutableBufferPointer { outputBuffer in
+          let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!, y = outputBuffer.baseAddress!
+          let wr = rowWeightBuffer.baseAddress
+          let b = bias?.data
+          parallelFor(chunks: chunks.count, threads: threads) { chunk in
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: colCapacity)
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * g.paddedPlane)
+            padded.initialize(repeating: 0, count: g.channels * g.paddedPlane)
+            defer { col.deallocate(); padded.deallocate() }
+            for n in chunks[chunk] {
+              copyIntoPadded(g, image: x + n * g.channels * g.inPlane, padded: padded)
+              let out = y + n * O * P
+              if let b {
+                for o in 0..<O { (out + o * P).update(repeating: b[o], count: P) }
+              }
+              if byKernelRows, let wr {
+                // out (O,P) += W_ky (O, C·kW) x rows (C·kW, P) shifted down by ky·d, per ky.
+                let rowK = g.kernelRowPatchSize, ldb = g.paddedHeight * g.outWidth
+                im2colKernelRows(g, padded: padded, col: col)
+                for ky in 0..<g.kernelH {
+                  sgemm(transposeA: false, transposeB: false, M: O, N: P, K: rowK, wr + ky * O * rowK, lda: rowK,
+                    col + ky * g.dilation * g.outWidth, ldb: ldb, beta: b == nil && ky == 0 ? 0 : 1, out, ldc: P)
+                }
+              } else {
+                im2col(g, padded: padded, col: col)
+                sgemm(transposeA: false, transposeB: false, M: O, N: P, K: K, w, lda: K, col, ldb: P, beta: b == nil ? 0 : 1, out, ldc: P)
+              }
             }
-            im2col(g, padded: padded, col: col)
-            sgemm(transposeA: false, transposeB: false, M: O, N: P, K: K, w, lda: K, col, ldb: P, beta: b == nil ? 0 : 1, out, ldc: P)
           }
         }
       }
     }
   }
   return output
+}
+
+// MARK: - Lowering by kernel rows (stride 1)
+
+// NOTE: for stride 1 the full im2col matrix repeats each padded row kH times (once per kernel
+// row). Lowering only the kW horizontal taps of EVERY padded row gives rows (C·kW, Hp·Wo),
+// kH times smaller; kernel row ky then reads the same matrix shifted down by ky·d image rows
+// (a column offset of ky·d·Wo), and the output is the sum of kH GEMMs with inner size C·kW.
+// Worth it when C·kW is long enough for an efficient GEMM (cls.3 / cls.6 of the ST-CNN: 160).
+
+extension Conv2DGeometry {
+  /// Inner size of one kernel row's GEMM: C·kW.
+  var kernelRowPatchSize: Int { channels * kernelW }
+
+  /// Whether `conv2dForward` lowers by kernel rows (stride 1, several kernel rows, C·kW >= 64).
+  var lowersByKernelRows: Bool { stride == 1 && kernelH > 1 && kernelRowPatchSize >= 64 }
+}
+
+/// weight (O,C,kH,kW) -> (kH, O, C·kW): the weights of each kernel row as one GEMM operand.
+func weightsByKernelRow(_ weight: Tensor) -> [Float] {
+  let O = weight.shape[0], C = weight.shape[1], kH = weight.shape[2], kW = weight.shape[3]
+  var rows = [Float](repeating: 0, count: weight.count)
+  for ky in 0..<kH {
+    for o in 0..<O {
+      for c in 0..<C {
+        for kx in 0..<kW {
+          rows[((ky * O + o) * C + c) * kW + kx] = weight.data[((o * C + c) * kH + ky) * kW + kx]
+        }
+      }
+    }
+  }
+  return rows
+}
+
+/// Lowers one padded image (C,Hp,Wp) to rows (C·kW, Hp·Wo) for stride 1:
+/// rows[(c,kx), (y,ox)] = padded[c, y, ox + kx·d] for every padded row y.
+func im2colKernelRows(_ g: Conv2DGeometry, padded: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
+  let Wo = g.outWidth, Wp = g.paddedWidth, d = g.dilation
+  var row = col
+  for c in 0..<g.channels {
+    let plane = padded + c * g.paddedPlane
+    for kx in 0..<g.kernelW {
+      var source = plane + kx * d
+      for _ in 0..<g.paddedHeight {
+        copyRow(from: source, to: row, count: Wo)
+        row += Wo
+        source += Wp
+      }
+    }
+  }
 }
 
 /// Convolution backward: gradOutput (N,O,Ho,Wo) -> gradInput (N,C,H,W) (nil unless
@@ -220,6 +286,9 @@ public func conv2dBackward(
   let gradBias = conv2dBiasGradient(gradOutput, threads: threads)
   if g.batch == 0 { return (needInputGradient ? Tensor(shape: input.shape) : nil, gradWeight, gradBias) }
   let groups = splitRange(g.batch, parts: max(1, min(g.batch, conv2dReductionGroups)))
+  // The weight gradient is lowered by kernel rows when the forward is (see `im2colKernelRows`).
+  let byKernelRows = g.lowersByKernelRows
+  let colCapacity = byKernelRows ? max(K * P, g.kernelRowPatchSize * g.paddedHeight * g.outWidth) : K * P
   let partials = UnsafeMutablePointer<Float>.allocate(capacity: groups.count * O * K)
   defer { partials.deallocate() }
   partials.initialize(repeating: 0, count: groups.count * O * K)
@@ -242,7 +311,7 @@ public func conv2dBackward(
           // NOTE: an empty array may still have a base address; never write through it.
           let dx = scatterInputGradient ? gradInputBuffer.baseAddress : nil
           parallelFor(chunks: groups.count, threads: threads) { group in
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: K * P)
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: colCapacity)
             let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * g.paddedPlane)
             padded.initialize(repeating: 0, count: g.channels * g.paddedPlane)
             let gradPadded = UnsafeMutablePointer<Float>.allocate(capacity: dx == nil ? 0 : g.channels * g.paddedPlane)
@@ -251,9 +320,19 @@ public func conv2dBackward(
             for n in groups[group] {
               let dyn = dy + n * O * P
               copyIntoPadded(g, image: x + n * g.channels * g.inPlane, padded: padded)
-              im2col(g, padded: padded, col: col)
-              // partial (O,K) += dy_n (O,P) x col^T (P,K)
-              sgemm(transposeA: false, transposeB: true, M: O, N: K, K: P, dyn, lda: P, col, ldb: P, beta: 1, partial, ldc: K)
+              if byKernelRows {
+                // partial_ky (O, C·kW) += dy_n (O,P) x rows_ky^T (P, C·kW), per kernel row ky.
+                let rowK = g.kernelRowPatchSize, ldb = g.paddedHeight * g.outWidth
+                im2colKernelRows(g, padded: padded, col: col)
+                for ky in 0..<g.kernelH {
+                  sgemm(transposeA: false, transposeB: true, M: O, N: rowK, K: P, dyn, lda: P, col + ky * g.dilation * g.outWidth, ldb: ldb,
+                    beta: 1, partial + ky * O * rowK, ldc: rowK)
+                }
+              } else {
+                im2col(g, padded: padded, col: col)
+                // partial (O,K) += dy_n (O,P) x col^T (P,K)
+                sgemm(transposeA: false, transposeB: true, M: O, N: K, K: P, dyn, lda: P, col, ldb: P, beta: 1, partial, ldc: K)
+              }
               if let dx {
                 // col (K,P) = W^T (K,O) x dy_n (O,P), then scattered back onto the image.
                 sgemm(transposeA: true, transposeB: false, M: K, N: P, K: O, w, lda: K, dyn, ldb: P, beta: 0, col, ldc: P)
@@ -270,7 +349,19 @@ public func conv2dBackward(
   gradWeight.data.withUnsafeMutableBufferPointer { dw in
     for group in 0..<groups.count {
       let partial = partials + group * O * K
-      for i in 0..<(O * K) { dw[i] += partial[i] }
+      if byKernelRows {
+        // partial is (kH, O, C, kW); gradWeight is (O, C, kH, kW).
+        let C = g.channels, kH = g.kernelH, kW = g.kernelW
+        for ky in 0..<kH {
+          for o in 0..<O {
+            for c in 0..<C {
+              for kx in 0..<kW { dw[((o * C + c) * kH + ky) * kW + kx] += partial[((ky * O + o) * C + c) * kW + kx] }
+            }
+          }
+        }
+      } else {
+        for i in 0..<(O * K) { dw[i] += partial[i] }
+      }
     }
   }
   if viaTransposedConvolution {

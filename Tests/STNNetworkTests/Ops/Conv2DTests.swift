@@ -64,6 +64,9 @@ final class Conv2DTests: XCTestCase {
       (2, 3, 9, 9, 2, 3, 3, 1, 2, 2),  // dilated stride 1: transposed-convolution path
       (2, 4, 8, 8, 3, 5, 5, 1, 2, 1),  // stride 1, O <= C: transposed-convolution path
       (2, 1, 9, 9, 6, 5, 5, 1, 2, 1),  // stride 1, O > C (the 1->32 first layer): scatter path
+      (3, 16, 9, 8, 5, 5, 5, 1, 2, 1),  // C·kW >= 64: lowered by kernel rows, scatter input gradient
+      (2, 24, 8, 7, 6, 3, 3, 1, 1, 2),  // kernel rows, dilated, transposed-convolution input gradient
+      (2, 13, 7, 9, 4, 2, 5, 1, 1, 1),  // kernel rows with a non-square kernel (kH 2, kW 5)
     ]
     for cfg in configs {
       let input = randomTensor([cfg.n, cfg.c, cfg.h, cfg.w], rng: &rng)
@@ -100,6 +103,16 @@ final class Conv2DTests: XCTestCase {
     XCTAssertEqual(one.gradWeight, two.gradWeight)
     XCTAssertEqual(one.gradInput, two.gradInput)
     XCTAssertEqual(one.gradBias, two.gradBias)
+    // The kernel-row lowering (C·kW >= 64), forward and backward.
+    let wide = randomTensor([11, 16, 7, 7], rng: &rng), wideWeight = randomTensor([8, 16, 5, 5], rng: &rng)
+    let wideGradOutput = randomTensor([11, 8, 7, 7], rng: &rng)
+    XCTAssertEqual(
+      conv2dForward(input: wide, weight: wideWeight, bias: nil, padding: 2, threads: 1),
+      conv2dForward(input: wide, weight: wideWeight, bias: nil, padding: 2, threads: 3))
+    let wideOne = conv2dBackward(gradOutput: wideGradOutput, input: wide, weight: wideWeight, padding: 2, threads: 1)
+    let wideThree = conv2dBackward(gradOutput: wideGradOutput, input: wide, weight: wideWeight, padding: 2, threads: 3)
+    XCTAssertEqual(wideOne.gradWeight, wideThree.gradWeight)
+    XCTAssertEqual(wideOne.gradInput, wideThree.gradInput)
   }
 
   // MARK: - Finite differences
