@@ -10,6 +10,7 @@ struct BenchSTNGrad: ParsableCommand {
   @Option(help: "Worker threads.") var threads = 2
   @Option(help: "Timed runs (after warm-up); the median is reported.") var runs = 21
   @Option(help: "Batches per timed run.") var repeats = 20
+  @Option(help: "Warp kernels: best (AVX2 where the CPU has it), avx2 or portable.") var kernels = "best"
 
   /// PyTorch's figure from ANCHORS.md, ms per batch.
   static let torchAnchor = 1.07
@@ -19,6 +20,7 @@ struct BenchSTNGrad: ParsableCommand {
   }
 
   func run() throws {
+    try selectWarpKernels(kernels)
     let size = [64, 1, 42, 42]
     var random = RandomStream(seed: 3)
     var input = Tensor(shape: size)
@@ -36,7 +38,7 @@ struct BenchSTNGrad: ParsableCommand {
       printJSONLine(["bench": "B2", "path": .string(path), "ms_per_batch": .number(ms, digits: 4),
                      "min_ms_per_batch": .number(timing.minimum * 1000 / Double(repeats), digits: 4),
                      "cpu_ms_per_batch": .number(timing.medianCPU * 1000 / Double(repeats), digits: 4),
-                     "runs": .int(runs), "batches_per_run": .int(repeats), "threads": .int(threads), "shape": "64x1x42x42",
+                     "runs": .int(runs), "batches_per_run": .int(repeats), "threads": .int(threads), "kernels": .string(warpKernelPath.rawValue), "shape": "64x1x42x42",
                      "anchor": "torch affine_grid+grid_sample fwd+bwd", "anchor_ms_per_batch": .number(Self.torchAnchor, digits: 2),
                      "ratio": .number(ms / Self.torchAnchor, digits: 3)])
     }

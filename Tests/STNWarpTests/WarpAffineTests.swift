@@ -78,6 +78,10 @@ final class WarpAffineTests: XCTestCase {
   /// The fast fused kernels equal their naive twins exactly: every mode and padding, 1/2/3
   /// channels, odd sizes, maps that stay inside, cross the border, or miss the image.
   func testFastMatchesNaive() {
+    forEachKernelPath { _ in fastMatchesNaive() }
+  }
+
+  func fastMatchesNaive() {
     var random = RandomStream(seed: 7)
     for options in Self.allWarpOptions {
       for (w, h, c, wo, ho) in [(13, 9, 3, 11, 15), (20, 17, 1, 19, 21), (6, 5, 2, 7, 4), (1, 1, 3, 3, 2), (31, 29, 3, 24, 24)] {
@@ -90,7 +94,7 @@ final class WarpAffineTests: XCTestCase {
           let scale = (0..<c).map { Float($0) * 0.01 + 1 / 255 }, bias = (0..<c).map { -Float($0) - 0.5 }
           let fast = warpNormalized(image, w, h, c, t, wo, ho, scale: scale, bias: bias, options: opts, naive: false)
           let naive = warpNormalized(image, w, h, c, t, wo, ho, scale: scale, bias: bias, options: opts, naive: true)
-          XCTAssertEqual(fast, naive, "normalized \(opts) \(w)x\(h)x\(c) shift \(shift)")
+          XCTAssertEqual(fast, naive, "normalized \(opts) \(w)x\(h)x\(c) shift \(shift) \(warpKernelPath)")
           XCTAssertEqual(warpBytes(image, w, h, c, t, wo, ho, options: opts, naive: false),
                          warpBytes(image, w, h, c, t, wo, ho, options: opts, naive: true), "uint8 \(opts) \(w)x\(h)x\(c)")
         }
