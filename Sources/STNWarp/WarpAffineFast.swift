@@ -256,6 +256,8 @@ public func warpAffineUInt8(
   checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
   let w = width, h = height
   let exactInterior = options.padding != .reflection
+  // Positions whose taps all miss the source sample exactly 0 with fill 0 (see warpAffineNormalized).
+  let zeroMisses = options.mode == .bilinear && options.padding == .zeros && (0..<channels).allSatisfy { options.fillValue($0) == 0 }
   withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
     let sample = sampleBuffer.baseAddress!
     for oy in 0..<outputHeight {
@@ -266,6 +268,10 @@ public func warpAffineUInt8(
         for ox in columns {
           let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
           let y = paddedPixelCoordinate(row.y(ox), size: h, padding: options.padding)
+          if zeroMisses && bilinearMissesInput(x: x, y: y, width: w, height: h) {
+            for c in 0..<channels { rowOut[ox * channels + c] = 0 }
+            continue
+          }
           sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
           for c in 0..<channels { rowOut[ox * channels + c] = roundToUInt8(sample[c]) }
         }

@@ -50,8 +50,12 @@ final class WarpAffineTests: XCTestCase {
     return output
   }
 
+  /// Every mode and padding, with a fill and with fill 0 (whose all-outside positions take a
+  /// shortcut in the fast kernels).
   static let allWarpOptions: [WarpOptions] = GridSampleMode.allCases.flatMap { mode in
-    GridSamplePadding.allCases.map { WarpOptions(mode: mode, padding: $0, fill: [10, 128, 250]) }
+    GridSamplePadding.allCases.flatMap { padding in
+      [[10, 128, 250], [0, 0, 0]].map { WarpOptions(mode: mode, padding: padding, fill: $0) }
+    }
   }
 
   // MARK: - Hand-computed cases
