@@ -8,6 +8,7 @@
 #include "CWarpKernels.h"
 
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -31,26 +32,44 @@ int cwk_cpu_has_avx2(void) {
 
 // MARK: - Fused uint8 -> normalized float32, 3 channels
 
-/// One channel (byte `shift/8` of each gathered word) as floats.
-CWK_AVX2 static inline __m256 cwk_byte_as_float(__m256i words, int shift) {
-  __m256i bytes = _mm256_and_si256(_mm256_srlv_epi32(words, _mm256_set1_epi32(shift)), _mm256_set1_epi32(0xFF));
-  return _mm256_cvtepi32_ps(bytes);
+/// 8 bytes at p (a pixel and its east neighbour, plus 2 bytes that are never used).
+static inline long long cwk_load8(const uint8_t *p) {
+  long long v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/// Two 8-byte loads per lane pair: [a | b] in the low 128 bits, [c | d] in the high.
+CWK_AVX2 static inline __m256i cwk_pairs(const uint8_t *a, const uint8_t *b, const uint8_t *c, const uint8_t *d) {
+  __m128i low = _mm_insert_epi64(_mm_cvtsi64_si128(cwk_load8(a)), cwk_load8(b), 1);
+  __m128i high = _mm_insert_epi64(_mm_cvtsi64_si128(cwk_load8(c)), cwk_load8(d), 1);
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(low), high, 1);
 }
 
 CWK_AVX2 void cwk_normalized3_bilinear_avx2(
-  const uint8_t *source, ptrdiff_t stride, float row_x, float row_y, float step_x, float step_y,
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
   ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias) {
   const __m256 lanes = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256 vrow_x = _mm256_set1_ps(row_x), vrow_y = _mm256_set1_ps(row_y);
   const __m256 vstep_x = _mm256_set1_ps(step_x), vstep_y = _mm256_set1_ps(step_y);
   const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256i vstride = _mm256_set1_epi32((int)stride), three = _mm256_set1_epi32(3);
+  const __m256i three = _mm256_set1_epi32(3), vwidth = _mm256_set1_epi32((int)(stride / 3));
+  // A south-row 8-byte load must stay inside the image: offsets past this use the scalar path.
+  const __m256i last_safe = _mm256_set1_epi32((int)(size - stride - 8));
   float *outs[3] = {out0, out1, out2};
   const __m256 vscale[3] = {_mm256_set1_ps(scale[0]), _mm256_set1_ps(scale[1]), _mm256_set1_ps(scale[2])};
   const __m256 vbias[3] = {_mm256_set1_ps(bias[0]), _mm256_set1_ps(bias[1]), _mm256_set1_ps(bias[2])};
-  const int *row0 = (const int *)source, *row0e = (const int *)(source + 2);
-  const int *row1 = (const int *)(source + stride), *row1e = (const int *)(source + stride + 2);
+  // Per 128-bit lane of [P | Q] (8 bytes each: pixel rgb, east rgb, unused): dwords
+  // (P.c, Q.c, P.east.c, Q.east.c) zero-extended, for channel c.
+  __m256i select[3];
+  for (int c = 0; c < 3; c++) {
+    char z = (char)0x80;
+    select[c] = _mm256_setr_epi8(
+      (char)c, z, z, z, (char)(8 + c), z, z, z, (char)(3 + c), z, z, z, (char)(11 + c), z, z, z,
+      (char)c, z, z, z, (char)(8 + c), z, z, z, (char)(3 + c), z, z, z, (char)(11 + c), z, z, z);
+  }
   ptrdiff_t ox = start;
+  ptrdiff_t scalar_from = end;  // a block too close to the end of the image finishes in scalar code
   // NOTE: the last block of 8 moves left to end at `end`, rewriting some columns with the same
   // values, instead of a scalar tail.
   while (end - start >= 8 && ox < end) {
@@ -59,30 +78,36 @@ CWK_AVX2 void cwk_normalized3_bilinear_avx2(
     __m256 x = _mm256_add_ps(vrow_x, _mm256_mul_ps(vstep_x, columns));
     __m256 y = _mm256_add_ps(vrow_y, _mm256_mul_ps(vstep_y, columns));
     __m256 x0 = _mm256_floor_ps(x), y0 = _mm256_floor_ps(y);
+    __m256i offset = _mm256_mullo_epi32(_mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvttps_epi32(y0), vwidth), _mm256_cvttps_epi32(x0)), three);
+    if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(offset, last_safe))) {
+      scalar_from = ox;
+      break;
+    }
     __m256 east = _mm256_sub_ps(x, x0), south = _mm256_sub_ps(y, y0);
     __m256 west = _mm256_sub_ps(one, east), north = _mm256_sub_ps(one, south);
     __m256 w0 = _mm256_mul_ps(north, west), w1 = _mm256_mul_ps(north, east);
     __m256 w2 = _mm256_mul_ps(south, west), w3 = _mm256_mul_ps(south, east);
-    __m256i offset = _mm256_mullo_epi32(
-      _mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvttps_epi32(y0), _mm256_set1_epi32((int)(stride / 3))), _mm256_cvttps_epi32(x0)), three);
-    // 4-byte gathers that never read outside the 4 taps: nw at p (r g b | next), ne at p + 2
-    // shifted down a byte, likewise for the south row.
-    __m256i nw = _mm256_i32gather_epi32(row0, offset, 1);
-    __m256i ne = _mm256_srli_epi32(_mm256_i32gather_epi32(row0e, offset, 1), 8);
-    __m256i sw = _mm256_i32gather_epi32(row1, offset, 1);
-    __m256i se = _mm256_srli_epi32(_mm256_i32gather_epi32(row1e, offset, 1), 8);
-    (void)vstride;
+    int32_t o[8];
+    _mm256_storeu_si256((__m256i *)o, offset);
+    const uint8_t *s = source, *t = source + stride;
+    // Lanes 0,1,4,5 in one register and 2,3,6,7 in the other, so that unpacking the 64-bit
+    // halves of the two puts the 8 lanes back in order.
+    __m256i north_a = cwk_pairs(s + o[0], s + o[1], s + o[4], s + o[5]);
+    __m256i north_b = cwk_pairs(s + o[2], s + o[3], s + o[6], s + o[7]);
+    __m256i south_a = cwk_pairs(t + o[0], t + o[1], t + o[4], t + o[5]);
+    __m256i south_b = cwk_pairs(t + o[2], t + o[3], t + o[6], t + o[7]);
     for (int c = 0; c < 3; c++) {
-      int shift = 8 * c;
+      __m256i na = _mm256_shuffle_epi8(north_a, select[c]), nb = _mm256_shuffle_epi8(north_b, select[c]);
+      __m256i sa = _mm256_shuffle_epi8(south_a, select[c]), sb = _mm256_shuffle_epi8(south_b, select[c]);
+      __m256 nw = _mm256_cvtepi32_ps(_mm256_unpacklo_epi64(na, nb)), ne = _mm256_cvtepi32_ps(_mm256_unpackhi_epi64(na, nb));
+      __m256 sw = _mm256_cvtepi32_ps(_mm256_unpacklo_epi64(sa, sb)), se = _mm256_cvtepi32_ps(_mm256_unpackhi_epi64(sa, sb));
       __m256 value = _mm256_add_ps(
-        _mm256_add_ps(
-          _mm256_add_ps(_mm256_mul_ps(cwk_byte_as_float(nw, shift), w0), _mm256_mul_ps(cwk_byte_as_float(ne, shift), w1)),
-          _mm256_mul_ps(cwk_byte_as_float(sw, shift), w2)),
-        _mm256_mul_ps(cwk_byte_as_float(se, shift), w3));
+        _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, w0), _mm256_mul_ps(ne, w1)), _mm256_mul_ps(sw, w2)), _mm256_mul_ps(se, w3));
       _mm256_storeu_ps(outs[c] + block, _mm256_add_ps(_mm256_mul_ps(value, vscale[c]), vbias[c]));
     }
     ox = block + 8;
   }
+  if (scalar_from < end) ox = scalar_from;
   for (; ox < end; ox++) {
     float fx = (float)ox;
     float x = row_x + step_x * fx, y = row_y + step_y * fx;
@@ -361,7 +386,7 @@ CWK_AVX2 void cwk_affine_backward_row_zeros_avx2(
 #else  // not x86: never selected (cwk_cpu_has_avx2 returns 0); stubs keep the symbols defined.
 
 void cwk_normalized3_bilinear_avx2(
-  const uint8_t *source, ptrdiff_t stride, float row_x, float row_y, float step_x, float step_y,
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
   ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias) {}
 void cwk_affine_forward_interior_avx2(
   const float *input, const cwk_affine_row *row, const float *xs, ptrdiff_t start, ptrdiff_t end,

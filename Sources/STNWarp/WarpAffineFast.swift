@@ -170,12 +170,12 @@ func interiorNormalized3(
   switch mode {
   case .bilinear:
     if useAVX2Kernels {
-      // The AVX2 twin: 8 columns per step through 4-byte gathers, same arithmetic.
+      // The AVX2 twin: 8 columns per step from 8-byte loads and byte shuffles, same arithmetic.
       withUnsafePointer(to: scale) { scalePointer in
         withUnsafePointer(to: bias) { biasPointer in
           scalePointer.withMemoryRebound(to: Float.self, capacity: 4) { scale in
             biasPointer.withMemoryRebound(to: Float.self, capacity: 4) { bias in
-              cwk_normalized3_bilinear_avx2(src, stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound,
+              cwk_normalized3_bilinear_avx2(src, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound,
                                             out0, out1, out2, scale, bias)
             }
           }

@@ -18,9 +18,10 @@ int cwk_cpu_has_avx2(void);
 
 /// Fused uint8 HWC (3 channels) -> bilinear -> `value * scale[c] + bias[c]` -> planar float rows.
 /// Output columns start..<end of one row; source pixel (x, y) of column ox is
-/// (row_x + step_x * ox, row_y + step_y * ox). `stride` = width * 3 bytes.
+/// (row_x + step_x * ox, row_y + step_y * ox). `stride` = width * 3 bytes, `size` = the
+/// source's bytes (height * stride; no read goes past it).
 void cwk_normalized3_bilinear_avx2(
-  const uint8_t *source, ptrdiff_t stride, float row_x, float row_y, float step_x, float step_y,
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
   ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias);
 
 /// Affine grid row geometry shared by the float kernels: theta of the image (6 values), the
