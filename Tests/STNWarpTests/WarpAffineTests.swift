@@ -106,6 +106,24 @@ final class WarpAffineTests: XCTestCase {
     }
   }
 
+  /// `touchingSpan`, when it answers, is exactly the set of columns whose taps touch the source.
+  func testTouchingSpanIsExact() {
+    var random = RandomStream(seed: 13)
+    var answered = 0
+    for _ in 0..<2000 {
+      let (w, h, wo) = (Int(random.next() % 40) + 1, Int(random.next() % 40) + 1, Int(random.next() % 60) + 1)
+      let t = AffineTransform(a: random.uniform(-2, 2), b: 0, c: random.uniform(-60, 60), d: random.uniform(-2, 2), e: 0, f: random.uniform(-60, 60))
+      let row = WarpRow(t, y: 0)
+      guard let span = touchingSpan(row, outputWidth: wo, width: w, height: h) else { continue }
+      answered += 1
+      let touching = (0..<wo).filter {
+        !bilinearMissesInput(x: paddedPixelCoordinate(row.x($0), size: w, padding: .zeros), y: paddedPixelCoordinate(row.y($0), size: h, padding: .zeros), width: w, height: h)
+      }
+      XCTAssertEqual(Array(span), touching, "\(w)x\(h) -> \(wo) \(t)")
+    }
+    XCTAssertGreaterThan(answered, 1000)
+  }
+
   /// uint8 output is the float sample rounded to nearest and clamped.
   func testUInt8IsRoundedFloat() {
     var random = RandomStream(seed: 9)
