@@ -162,6 +162,29 @@ static inline void cwk_affine_geometry1(const cwk_affine_row *row, float bx, ptr
   *base = (ptrdiff_t)y0 * width + (ptrdiff_t)x0;
 }
 
+/// Two adjacent floats (a tap and its east neighbour) at p.
+static inline double cwk_load_pair(const float *p) {
+  double v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/// The 4 taps of 8 lanes whose taps are all inside, from 8-byte loads of (nw, ne) and (sw, se)
+/// pairs instead of 4 gathers (slow on some AVX2 CPUs).
+CWK_AVX2 static inline void cwk_load_taps8(const float *p, const int32_t *base, ptrdiff_t width, __m256 *nw, __m256 *ne, __m256 *sw, __m256 *se) {
+  // Lanes 0,1,4,5 in `a` and 2,3,6,7 in `b`: shuffling even/odd floats of the two gives the 8
+  // lanes in order.
+#define CWK_PAIRS(q, i, j, k, l) _mm256_castpd_ps(_mm256_setr_pd(cwk_load_pair((q) + base[i]), cwk_load_pair((q) + base[j]), cwk_load_pair((q) + base[k]), cwk_load_pair((q) + base[l])))
+  __m256 a = CWK_PAIRS(p, 0, 1, 4, 5), b = CWK_PAIRS(p, 2, 3, 6, 7);
+  *nw = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  *ne = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  a = CWK_PAIRS(p + width, 0, 1, 4, 5);
+  b = CWK_PAIRS(p + width, 2, 3, 6, 7);
+  *sw = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  *se = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+#undef CWK_PAIRS
+}
+
 // MARK: - Affine forward
 
 CWK_AVX2 void cwk_affine_forward_interior_avx2(
@@ -171,11 +194,13 @@ CWK_AVX2 void cwk_affine_forward_interior_avx2(
   while (end - start >= 8 && ox < end) {
     ptrdiff_t block = ox + 8 <= end ? ox : end - 8;
     cwk_geometry8 g = cwk_affine_geometry8(row, xs, block, width);
+    int32_t base[8];
+    _mm256_storeu_si256((__m256i *)base, g.base);
     const float *p = input;
     float *o = output + block;
     for (ptrdiff_t c = 0; c < channels; c++) {
-      __m256 nw = _mm256_i32gather_ps(p, g.base, 4), ne = _mm256_i32gather_ps(p + 1, g.base, 4);
-      __m256 sw = _mm256_i32gather_ps(p + width, g.base, 4), se = _mm256_i32gather_ps(p + width + 1, g.base, 4);
+      __m256 nw, ne, sw, se;
+      cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
       __m256 value = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, g.w0), _mm256_mul_ps(ne, g.w1)), _mm256_mul_ps(sw, g.w2)),
                                    _mm256_mul_ps(se, g.w3));
       _mm256_storeu_ps(o, value);
@@ -219,8 +244,8 @@ CWK_AVX2 void cwk_affine_backward_interior_avx2(
     for (ptrdiff_t c = 0; c < channels; c++) {
       const float *p = input + c * plane_in;
       __m256 go = _mm256_andnot_ps(_mm256_castsi256_ps(skip), _mm256_loadu_ps(grad_output + c * plane_out + block));
-      __m256 nw = _mm256_i32gather_ps(p, g.base, 4), ne = _mm256_i32gather_ps(p + 1, g.base, 4);
-      __m256 sw = _mm256_i32gather_ps(p + width, g.base, 4), se = _mm256_i32gather_ps(p + width + 1, g.base, 4);
+      __m256 nw, ne, sw, se;
+      cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
       if (grad_input) {
         float *q = grad_input + c * plane_in;
         float a[4][8];
@@ -307,13 +332,22 @@ CWK_AVX2 void cwk_affine_forward_row_zeros_avx2(
   for (ptrdiff_t ox = 0; ox < count;) {
     ptrdiff_t block = ox + 8 <= count ? ox : count - 8;
     cwk_checked8 g = cwk_checked_geometry8(row, xs, block, width, height);
+    // Every tap of every lane inside: plain pair loads; otherwise masked gathers.
+    int all_inside = _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(g.m0, g.m1), _mm256_and_ps(g.m2, g.m3))) == 0xFF;
+    int32_t base[8];
+    _mm256_storeu_si256((__m256i *)base, g.base);
     const float *p = input;
     float *o = output + block;
     for (ptrdiff_t c = 0; c < channels; c++) {
-      __m256 nw = _mm256_mask_i32gather_ps(zero, p, g.base, g.m0, 4);
-      __m256 ne = _mm256_mask_i32gather_ps(zero, p + 1, g.base, g.m1, 4);
-      __m256 sw = _mm256_mask_i32gather_ps(zero, p + width, g.base, g.m2, 4);
-      __m256 se = _mm256_mask_i32gather_ps(zero, p + width + 1, g.base, g.m3, 4);
+      __m256 nw, ne, sw, se;
+      if (all_inside) {
+        cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
+      } else {
+        nw = _mm256_mask_i32gather_ps(zero, p, g.base, g.m0, 4);
+        ne = _mm256_mask_i32gather_ps(zero, p + 1, g.base, g.m1, 4);
+        sw = _mm256_mask_i32gather_ps(zero, p + width, g.base, g.m2, 4);
+        se = _mm256_mask_i32gather_ps(zero, p + width + 1, g.base, g.m3, 4);
+      }
       __m256 value = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, g.w0), _mm256_mul_ps(ne, g.w1)), _mm256_mul_ps(sw, g.w2)),
                                    _mm256_mul_ps(se, g.w3));
       _mm256_storeu_ps(o, value);
@@ -342,13 +376,19 @@ CWK_AVX2 void cwk_affine_backward_row_zeros_avx2(
     _mm256_storeu_si256((__m256i *)base, g.base);
     int todo0 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m0)), todo1 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m1));
     int todo2 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m2)), todo3 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m3));
+    int all_inside = _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(g.m0, g.m1), _mm256_and_ps(g.m2, g.m3))) == 0xFF;
     for (ptrdiff_t c = 0; c < channels; c++) {
       const float *p = input + c * plane_in;
       __m256 go = _mm256_loadu_ps(grad_output + c * plane_out + block);
-      __m256 nw = _mm256_mask_i32gather_ps(zero, p, g.base, g.m0, 4);
-      __m256 ne = _mm256_mask_i32gather_ps(zero, p + 1, g.base, g.m1, 4);
-      __m256 sw = _mm256_mask_i32gather_ps(zero, p + width, g.base, g.m2, 4);
-      __m256 se = _mm256_mask_i32gather_ps(zero, p + width + 1, g.base, g.m3, 4);
+      __m256 nw, ne, sw, se;
+      if (all_inside) {
+        cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
+      } else {
+        nw = _mm256_mask_i32gather_ps(zero, p, g.base, g.m0, 4);
+        ne = _mm256_mask_i32gather_ps(zero, p + 1, g.base, g.m1, 4);
+        sw = _mm256_mask_i32gather_ps(zero, p + width, g.base, g.m2, 4);
+        se = _mm256_mask_i32gather_ps(zero, p + width + 1, g.base, g.m3, 4);
+      }
       if (grad_input) {
         float *q = grad_input + c * plane_in;
         float a[4][8];

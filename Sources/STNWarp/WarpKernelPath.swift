@@ -1,14 +1,16 @@
 import CWarpKernels
 
 // Run-time choice between the portable Swift kernels (x86-64 baseline, SSE2) and their AVX2
-// twins in the CWarpKernels C target. Both give identical bits (the C code does the same float
-// operations in the same order, with FMA contraction off), so the choice only changes speed.
+// twins in the CWarpKernels C target. Forward results are identical bits (the C code does the
+// same float operations in the same order, with FMA contraction off); backward gradients are
+// accumulated in another order where the AVX2 row kernel takes border columns into its 8-lane
+// blocks, so they agree to float rounding (tested in WarpKernelPathTests).
 
 /// Which implementation the warp fast paths run.
 public enum WarpKernelPath: String, Sendable, CaseIterable {
   /// Swift SIMD code that runs on every CPU.
   case portable
-  /// AVX2 gathers (x86-64 with AVX2 and FMA only).
+  /// AVX2 kernels, 8 columns per step (x86-64 CPUs with AVX2 and FMA only).
   case avx2
 
   /// True when this CPU can run the path.

@@ -1,8 +1,9 @@
 // AVX2 twins of the STNWarp interior kernels, selected at run time (cwk_cpu_has_avx2).
 //
 // Each function computes exactly the float arithmetic of its portable Swift twin, in the same
-// order, without FMA contraction, so results are bit for bit identical. Callers pass only the
-// interior span of a row (every bilinear tap inside the source); nothing here checks bounds.
+// order, without FMA contraction, so forward results are bit for bit identical (backward sums
+// may be accumulated in another order). The interior kernels get only columns whose bilinear
+// taps are all inside the source and check nothing; the zeros-padding row kernels mask taps.
 #ifndef CWARPKERNELS_H
 #define CWARPKERNELS_H
 
