@@ -16,7 +16,7 @@ public struct ContactSheetEntry: Sendable {
 /// Lays out originals beside their transformed versions on an RGB sheet, in a grid.
 public enum ContactSheet {
   /// Gap between tiles and around the sheet, in pixels.
-  static let gap = 8
+  static let gap = 12
   /// Height of the caption strip under each pair.
   static let captionHeight = 14
   static let background: UInt8 = 40
@@ -29,10 +29,8 @@ public enum ContactSheet {
     return (width * factor, height * factor)
   }
 
-  /// The sheet; captions are drawn by `drawCaption` when given (text rendering lives in
-  /// STNImageIO's Canvas), else the strip is left blank.
-  public static func render(_ entries: [ContactSheetEntry], minimumBox: Int = 112,
-                            drawCaption: ((inout Image, String, Int, Int) -> Void)? = nil) -> Image {
+  /// The sheet: each original beside its transformed version, the caption underneath.
+  public static func render(_ entries: [ContactSheetEntry], minimumBox: Int = 112) -> Image {
     let box = box(for: entries, minimumBox: minimumBox)
     let columns = max(1, Int(Double(entries.count).squareRoot().rounded(.up)))
     let rows = max(1, (entries.count + columns - 1) / columns)
@@ -43,9 +41,13 @@ public enum ContactSheet {
       let x = gap + (i % columns) * (pairWidth + gap), y = gap + (i / columns) * (pairHeight + gap)
       paste(fit(entry.original, into: box), onto: &sheet, x: x, y: y, box: box)
       paste(fit(entry.transformed, into: box), onto: &sheet, x: x + box.width + gap / 2, y: y, box: box)
-      drawCaption?(&sheet, entry.caption, x, y + box.height + 2)
     }
-    return sheet
+    var canvas = Canvas(image: sheet)
+    for (i, entry) in entries.enumerated() {
+      let x = gap + (i % columns) * (pairWidth + gap), y = gap + (i / columns) * (pairHeight + gap)
+      canvas.drawText(entry.caption, x: x + 1, y: y + box.height + 3, color: [230, 230, 230])
+    }
+    return canvas.image
   }
 
   /// Scales `image` to fit `box` keeping its aspect: area shrink, or whole-factor nearest

@@ -74,8 +74,7 @@ extension PipelineConfig {
     case .imageFolder(let path)?:
       return try ImageFolder(root: path)
     case .idx(let folder, let split)?:
-      let files = try IDXDataset.locate(folder: folder, split: split)
-      return try IDXDataset(images: files.images, labels: files.labels)
+      return try IDXDataset.locate(folder: folder, split: split)
     case nil:
       throw PipelineError(file: path, line: 0, reason: "the pipeline has no 'source:'; give the data with --input")
     }

@@ -50,15 +50,10 @@ struct Export: ParsableCommand {
     guard !entries.isEmpty else {
       throw ValidationError("no sample could be read (\(skipped.count) skipped; first: \(skipped.first?.description ?? "none"))")
     }
-    let sheet = ContactSheet.render(entries, drawCaption: SheetCaptions.draw)
+    let sheet = ContactSheet.render(entries)
     try ImageCodec.write(sheet, to: output, jpegQuality: 92)
     print("wrote \(output): \(entries.count) samples, \(sheet.width)x\(sheet.height)")
     for entry in skipped { FileHandle.standardError.write(Data("skipped: \(entry)\n".utf8)) }
     if !skipped.isEmpty { throw ExitCode(Augment.skippedExitCode) }
   }
-}
-
-/// Caption drawing for contact sheets (text rendering comes from STNImageIO's Canvas).
-enum SheetCaptions {
-  static let draw: ((inout Image, String, Int, Int) -> Void)? = nil
 }
