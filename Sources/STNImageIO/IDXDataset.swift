@@ -73,7 +73,7 @@ struct IDXHeader: Equatable {
       }
       let (next, overflow) = product.multipliedReportingOverflow(by: size)
       guard !overflow, next <= maxPayload else {
-        throw ImageError(path: path, kind: .tooLarge, reason: "IDX header claims sizes \(dimensions + [size]) ..., over 16 GiB of pixels")
+        throw ImageError(path: path, kind: .tooLarge, reason: "IDX header claims sizes \((dimensions + [size]).map(String.init).joined(separator: "x"))..., over the 16 GiB limit")
       }
       product = next
       dimensions.append(size)

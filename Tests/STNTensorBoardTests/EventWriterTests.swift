@@ -10,7 +10,12 @@ final class EventWriterTests: XCTestCase {
   }
 
   override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
+    // STN_KEEP_TEST_OUTPUT=1 keeps the event files, e.g. to open them in `tensorboard --logdir`.
+    if ProcessInfo.processInfo.environment["STN_KEEP_TEST_OUTPUT"] == "1" {
+      print("kept \(folder)")
+    } else {
+      try? FileManager.default.removeItem(atPath: folder)
+    }
   }
 
   func readRecords(_ path: String) throws -> [[UInt8]] {
@@ -57,6 +62,26 @@ final class EventWriterTests: XCTestCase {
     let torn = bytes + Array(TFRecord.frame([1, 2, 3, 4, 5, 6]).prefix(9))
     XCTAssertEqual(try TFRecord.records(in: torn, allowTruncatedTail: true).count, 6)
     try writer.flush()
+  }
+
+  func testConcurrentAddsKeepRecordsWhole() throws {
+    let writer = try EventWriter(directory: folder)
+    let failures = NSLock()
+    var errors: [Error] = []
+    DispatchQueue.concurrentPerform(iterations: 200) { i in
+      do {
+        if i % 10 == 0 {
+          try writer.addHistogram(tag: "h", values: (0..<100).map { Float($0 * i) }, step: i)
+        } else {
+          try writer.addScalar(tag: "s\(i % 3)", value: Float(i), step: i)
+        }
+      } catch {
+        failures.lock(); errors.append(error); failures.unlock()
+      }
+    }
+    try writer.close()
+    XCTAssertTrue(errors.isEmpty, "\(errors)")
+    XCTAssertEqual(try readRecords(writer.path).count, 201)
   }
 
   func testUnwritableFolderThrowsNamingIt() {
@@ -112,6 +137,16 @@ final class EventWriterTests: XCTestCase {
     for tag in tags["histograms"]:
         out["histograms"][tag] = [[e.step, e.histogram_value.num, e.histogram_value.min, e.histogram_value.max,
                                    sum(e.histogram_value.bucket)] for e in acc.Histograms(tag)]
+    # The server's own path: raw loader + data_compat migration to plugin tensors.
+    import glob
+    from tensorboard import data_compat
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    out["plugins"] = {}
+    for path in glob.glob(sys.argv[1] + "/events.out.tfevents.*"):
+        for event in EventFileLoader(path).Load():
+            if event.HasField("summary"):
+                for value in event.summary.value:
+                    out["plugins"][value.tag] = data_compat.migrate_value(value).metadata.plugin_data.plugin_name
     print(json.dumps(out))
     """
     let output = try runPython(["-c", script, folder])
@@ -129,6 +164,8 @@ final class EventWriterTests: XCTestCase {
     }
     let histograms = try XCTUnwrap(parsed?["histograms"] as? [String: [[Double]]], output)
     XCTAssertEqual(histograms["theta/0"], [[3, 64, -1, Double(Float(63) / 32 - 1), 64]])
+    let plugins = try XCTUnwrap(parsed?["plugins"] as? [String: String], output)
+    XCTAssertEqual(plugins, ["loss/train": "scalars", "accuracy/val": "scalars", "inputs": "images", "theta/0": "histograms"])
   }
 
   // MARK: - Helpers
