@@ -38,6 +38,8 @@ public struct AugmentJob {
   /// Transformed copies per image; copy k uses epoch k for its random parameters.
   public var copies: Int = 1
   public var threads: Int = 2
+  /// Process only this shard's files (every N-th of the sorted list, from i).
+  public var shard: Shard?
   public var format: OutputImageFormat = .png
   public var jpegQuality: Int = 90
 
@@ -96,7 +98,8 @@ public struct AugmentJob {
       throw PipelineError(file: config.path, line: config.stages.first { if case .learnedAffine = $0.stage { return true } else { return false } }?.line ?? 0,
                           reason: "learned_affine needs a trained model; this build of stn augment cannot load one yet")
     }
-    let total = dataset.count * copies
+    let indices = BatchLoader.order(count: dataset.count, seed: 0, epoch: 0, shuffle: false, shard: shard)
+    let total = indices.count * copies
     let started = Date()
     let lock = NSLock()
     var next = 0, done = 0, written = 0
@@ -110,7 +113,7 @@ public struct AugmentJob {
         lock.unlock()
         if job >= total { break }
         // Copies of one image are adjacent jobs, so a file's copies reuse the disk cache.
-        let index = job / copies, copy = job % copies
+        let index = indices[job / copies], copy = job % copies
         var failure: SkippedSample?
         do {
           let sample = try processor.prepare(dataset: dataset, index: index, epoch: copy)

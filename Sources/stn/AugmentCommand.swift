@@ -26,6 +26,7 @@ struct Augment: ParsableCommand {
   @Option(help: "Transformed copies per image (copy k draws its parameters as epoch k).") var copies: Int = 1
   @Option(help: "Worker threads.") var threads: Int = 2
   @Option(help: "Random seed (overrides the pipeline's).") var seed: UInt64?
+  @Option(help: "Process only shard i of N (i/N: every N-th file from the i-th), to split a folder across machines.") var shard: String?
   @Option(help: "Output format: png or jpeg.") var format: String = "png"
   @Option(help: "JPEG quality 1...100.") var quality: Int = 90
 
@@ -43,6 +44,7 @@ struct Augment: ParsableCommand {
     var job = AugmentJob(config: config, dataset: dataset, inputRoot: input, outputRoot: output)
     job.copies = copies
     job.threads = threads
+    job.shard = try shard.map { try Shard(parsing: $0) }
     job.format = format == "png" ? .png : .jpeg
     job.jpegQuality = quality
     let bar = ProgressBar(label: "augment")

@@ -91,4 +91,20 @@ final class AugmentJobTests: XCTestCase {
     try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: input)
     XCTAssertThrowsError(try AugmentJob(config: config, dataset: dataset, inputRoot: input, outputRoot: link + "/out").run())
   }
+
+  func testShardsSplitTheFolder() throws {
+    let (input, images) = try makeInput(good: 5)
+    let config = try PipelineConfig.parse(yaml: "stages: []\n")
+    var union: [String] = []
+    for i in 0..<2 {
+      let output = try TestImages.temporaryFolder("augment-shard-\(i)")
+      var job = AugmentJob(config: config, dataset: try ImageTree(root: input), inputRoot: input, outputRoot: output)
+      job.shard = try Shard(index: i, count: 2)
+      _ = try job.run()
+      let written = files(under: output)
+      XCTAssertFalse(written.isEmpty)
+      union += written
+    }
+    XCTAssertEqual(union.sorted(), images.keys.sorted())
+  }
 }

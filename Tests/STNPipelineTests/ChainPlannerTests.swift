@@ -1,4 +1,5 @@
 import STNImageIO
+import STNTestSupport
 import STNTensor
 import STNWarp
 import XCTest
@@ -185,6 +186,47 @@ final class AreaResizeTests: XCTestCase {
       XCTAssertEqual(fast.height, th)
       let worst = zip(fast.pixels, naive.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 99
       XCTAssertLessThanOrEqual(worst, 1, "\(channels)x\(w)x\(h) -> \(tw)x\(th)")
+    }
+  }
+}
+
+/// The one-resample path on real photo crops (Tests/STNPipelineFixtures, 200x150 JPEG).
+final class PhotoFixtureTests: XCTestCase {
+  private var fixtures: String { Golden.packageRoot + "/Tests/STNPipelineFixtures" }
+
+  func testOneResampleWithReducedDecodeMatchesStepByStepOnPhotos() throws {
+    let dataset = try ImageTree(root: fixtures)
+    XCTAssertEqual(dataset.count, 3)
+    let config = try PipelineConfig.parse(yaml: """
+      stages:
+        - random_affine: {degrees: 30, translate: [0.1, 0.1], scale: [0.8, 1.2]}
+        - resize: {size: [48, 48]}
+      """)
+    let processor = try SampleProcessor(config: config)
+    var reduced = 0
+    for epoch in 0..<2 {
+      for index in 0..<dataset.count {
+        let sample = try processor.prepare(dataset: dataset, index: index, epoch: epoch)
+        if sample.decodeDenominator > 1 { reduced += 1 }
+        XCTAssertLessThan(sample.image.width, 200, "200 -> 48 must shrink before the bilinear pass")
+        let fused = try processor.renderUInt8(sample)
+        let reference = try processor.referenceRender(dataset: dataset, index: index, epoch: epoch)
+        let psnr = StepByStepReference.psnr(fused, reference)
+        XCTAssertGreaterThanOrEqual(psnr, 30, "photo \(index) epoch \(epoch): \(psnr) dB")
+      }
+    }
+    XCTAssertGreaterThan(reduced, 0, "a >= 2x shrink of a JPEG decodes reduced in the DCT")
+  }
+
+  func testReducedDecodeFactorFollowsTheShrink() throws {
+    let dataset = try ImageTree(root: fixtures)
+    for (size, expected) in [("[150, 200]", 1), ("[75, 100]", 2), ("[50, 66]", 2), ("[37, 50]", 4), ("[18, 25]", 8)] {
+      let processor = try SampleProcessor(config: try PipelineConfig.parse(yaml: "stages:\n  - resize: {size: \(size)}\n"))
+      let sample = try processor.prepare(dataset: dataset, index: 0, epoch: 0)
+      XCTAssertEqual(sample.decodeDenominator, expected, size)
+      // Never below the output's resolution.
+      XCTAssertGreaterThanOrEqual(sample.image.width, sample.outputWidth)
+      XCTAssertGreaterThanOrEqual(sample.image.height, sample.outputHeight)
     }
   }
 }
