@@ -110,6 +110,7 @@ public struct ExportJob {
   /// The entries, and the samples that could not be read.
   public func run() throws -> (entries: [ContactSheetEntry], skipped: [SkippedSample]) {
     let processor = try SampleProcessor(config: config)
+    try config.rejectLearnedStage(what: "stn export with a pipeline")
     var entries: [ContactSheetEntry] = []
     var skipped: [SkippedSample] = []
     for index in indices {

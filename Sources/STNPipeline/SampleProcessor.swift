@@ -266,9 +266,16 @@ public final class SampleProcessor: @unchecked Sendable {
       && sample.transform.maxDifference(.identity) < 1e-12
   }
 
+  /// A `learned_affine` sample must be completed with its theta before it can be rendered.
+  func requireComplete(_ sample: PreparedSample) throws {
+    if sample.pending != nil {
+      throw PipelineError(file: config.path, line: 0, reason: "learned_affine needs a trained model's prediction before the sample can be rendered")
+    }
+  }
+
   /// The output as 8-bit HWC pixels (no normalization), for writing files.
   public func renderUInt8(_ sample: PreparedSample) throws -> Image {
-    precondition(sample.pending == nil, "complete(_:theta:) a learned sample before rendering")
+    try requireComplete(sample)
     if SampleProcessor.isIdentity(sample) { return sample.image }
     guard let inverse = sample.transform.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
     var output = Image(width: sample.outputWidth, height: sample.outputHeight, channels: sample.image.channels)
@@ -284,7 +291,7 @@ public final class SampleProcessor: @unchecked Sendable {
 
   /// The output as normalized float32, written to `output` laid out (C,H,W).
   public func renderFloat(_ sample: PreparedSample, into output: UnsafeMutablePointer<Float>) throws {
-    precondition(sample.pending == nil, "complete(_:theta:) a learned sample before rendering")
+    try requireComplete(sample)
     let channels = sample.image.channels
     if SampleProcessor.isIdentity(sample) {
       let plane = sample.outputWidth * sample.outputHeight
