@@ -40,18 +40,23 @@ struct BenchPipeline: ParsableCommand {
     let dataset = DatasetPrefix(base: tree, count: min(limit ?? tree.count, tree.count))
     guard dataset.count > 0 else { throw ValidationError("no images under \(input)") }
 
-    // Warm-up: page cache, allocator, thread start-up.
-    _ = try runEpoch(config: config, dataset: DatasetPrefix(base: tree, count: min(dataset.count, 256)), epoch: 1000)
-    var rates: [Double] = []
-    var skipped = 0
-    for run in 0..<max(1, runs) {
-      let (images, seconds, skips) = try runEpoch(config: config, dataset: dataset, epoch: run)
-      rates.append(Double(images) / seconds)
-      skipped = skips
+    // Warm-up (page cache, allocator, threads), then whole epochs, each a fresh loader.
+    var images = 0, skipped = 0, epoch = 0
+    let timing = measure(runs: max(1, runs), warmup: 1) {
+      do {
+        (images, skipped) = try runEpoch(config: config, dataset: dataset, epoch: epoch)
+      } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      }
+      epoch += 1
     }
-    let median = rates.sorted()[rates.count / 2]
-    print(String(format: "{\"bench\":\"B3\",\"images_per_s\":%.1f,\"threads\":%d,\"images\":%d,\"runs\":%d,\"skipped\":%d,\"all_runs\":[%@]}",
-                 median, threads, dataset.count, rates.count, skipped, rates.map { String(format: "%.1f", $0) }.joined(separator: ",")))
+    guard images > 0 else { throw ValidationError("no batch was produced") }
+    printJSONLine([
+      "bench": "B3", "images_per_s": .number(Double(images) / timing.median, digits: 1),
+      "images_per_cpu_s": .number(Double(images) / timing.medianCPU, digits: 1),
+      "threads": .int(threads), "images": .int(images), "runs": .int(timing.seconds.count), "skipped": .int(skipped),
+      "all_runs": .string(timing.seconds.map { String(format: "%.1f", Double(images) / $0) }.joined(separator: " ")),
+    ])
     if psnr > 0 { try reportPSNR(config: config, dataset: dataset) }
     if profile > 0 { try reportProfile(config: config, dataset: dataset) }
   }
@@ -83,8 +88,8 @@ struct BenchPipeline: ParsableCommand {
                  n, 1000 * decode / Double(n), 1000 * prepare / Double(n), 1000 * render / Double(n)))
   }
 
-  private func runEpoch(config: PipelineConfig, dataset: any ImageDataset, epoch: Int) throws -> (Int, Double, Int) {
-    let started = Date()
+  /// One epoch through the streaming loader; returns (images delivered, samples skipped).
+  private func runEpoch(config: PipelineConfig, dataset: any ImageDataset, epoch: Int) throws -> (Int, Int) {
     let loader = try BatchLoader(config: config, dataset: dataset, epoch: epoch, threads: threads)
     var batch = Batch()
     var images = 0
@@ -93,9 +98,8 @@ struct BenchPipeline: ParsableCommand {
       images += batch.labels.count
       checksum += batch.images.data.first ?? 0
     }
-    let seconds = Date().timeIntervalSince(started)
     if checksum.isNaN { FileHandle.standardError.write(Data("warning: NaN in batches\n".utf8)) }
-    return (images, seconds, loader.skipped.count)
+    return (images, loader.skipped.count)
   }
 
   /// Fused one-resample output vs the step-by-step reference, on `psnr` evenly spaced images.
