@@ -37,7 +37,7 @@ struct BenchPipeline: ParsableCommand {
   func run() throws {
     let config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig.parse(yaml: BenchPipeline.b3Pipeline, path: "<B3>")
     let tree = try ImageTree(root: input)
-    let dataset = DatasetPrefix(base: tree, count: min(limit ?? tree.count, tree.count))
+    let dataset = DatasetSubset(base: tree, indices: Array(0..<min(limit ?? tree.count, tree.count)))
     guard dataset.count > 0 else { throw ValidationError("no images under \(input)") }
 
     // Warm-up (page cache, allocator, threads), then whole epochs, each a fresh loader.
@@ -122,15 +122,4 @@ struct BenchPipeline: ParsableCommand {
     print(String(format: "{\"check\":\"psnr_fused_vs_step_by_step\",\"n\":%d,\"min_db\":%.2f,\"median_db\":%.2f,\"mean_db\":%.2f,\"reduced_decode\":%d,\"prefiltered\":%d}",
                  values.count, values.first ?? 0, values[values.count / 2], mean, reduced, prefiltered))
   }
-}
-
-/// The first `count` entries of a dataset.
-struct DatasetPrefix: ImageDataset {
-  let base: any ImageDataset
-  let count: Int
-  var classes: [String] { base.classes }
-  func label(at index: Int) -> Int { base.label(at: index) }
-  func relativePath(at index: Int) -> String { base.relativePath(at: index) }
-  func sourcePath(at index: Int) -> String { base.sourcePath(at: index) }
-  func loadImage(at index: Int, options: DecodeOptions) throws -> Image { try base.loadImage(at: index, options: options) }
 }

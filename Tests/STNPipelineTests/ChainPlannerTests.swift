@@ -248,3 +248,32 @@ final class BoxHalveTests: XCTestCase {
     XCTAssertEqual(BoxHalve.halve(image, x: false, y: true).pixels, [15, 26, 35])
   }
 }
+
+final class ResampleSettingsTests: XCTestCase {
+  private func render(_ yaml: String, _ image: Image) throws -> Image {
+    let processor = try SampleProcessor(config: try PipelineConfig.parse(yaml: yaml))
+    return try processor.renderUInt8(try processor.prepare(dataset: MemoryDataset(images: [image], labels: [0]), index: 0, epoch: 0))
+  }
+
+  func testFillBorderAndNearestReachTheResample() throws {
+    let image = Image(width: 2, height: 1, channels: 1, pixels: [10, 200])
+    // Shift right by 2: both output pixels lie outside the source.
+    let filled = try render("decode: {channels: 1}\nstages:\n  - affine: {translate: [2, 0], fill: 128}\n", image)
+    XCTAssertEqual(filled.pixels, [128, 128])
+    let border = try render("decode: {channels: 1}\nstages:\n  - affine: {translate: [2, 0], padding_mode: border}\n", image)
+    XCTAssertEqual(border.pixels, [10, 10])
+    // Half-pixel shift: bilinear averages, nearest picks (ties to even: 0.5 -> 0).
+    let bilinear = try render("decode: {channels: 1}\nstages:\n  - affine: {translate: [0.5, 0], padding_mode: border}\n", image)
+    XCTAssertEqual(bilinear.pixels, [10, 105])
+    let nearest = try render("decode: {channels: 1}\nstages:\n  - affine: {translate: [0.5, 0], padding_mode: border, interpolation: nearest}\n", image)
+    XCTAssertEqual(nearest.pixels, [10, 10])
+  }
+
+  func testDatasetSubsetMapsIndices() {
+    let base = MemoryDataset(images: (0..<5).map { TestImages.smooth(width: 4, height: 4, channels: 1, variant: $0) }, labels: [0, 1, 2, 3, 4])
+    let subset = DatasetSubset(base: base, indices: [4, 1])
+    XCTAssertEqual(subset.count, 2)
+    XCTAssertEqual(subset.label(at: 0), 4)
+    XCTAssertEqual(subset.sourcePath(at: 1), base.sourcePath(at: 1))
+  }
+}
