@@ -91,12 +91,14 @@ struct BenchPipeline: ParsableCommand {
   /// One epoch through the streaming loader; returns (images delivered, samples skipped).
   private func runEpoch(config: PipelineConfig, dataset: any ImageDataset, epoch: Int) throws -> (Int, Int) {
     let loader = try BatchLoader(config: config, dataset: dataset, epoch: epoch, threads: threads)
-    var batch = Batch()
     var images = 0
     var checksum: Float = 0
-    while loader.next(into: &batch) {
-      images += batch.labels.count
-      checksum += batch.images.data.first ?? 0
+    // Borrow each batch from the loader's buffer: B3 ends at the batch, it does not copy it.
+    while let count = loader.withNextBatch({ view -> Int in
+      checksum += view.images.first ?? 0
+      return view.labels.count
+    }) {
+      images += count
     }
     if checksum.isNaN { FileHandle.standardError.write(Data("warning: NaN in batches\n".utf8)) }
     return (images, loader.skipped.count)
