@@ -122,6 +122,11 @@ public final class BatchLoader: Sequence, IteratorProtocol {
       throw PipelineError(file: config.path, line: 0, reason: "none of the first \(firstErrors.count) samples could be read; first: \(firstErrors.first?.description ?? "?")")
     }
     sampleShape = shape
+    // The ring holds (prefetch + 1) batches of floats: refuse sizes that cannot be allocated.
+    let ringBytes = Double(Swift.max(1, prefetchBatches) + 1) * Double(batchSize) * Double(shape.reduce(1, *)) * 4
+    guard ringBytes <= 8 * 1024 * 1024 * 1024 else {
+      throw PipelineError(file: config.path, line: 0, reason: String(format: "batches of %d x %@ floats need %.1f GB of buffers; lower batch.size or the output size", batchSize, shape.map(String.init).joined(separator: "x"), ringBytes / 1e9))
+    }
     state = LoaderState(processor: processor, dataset: dataset, epoch: epoch, order: order, batchSize: batchSize,
                         batchCount: batchCount, sampleShape: shape, ring: Swift.max(1, prefetchBatches) + 1, predictor: predictor,
                         threads: Swift.max(1, threads))

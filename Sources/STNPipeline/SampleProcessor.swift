@@ -87,6 +87,9 @@ public final class SampleProcessor: @unchecked Sendable {
   public let outputBias: [Float]
   let options: WarpOptions
 
+  /// Largest output (pixels) a sample may have, like the decoder's decompression-bomb limit.
+  public static let maxOutputPixels = DecodeOptions.defaultMaxPixels
+
   /// From this footprint (source pixels per output pixel along an axis) the image is box-halved
   /// along that axis before the bilinear pass.
   public static let prefilterThreshold = 2.0
@@ -163,6 +166,9 @@ public final class SampleProcessor: @unchecked Sendable {
       geometry = prefix.plan(width: decoded.width, height: decoded.height, random: &random)
     }
     guard let geometry else { throw SampleError(path: path, reason: "no plan") }
+    guard geometry.outputWidth * geometry.outputHeight <= SampleProcessor.maxOutputPixels else {
+      throw SampleError(path: path, reason: "the stages produce \(geometry.outputWidth)x\(geometry.outputHeight), over the \(SampleProcessor.maxOutputPixels)-pixel limit")
+    }
     var sample = PreparedSample(
       index: index, label: dataset.label(at: index), image: decoded, transform: geometry.transform,
       outputWidth: geometry.outputWidth, outputHeight: geometry.outputHeight,

@@ -277,3 +277,14 @@ final class ResampleSettingsTests: XCTestCase {
     XCTAssertEqual(subset.sourcePath(at: 1), base.sourcePath(at: 1))
   }
 }
+
+final class OutputLimitTests: XCTestCase {
+  func testHugeOutputsAreRefusedNotAllocated() throws {
+    let config = try PipelineConfig.parse(yaml: "decode: {channels: 1}\nstages:\n  - resize: {size: [65536, 65536]}\nbatch: {size: 64}\n")
+    let data = MemoryDataset(images: [TestImages.smooth(width: 8, height: 8, channels: 1)], labels: [0])
+    let processor = try SampleProcessor(config: config)
+    XCTAssertThrowsError(try processor.prepare(dataset: data, index: 0, epoch: 0)) { XCTAssertTrue("\($0)".contains("pixel limit"), "\($0)") }
+    let medium = try PipelineConfig.parse(yaml: "decode: {channels: 3}\nstages:\n  - resize: {size: [8000, 8000]}\nbatch: {size: 64}\n")
+    XCTAssertThrowsError(try BatchLoader(config: medium, dataset: data, epoch: 0)) { XCTAssertTrue("\($0)".contains("GB"), "\($0)") }
+  }
+}
