@@ -26,7 +26,7 @@ struct BenchPipeline: ParsableCommand {
     seed: 0
     """
 
-  @Option(help: "Folder of images (the photos corpus of shared/bench/make_photos.py).") var input: String
+  @Option(help: "Folder of images (the photos corpus of shared/bench/make_photos.py); default: the --pipeline's source.") var input: String?
   @Option(help: "Pipeline file to run instead of the built-in B3 work.") var pipeline: String?
   @Option(help: "Loader worker threads.") var threads: Int = 2
   @Option(help: "Timed epochs (median reported).") var runs: Int = 3
@@ -36,9 +36,9 @@ struct BenchPipeline: ParsableCommand {
 
   func run() throws {
     let config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig.parse(yaml: BenchPipeline.b3Pipeline, path: "<B3>")
-    let tree = try ImageTree(root: input)
-    let dataset = DatasetSubset(base: tree, indices: Array(0..<min(limit ?? tree.count, tree.count)))
-    guard dataset.count > 0 else { throw ValidationError("no images under \(input)") }
+    let all: any ImageDataset = try input.map { try ImageTree(root: $0) } ?? config.openSource()
+    let dataset = DatasetSubset(base: all, indices: Array(0..<min(limit ?? all.count, all.count)))
+    guard dataset.count > 0 else { throw ValidationError("no images in \(input ?? config.path)") }
 
     // Warm-up (page cache, allocator, threads), then whole epochs, each a fresh loader.
     var images = 0, skipped = 0, epoch = 0
@@ -52,7 +52,7 @@ struct BenchPipeline: ParsableCommand {
     }
     guard images > 0 else { throw ValidationError("no batch was produced") }
     printJSONLine([
-      "bench": "B3", "images_per_s": .number(Double(images) / timing.median, digits: 1),
+      "bench": .string(pipeline == nil ? "B3" : "pipeline"), "pipeline": .string(pipeline ?? "built-in B3"), "images_per_s": .number(Double(images) / timing.median, digits: 1),
       "images_per_cpu_s": .number(Double(images) / timing.medianCPU, digits: 1),
       "threads": .int(threads), "images": .int(images), "runs": .int(timing.seconds.count), "skipped": .int(skipped),
       "all_runs": .string(timing.seconds.map { String(format: "%.1f", Double(images) / $0) }.joined(separator: " ")),

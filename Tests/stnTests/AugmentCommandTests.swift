@@ -143,7 +143,7 @@ final class BenchPipelineCommandTests: XCTestCase {
     XCTAssertEqual(pipeline.status, 0, pipeline.stderr)
     let lines = pipeline.stdout.split(separator: "\n")
     XCTAssertEqual(lines.count, 2)
-    XCTAssertTrue(lines[0].hasPrefix("{\"bench\":\"B3\",\"images_per_s\":"), pipeline.stdout)
+    XCTAssertTrue(lines[0].hasPrefix("{\"bench\":\"B3\",\"pipeline\":\"built-in B3\",\"images_per_s\":"), pipeline.stdout)
     XCTAssertTrue(lines[1].contains("psnr"))
   }
 }
