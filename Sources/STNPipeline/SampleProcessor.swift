@@ -8,7 +8,9 @@ import STNWarp
 /// Predicts one affine theta per image from a batch, for `learned_affine` stages.
 ///
 /// Implemented by the trainer module (a spatial transformer's localization network);
-/// STNPipeline only knows this protocol, so it never depends on network code.
+/// STNPipeline only knows this protocol, so it never depends on network code. The `input…`
+/// properties are read from the loader's worker threads (keep them immutable);
+/// `predictThetas` is called on the consumer's thread, once per batch.
 public protocol ThetaPredictor: AnyObject {
   /// Checkpoint path this predictor was loaded from (matched against the stage's `checkpoint`).
   var checkpoint: String { get }
@@ -228,13 +230,11 @@ public final class SampleProcessor: @unchecked Sendable {
   /// For `learned_affine` pipelines: renders the predictor's input (C,H,W) for a prepared sample.
   public func renderPredictorInput(_ sample: PreparedSample, predictor: ThetaPredictor, into output: UnsafeMutablePointer<Float>) throws {
     guard let pending = sample.pending else { throw SampleError(path: "\(sample.index)", reason: "sample has no learned stage") }
-    let size = (sample.image.width, sample.image.height)
     var random = RandomStream(seed: 0)
     let geometry = prefix.plan(width: sample.sourceWidth, height: sample.sourceHeight, random: &random)
     guard geometry.outputWidth == predictor.inputWidth, geometry.outputHeight == predictor.inputHeight, config.channels == predictor.inputChannels else {
       throw SampleError(path: "\(sample.index)", reason: "the stages before learned_affine produce \(config.channels)x\(geometry.outputHeight)x\(geometry.outputWidth), the model expects \(predictor.inputChannels)x\(predictor.inputHeight)x\(predictor.inputWidth)")
     }
-    _ = size
     guard let inverse = pending.prefix.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
     sample.image.pixels.withUnsafeBufferPointer { pixels in
       warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
