@@ -135,6 +135,9 @@ public final class BatchLoader: Sequence, IteratorProtocol {
 
   deinit {
     state.stop()
+    // Hand the batch buffers back now (the worker threads may release the state a little
+    // later), so the next epoch's loader reuses them instead of allocating a second set.
+    state.releaseBuffers()
   }
 
   /// The epoch's order: all indices, permuted from (seed, epoch) when shuffling, then every
@@ -262,6 +265,12 @@ final class LoaderState: @unchecked Sendable {
         slotPrepared.append(prepared)
       }
     }
+  }
+
+  /// Returns the image buffers to the pool; called once, after `stop()`.
+  func releaseBuffers() {
+    for pointer in slotImages { BufferPool.give(pointer, capacity: batchSize * sampleCount) }
+    slotImages = []
   }
 
   deinit {
