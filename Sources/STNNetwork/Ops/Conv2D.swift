@@ -163,7 +163,8 @@ func col2imAdd(_ g: Conv2DGeometry, col: UnsafePointer<Float>, padded: UnsafeMut
 /// bias (O) or nil -> output (N,O,Ho,Wo), Ho = floor((H + 2p - d(kH-1) - 1)/s) + 1.
 ///
 /// Each image is lowered by im2col to (C·kH·kW, Ho·Wo) and multiplied by the weight viewed as
-/// (O, C·kH·kW). With `threads > 1` the batch is split across threads, each running
+/// (O, C·kH·kW); stride-1 convolutions with C·kW >= 64 are lowered by kernel rows instead (see
+/// `im2colKernelRows`). With `threads > 1` the batch is split across threads, each running
 /// single-threaded sgemm (OpenBLAS's own threads would fight ours on small matrices).
 public func conv2dForward(
   input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, dilation: Int = 1, threads: Int = 1

@@ -17,6 +17,10 @@ public func linearForward(input: Tensor, weight: Tensor, bias: Tensor?) -> Tenso
     }
   }
   if N == 0 || outFeatures == 0 || inFeatures == 0 { return output }
+  // NOTE: one BLAS-thread policy for the whole network: OpenBLAS runs single-threaded and the
+  // kernels split work themselves (conv2d sets the same). These GEMMs are small (the ST-CNN's
+  // largest is 64x1600x64), where OpenBLAS's threads cost more than they save.
+  setBLASThreads(1)
   input.data.withUnsafeBufferPointer { x in
     weight.data.withUnsafeBufferPointer { w in
       output.data.withUnsafeMutableBufferPointer { y in
@@ -44,6 +48,7 @@ public func linearBackward(gradOutput: Tensor, input: Tensor, weight: Tensor, ne
     gradBias.data[o] = sum
   }
   if N > 0 && outFeatures > 0 && inFeatures > 0 {
+    setBLASThreads(1)  // see linearForward
     gradOutput.data.withUnsafeBufferPointer { dy in
       input.data.withUnsafeBufferPointer { x in
         gradWeight.data.withUnsafeMutableBufferPointer { dw in
