@@ -183,3 +183,4 @@ Machine: $(nproc) CPUs, $CPU_NAME, best SIMD $SIMD (ANCHORS.md: AVX-512). Thread
 OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}. Load average before: $LOAD_BEFORE, after: $LOAD_AFTER.
 Total run time: ${ELAPSED} s. stn: $STN.
 EOF
+if [ -n "${KEEP:-}" ]; then echo "Raw JSON lines: $RESULTS"; fi
