@@ -1,0 +1,7 @@
+import STNTensor
+
+/// Writes a run's TensorBoard events (placeholder until STNTensorBoard lands).
+public final class TrainingTensorBoard {
+  public init() {}
+  func log(epoch: Int, metrics: EpochMetrics, model: TrainableClassifier, sample: LabeledBatch?) throws {}
+}
