@@ -133,19 +133,17 @@ public final class Trainer {
       let batches = (data.trainIndices.count + batchSize - 1) / batchSize
       let iterator = try data.train.batches(indices: data.trainIndices, epoch: epoch, training: true, batchSize: batchSize)
       var firstBatch: LabeledBatch?
-      var trainSeconds = 0.0
       while let next = iterator.next() {
         let batch = try next.get()
         if firstBatch == nil { firstBatch = batch }
-        let stepStarted = Date()
         let result = try model.trainStep(images: batch.images, labels: batch.labels, learningRate: rate, step: step)
-        trainSeconds += Date().timeIntervalSince(stepStarted)
         batchIndex += 1
         step += 1
         guard result.loss.isFinite else {
           throw TrainingError.nonFiniteLoss(
             epoch: epoch, batch: batchIndex, loss: result.loss, lastGoodCheckpoint: haveCheckpoint ? lastCheckpointPath : nil)
         }
+        try tensorBoard?.logStep(step: step, loss: result.loss)
         let n = batch.labels.count
         lossSum += result.loss * Double(n)
         correct += Trainer.countCorrect(logits: result.logits, labels: batch.labels)
@@ -156,7 +154,6 @@ public final class Trainer {
           accuracy: Double(correct) / Double(seen), imagesPerSecond: Double(seen) / max(elapsed, 1e-9))
       }
       let trainElapsed = Date().timeIntervalSince(started)
-      _ = trainSeconds
       // MARK: validation and test
       var validation: EvaluationResult?
       if !data.validationIndices.isEmpty {
