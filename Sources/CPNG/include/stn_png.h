@@ -1,5 +1,60 @@
 #ifndef STN_PNG_H
 #define STN_PNG_H
-/* PNG decode/encode shim: placeholder, filled in by the image I/O work. */
-int stn_png_placeholder(void);
+/* PNG decode/encode and zlib/gzip inflate shim.
+ *
+ * libpng reports fatal errors with longjmp, which Swift cannot unwind through, so every call
+ * that enters libpng sets its own setjmp here and returns a status code plus a message.
+ * Status codes are the same numbers as in stn_jpeg.h: 0 ok, 1 truncated, 2 corrupt,
+ * 3 unsupported, 4 too large, 5 out of memory, 6 invalid argument. */
+#include <stddef.h>
+#include <stdint.h>
+
+#define STN_PNG_MESSAGE_SIZE 200
+
+// MARK: - PNG
+
+/* An open PNG decoder; the header has been read and the output transforms chosen. */
+typedef struct stn_png_decoder stn_png_decoder;
+
+/* Reads the chunks before the image data of `data` (which must outlive the decoder) and prepares
+ * decoding to 8-bit `channels` (1 or 3): palette expanded, 16-bit scaled as round(v/257)
+ * (png_set_scale_16), alpha dropped, gray replicated to RGB or RGB reduced to Pillow's luma.
+ * Rejects images over `max_pixels` before anything large is allocated. */
+int stn_png_open(const uint8_t *data, size_t size, int channels, int64_t max_pixels,
+                 stn_png_decoder **decoder, char message[STN_PNG_MESSAGE_SIZE]);
+
+/* Header facts: size, channels in the file (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; palette: 3,
+ * or 4 with a tRNS chunk), bit depth, interlacing. */
+void stn_png_header(const stn_png_decoder *decoder, int *width, int *height, int *file_channels,
+                    int *bit_depth, int *interlaced);
+
+/* Decodes into `out` (height * width * channels bytes, rows packed), then reads to IEND. */
+int stn_png_decode(stn_png_decoder *decoder, uint8_t *out, size_t out_size,
+                   char message[STN_PNG_MESSAGE_SIZE]);
+
+void stn_png_close(stn_png_decoder *decoder);
+
+/* Encodes packed 8-bit gray (1) or RGB (3) pixels. On success *out is a malloc'd buffer of
+ * *out_size bytes, released with stn_png_free. */
+int stn_png_encode(const uint8_t *pixels, int width, int height, int channels,
+                   uint8_t **out, size_t *out_size, char message[STN_PNG_MESSAGE_SIZE]);
+
+void stn_png_free(void *pointer);
+
+// MARK: - zlib / gzip inflate
+
+/* A streaming inflater over an in-memory zlib or gzip stream (detected from its header). */
+typedef struct stn_inflater stn_inflater;
+
+int stn_inflate_open(const uint8_t *data, size_t size, stn_inflater **inflater,
+                     char message[STN_PNG_MESSAGE_SIZE]);
+
+/* Fills `out` with up to `capacity` bytes; *produced says how many. *finished becomes 1 when the
+ * compressed stream has ended. Reading at most what the caller can hold is the output size cap:
+ * the caller never has to trust a size written in the file. */
+int stn_inflate_read(stn_inflater *inflater, uint8_t *out, size_t capacity, size_t *produced,
+                     int *finished, char message[STN_PNG_MESSAGE_SIZE]);
+
+void stn_inflate_close(stn_inflater *inflater);
+
 #endif

@@ -1,1 +1,0 @@
-// STNTensorBoard: see Package.swift for this module's place.

@@ -1,0 +1,158 @@
+import XCTest
+import STNFiles
+import STNTensor
+import STNTestSupport
+@testable import STNNetwork
+
+final class Conv2DTests: XCTestCase {
+  // MARK: - Hand-computed
+
+  /// 3x3 ramp, 2x2 kernel [[1,0],[0,-1]], bias 0.5: every output is x[i,j] - x[i+1,j+1] + 0.5 = -3.5.
+  func testHandComputedForwardAndBackward() {
+    let input = Tensor(shape: [1, 1, 3, 3], data: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+    let weight = Tensor(shape: [1, 1, 2, 2], data: [1, 0, 0, -1])
+    let bias = Tensor(shape: [1], data: [0.5])
+    let ones = Tensor(shape: [1, 1, 2, 2], repeating: 1)
+    for threads in [1, 2] {
+      for naive in [false, true] {
+        let output = naive
+          ? conv2dForwardNaive(input: input, weight: weight, bias: bias)
+          : conv2dForward(input: input, weight: weight, bias: bias, threads: threads)
+        XCTAssertEqual(output, Tensor(shape: [1, 1, 2, 2], data: [-3.5, -3.5, -3.5, -3.5]))
+        let grads = naive
+          ? conv2dBackwardNaive(gradOutput: ones, input: input, weight: weight)
+          : conv2dBackward(gradOutput: ones, input: input, weight: weight, threads: threads)
+        XCTAssertEqual(grads.gradBias.data, [4])
+        // Each weight tap sums the four input values it sees.
+        XCTAssertEqual(grads.gradWeight.data, [12, 16, 24, 28])
+        // Each input cell sums the taps that cover it.
+        XCTAssertEqual(grads.gradInput?.data, [1, 1, 0, 1, 0, -1, 0, -1, -1])
+      }
+    }
+  }
+
+  /// Padding 1, stride 2 on a 1x1 kernel picks every other pixel and pads with zeros.
+  func testPaddingAndStrideHandComputed() {
+    let input = Tensor(shape: [1, 1, 2, 2], data: [1, 2, 3, 4])
+    let weight = Tensor(shape: [1, 1, 1, 1], data: [2])
+    let output = conv2dForward(input: input, weight: weight, bias: nil, stride: 2, padding: 1)
+    XCTAssertEqual(output.shape, [1, 1, 2, 2])
+    XCTAssertEqual(output.data, [0, 0, 0, 8])
+  }
+
+  func testOutputShape() {
+    XCTAssertEqual(conv2dOutputShape(inputShape: [64, 1, 42, 42], weightShape: [32, 1, 5, 5], padding: 2), [64, 32, 42, 42])
+    XCTAssertEqual(conv2dOutputShape(inputShape: [2, 8, 18, 18], weightShape: [10, 8, 5, 5]), [2, 10, 14, 14])
+    XCTAssertEqual(conv2dOutputShape(inputShape: [1, 1, 9, 11], weightShape: [1, 1, 3, 2], stride: 2, padding: 2, dilation: 2), [1, 1, 5, 7])
+  }
+
+  // MARK: - Fast vs naive
+
+  /// The im2col+sgemm path equals the direct loops on random shapes, strides, paddings, dilations.
+  func testFastMatchesNaive() {
+    var rng = RandomStream(seed: 11)
+    let configs: [(n: Int, c: Int, h: Int, w: Int, o: Int, kh: Int, kw: Int, s: Int, p: Int, d: Int)] = [
+      (3, 2, 9, 8, 4, 3, 3, 1, 1, 1),
+      (2, 3, 11, 10, 5, 3, 3, 2, 0, 1),
+      (5, 1, 12, 12, 3, 5, 5, 1, 2, 1),
+      (2, 4, 10, 9, 3, 3, 2, 2, 2, 2),
+      (1, 2, 7, 13, 2, 2, 3, 3, 1, 3),
+      (9, 3, 6, 6, 2, 1, 1, 1, 0, 1),
+      (2, 2, 5, 5, 3, 5, 5, 1, 0, 1),
+    ]
+    for cfg in configs {
+      let input = randomTensor([cfg.n, cfg.c, cfg.h, cfg.w], rng: &rng)
+      let weight = randomTensor([cfg.o, cfg.c, cfg.kh, cfg.kw], rng: &rng)
+      let bias = randomTensor([cfg.o], rng: &rng)
+      let reference = conv2dForwardNaive(input: input, weight: weight, bias: bias, stride: cfg.s, padding: cfg.p, dilation: cfg.d)
+      let gradOutput = randomTensor(reference.shape, rng: &rng)
+      let expected = conv2dBackwardNaive(gradOutput: gradOutput, input: input, weight: weight, stride: cfg.s, padding: cfg.p, dilation: cfg.d)
+      for threads in [1, 2, 3] {
+        let output = conv2dForward(input: input, weight: weight, bias: bias, stride: cfg.s, padding: cfg.p, dilation: cfg.d, threads: threads)
+        XCTAssertNil(closeness(output, reference, atol: 1e-5, rtol: 1e-5), "forward \(cfg) threads \(threads)")
+        let noBias = conv2dForward(input: input, weight: weight, bias: nil, stride: cfg.s, padding: cfg.p, dilation: cfg.d, threads: threads)
+        let referenceNoBias = conv2dForwardNaive(input: input, weight: weight, bias: nil, stride: cfg.s, padding: cfg.p, dilation: cfg.d)
+        XCTAssertNil(closeness(noBias, referenceNoBias, atol: 1e-5, rtol: 1e-5), "forward without bias \(cfg)")
+        let grads = conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, stride: cfg.s, padding: cfg.p, dilation: cfg.d, threads: threads)
+        XCTAssertNil(closeness(grads.gradInput ?? Tensor(shape: [0]), expected.gradInput!, atol: 1e-4, rtol: 1e-4), "gradInput \(cfg)")
+        XCTAssertNil(closeness(grads.gradWeight, expected.gradWeight, atol: 1e-4, rtol: 1e-4), "gradWeight \(cfg)")
+        XCTAssertNil(closeness(grads.gradBias, expected.gradBias, atol: 1e-4, rtol: 1e-4), "gradBias \(cfg)")
+        let weightOnly = conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, stride: cfg.s, padding: cfg.p, dilation: cfg.d, needInputGradient: false, threads: threads)
+        XCTAssertNil(weightOnly.gradInput)
+        XCTAssertEqual(weightOnly.gradWeight, grads.gradWeight)
+      }
+    }
+  }
+
+  /// The weight gradient is bit-identical whatever the thread count (fixed reduction groups).
+  func testBackwardIndependentOfThreads() {
+    var rng = RandomStream(seed: 5)
+    let input = randomTensor([13, 3, 8, 8], rng: &rng)
+    let weight = randomTensor([4, 3, 3, 3], rng: &rng)
+    let gradOutput = randomTensor([13, 4, 8, 8], rng: &rng)
+    let one = conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, padding: 1, threads: 1)
+    let two = conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, padding: 1, threads: 2)
+    XCTAssertEqual(one.gradWeight, two.gradWeight)
+    XCTAssertEqual(one.gradInput, two.gradInput)
+    XCTAssertEqual(one.gradBias, two.gradBias)
+  }
+
+  // MARK: - Finite differences
+
+  func testFiniteDifferenceGradients() {
+    var rng = RandomStream(seed: 3)
+    let input = randomTensor([2, 2, 5, 4], rng: &rng)
+    let weight = randomTensor([3, 2, 3, 2], rng: &rng)
+    let bias = randomTensor([3], rng: &rng)
+    let s = 2, p = 1, d = 1
+    let probe = randomTensor(conv2dOutputShape(inputShape: input.shape, weightShape: weight.shape, stride: s, padding: p, dilation: d), rng: &rng)
+    let grads = conv2dBackward(gradOutput: probe, input: input, weight: weight, stride: s, padding: p, dilation: d)
+    let numericInput = numericalGradient(of: { dotProduct(conv2dForward(input: $0, weight: weight, bias: bias, stride: s, padding: p, dilation: d), probe) }, at: input)
+    let numericWeight = numericalGradient(of: { dotProduct(conv2dForward(input: input, weight: $0, bias: bias, stride: s, padding: p, dilation: d), probe) }, at: weight)
+    let numericBias = numericalGradient(of: { dotProduct(conv2dForward(input: input, weight: weight, bias: $0, stride: s, padding: p, dilation: d), probe) }, at: bias)
+    // conv is linear in each argument, so only float32 rounding of the forward separates them.
+    XCTAssertNil(closeness(grads.gradInput!, numericInput, atol: 2e-3, rtol: 2e-3))
+    XCTAssertNil(closeness(grads.gradWeight, numericWeight, atol: 2e-3, rtol: 2e-3))
+    XCTAssertNil(closeness(grads.gradBias, numericBias, atol: 2e-3, rtol: 2e-3))
+  }
+
+  // MARK: - PyTorch references
+
+  /// Every `conv2d_*` case of the shared golden folder: output and all three gradients.
+  func testConv2DGolden() throws {
+    let cases = Golden.cases(prefix: "conv2d_")
+    try XCTSkipIf(cases.isEmpty, "no conv2d_ cases in \(Golden.directory)")
+    for path in cases { try checkReference(path) }
+  }
+
+  /// Dilated, non-square cases made by make_fixtures.py (the golden cases have dilation 1).
+  func testDilatedMatchesPyTorchFixtures() throws {
+    let cases = OpFixtures.cases(prefix: "conv2d_dilated_")
+    XCTAssertFalse(cases.isEmpty, "fixtures missing in \(OpFixtures.directory)")
+    for path in cases { try checkReference(path) }
+  }
+
+  private func checkReference(_ path: String) throws {
+    let file = try Golden.load(path)
+    let name = (path as NSString).lastPathComponent
+    let input = try file.tensor("input", path: path), weight = try file.tensor("weight", path: path)
+    let bias = try file.tensor("bias", path: path), gradOutput = try file.tensor("grad_output", path: path)
+    let stride = try XCTUnwrap(file.intSetting("stride"), name)
+    let padding = try XCTUnwrap(file.intSetting("padding"), name)
+    let dilation = file.intSetting("dilation") ?? 1
+    if let kernel = file.intSetting("kernel") { XCTAssertEqual(weight.shape[2], kernel, name) }
+    for naive in [false, true] {
+      let label = "\(name) \(naive ? "naive" : "fast")"
+      let output = naive
+        ? conv2dForwardNaive(input: input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
+        : conv2dForward(input: input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, threads: 2)
+      XCTAssertNil(closeness(output, try file.tensor("output", path: path), atol: 1e-5, rtol: 1e-5), label)
+      let grads = naive
+        ? conv2dBackwardNaive(gradOutput: gradOutput, input: input, weight: weight, stride: stride, padding: padding, dilation: dilation)
+        : conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, stride: stride, padding: padding, dilation: dilation, threads: 2)
+      XCTAssertNil(closeness(try XCTUnwrap(grads.gradInput), try file.tensor("grad_input", path: path), atol: 1e-4, rtol: 1e-4), label)
+      XCTAssertNil(closeness(grads.gradWeight, try file.tensor("grad_weight", path: path), atol: 1e-4, rtol: 1e-4), label)
+      XCTAssertNil(closeness(grads.gradBias, try file.tensor("grad_bias", path: path), atol: 1e-4, rtol: 1e-4), label)
+    }
+  }
+}
