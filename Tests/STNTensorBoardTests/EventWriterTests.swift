@@ -10,7 +10,12 @@ final class EventWriterTests: XCTestCase {
   }
 
   override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
+    // STN_KEEP_TEST_OUTPUT=1 keeps the event files, e.g. to open them in `tensorboard --logdir`.
+    if ProcessInfo.processInfo.environment["STN_KEEP_TEST_OUTPUT"] == "1" {
+      print("kept \(folder)")
+    } else {
+      try? FileManager.default.removeItem(atPath: folder)
+    }
   }
 
   func readRecords(_ path: String) throws -> [[UInt8]] {
@@ -112,6 +117,16 @@ final class EventWriterTests: XCTestCase {
     for tag in tags["histograms"]:
         out["histograms"][tag] = [[e.step, e.histogram_value.num, e.histogram_value.min, e.histogram_value.max,
                                    sum(e.histogram_value.bucket)] for e in acc.Histograms(tag)]
+    # The server's own path: raw loader + data_compat migration to plugin tensors.
+    import glob
+    from tensorboard import data_compat
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    out["plugins"] = {}
+    for path in glob.glob(sys.argv[1] + "/events.out.tfevents.*"):
+        for event in EventFileLoader(path).Load():
+            if event.HasField("summary"):
+                for value in event.summary.value:
+                    out["plugins"][value.tag] = data_compat.migrate_value(value).metadata.plugin_data.plugin_name
     print(json.dumps(out))
     """
     let output = try runPython(["-c", script, folder])
@@ -129,6 +144,8 @@ final class EventWriterTests: XCTestCase {
     }
     let histograms = try XCTUnwrap(parsed?["histograms"] as? [String: [[Double]]], output)
     XCTAssertEqual(histograms["theta/0"], [[3, 64, -1, Double(Float(63) / 32 - 1), 64]])
+    let plugins = try XCTUnwrap(parsed?["plugins"] as? [String: String], output)
+    XCTAssertEqual(plugins, ["loss/train": "scalars", "accuracy/val": "scalars", "inputs": "images", "theta/0": "histograms"])
   }
 
   // MARK: - Helpers
