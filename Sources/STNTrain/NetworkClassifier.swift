@@ -87,7 +87,7 @@ public final class NetworkClassifier: TrainableClassifier {
     var info = CheckpointInfo(classNames: classNames, preprocessing: preprocessing, seed: seed, extra: metadata)
     info.epoch = metadata[Trainer.epochKey].flatMap { Int($0) } ?? 0
     info.step = metadata[Trainer.stepKey].flatMap { Int($0) } ?? optimizer.stepCount
-    info.bestAccuracy = metadata[Trainer.bestKey].flatMap { Double($0) }.flatMap { $0.isFinite && $0 <= 1 ? $0 : nil }
+    info.bestAccuracy = metadata[Trainer.bestKey].flatMap { Double($0) }
     try Checkpoint.save(model: model, optimizer: optimizer, info: info, to: path)
   }
 

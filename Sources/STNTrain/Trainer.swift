@@ -102,7 +102,7 @@ public final class Trainer {
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     var firstEpoch = 1
     var step = 0
-    var bestAccuracy = -Double.infinity
+    var bestAccuracy: Double?
     var bestEpoch = 0
     var log = MetricsLog(folder: folder)
     if resume {
@@ -116,7 +116,7 @@ public final class Trainer {
       }
       firstEpoch = epoch + 1
       step = steps
-      bestAccuracy = metadata[Trainer.bestKey].flatMap(Double.init) ?? -Double.infinity
+      bestAccuracy = metadata[Trainer.bestKey].flatMap(Double.init)
       bestEpoch = metadata[Trainer.bestEpochKey].flatMap(Int.init) ?? 0
       log = try MetricsLog.resume(folder: folder, throughEpoch: epoch)
       try log.write()
@@ -166,17 +166,17 @@ public final class Trainer {
       }
       // NOTE: without a validation split, "best" is simply the latest epoch: choosing by test
       // accuracy would leak the test set into model selection.
-      let score = validation?.accuracy ?? Double(epoch)
-      let isBest = score > bestAccuracy
-      if isBest {
-        bestAccuracy = score
-        bestEpoch = epoch
+      var isBest = true
+      if let validation {
+        isBest = validation.accuracy > (bestAccuracy ?? -1)
+        if isBest { bestAccuracy = validation.accuracy }
       }
+      if isBest { bestEpoch = epoch }
       // MARK: checkpoints
       var metadata = checkpointMetadata
       metadata[Trainer.epochKey] = String(epoch)
       metadata[Trainer.stepKey] = String(step)
-      metadata[Trainer.bestKey] = String(bestAccuracy)
+      if let bestAccuracy { metadata[Trainer.bestKey] = String(bestAccuracy) }
       metadata[Trainer.bestEpochKey] = String(bestEpoch)
       metadata[Trainer.settingsKey] = settings.json.description
       if let validation { metadata["stn.train.val_acc"] = String(validation.accuracy) }
