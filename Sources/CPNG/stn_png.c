@@ -144,9 +144,11 @@ int stn_png_open(const uint8_t *data, size_t size, int channels, int64_t max_pix
 
   // MARK: transforms, in libpng's order of application
   if (d->bit_depth == 16) png_set_scale_16(d->png);  // (v*255 + 32895) >> 16 == round(v/257)
-  if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(d->png);  // tRNS not expanded
+  if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(d->png);
   if (color_type == PNG_COLOR_TYPE_GRAY && d->bit_depth < 8) png_set_expand_gray_1_2_4_to_8(d->png);
-  if (color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(d->png);
+  // NOTE: png_set_palette_to_rgb also turns a tRNS chunk into an alpha channel, so strip alpha
+  // whenever the file has transparency of any kind.
+  if ((color_type & PNG_COLOR_MASK_ALPHA) || png_get_valid(d->png, d->info, PNG_INFO_tRNS)) png_set_strip_alpha(d->png);
   if (!is_color && channels == 3) png_set_gray_to_rgb(d->png);
   d->to_gray = is_color && channels == 1;
   (void)png_set_interlace_handling(d->png);

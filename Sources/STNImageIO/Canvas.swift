@@ -280,6 +280,67 @@ public struct Canvas {
     }
     return canvas.image
   }
+
+  /// A table of images: each row shows related images side by side (e.g. original |
+  /// transformed | rectified), `columnTitles` head the columns, and `cellLabels[row][column]`
+  /// (optional) goes under a cell (e.g. the predicted class).
+  ///
+  /// Each column is as wide as its widest enlarged image, label or title; each row as tall as
+  /// its tallest image plus label. Images are enlarged `cellScale` times (nearest neighbour)
+  /// and centred. The sheet is RGB when any image is, else gray, unless `channels` says otherwise.
+  public static func table(rows: [[Image]], columnTitles: [String] = [], cellLabels: [[String]] = [],
+                           cellScale: Int = 1, padding: Int = 4, title: String? = nil, channels: Int? = nil,
+                           background: [UInt8] = [255, 255, 255], textColor: [UInt8] = [0, 0, 0]) -> Image {
+    let scale = max(1, cellScale)
+    let pad = max(0, padding)
+    let columnCount = max(rows.map { $0.count }.max() ?? 0, columnTitles.count)
+    func label(_ row: Int, _ column: Int) -> String {
+      row < cellLabels.count && column < cellLabels[row].count ? cellLabels[row][column] : ""
+    }
+    var columnWidths = [Int](repeating: 0, count: columnCount)
+    for column in 0..<columnCount {
+      var widest = column < columnTitles.count ? textSize(columnTitles[column], scale: 1).width : 0
+      for (r, row) in rows.enumerated() where column < row.count {
+        widest = max(widest, row[column].width * scale, textSize(label(r, column), scale: 1).width)
+      }
+      columnWidths[column] = widest
+    }
+    let imageHeights = rows.map { row in row.map { $0.height * scale }.max() ?? 0 }
+    let labelHeights = rows.indices.map { r in (0..<columnCount).map { textSize(label(r, $0), scale: 1).height }.max() ?? 0 }
+    let headerHeight = columnTitles.map { textSize($0, scale: 1).height }.max().map { $0 > 0 ? $0 + pad : 0 } ?? 0
+    let hasTitle = title?.isEmpty == false
+    let titleSize = textSize(title ?? "", scale: 1)
+    let titleHeight = hasTitle ? titleSize.height + pad : 0
+    let rowHeights = rows.indices.map { imageHeights[$0] + (labelHeights[$0] > 0 ? 3 + labelHeights[$0] : 0) }
+    let sheetWidth = max(columnWidths.reduce(0, +) + (columnCount + 1) * pad, hasTitle ? titleSize.width + 2 * pad : 0, 1)
+    let sheetHeight = max(titleHeight + headerHeight + rowHeights.reduce(0, +) + (rows.count + 1) * pad, 1)
+    let sheetChannels = channels ?? (rows.contains { $0.contains { $0.channels == 3 } } ? 3 : 1)
+    var canvas = Canvas(width: sheetWidth, height: sheetHeight, channels: sheetChannels, background: background)
+    if let title, hasTitle { canvas.drawText(title, x: pad, y: pad, color: textColor) }
+    var columnX = [Int](repeating: pad, count: columnCount)
+    for column in 1..<max(1, columnCount) { columnX[column] = columnX[column - 1] + columnWidths[column - 1] + pad }
+    for (column, text) in columnTitles.enumerated() where !text.isEmpty {
+      let size = textSize(text, scale: 1)
+      canvas.drawText(text, x: columnX[column] + (columnWidths[column] - size.width) / 2, y: titleHeight + pad, color: textColor)
+    }
+    var y = titleHeight + headerHeight + pad
+    for (r, row) in rows.enumerated() {
+      for (column, source) in row.enumerated() {
+        let enlarged = source.upscaledNearest(factor: scale)
+        canvas.draw(image: enlarged, x: columnX[column] + (columnWidths[column] - enlarged.width) / 2,
+                    y: y + (imageHeights[r] - enlarged.height) / 2)
+      }
+      for column in 0..<columnCount {
+        let text = label(r, column)
+        guard !text.isEmpty else { continue }
+        let size = textSize(text, scale: 1)
+        canvas.drawText(text, x: columnX[column] + (columnWidths[column] - size.width) / 2, y: y + imageHeights[r] + 3,
+                        color: textColor)
+      }
+      y += rowHeights[r] + pad
+    }
+    return canvas.image
+  }
 }
 
 // MARK: - Image helpers

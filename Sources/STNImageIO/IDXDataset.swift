@@ -73,7 +73,7 @@ struct IDXHeader: Equatable {
       }
       let (next, overflow) = product.multipliedReportingOverflow(by: size)
       guard !overflow, next <= maxPayload else {
-        throw ImageError(path: path, kind: .tooLarge, reason: "IDX header claims sizes \(dimensions + [size]) ..., over 16 GiB of pixels")
+        throw ImageError(path: path, kind: .tooLarge, reason: "IDX header claims sizes \((dimensions + [size]).map(String.init).joined(separator: "x"))..., over the 16 GiB limit")
       }
       product = next
       dimensions.append(size)
@@ -105,10 +105,11 @@ struct IDXHeader: Equatable {
       }
       return (header, bytes, header.headerSize)
     }
-    // gzip's trailer holds the uncompressed size modulo 2^32: a free check before allocating.
+    // gzip's trailer holds the uncompressed size modulo 2^32 (little-endian): a free check
+    // before allocating. (A zlib stream has no such field; the inflater's byte cap covers it.)
     let n = bytes.count
-    if n >= 18 {
-      let stored = UInt32(bytes[n - 4]) << 24 | UInt32(bytes[n - 3]) << 16 | UInt32(bytes[n - 2]) << 8 | UInt32(bytes[n - 1])
+    if IDXHeader.isGzip(bytes) && n >= 18 {
+      let stored = UInt32(bytes[n - 1]) << 24 | UInt32(bytes[n - 2]) << 16 | UInt32(bytes[n - 3]) << 8 | UInt32(bytes[n - 4])
       guard stored == UInt32(truncatingIfNeeded: total) else {
         throw ImageError(path: path, kind: .corrupt,
                          reason: "gzip trailer says \(stored) bytes but the IDX header implies \(total) (truncated or forged)")

@@ -56,28 +56,32 @@ public enum ImageCodec {
     return nil
   }
 
-  /// Reads the header of the file at `path`.
-  public static func probe(path: String) throws -> ImageInfo {
-    try probe(bytes: readFile(path), path: path)
+  /// Reads the header of the file at `path`; images over `maxPixels` are `.tooLarge` errors.
+  public static func probe(path: String, maxPixels: Int = DecodeOptions.defaultMaxPixels) throws -> ImageInfo {
+    try probe(bytes: readFile(path), path: path, maxPixels: maxPixels)
   }
 
   /// Reads the header of `bytes` (the contents of `path`, which names the file in errors).
-  public static func probe(bytes: [UInt8], path: String) throws -> ImageInfo {
+  public static func probe(bytes: [UInt8], path: String, maxPixels: Int = DecodeOptions.defaultMaxPixels) throws -> ImageInfo {
     switch try format(of: bytes, path: path) {
     case .jpeg:
-      return try withJPEGDecoder(bytes, path: path, options: DecodeOptions()) { decoder in
+      return try withJPEGDecoder(bytes, path: path, options: DecodeOptions(maxPixels: maxPixels)) { decoder in
         var width: Int32 = 0, height: Int32 = 0, components: Int32 = 0
         stn_jpeg_header(decoder, &width, &height, &components)
         return ImageInfo(format: .jpeg, width: Int(width), height: Int(height), channels: Int(components))
       }
     case .png:
-      return try withPNGDecoder(bytes, path: path, options: DecodeOptions()) { decoder in
+      return try withPNGDecoder(bytes, path: path, options: DecodeOptions(maxPixels: maxPixels)) { decoder in
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0, depth: Int32 = 0, interlaced: Int32 = 0
         stn_png_header(decoder, &width, &height, &channels, &depth, &interlaced)
         return ImageInfo(format: .png, width: Int(width), height: Int(height), channels: Int(channels))
       }
     case .idx:
       let header = try IDXHeader.read(bytes, path: path)
+      if header.dimensions.count == 3 && header.width * header.height > maxPixels {
+        throw ImageError(path: path, kind: .tooLarge,
+                         reason: "IDX images are \(header.width)x\(header.height), over the \(maxPixels)-pixel limit")
+      }
       return ImageInfo(format: .idx, width: header.width, height: header.height, channels: 1, count: header.count)
     }
   }

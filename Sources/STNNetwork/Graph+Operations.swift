@@ -19,6 +19,8 @@ enum Operation {
   case dropout(input: Int, mask: [Float])
   case batchNorm2d(input: Int, gamma: Int, beta: Int, cache: BatchNormCache)
   case softmaxCrossEntropy(logits: Int, targets: [Int], probabilities: Tensor)
+  case meanSquaredError(input: Int, target: Tensor)
+  case add(lhs: Int, rhs: Int)
   case theta(input: Int, constraint: TransformConstraint)
   case affineGrid(theta: Int, size: [Int], alignCorners: Bool)
   case gridSample(input: Int, grid: Int, options: GridSampleOptions)
@@ -116,6 +118,31 @@ extension Graph {
       requiresGradient: needsGradient(logits.id))
   }
 
+  /// Element-wise sum of two same-shape values (residual connections, tests of fan-out).
+  public func add(_ a: Variable, _ b: Variable) -> Variable {
+    var sum = values[a.id]
+    precondition(sum.shape == values[b.id].shape, "add: shapes \(sum.shape) and \(values[b.id].shape)")
+    sum.data.withUnsafeMutableBufferPointer { target in
+      values[b.id].data.withUnsafeBufferPointer { source in
+        for i in 0..<source.count { target[i] += source[i] }
+      }
+    }
+    return record(sum, .add(lhs: a.id, rhs: b.id), requiresGradient: needsGradient(a.id, b.id))
+  }
+
+  /// mean((x - target)²) over all elements; a (1,) node. x and target have the same shape.
+  public func meanSquaredError(_ x: Variable, target: Tensor) -> Variable {
+    let value = values[x.id]
+    precondition(value.shape == target.shape, "MSE target \(target.shape) for input \(value.shape)")
+    var sum: Double = 0
+    for i in 0..<value.count {
+      let d = Double(value.data[i] - target.data[i])
+      sum += d * d
+    }
+    return record(Tensor(shape: [1], data: [Float(sum / Double(max(value.count, 1)))]), .meanSquaredError(input: x.id, target: target),
+      requiresGradient: needsGradient(x.id))
+  }
+
   /// Turns the localization output (N,P) into theta (N,2,3) under a constraint (see
   /// `TransformConstraint` for each parameterization).
   public func theta(_ x: Variable, constraint: TransformConstraint) -> Variable {
@@ -211,6 +238,18 @@ extension Graph {
         for i in 0..<gradLogits.count { gradLogits.data[i] *= upstream }
       }
       accumulate(logits, gradLogits)
+
+    case let .add(lhs, rhs):
+      accumulate(lhs, g)
+      accumulate(rhs, g)
+
+    case let .meanSquaredError(input, target):
+      // d/dx mean((x - t)²) = 2 (x - t) / count, times the upstream scalar.
+      let x = values[input]
+      let scale = 2 * g.data[0] / Float(max(x.count, 1))
+      var gradInput = Tensor(shape: x.shape)
+      for i in 0..<x.count { gradInput.data[i] = scale * (x.data[i] - target.data[i]) }
+      accumulate(input, gradInput)
 
     case let .theta(input, constraint):
       let p = values[input]

@@ -2,13 +2,11 @@ import Foundation
 import XCTest
 @testable import STNImageIO
 
-/// Writes `image` as a binary PGM/PPM when STN_CANVAS_DUMP names a folder (for looking at
-/// drawings by eye; PNG needs the codec module).
-func dumpNetpbm(_ image: Image, name: String) {
+/// Writes `image` as `<name>.png` when STN_CANVAS_DUMP names a folder, for looking at
+/// drawings by eye (legibility is not something a pixel assertion can judge).
+func dumpForTheEye(_ image: Image, name: String) {
   guard let folder = ProcessInfo.processInfo.environment["STN_CANVAS_DUMP"] else { return }
-  let header = "\(image.channels == 1 ? "P5" : "P6")\n\(image.width) \(image.height)\n255\n"
-  let data = Data(header.utf8) + Data(image.pixels)
-  try? data.write(to: URL(fileURLWithPath: folder).appendingPathComponent(name + (image.channels == 1 ? ".pgm" : ".ppm")))
+  try? ImageCodec.write(image, to: (folder as NSString).appendingPathComponent(name + ".png"))
 }
 
 final class CanvasTests: XCTestCase {
@@ -203,13 +201,43 @@ final class CanvasTests: XCTestCase {
     // Third cell has no label: its label area stays white.
     let empty = (0..<9).flatMap { dy in (0..<6).map { dx in canvas.pixel(x: 4 + dx, y: 4 + 18 + 4 + 9 + dy) } }
     XCTAssertFalse(empty.contains([0, 0, 0]))
-    dumpNetpbm(sheet, name: "grid")
+    dumpForTheEye(sheet, name: "grid")
   }
 
   func testGridOfNothingIsASmallBlankImage() {
     let sheet = Canvas.grid(images: [], labels: [], columns: 3)
     XCTAssertGreaterThan(sheet.width, 0)
     XCTAssertGreaterThan(sheet.height, 0)
+  }
+
+  func testTableHasColumnTitlesAndPerColumnWidths() {
+    let small = Image(width: 2, height: 2, channels: 1, repeating: 100)
+    let wide = Image(width: 5, height: 1, channels: 1, repeating: 50)
+    let sheet = Canvas.table(rows: [[small, wide], [small]], columnTitles: ["in", "out"],
+                             cellLabels: [["", "pred 3"], ["x"]], cellScale: 2, padding: 2)
+    // Column 0: max(4, "in" 11, "x" 5) = 11; column 1: max(10, "out" 17, "pred 3" 35) = 35.
+    XCTAssertEqual(sheet.width, 11 + 35 + 3 * 2)
+    // Header 9 + 2, row 0: 4 + 3 + 9, row 1: 4 + 3 + 9, pads 3 * 2.
+    XCTAssertEqual(sheet.height, 11 + 16 + 16 + 6)
+    let canvas = Canvas(image: sheet)
+    // Title "in" centred over column 0, ink in the header band.
+    XCTAssertTrue((2..<11).contains { y in (2..<13).contains { canvas.pixel(x: $0, y: y) == [0] } })
+    // Row 0, column 0 image (4x4 at x 2 + (11-4)/2 = 5, y 13).
+    XCTAssertEqual(canvas.pixel(x: 5, y: 13), [100])
+    XCTAssertEqual(canvas.pixel(x: 8, y: 16), [100])
+    XCTAssertEqual(canvas.pixel(x: 9, y: 16), [255])
+    // Row 0, column 1 image (10x2 centred in 4 rows: y 14...15, x 15 + (35-10)/2 = 27).
+    XCTAssertEqual(canvas.pixel(x: 27, y: 14), [50])
+    XCTAssertEqual(canvas.pixel(x: 36, y: 15), [50])
+    XCTAssertEqual(canvas.pixel(x: 27, y: 13), [255])
+    XCTAssertGreaterThan(Canvas.table(rows: []).width, 0)
+    // A digit-sized example for the eye (STN_CANVAS_DUMP).
+    let digit = Image(width: 28, height: 28, channels: 1,
+                      pixels: (0..<784).map { i in UInt8((abs(i % 28 - 14) + abs(i / 28 - 14)) < 9 ? 230 : 10) })
+    let rgb = Image(width: 42, height: 42, channels: 3, pixels: (0..<(42 * 42 * 3)).map { UInt8(($0 * 7) % 256) })
+    dumpForTheEye(Canvas.table(rows: [[digit, rgb, digit], [digit, rgb, digit]], columnTitles: ["input", "transformed", "rectified"],
+                            cellLabels: [["", "", "pred: Sneaker"], ["", "", "pred: Bag"]], cellScale: 3, padding: 6,
+                            title: "stn export: 2 samples"), name: "table")
   }
 
   func testTextSampleForTheEye() {
@@ -219,6 +247,6 @@ final class CanvasTests: XCTestCase {
     canvas.drawText(sample, x: 5, y: 5, color: [0, 0, 0])
     canvas.drawText(sample, x: 5, y: size.height + 15, color: [31, 119, 180], scale: 2)
     XCTAssertEqual(canvas.pixel(x: 5, y: 5), [0, 0, 0])
-    dumpNetpbm(canvas.image, name: "text")
+    dumpForTheEye(canvas.image, name: "text")
   }
 }

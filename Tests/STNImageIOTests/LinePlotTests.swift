@@ -105,6 +105,15 @@ final class LinePlotTests: XCTestCase {
     _ = mismatched.render()
   }
 
+  func testPlotSurvivesPNGRoundTrip() throws {
+    var plot = LinePlot(title: "accuracy", xLabel: "epoch", width: 300, height: 180)
+    plot.addSeries(name: "val", y: [0.2, 0.5, 0.7])
+    let image = plot.render()
+    let png = try ImageCodec.encodePNG(image)
+    XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+    XCTAssertEqual(try ImageCodec.decode(bytes: png, path: "plot.png", options: DecodeOptions(channels: 3)), image)
+  }
+
   func testClipSegment() throws {
     let box = (left: 0.0, top: 0.0, right: 10.0, bottom: 10.0)
     let clipped = try XCTUnwrap(LinePlot.clipSegment((-5, 5), (15, 5), to: box))
@@ -124,12 +133,12 @@ final class LinePlotTests: XCTestCase {
     XCTAssertEqual(panels.width, 640)
     XCTAssertEqual(panels.height, 200)
     XCTAssertEqual(Array(panels.pixels[0..<(320 * 3)]), Array(loss.render().pixels[0..<(320 * 3)]))
-    dumpNetpbm(panels, name: "panels")
+    dumpForTheEye(panels, name: "panels")
     var big = LinePlot(title: "RTS Fashion-MNIST: ST-CNN", xLabel: "epoch", yLabel: "loss")
     let epochs = (1...10).map(Double.init)
     big.addSeries(name: "train loss", x: epochs, y: epochs.map { 1.9 * exp(-$0 / 2.5) + 0.35 })
     big.addSeries(name: "validation loss", x: epochs, y: epochs.map { 1.7 * exp(-$0 / 2.8) + 0.42 + 0.02 * sin($0) })
     big.addSeries(name: "with NaN gap", x: epochs, y: epochs.map { $0 == 6 ? .nan : 1.2 - 0.05 * $0 })
-    dumpNetpbm(big.render(), name: "plot")
+    dumpForTheEye(big.render(), name: "plot")
   }
 }
