@@ -137,13 +137,13 @@ public final class Trainer {
         let batch = try next.get()
         if firstBatch == nil { firstBatch = batch }
         let result = try model.trainStep(images: batch.images, labels: batch.labels, learningRate: rate, step: step)
+        try tensorBoard?.logStep(step: step, loss: result.loss)
         batchIndex += 1
         step += 1
         guard result.loss.isFinite else {
           throw TrainingError.nonFiniteLoss(
             epoch: epoch, batch: batchIndex, loss: result.loss, lastGoodCheckpoint: haveCheckpoint ? lastCheckpointPath : nil)
         }
-        try tensorBoard?.logStep(step: step, loss: result.loss)
         let n = batch.labels.count
         lossSum += result.loss * Double(n)
         correct += Trainer.countCorrect(logits: result.logits, labels: batch.labels)
