@@ -7,7 +7,7 @@ APT_PACKAGES := libjpeg-dev libpng-dev zlib1g-dev libopenblas-dev
 STN := .build/release/stn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test deps build release bench clean
+.PHONY: demo test deps test-deps build release bench clean
 
 # Installs the Debian packages the build links against, only those that are missing.
 deps:
@@ -23,7 +23,12 @@ release: deps
 build: deps
 	$(SWIFT) build
 
-test: deps
+# The TensorBoard test reads our event files back with tensorboard's own reader (Python).
+test-deps:
+	@python3 -c 'import tensorboard' >/dev/null 2>&1 || { echo "installing tensorboard (for the event-file read-back test)"; \
+	  python3 -m pip install --quiet --disable-pip-version-check tensorboard; }
+
+test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -74,7 +74,9 @@ let package = Package(
     .testTarget(name: "STNImageIOTests", dependencies: ["STNImageIO", "STNTestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "STNWarpTests", dependencies: ["STNWarp", "STNFiles", "STNTestSupport"]),
     .testTarget(name: "STNPipelineTests", dependencies: ["STNPipeline", "STNTestSupport"]),
-    .testTarget(name: "STNNetworkTests", dependencies: ["STNNetwork", "STNTestSupport"]),
+    .testTarget(
+      name: "STNNetworkTests", dependencies: ["STNNetwork", "STNTestSupport"],
+      exclude: ["Ops/Fixtures"]),  // located through #filePath, read as files
     .testTarget(name: "STNTensorBoardTests", dependencies: ["STNTensorBoard", "STNTestSupport"]),
     .testTarget(name: "STNTrainTests", dependencies: ["STNTrain", "STNTestSupport"]),
     .testTarget(name: "stnTests", dependencies: ["STNTestSupport"]),

@@ -215,6 +215,7 @@ public struct Canvas {
   /// `scale` x `scale` block; clipped; '\n' starts a new line below.
   public mutating func drawText(_ text: String, x: Int, y: Int, color: [UInt8], scale: Int = 1) {
     let s = max(1, scale)
+    let ink = Canvas.convert(color: color, to: channels)
     var penX = x, penY = y
     for character in text {
       if character == "\n" || character == "\r\n" {
@@ -227,7 +228,9 @@ public struct Canvas {
         let rows = BitmapFont.rows(for: character)
         for (row, bits) in rows.enumerated() where bits != 0 {
           for column in 0..<BitmapFont.glyphWidth where bits & (UInt8(1) << UInt8(BitmapFont.glyphWidth - 1 - column)) != 0 {
-            fillRect(x: penX + column * s, y: penY + row * s, width: s, height: s, color: color)
+            for dy in 0..<s {
+              for dx in 0..<s { setPixel(x: penX + column * s + dx, y: penY + row * s + dy, ink) }
+            }
           }
         }
       }

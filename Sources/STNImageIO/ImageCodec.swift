@@ -115,7 +115,7 @@ public enum ImageCodec {
       }
     case .idx:
       throw ImageError(path: path, kind: .unsupportedFormat,
-                       reason: "IDX files hold many images: open them with IDXDataset")
+                       reason: "an IDX (or other gzip) file, not a JPEG or PNG image; IDX files are read with IDXDataset")
     }
   }
 

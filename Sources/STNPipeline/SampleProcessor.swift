@@ -1,3 +1,4 @@
+import STNFiles
 import STNImageIO
 import STNTensor
 import STNWarp
@@ -140,14 +141,19 @@ public final class SampleProcessor: @unchecked Sendable {
     // Plan first when the file is a JPEG: the plan decides how far the DCT may reduce.
     var geometry: SampleGeometry?
     var sourceWidth = 0, sourceHeight = 0
+    let decoded: Image
     if suffix == nil, config.resample.interpolation == .bilinear, SampleProcessor.isJPEGName(path) {
-      let info = try ImageCodec.probe(path: path)
+      // One read serves both the header probe and the (possibly reduced) decode.
+      let bytes = try AtomicFile.read(path)
+      let info = try ImageCodec.probe(bytes: bytes, path: path)
       sourceWidth = info.width; sourceHeight = info.height
       let planned = prefix.plan(width: info.width, height: info.height, random: &random)
       geometry = planned
       options.jpegScaleDenominator = SampleProcessor.reduction(for: planned.transform)
+      decoded = try ImageCodec.decode(bytes: bytes, path: path, options: options)
+    } else {
+      decoded = try dataset.loadImage(at: index, options: options)
     }
-    let decoded = try dataset.loadImage(at: index, options: options)
     guard decoded.channels == config.channels, decoded.width > 0, decoded.height > 0 else {
       throw SampleError(path: path, reason: "decoder returned \(decoded.width)x\(decoded.height)x\(decoded.channels), expected \(config.channels) channels")
     }

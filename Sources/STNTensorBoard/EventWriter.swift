@@ -110,9 +110,10 @@ public final class EventWriter: @unchecked Sendable {
     defer { lock.unlock() }
     guard descriptor >= 0 else { throw FileError(path: path, reason: "event writer is closed") }
     try record.withUnsafeBytes { raw in
+      guard let base = raw.baseAddress else { return }
       var written = 0
       while written < raw.count {
-        let n = write(descriptor, raw.baseAddress! + written, raw.count - written)
+        let n = write(descriptor, base + written, raw.count - written)
         if n < 0 {
           if errno == EINTR { continue }
           throw FileError(path: path, reason: "write failed: \(String(cString: strerror(errno)))")

@@ -1,6 +1,48 @@
 import ArgumentParser
+import Foundation
+import STNImageIO
+import STNPipeline
 
+/// `stn bench decode --input DIR`: B4, JPEG decode to RGB on one thread.
 struct BenchDecode: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "decode", abstract: "B4: JPEG decode throughput, one thread.")
-  func run() throws { throw NotImplemented(command: "decode") }
+  static let configuration = CommandConfiguration(
+    commandName: "decode",
+    abstract: "B4: JPEG decode throughput, one thread.",
+    discussion: "Decodes every JPEG under the folder to 8-bit RGB, --runs times after a warm-up, and prints one JSON line with the median images/s.")
+
+  @Option(help: "Folder of JPEG files (the photos corpus).") var input: String
+  @Option(help: "Timed passes (median reported).") var runs: Int = 3
+  @Option(help: "Use at most this many images.") var limit: Int?
+
+  func run() throws {
+    let tree = try ImageTree(root: input)
+    var paths = (0..<tree.count).map { tree.sourcePath(at: $0) }.filter {
+      let lower = $0.lowercased()
+      return lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
+    }
+    if let limit { paths = Array(paths.prefix(limit)) }
+    guard !paths.isEmpty else { throw ValidationError("no JPEG files under \(input)") }
+    let options = DecodeOptions(channels: 3)
+    var failures = 0
+    for path in paths.prefix(64) { _ = try? ImageCodec.decode(path: path, options: options) }
+    var rates: [Double] = []
+    var checksum = 0
+    for _ in 0..<max(1, runs) {
+      let started = Date()
+      failures = 0
+      for path in paths {
+        do {
+          let image = try ImageCodec.decode(path: path, options: options)
+          checksum &+= Int(image.pixels[image.pixels.count / 2])
+        } catch {
+          failures += 1
+        }
+      }
+      rates.append(Double(paths.count - failures) / Date().timeIntervalSince(started))
+    }
+    let median = rates.sorted()[rates.count / 2]
+    print(String(format: "{\"bench\":\"B4\",\"images_per_s\":%.1f,\"threads\":1,\"images\":%d,\"runs\":%d,\"failed\":%d,\"all_runs\":[%@]}",
+                 median, paths.count, rates.count, failures, rates.map { String(format: "%.1f", $0) }.joined(separator: ",")))
+    if checksum == Int.min { print("") }
+  }
 }

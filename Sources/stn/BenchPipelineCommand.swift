@@ -1,6 +1,103 @@
 import ArgumentParser
+import Foundation
+import STNImageIO
+import STNPipeline
 
+/// `stn bench pipeline --input DIR`: B3, decode -> random affine -> resize -> normalize -> batch.
 struct BenchPipeline: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "pipeline", abstract: "B3: decode -> augment -> batch throughput on a folder.")
-  func run() throws { throw NotImplemented(command: "pipeline") }
+  static let configuration = CommandConfiguration(
+    commandName: "pipeline",
+    abstract: "B3: decode -> augment -> batch throughput on a folder.",
+    discussion: """
+      Runs whole epochs of the B3 pipeline (pipelines/photos-augment.yaml's work, built in) over
+      the folder through the streaming loader and prints one JSON line with the median
+      images/s over --runs epochs, after a warm-up. --psnr N also compares the one-resample
+      output against the step-by-step reference on N images and reports PSNR (dB).
+      """)
+
+  /// The B3 work of shared/bench/ANCHORS.md, the same as pipelines/photos-augment.yaml.
+  static let b3Pipeline = """
+    decode: {channels: 3}
+    stages:
+      - random_affine: {degrees: 30, translate: [0.1, 0.1], scale: [0.8, 1.2]}
+      - resize: {size: [224, 224]}
+      - normalize: {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}
+    batch: {size: 64, shuffle: true}
+    seed: 0
+    """
+
+  @Option(help: "Folder of images (the photos corpus of shared/bench/make_photos.py).") var input: String
+  @Option(help: "Pipeline file to run instead of the built-in B3 work.") var pipeline: String?
+  @Option(help: "Loader worker threads.") var threads: Int = 2
+  @Option(help: "Timed epochs (median reported).") var runs: Int = 3
+  @Option(help: "Use at most this many images.") var limit: Int?
+  @Option(help: "Also measure PSNR of the fused path against the step-by-step reference on N images.") var psnr: Int = 0
+
+  func run() throws {
+    let config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig.parse(yaml: BenchPipeline.b3Pipeline, path: "<B3>")
+    let tree = try ImageTree(root: input)
+    let dataset = DatasetPrefix(base: tree, count: min(limit ?? tree.count, tree.count))
+    guard dataset.count > 0 else { throw ValidationError("no images under \(input)") }
+
+    // Warm-up: page cache, allocator, thread start-up.
+    _ = try runEpoch(config: config, dataset: DatasetPrefix(base: tree, count: min(dataset.count, 256)), epoch: 1000)
+    var rates: [Double] = []
+    var skipped = 0
+    for run in 0..<max(1, runs) {
+      let (images, seconds, skips) = try runEpoch(config: config, dataset: dataset, epoch: run)
+      rates.append(Double(images) / seconds)
+      skipped = skips
+    }
+    let median = rates.sorted()[rates.count / 2]
+    print(String(format: "{\"bench\":\"B3\",\"images_per_s\":%.1f,\"threads\":%d,\"images\":%d,\"runs\":%d,\"skipped\":%d,\"all_runs\":[%@]}",
+                 median, threads, dataset.count, rates.count, skipped, rates.map { String(format: "%.1f", $0) }.joined(separator: ",")))
+    if psnr > 0 { try reportPSNR(config: config, dataset: dataset) }
+  }
+
+  private func runEpoch(config: PipelineConfig, dataset: any ImageDataset, epoch: Int) throws -> (Int, Double, Int) {
+    let started = Date()
+    let loader = try BatchLoader(config: config, dataset: dataset, epoch: epoch, threads: threads)
+    var batch = Batch()
+    var images = 0
+    var checksum: Float = 0
+    while loader.next(into: &batch) {
+      images += batch.labels.count
+      checksum += batch.images.data.first ?? 0
+    }
+    let seconds = Date().timeIntervalSince(started)
+    if checksum.isNaN { FileHandle.standardError.write(Data("warning: NaN in batches\n".utf8)) }
+    return (images, seconds, loader.skipped.count)
+  }
+
+  /// Fused one-resample output vs the step-by-step reference, on `psnr` evenly spaced images.
+  private func reportPSNR(config: PipelineConfig, dataset: any ImageDataset) throws {
+    let processor = try SampleProcessor(config: config)
+    var values: [Double] = []
+    var reduced = 0, prefiltered = 0
+    let n = min(psnr, dataset.count)
+    for k in 0..<n {
+      let index = k * dataset.count / n
+      let sample = try processor.prepare(dataset: dataset, index: index, epoch: 0)
+      if sample.decodeDenominator > 1 { reduced += 1 }
+      if sample.prefiltered { prefiltered += 1 }
+      let fused = try processor.renderUInt8(sample)
+      let reference = try processor.referenceRender(dataset: dataset, index: index, epoch: 0)
+      values.append(StepByStepReference.psnr(fused, reference))
+    }
+    values.sort()
+    let mean = values.reduce(0, +) / Double(values.count)
+    print(String(format: "{\"check\":\"psnr_fused_vs_step_by_step\",\"n\":%d,\"min_db\":%.2f,\"median_db\":%.2f,\"mean_db\":%.2f,\"reduced_decode\":%d,\"prefiltered\":%d}",
+                 values.count, values.first ?? 0, values[values.count / 2], mean, reduced, prefiltered))
+  }
+}
+
+/// The first `count` entries of a dataset.
+struct DatasetPrefix: ImageDataset {
+  let base: any ImageDataset
+  let count: Int
+  var classes: [String] { base.classes }
+  func label(at index: Int) -> Int { base.label(at: index) }
+  func relativePath(at index: Int) -> String { base.relativePath(at: index) }
+  func sourcePath(at index: Int) -> String { base.sourcePath(at: index) }
+  func loadImage(at index: Int, options: DecodeOptions) throws -> Image { try base.loadImage(at: index, options: options) }
 }

@@ -8,16 +8,22 @@ struct Info: ParsableCommand {
     commandName: "info",
     abstract: "Describe images, image folders and IDX files as JSON lines.",
     discussion: """
-      For each PATH prints one JSON object per line:
+      Prints one JSON object per line for each image, for example:
         {"path":"a.jpg","format":"jpeg","width":500,"height":375,"channels":3}
-        {"path":"train-images-idx3-ubyte.gz","format":"idx","width":28,"height":28,"channels":1,"count":60000}
-        {"path":"broken.png","error":"PNG: unexpected end of file"}
-      A folder is searched recursively for .jpg/.jpeg/.png files (any case) and IDX files
-      (names ending in -ubyte or -ubyte.gz); hidden files and folders are skipped. A file named
-      directly is read whatever its name: the format comes from its first bytes.
-      "channels" is what the file stores (1 gray, 2 gray+alpha, 3 colour, 4 colour+alpha or
-      CMYK; IDX label files report 1x1). Only headers are read unless --decode is given. Headers claiming more than
-      --max-pixels pixels are reported as errors (decompression-bomb guard).
+        {"path":"t.gz","format":"idx","width":28,"height":28,"channels":1,"count":9}
+        {"path":"b.png","error":"PNG: unexpected end of file"}
+
+      A folder is searched recursively for .jpg/.jpeg/.png files (any case)
+      and IDX files (names ending in -ubyte or -ubyte.gz); hidden files and
+      folders are skipped. A file named directly is read whatever its name:
+      the format comes from its first bytes.
+
+      "channels" is what the file stores: 1 gray, 2 gray+alpha, 3 colour,
+      4 colour+alpha or CMYK. IDX label files report 1x1.
+
+      Only headers are read unless --decode is given. Headers claiming more
+      than --max-pixels pixels are errors (decompression-bomb guard).
+
       Exit status: 0 if every file was read, 1 if any failed.
       """)
 

@@ -52,6 +52,21 @@ final class ImageCodecTests: XCTestCase {
     }
   }
 
+  /// Decoders share nothing: concurrent decodes give the same pixels as serial ones.
+  func testConcurrentDecodesAgree() throws {
+    let files = try manifest().map(\.file)
+    let serial = try files.map { try ImageCodec.decode(path: fixture($0)) }
+    let results = UnsafeMutableBufferPointer<Image?>.allocate(capacity: files.count * 4)
+    results.initialize(repeating: nil)
+    defer { results.deallocate() }
+    DispatchQueue.concurrentPerform(iterations: files.count * 4) { i in
+      results[i] = try? ImageCodec.decode(path: fixture(files[i % files.count]))
+    }
+    for i in 0 ..< files.count * 4 {
+      XCTAssertEqual(results[i], serial[i % files.count], files[i % files.count])
+    }
+  }
+
   func testProbeReadsHeaderFacts() throws {
     let cases: [(String, ImageFormat, Int)] = [
       ("jpeg_baseline_420.jpg", .jpeg, 3), ("jpeg_gray.jpg", .jpeg, 1), ("jpeg_cmyk_adobe.jpeg", .jpeg, 4),

@@ -64,6 +64,26 @@ final class EventWriterTests: XCTestCase {
     try writer.flush()
   }
 
+  func testConcurrentAddsKeepRecordsWhole() throws {
+    let writer = try EventWriter(directory: folder)
+    let failures = NSLock()
+    var errors: [Error] = []
+    DispatchQueue.concurrentPerform(iterations: 200) { i in
+      do {
+        if i % 10 == 0 {
+          try writer.addHistogram(tag: "h", values: (0..<100).map { Float($0 * i) }, step: i)
+        } else {
+          try writer.addScalar(tag: "s\(i % 3)", value: Float(i), step: i)
+        }
+      } catch {
+        failures.lock(); errors.append(error); failures.unlock()
+      }
+    }
+    try writer.close()
+    XCTAssertTrue(errors.isEmpty, "\(errors)")
+    XCTAssertEqual(try readRecords(writer.path).count, 201)
+  }
+
   func testUnwritableFolderThrowsNamingIt() {
     XCTAssertThrowsError(try EventWriter(directory: "/proc/stn-no-such-place/tb")) { error in
       XCTAssertTrue("\(error)".contains("/proc/stn-no-such-place/tb"), "\(error)")

@@ -5,7 +5,7 @@ import XCTest
 
 /// Damaged, hostile and non-image inputs: each gives a typed ImageError naming the file; none
 /// crashes, hangs or allocates what a forged header claims.
-final class BadInputTests: XCTestCase {
+final class ImageCodecBadInputTests: XCTestCase {
   /// Decodes `bytes` as both channel counts; returns the error (nil when it decoded).
   func decodeError(_ bytes: [UInt8], _ path: String = "bad.img") -> ImageError? {
     var first: ImageError? = nil

@@ -1,0 +1,82 @@
+import Foundation
+import STNImageIO
+
+/// Every image file under a folder, recursively (hidden entries skipped, extensions matched
+/// case-insensitively), in sorted path order. The class of a file is its top-level folder
+/// (files directly in the root have class "."), so an ImageFolder layout keeps its labels while
+/// any other tree can still be converted and mirrored.
+public struct ImageTree: ImageDataset {
+  public let root: String
+  public let classes: [String]
+  private let files: [String]
+  private let labels: [Int]
+
+  /// File extensions read (lowercase).
+  public static let extensions: Set<String> = ["jpg", "jpeg", "jpe", "jfif", "png"]
+
+  public init(root: String) throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw SampleError(path: root, reason: "not a folder")
+    }
+    self.root = root
+    var found: [String] = []
+    ImageTree.walk(root: root, relative: "", into: &found)
+    found.sort()
+    files = found
+    var classNames: [String] = []
+    var labels: [Int] = []
+    var classIndex: [String: Int] = [:]
+    let tops = Set(found.map { ImageTree.topFolder($0) }).sorted()
+    for name in tops {
+      classIndex[name] = classNames.count
+      classNames.append(name)
+    }
+    for file in found { labels.append(classIndex[ImageTree.topFolder(file)] ?? 0) }
+    self.classes = classNames
+    self.labels = labels
+  }
+
+  private static func topFolder(_ relative: String) -> String {
+    let parts = relative.split(separator: "/")
+    return parts.count > 1 ? String(parts[0]) : "."
+  }
+
+  private static func walk(root: String, relative: String, into found: inout [String]) {
+    let folder = relative.isEmpty ? root : root + "/" + relative
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+    for name in names where !name.hasPrefix(".") {
+      let path = folder + "/" + name
+      let child = relative.isEmpty ? name : relative + "/" + name
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+      if isDirectory.boolValue {
+        walk(root: root, relative: child, into: &found)
+      } else if extensions.contains((name as NSString).pathExtension.lowercased()) {
+        found.append(child)
+      }
+    }
+  }
+
+  public var count: Int { files.count }
+  public func label(at index: Int) -> Int { labels[index] }
+  public func relativePath(at index: Int) -> String { files[index] }
+  public func sourcePath(at index: Int) -> String { root + "/" + files[index] }
+  public func loadImage(at index: Int, options: DecodeOptions) throws -> Image {
+    try ImageCodec.decode(path: sourcePath(at: index), options: options)
+  }
+}
+
+extension PipelineConfig {
+  /// Opens the pipeline's `source:` (an image folder or IDX files).
+  public func openSource() throws -> any ImageDataset {
+    switch source {
+    case .imageFolder(let path)?:
+      return try ImageFolder(root: path)
+    case .idx(let folder, let split)?:
+      return try IDXDataset.locate(folder: folder, split: split)
+    case nil:
+      throw PipelineError(file: path, line: 0, reason: "the pipeline has no 'source:'; give the data with --input")
+    }
+  }
+}

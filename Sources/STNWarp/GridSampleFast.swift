@@ -1,0 +1,168 @@
+import STNTensor
+
+// Fast kernels for an arbitrary grid. Each output position computes its source coordinates once
+// and reuses them for every channel; taps outside the input get weight 0 and offset 0, so the
+// channel loop has no branches. Results equal `gridSampleNaive` / `gridSampleBackwardNaive`
+// bit for bit (same arithmetic, same order), whatever the thread count.
+
+/// One output position's 4 bilinear taps: offsets into a plane and weights (0 for taps outside).
+struct BilinearTaps {
+  var offsets: SIMD4<Int32>
+  var weights: SIMD4<Float>
+}
+
+/// Taps for source pixel coordinate (x, y) on an h x w plane, zero-padded.
+@inline(__always)
+func bilinearTaps(x: Float, y: Float, width w: Int, height h: Int) -> (taps: BilinearTaps, east: Float, south: Float, inside: SIMD4<Int32>) {
+  let x0 = x.rounded(.down), y0 = y.rounded(.down)
+  let east = x - x0, south = y - y0
+  let west = 1 - east, north = 1 - south
+  let ix = Int(x0), iy = Int(y0)
+  let xIn0 = ix >= 0 && ix < w, xIn1 = ix + 1 >= 0 && ix + 1 < w
+  let yIn0 = iy >= 0 && iy < h, yIn1 = iy + 1 >= 0 && iy + 1 < h
+  let inside = SIMD4<Int32>(yIn0 && xIn0 ? 1 : 0, yIn0 && xIn1 ? 1 : 0, yIn1 && xIn0 ? 1 : 0, yIn1 && xIn1 ? 1 : 0)
+  let base = iy * w + ix
+  let offsets = SIMD4<Int32>(Int32(truncatingIfNeeded: base), Int32(truncatingIfNeeded: base + 1),
+                             Int32(truncatingIfNeeded: base + w), Int32(truncatingIfNeeded: base + w + 1))
+  let weights = SIMD4<Float>(north * west, north * east, south * west, south * east)
+  let mask = inside .!= 0
+  return (BilinearTaps(offsets: offsets.replacing(with: 0, where: .!mask), weights: weights.replacing(with: 0, where: .!mask)),
+          east, south, inside)
+}
+
+/// How to split `n` images with `rows` output rows each over `threads`: (chunks per image).
+func rowBlocksPerImage(images n: Int, rows: Int, threads: Int) -> Int {
+  if threads <= 1 || n >= 2 * threads { return 1 }
+  return max(1, min(rows, (2 * threads + n - 1) / max(n, 1)))
+}
+
+// MARK: - Forward
+
+func gridSampleFast(input: Tensor, grid: Tensor, options: GridSampleOptions, threads: Int) -> Tensor {
+  let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+  let (ho, wo) = (grid.shape[1], grid.shape[2])
+  var output = Tensor(shape: [n, c, ho, wo])
+  if output.count == 0 { return output }
+  let blocks = rowBlocksPerImage(images: n, rows: ho, threads: threads)
+  let rowRanges = splitRange(ho, parts: blocks)
+  input.data.withUnsafeBufferPointer { inputBuffer in
+    grid.data.withUnsafeBufferPointer { gridBuffer in
+      output.data.withUnsafeMutableBufferPointer { outputBuffer in
+        let src = inputBuffer.baseAddress!, gridPointer = gridBuffer.baseAddress!, dst = outputBuffer.baseAddress!
+        parallelFor(chunks: n * rowRanges.count, threads: threads) { chunk in
+          let b = chunk / rowRanges.count, rows = rowRanges[chunk % rowRanges.count]
+          let planeIn = h * w, planeOut = ho * wo
+          let imageIn = src + b * c * planeIn, imageOut = dst + b * c * planeOut
+          for oy in rows {
+            for ox in 0..<wo {
+              let g = gridPointer + ((b * ho + oy) * wo + ox) * 2
+              let x = sourceIndex(g[0], size: w, padding: options.padding, alignCorners: options.alignCorners)
+              let y = sourceIndex(g[1], size: h, padding: options.padding, alignCorners: options.alignCorners)
+              let o = oy * wo + ox
+              switch options.mode {
+              case .nearest:
+                let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
+                if ix >= 0 && ix < w && iy >= 0 && iy < h {
+                  let offset = iy * w + ix
+                  for ch in 0..<c { imageOut[ch * planeOut + o] = imageIn[ch * planeIn + offset] }
+                } else {
+                  for ch in 0..<c { imageOut[ch * planeOut + o] = 0 }
+                }
+              case .bilinear:
+                let taps = bilinearTaps(x: x, y: y, width: w, height: h).taps
+                let o0 = Int(taps.offsets[0]), o1 = Int(taps.offsets[1]), o2 = Int(taps.offsets[2]), o3 = Int(taps.offsets[3])
+                let w0 = taps.weights[0], w1 = taps.weights[1], w2 = taps.weights[2], w3 = taps.weights[3]
+                for ch in 0..<c {
+                  let p = imageIn + ch * planeIn
+                  imageOut[ch * planeOut + o] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return output
+}
+
+// MARK: - Backward
+
+func gridSampleBackwardFast(
+  gradOutput: Tensor, input: Tensor, grid: Tensor, options: GridSampleOptions, threads: Int, needInputGradient: Bool
+) -> (gradInput: Tensor, gradGrid: Tensor) {
+  let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+  let (ho, wo) = (grid.shape[1], grid.shape[2])
+  var gradInput = needInputGradient ? Tensor(shape: input.shape) : Tensor(shape: [0])
+  var gradGrid = Tensor(shape: grid.shape)
+  if gradGrid.count == 0 || c == 0 || h == 0 || w == 0 { return (gradInput, gradGrid) }
+  input.data.withUnsafeBufferPointer { inputBuffer in
+    grid.data.withUnsafeBufferPointer { gridBuffer in
+      gradOutput.data.withUnsafeBufferPointer { gradOutputBuffer in
+        gradInput.data.withUnsafeMutableBufferPointer { gradInputBuffer in
+          gradGrid.data.withUnsafeMutableBufferPointer { gradGridBuffer in
+            let src = inputBuffer.baseAddress!, gridPointer = gridBuffer.baseAddress!, gOutPointer = gradOutputBuffer.baseAddress!
+            // NOTE: an empty array may still have a base address; never write through it.
+            let gInPointer = needInputGradient ? gradInputBuffer.baseAddress : nil, gGridPointer = gradGridBuffer.baseAddress!
+            // NOTE: gradInput of image b is written only by chunk b, so splitting by image keeps
+            // the scatter race-free and the sums in a fixed order.
+            parallelFor(chunks: n, threads: threads) { b in
+              let planeIn = h * w, planeOut = ho * wo
+              let imageIn = src + b * c * planeIn, imageGradOut = gOutPointer + b * c * planeOut
+              let imageGradIn = gInPointer.map { $0 + b * c * planeIn }
+              for oy in 0..<ho {
+                for ox in 0..<wo {
+                  let gi = ((b * ho + oy) * wo + ox) * 2
+                  let g = gridPointer + gi
+                  let (x, xMultiplier) = sourceIndexWithGradient(g[0], size: w, padding: options.padding, alignCorners: options.alignCorners)
+                  let (y, yMultiplier) = sourceIndexWithGradient(g[1], size: h, padding: options.padding, alignCorners: options.alignCorners)
+                  let o = oy * wo + ox
+                  switch options.mode {
+                  case .nearest:
+                    gGridPointer[gi] = 0
+                    gGridPointer[gi + 1] = 0
+                    guard let gIn = imageGradIn else { continue }
+                    let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
+                    if ix >= 0 && ix < w && iy >= 0 && iy < h {
+                      let offset = iy * w + ix
+                      for ch in 0..<c { gIn[ch * planeIn + offset] += imageGradOut[ch * planeOut + o] }
+                    }
+                  case .bilinear:
+                    let (taps, east, south, _) = bilinearTaps(x: x, y: y, width: w, height: h)
+                    let west = 1 - east, north = 1 - south
+                    let o0 = Int(taps.offsets[0]), o1 = Int(taps.offsets[1]), o2 = Int(taps.offsets[2]), o3 = Int(taps.offsets[3])
+                    let w0 = taps.weights[0], w1 = taps.weights[1], w2 = taps.weights[2], w3 = taps.weights[3]
+                    // Tap values for the grid gradient: 0 outside (mask from the zeroed weights
+                    // is not enough, an inside tap may have weight 0), so recompute the mask.
+                    let inside = bilinearTaps(x: x, y: y, width: w, height: h).inside
+                    let m0: Float = inside[0] != 0 ? 1 : 0, m1: Float = inside[1] != 0 ? 1 : 0
+                    let m2: Float = inside[2] != 0 ? 1 : 0, m3: Float = inside[3] != 0 ? 1 : 0
+                    var gx: Float = 0, gy: Float = 0
+                    for ch in 0..<c {
+                      let p = imageIn + ch * planeIn
+                      let gOut = imageGradOut[ch * planeOut + o]
+                      let nw = p[o0] * m0, ne = p[o1] * m1, sw = p[o2] * m2, se = p[o3] * m3
+                      if let gIn = imageGradIn {
+                        let q = gIn + ch * planeIn
+                        // Out-of-bounds taps have weight 0 and offset 0: adding 0 is harmless.
+                        q[o0] += w0 * gOut
+                        q[o1] += w1 * gOut
+                        q[o2] += w2 * gOut
+                        q[o3] += w3 * gOut
+                      }
+                      gx += ((ne - nw) * north + (se - sw) * south) * gOut
+                      gy += ((sw - nw) * west + (se - ne) * east) * gOut
+                    }
+                    gGridPointer[gi] = gx * xMultiplier
+                    gGridPointer[gi + 1] = gy * yMultiplier
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return (gradInput, gradGrid)
+}

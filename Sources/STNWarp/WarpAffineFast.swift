@@ -1,0 +1,233 @@
+import STNTensor
+
+// Fast fused warps. Each output row is split analytically into a left border part, an interior
+// span where every tap is inside the source (no bounds checks, no fill, no padding), and a right
+// border part; border pixels take the same per-pixel path as the naive kernels, interior pixels
+// the same arithmetic in SIMD form, so results equal the naive twins bit for bit.
+
+// MARK: - Interior spans
+
+/// Columns `0..<count` whose coordinate satisfies `inside`, as one contiguous range, given that
+/// `coordinate(ox)` is monotone in `ox` and `inside` selects an interval of coordinates.
+///
+/// `lower`...`upper` is the interval in real arithmetic, giving the first estimate
+/// `coordinate ≈ base + step·ox`; the estimate is then corrected with the exact float predicate.
+/// NOTE: the result may be smaller than the true span (never larger); pixels left out go through
+/// the per-pixel border path, which is correct everywhere, just slower.
+@inline(__always)
+func insideSpan(count: Int, base: Float, step: Float, lower: Double, upper: Double, inside: (Int) -> Bool) -> Range<Int> {
+  if count <= 0 { return 0..<0 }
+  var start: Int, end: Int
+  if step == 0 {
+    if !inside(0) { return 0..<0 }
+    start = 0; end = count
+  } else {
+    let t1 = (lower - Double(base)) / Double(step), t2 = (upper - Double(base)) / Double(step)
+    let low = min(t1, t2), high = max(t1, t2)
+    guard low.isFinite, high.isFinite else { return 0..<0 }
+    start = Int(max(0, min(Double(count), low.rounded(.up))))
+    end = Int(max(0, min(Double(count), high.rounded(.up))))
+    if end < start { end = start }
+  }
+  while start < end && !inside(start) { start += 1 }
+  while end > start && !inside(end - 1) { end -= 1 }
+  if start == end { return 0..<0 }
+  while start > 0 && inside(start - 1) { start -= 1 }
+  while end < count && inside(end) { end += 1 }
+  return start..<end
+}
+
+/// Interior span of one output row of a warp: taps of every column in it are inside the source
+/// and padding leaves its coordinates unchanged.
+@inline(__always)
+func warpInteriorSpan(_ row: WarpRow, outputWidth: Int, width w: Int, height h: Int, mode: GridSampleMode) -> Range<Int> {
+  let spanX: Range<Int>, spanY: Range<Int>
+  switch mode {
+  case .bilinear:
+    // floor(x) in 0...w-2 so that x0 + 1 is inside too.
+    let xLimit = Float(w - 1), yLimit = Float(h - 1)
+    spanX = insideSpan(count: outputWidth, base: row.rowX, step: row.stepX, lower: 0, upper: Double(w - 1)) { ox in
+      let x = row.x(ox); return x >= 0 && x < xLimit
+    }
+    spanY = insideSpan(count: outputWidth, base: row.rowY, step: row.stepY, lower: 0, upper: Double(h - 1)) { ox in
+      let y = row.y(ox); return y >= 0 && y < yLimit
+    }
+  case .nearest:
+    let xLimit = Float(w - 1), yLimit = Float(h - 1)
+    spanX = insideSpan(count: outputWidth, base: row.rowX, step: row.stepX, lower: -0.5, upper: Double(w) - 0.5) { ox in
+      let x = row.x(ox); return x >= 0 && x <= xLimit
+    }
+    spanY = insideSpan(count: outputWidth, base: row.rowY, step: row.stepY, lower: -0.5, upper: Double(h) - 0.5) { ox in
+      let y = row.y(ox); return y >= 0 && y <= yLimit
+    }
+  }
+  let start = max(spanX.lowerBound, spanY.lowerBound), end = min(spanX.upperBound, spanY.upperBound)
+  return start < end ? start..<end : 0..<0
+}
+
+// MARK: - Fused uint8 -> normalized float32 CHW
+
+/// Warps an 8-bit HWC image and normalizes it into a float32 CHW slot, in one pass.
+///
+/// source (height,width,channels) uint8; output (channels,outputHeight,outputWidth) float32,
+/// e.g. one image's slot of an (N,C,H,W) batch buffer; `out[c] = sample·scale[c] + bias[c]` with
+/// the sample in 0...255 pixel units (ImageNet: scale = 1/(255·std), bias = -mean/std).
+/// Pixel convention and fill: see the top of WarpAffine.swift.
+public func warpAffineNormalized(
+  source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource: AffineTransform,
+  output: UnsafeMutablePointer<Float>, outputWidth: Int, outputHeight: Int, scale: [Float], bias: [Float],
+  options: WarpOptions
+) {
+  checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
+  precondition(scale.count == channels && bias.count == channels, "scale and bias need \(channels) values")
+  let plane = outputWidth * outputHeight
+  let w = width, h = height
+  let exactInterior = options.padding != .reflection  // reflection rounds even inside: see NOTE below
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
+    let sample = sampleBuffer.baseAddress!
+    for oy in 0..<outputHeight {
+      let row = WarpRow(destinationToSource, y: oy)
+      // NOTE: reflection computes (x + 0.5) - 0.5, which is not always x in float, so with that
+      // padding every pixel takes the per-pixel path to stay identical to the reference.
+      let interior = exactInterior ? warpInteriorSpan(row, outputWidth: outputWidth, width: w, height: h, mode: options.mode) : 0..<0
+      let rowOut = output + oy * outputWidth
+      // Border pixels: the reference path.
+      func border(_ columns: Range<Int>) {
+        for ox in columns {
+          let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
+          let y = paddedPixelCoordinate(row.y(ox), size: h, padding: options.padding)
+          sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
+          for c in 0..<channels { rowOut[c * plane + ox] = sample[c] * scale[c] + bias[c] }
+        }
+      }
+      border(0..<interior.lowerBound)
+      if !interior.isEmpty {
+        if channels == 3 {
+          interiorNormalized3(source, width: w, row: row, columns: interior, mode: options.mode, output: rowOut, plane: plane,
+                              scale: SIMD4(scale[0], scale[1], scale[2], 0), bias: SIMD4(bias[0], bias[1], bias[2], 0))
+        } else if channels == 1 {
+          interiorNormalized1(source, width: w, row: row, columns: interior, mode: options.mode, output: rowOut,
+                              scale: scale[0], bias: bias[0])
+        } else {
+          border(interior)
+        }
+      }
+      border(interior.upperBound..<outputWidth)
+    }
+  }
+}
+
+/// Interior of one row, 3 channels: the 4 taps of a pixel as SIMD4 (r, g, b, 0) vectors.
+@inline(__always)
+func interiorNormalized3(
+  _ src: UnsafePointer<UInt8>, width w: Int, row: WarpRow, columns: Range<Int>, mode: GridSampleMode,
+  output: UnsafeMutablePointer<Float>, plane: Int, scale: SIMD4<Float>, bias: SIMD4<Float>
+) {
+  let out0 = output, out1 = output + plane, out2 = output + 2 * plane
+  let stride = w * 3
+  switch mode {
+  case .bilinear:
+    for ox in columns {
+      let x = row.x(ox), y = row.y(ox)
+      let x0 = x.rounded(.down), y0 = y.rounded(.down)
+      let east = x - x0, south = y - y0
+      let west = 1 - east, north = 1 - south
+      let p = src + Int(y0) * stride + Int(x0) * 3
+      let q = p + stride
+      let nw = SIMD4<Float>(Float(p[0]), Float(p[1]), Float(p[2]), 0)
+      let ne = SIMD4<Float>(Float(p[3]), Float(p[4]), Float(p[5]), 0)
+      let sw = SIMD4<Float>(Float(q[0]), Float(q[1]), Float(q[2]), 0)
+      let se = SIMD4<Float>(Float(q[3]), Float(q[4]), Float(q[5]), 0)
+      let value = nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
+      let result = value * scale + bias
+      out0[ox] = result[0]; out1[ox] = result[1]; out2[ox] = result[2]
+    }
+  case .nearest:
+    for ox in columns {
+      let ix = Int(roundHalfToEven(row.x(ox))), iy = Int(roundHalfToEven(row.y(ox)))
+      let p = src + iy * stride + ix * 3
+      let result = SIMD4<Float>(Float(p[0]), Float(p[1]), Float(p[2]), 0) * scale + bias
+      out0[ox] = result[0]; out1[ox] = result[1]; out2[ox] = result[2]
+    }
+  }
+}
+
+/// Interior of one row, 1 channel.
+@inline(__always)
+func interiorNormalized1(
+  _ src: UnsafePointer<UInt8>, width w: Int, row: WarpRow, columns: Range<Int>, mode: GridSampleMode,
+  output: UnsafeMutablePointer<Float>, scale: Float, bias: Float
+) {
+  switch mode {
+  case .bilinear:
+    for ox in columns {
+      let x = row.x(ox), y = row.y(ox)
+      let x0 = x.rounded(.down), y0 = y.rounded(.down)
+      let east = x - x0, south = y - y0
+      let west = 1 - east, north = 1 - south
+      let p = src + Int(y0) * w + Int(x0)
+      let q = p + w
+      let value = Float(p[0]) * (north * west) + Float(p[1]) * (north * east) + Float(q[0]) * (south * west) + Float(q[1]) * (south * east)
+      output[ox] = value * scale + bias
+    }
+  case .nearest:
+    for ox in columns {
+      let ix = Int(roundHalfToEven(row.x(ox))), iy = Int(roundHalfToEven(row.y(ox)))
+      output[ox] = Float(src[iy * w + ix]) * scale + bias
+    }
+  }
+}
+
+// MARK: - Fused uint8 -> uint8 HWC
+
+/// Warps an 8-bit HWC image into an 8-bit HWC output (rounded to nearest, halves up, clamped),
+/// for writing augmented images. Pixel convention and fill: see the top of WarpAffine.swift.
+/// source (height,width,channels), output (outputHeight,outputWidth,channels).
+public func warpAffineUInt8(
+  source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource: AffineTransform,
+  output: UnsafeMutablePointer<UInt8>, outputWidth: Int, outputHeight: Int, options: WarpOptions
+) {
+  checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
+  let w = width, h = height
+  let exactInterior = options.padding != .reflection
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
+    let sample = sampleBuffer.baseAddress!
+    for oy in 0..<outputHeight {
+      let row = WarpRow(destinationToSource, y: oy)
+      let interior = exactInterior ? warpInteriorSpan(row, outputWidth: outputWidth, width: w, height: h, mode: options.mode) : 0..<0
+      let rowOut = output + oy * outputWidth * channels
+      func border(_ columns: Range<Int>) {
+        for ox in columns {
+          let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
+          let y = paddedPixelCoordinate(row.y(ox), size: h, padding: options.padding)
+          sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
+          for c in 0..<channels { rowOut[ox * channels + c] = roundToUInt8(sample[c]) }
+        }
+      }
+      border(0..<interior.lowerBound)
+      if !interior.isEmpty {
+        if channels == 3 && options.mode == .bilinear {
+          let stride = w * 3
+          for ox in interior {
+            let x = row.x(ox), y = row.y(ox)
+            let x0 = x.rounded(.down), y0 = y.rounded(.down)
+            let east = x - x0, south = y - y0
+            let west = 1 - east, north = 1 - south
+            let p = source + Int(y0) * stride + Int(x0) * 3
+            let q = p + stride
+            let nw = SIMD4<Float>(Float(p[0]), Float(p[1]), Float(p[2]), 0)
+            let ne = SIMD4<Float>(Float(p[3]), Float(p[4]), Float(p[5]), 0)
+            let sw = SIMD4<Float>(Float(q[0]), Float(q[1]), Float(q[2]), 0)
+            let se = SIMD4<Float>(Float(q[3]), Float(q[4]), Float(q[5]), 0)
+            let value = nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
+            let o = rowOut + ox * 3
+            o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
+          }
+        } else {
+          border(interior)
+        }
+      }
+      border(interior.upperBound..<outputWidth)
+    }
+  }
+}

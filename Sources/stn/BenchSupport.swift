@@ -1,0 +1,74 @@
+import Foundation
+
+// Shared by the `stn bench ...` commands: median-of-runs timing and one-JSON-line output.
+
+/// Wall-clock timings of repeated runs of one piece of work.
+struct BenchTiming {
+  /// Seconds of each timed run, in run order.
+  var seconds: [Double]
+
+  /// Median of the runs (mean of the middle two for an even count).
+  var median: Double {
+    let sorted = seconds.sorted()
+    if sorted.isEmpty { return .nan }
+    let mid = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+
+  var minimum: Double { seconds.min() ?? .nan }
+}
+
+/// Monotonic time in seconds.
+func benchNow() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// Runs `body` `warmup` times untimed, then `runs` times timed.
+func measure(runs: Int, warmup: Int = 1, _ body: () -> Void) -> BenchTiming {
+  for _ in 0..<max(warmup, 0) { body() }
+  var seconds: [Double] = []
+  for _ in 0..<max(runs, 1) {
+    let start = benchNow()
+    body()
+    seconds.append(benchNow() - start)
+  }
+  return BenchTiming(seconds: seconds)
+}
+
+/// One value of a JSON line.
+enum BenchValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral {
+  case string(String)
+  case int(Int)
+  case double(Double, digits: Int)
+
+  init(stringLiteral value: String) { self = .string(value) }
+  init(integerLiteral value: Int) { self = .int(value) }
+  init(floatLiteral value: Double) { self = .double(value, digits: 4) }
+
+  /// A double printed with `digits` decimals.
+  static func number(_ value: Double, digits: Int = 3) -> BenchValue { .double(value, digits: digits) }
+
+  var json: String {
+    switch self {
+    case .string(let s):
+      var out = "\""
+      for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        default:
+          if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+        }
+      }
+      return out + "\""
+    case .int(let i): return String(i)
+    case .double(let d, let digits): return d.isFinite ? String(format: "%.\(digits)f", d) : "null"
+    }
+  }
+}
+
+/// Prints `{"key":value,...}` in the given key order, one line, flushed.
+func printJSONLine(_ fields: KeyValuePairs<String, BenchValue>) {
+  let body = fields.map { "\(BenchValue.string($0.key).json):\($0.value.json)" }.joined(separator: ",")
+  print("{\(body)}")
+  fflush(stdout)
+}
