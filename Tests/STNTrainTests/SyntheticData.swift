@@ -21,19 +21,10 @@ enum SyntheticData {
     return root
   }
 
-  /// A pipeline over `data` with a small spatial-transformer CNN.
-  static func pipeline(data: String, epochs: Int = 2, lr: Double = 0.01, valFraction: Double = 0.25, extraStages: String = "") -> String {
-    """
-    name: tiny
-    seed: 3
-    source: {image_folder: \(data)}
-    decode: {channels: 1}
-    stages:
-      - pad: {size: [12, 12]}
-      - random_affine: {degrees: 10, translate: inside}
-    \(extraStages)  - normalize: {mean: [0.5], std: [0.5]}
-    batch: {size: 8, shuffle: true}
-    model:
+  /// A pipeline over `data`.
+  /// The default model is a small spatial-transformer CNN; `linearModel` is flatten + linear.
+  static func pipeline(data: String, epochs: Int = 2, lr: Double = 0.01, valFraction: Double = 0.25, linearModel: Bool = false) -> String {
+    let model = linearModel ? "  - flatten\n  - {linear: classes}\n" : """
       - spatial_transformer:
           localization: [flatten, {linear: 8}, relu, {linear: 6}]
       - {conv2d: {out: 4, kernel: 3, padding: 1}}
@@ -41,7 +32,20 @@ enum SyntheticData {
       - relu
       - flatten
       - {linear: classes}
-    train: {optimizer: adam, lr: \(lr), epochs: \(epochs), val_fraction: \(valFraction)}
+
+    """
+    return """
+    name: tiny
+    seed: 3
+    source: {image_folder: \(data)}
+    decode: {channels: 1}
+    stages:
+      - pad: {size: [12, 12]}
+      - random_affine: {degrees: 10, translate: inside}
+      - normalize: {mean: [0.5], std: [0.5]}
+    batch: {size: 8, shuffle: true}
+    model:
+    \(model)train: {optimizer: adam, lr: \(lr), epochs: \(epochs), val_fraction: \(valFraction)}
 
     """
   }

@@ -110,7 +110,7 @@ final class TrainCommandTests: XCTestCase {
   }
 
   func testExplodingLossExitsWithStatus2() throws {
-    let result = try stn(["train", try writePipeline(lr: 1e30), "--out", folder + "/run", "--threads", "1", "--no-tensorboard"])
+    let result = try stn(["train", try writePipeline(lr: 1e38), "--out", folder + "/run", "--threads", "1", "--no-tensorboard"])
     XCTAssertEqual(result.status, 2, result.stderr)
     XCTAssertTrue(result.stderr.contains("loss became"), result.stderr)
   }
