@@ -107,6 +107,16 @@ final class TrainCommandTests: XCTestCase {
     XCTAssertEqual((report["per_class"] as? [String: Any]).map { Set($0.keys) }, ["0", "1"])
     // The test split is distorted with the fixed evaluation key in training and in eval alike.
     XCTAssertEqual(report["accuracy"] as? Double ?? -1, summary["test_acc"] as? Double ?? -2, accuracy: 1e-6)
+
+    // What the transformer made of the test images: a sheet, and a folder of rectified images.
+    let sheet = try stn(["export", run + "/best.safetensors", "--input", folder + "/data", "--output", folder + "/sheet.png", "--count", "6"])
+    XCTAssertEqual(sheet.status, 0, sheet.stderr)
+    let png = try Data(contentsOf: URL(fileURLWithPath: folder + "/sheet.png"))
+    XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+    let rectified = try stn(["export", run + "/best.safetensors", "--input", folder + "/data", "--output", folder + "/rectified"])
+    XCTAssertEqual(rectified.status, 0, rectified.stderr)
+    let files = FileManager.default.enumerator(atPath: folder + "/rectified")?.compactMap { $0 as? String }.filter { $0.hasSuffix(".png") } ?? []
+    XCTAssertEqual(files.count, 8)
   }
 
   func testExplodingLossExitsWithStatus2() throws {
