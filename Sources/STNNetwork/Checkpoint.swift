@@ -65,8 +65,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
 /// I64 scalar), and optimizer state under `optimizer.<buffer>.<name>` (e.g.
 /// `optimizer.exp_avg.loc.0.weight`), which `load_state_dict(strict=False)` or a filter skips.
 /// Metadata (strings; JSON where structured): `format`, `architecture` (the ModelSpec),
-/// `input_shape`, `class_names`, `preprocessing`, `epoch`, `step`, `best_accuracy`, `seed`,
-/// `optimizer` (its config), `optimizer_step`, and `extra.*`.
+/// `input_shape`, `class_count`, `model_seed`, `class_names`, `preprocessing`, `epoch`, `step`, `best_accuracy`, `seed`,
+/// `optimizer` (its config), `optimizer_step`, `dropout_calls`, and `extra.*`.
 public enum Checkpoint {
   /// The `format` metadata value.
   public static let formatName = "swift-stn-checkpoint/1"
@@ -128,14 +128,22 @@ public enum Checkpoint {
     file.metadata["architecture"] = model.spec.jsonString()
     file.metadata["input_shape"] = jsonText(model.inputShape)
     file.metadata["class_count"] = String(model.classCount)
+    file.metadata["model_seed"] = String(model.seed)
     file.metadata["class_names"] = jsonText(info.classNames)
     if let preprocessing = info.preprocessing { file.metadata["preprocessing"] = jsonText(preprocessing) }
     file.metadata["epoch"] = String(info.epoch)
     file.metadata["step"] = String(info.step)
     if let best = info.bestAccuracy { file.metadata["best_accuracy"] = String(best) }
     file.metadata["seed"] = String(info.seed)
+    if !model.dropouts.isEmpty { file.metadata["dropout_calls"] = jsonText(model.dropouts.map(\.calls)) }
     for (key, value) in info.extra { file.metadata["extra." + key] = value }
     try file.write(to: path)
+  }
+
+  /// Writes only the model's state dict (no optimizer state, no metadata): exactly what
+  /// `model.load_state_dict(safetensors.torch.load_file(path))` expects in PyTorch.
+  public static func saveStateDict(model: Model, to path: String) throws {
+    try SafeTensorsFile(tensors: stateDict(model)).write(to: path)
   }
 
   // MARK: - Loading
@@ -169,11 +177,14 @@ public enum Checkpoint {
     }
     let model: Model
     do {
-      model = try Model(spec: spec, inputShape: inputShape, classCount: classCount, seed: 0)
+      model = try Model(spec: spec, inputShape: inputShape, classCount: classCount, seed: meta["model_seed"].flatMap { UInt64($0) } ?? 0)
     } catch {
       throw fail("cannot build the recorded architecture: \(error)")
     }
     try loadWeights(into: model, from: file, path: path)
+    if let calls = meta["dropout_calls"].flatMap({ decodeJSON([UInt64].self, $0) }), calls.count == model.dropouts.count {
+      for (dropout, count) in zip(model.dropouts, calls) { dropout.calls = count }
+    }
     var info = CheckpointInfo(classNames: classNames)
     info.preprocessing = meta["preprocessing"].flatMap { decodeJSON(Preprocessing.self, $0) }
     info.epoch = meta["epoch"].flatMap { Int($0) } ?? 0
@@ -188,6 +199,7 @@ public enum Checkpoint {
       guard let config = decodeJSON(OptimizerConfig.self, configText) else { throw fail("malformed `optimizer` metadata") }
       optimizerConfig = config
       var buffers: [String: [Float]] = [:]
+      var covered: [String: Set<String>] = [:]
       for (name, entry) in file.tensors where name.hasPrefix(optimizerPrefix) {
         let rest = name.dropFirst(optimizerPrefix.count)
         guard let dot = rest.firstIndex(of: ".") else { throw fail("malformed optimizer tensor name \(name)") }
@@ -198,11 +210,15 @@ public enum Checkpoint {
         guard entry.shape == parameter.shape else {
           throw fail("optimizer tensor \(name) has shape \(entry.shape), the parameter has \(parameter.shape)")
         }
-        if buffers[bufferName] == nil { buffers[bufferName] = [Float](repeating: 0, count: model.parameters.totalCount) }
+        var buffer = buffers.removeValue(forKey: bufferName) ?? [Float](repeating: 0, count: model.parameters.totalCount)
         let values = entry.floats
-        buffers[bufferName]!.withUnsafeMutableBufferPointer { target in
-          for i in 0..<values.count { target[parameter.offset + i] = values[i] }
-        }
+        for i in 0..<values.count { buffer[parameter.offset + i] = values[i] }
+        buffers[bufferName] = buffer
+        covered[bufferName, default: []].insert(parameterName)
+      }
+      for (bufferName, names) in covered where names.count != model.parameters.entries.count {
+        let missing = model.parameters.entries.map(\.name).filter { !names.contains($0) }
+        throw fail("optimizer state \(bufferName) lacks tensors for: \(missing.joined(separator: ", "))")
       }
       optimizerState = buffers
     }
@@ -237,7 +253,13 @@ public enum Checkpoint {
         switch suffix {
         case "running_mean": try checkFloat(tensor, name, fail); norm.runningMean = tensor.tensor
         case "running_var": try checkFloat(tensor, name, fail); norm.runningVar = tensor.tensor
-        default: norm.numBatchesTracked = Int64(tensor.floats.first ?? 0)
+        default:
+          // Read I64 exactly (a float round trip would round counts above 2^24).
+          if tensor.dtype == .I64, tensor.bytes.count == 8 {
+            norm.numBatchesTracked = tensor.bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+          } else {
+            norm.numBatchesTracked = Int64(tensor.floats.first ?? 0)
+          }
         }
       }
     }

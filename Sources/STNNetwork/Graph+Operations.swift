@@ -24,6 +24,7 @@ enum Operation {
   case theta(input: Int, constraint: TransformConstraint)
   case affineGrid(theta: Int, size: [Int], alignCorners: Bool)
   case gridSample(input: Int, grid: Int, options: GridSampleOptions)
+  case affineGridSample(input: Int, theta: Int, options: GridSampleOptions)
 }
 
 // MARK: - Forward ops (each records one node)
@@ -113,6 +114,8 @@ extension Graph {
   /// Mean softmax cross-entropy of logits (N,K) against class indices; a (1,) node.
   public func softmaxCrossEntropy(_ logits: Variable, targets: [Int]) -> Variable {
     precondition(targets.count == values[logits.id].shape[0], "\(targets.count) targets for \(values[logits.id].shape[0]) rows")
+    let classes = values[logits.id].shape[1]
+    precondition(targets.allSatisfy { (0..<classes).contains($0) }, "targets must be class indices in 0..<\(classes) (check labels before training)")
     let (loss, probabilities) = softmaxCrossEntropyForward(logits: values[logits.id], targets: targets)
     return record(Tensor(shape: [1], data: [loss]), .softmaxCrossEntropy(logits: logits.id, targets: targets, probabilities: probabilities),
       requiresGradient: needsGradient(logits.id))
@@ -159,14 +162,26 @@ extension Graph {
 
   /// Sampling grid for theta (N,2,3) and output size [N,C,H,W] -> (N,H,W,2).
   public func affineGrid(_ theta: Variable, size: [Int], alignCorners: Bool) -> Variable {
-    let grid = STNNetwork.affineGrid(theta: values[theta.id], size: size, alignCorners: alignCorners)
+    let grid = STNWarp.affineGrid(theta: values[theta.id], size: size, alignCorners: alignCorners)
     return record(grid, .affineGrid(theta: theta.id, size: size, alignCorners: alignCorners), requiresGradient: needsGradient(theta.id))
   }
 
   /// Samples input (N,C,H,W) at grid (N,Ho,Wo,2) -> (N,C,Ho,Wo).
   public func gridSample(_ x: Variable, grid: Variable, options: GridSampleOptions) -> Variable {
-    let y = STNNetwork.gridSample(input: values[x.id], grid: values[grid.id], options: options, threads: threads)
+    let y = STNWarp.gridSample(input: values[x.id], grid: values[grid.id], options: options, threads: threads)
     return record(y, .gridSample(input: x.id, grid: grid.id, options: options), requiresGradient: needsGradient(x.id, grid.id))
+  }
+}
+
+extension Graph {
+  /// `gridSample(x, affineGrid(theta))` fused: input (N,C,H,W), theta (N,2,3) -> (N,C,Ho,Wo)
+  /// with `outputSize` [Ho,Wo] (default: the input's H,W). No grid is stored; the backward goes
+  /// straight to gradInput and gradTheta.
+  public func affineGridSample(_ x: Variable, theta: Variable, outputSize: [Int]? = nil, options: GridSampleOptions) -> Variable {
+    let input = values[x.id]
+    let size = [input.shape[0], input.shape[1]] + (outputSize ?? [input.shape[2], input.shape[3]])
+    let y = STNWarp.affineGridSample(input: input, theta: values[theta.id], outputSize: size, options: options, threads: threads)
+    return record(y, .affineGridSample(input: x.id, theta: theta.id, options: options), requiresGradient: needsGradient(x.id, theta.id))
   }
 }
 
@@ -270,6 +285,13 @@ extension Graph {
         gradOutput: g, input: values[input], grid: values[grid], options: options, threads: threads, needInputGradient: needInput)
       if needInput { accumulate(input, gradInput) }
       accumulate(grid, gradGrid)
+
+    case let .affineGridSample(input, theta, options):
+      let needInput = requiresGradient[input]
+      let (gradInput, gradTheta) = affineGridSampleBackward(
+        gradOutput: g, input: values[input], theta: values[theta], options: options, threads: threads, needInputGradient: needInput)
+      if needInput { accumulate(input, gradInput) }
+      accumulate(theta, gradTheta)
     }
   }
 }

@@ -27,6 +27,10 @@ public final class Graph {
   /// Named intermediate values layers publish for inspection (e.g. `theta`, `transformed`
   /// of a spatial transformer, keyed by its module name).
   public var taps: [String: Variable] = [:]
+  /// Keep the gradients of intermediate nodes after `backward` (default: only leaves keep
+  /// theirs; intermediate ones are released as soon as they are propagated, which lowers the
+  /// peak memory of a training step).
+  public var keepsIntermediateGradients = false
 
   var values: [Tensor] = []
   var gradients: [Tensor?] = []
@@ -96,6 +100,12 @@ public final class Graph {
     for id in stride(from: loss.id, through: 0, by: -1) {
       guard requiresGradient[id], let gradient = gradients[id] else { continue }
       backwardNode(id, gradient)
+      if !keepsIntermediateGradients {
+        switch operations[id] {
+        case .leaf, .parameter: break
+        default: gradients[id] = nil
+        }
+      }
     }
   }
 

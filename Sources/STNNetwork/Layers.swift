@@ -15,6 +15,11 @@ public protocol Layer: AnyObject {
   func forward(_ x: Variable, in graph: Graph) -> Variable
 }
 
+extension Layer {
+  /// `layer(x, in: graph)`: the same as `forward(x, in: graph)`.
+  public func callAsFunction(_ x: Variable, in graph: Graph) -> Variable { forward(x, in: graph) }
+}
+
 /// Uniform values in [-bound, bound) drawn from `random` (PyTorch's default init draws).
 func uniformValues(_ count: Int, bound: Float, _ random: inout RandomStream) -> [Float] {
   (0..<count).map { _ in Float(random.uniform(-Double(bound), Double(bound))) }
@@ -208,23 +213,30 @@ public final class Linear: Layer {
 // MARK: - Dropout
 
 /// Inverted dropout, PyTorch `nn.Dropout`; identity in eval mode.
+///
+/// The mask of the k-th training pass comes from the stream keyed (seed, k), so a run resumed
+/// from a checkpoint (which records `calls`) draws exactly the masks the uninterrupted run would.
 public final class Dropout: Layer {
   public let probability: Float
   public let outputShape: [Int]
-  /// The layer's own stream, advanced by every training forward pass.
-  public var random: RandomStream
+  public let seed: UInt64
+  /// Training forward passes so far.
+  public var calls: UInt64 = 0
 
-  public init(inputShape: [Int], probability: Float, random: RandomStream) {
+  public init(inputShape: [Int], probability: Float, seed: UInt64) {
     precondition(probability >= 0 && probability < 1)
     self.probability = probability
-    self.random = random
+    self.seed = seed
     outputShape = inputShape
   }
 
   public var parameterCount: Int { 0 }
   public var moduleDescription: String { "Dropout(p=\(probability), inplace=False)" }
   public func forward(_ x: Variable, in graph: Graph) -> Variable {
-    graph.dropout(x, probability: probability, random: &random)
+    guard graph.training else { return x }
+    var random = RandomStream(seed: seed, index: calls, salt: 0xD809_0117)
+    calls += 1
+    return graph.dropout(x, probability: probability, random: &random)
   }
 }
 

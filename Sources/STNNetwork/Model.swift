@@ -19,6 +19,8 @@ public final class Model {
   /// Per-sample input shape [C,H,W].
   public let inputShape: [Int]
   public let classCount: Int
+  /// The seed of the initialization and of the dropout masks.
+  public let seed: UInt64
   /// Every trainable tensor, in one flat buffer.
   public let parameters: ParameterStore
   /// Top-level layers in order (a front spatial transformer is the first).
@@ -27,6 +29,8 @@ public final class Model {
   public let spatialTransformers: [SpatialTransformer]
   /// Every batch-norm layer (their running statistics go into checkpoints).
   public let batchNorms: [BatchNorm2D]
+  /// Every dropout layer (their pass counters key the masks; checkpoints record them).
+  public let dropouts: [Dropout]
   /// One row per module, for `summary()`.
   public let summaryRows: [SummaryRow]
   /// Training mode (dropout active, batch norm on batch statistics); `forward` passes it on.
@@ -65,10 +69,12 @@ public final class Model {
     self.spec = spec
     self.inputShape = inputShape
     self.classCount = classCount
+    self.seed = seed
     parameters = builder.store
     layers = built
     spatialTransformers = builder.transformers
     batchNorms = builder.batchNorms
+    dropouts = builder.dropouts
     summaryRows = builder.rows
   }
 
@@ -94,6 +100,27 @@ public final class Model {
     defer { training = wasTraining }
     let graph = Graph(parameters: parameters, training: false, threads: threads)
     return graph.value(forward(graph, input))
+  }
+
+  /// Eval-mode logits (N,classCount) plus every tap's value (e.g. `st.theta` (N,2,3) and
+  /// `st.output` (N,C,H,W) of a front transformer), for inspection sheets and TensorBoard.
+  public func inspect(_ input: Tensor, threads: Int = 1) -> (logits: Tensor, taps: [String: Tensor]) {
+    let wasTraining = training
+    training = false
+    defer { training = wasTraining }
+    let graph = Graph(parameters: parameters, training: false, threads: threads)
+    let logits = graph.value(forward(graph, input))
+    return (logits, graph.taps.mapValues { graph.value($0) })
+  }
+
+  /// Eval-mode theta (N,2,3) of the first spatial transformer for input (N,C,H,W), running only
+  /// its localization network (what a `learned_affine` pipeline stage needs); nil when the model
+  /// has no transformer or the first one is not at the front (its input is then a feature map).
+  public func frontTransformerTheta(_ input: Tensor, threads: Int = 1) -> Tensor? {
+    guard let transformer = layers.first as? SpatialTransformer else { return nil }
+    precondition(Array(input.shape.dropFirst()) == inputShape, "input \(input.shape) does not match model input \(inputShape)")
+    let graph = Graph(parameters: parameters, training: false, threads: threads)
+    return graph.value(transformer.theta(graph.input(input), in: graph))
   }
 
   /// Total trainable scalars.
@@ -125,6 +152,17 @@ public final class Model {
   }
 }
 
+/// The predicted class of each row of logits (N,K): the index of the row's maximum (first on ties).
+public func argmaxRows(_ logits: Tensor) -> [Int] {
+  precondition(logits.rank == 2, "logits must be (N,K), got \(logits.shape)")
+  let (n, k) = (logits.shape[0], logits.shape[1])
+  return (0..<n).map { row in
+    var best = 0
+    for j in 1..<max(k, 1) where logits.data[row * k + j] > logits.data[row * k + best] { best = j }
+    return best
+  }
+}
+
 /// 123456 -> "123,456".
 func formatCount(_ n: Int) -> String {
   let digits = String(n)
@@ -144,7 +182,7 @@ private struct Builder {
   let classCount: Int
   var random: RandomStream
   let seed: UInt64
-  var dropoutCount = 0
+  var dropouts: [Dropout] = []
   var rows: [Model.SummaryRow] = []
   var transformers: [SpatialTransformer] = []
   var batchNorms: [BatchNorm2D] = []
@@ -214,8 +252,9 @@ private struct Builder {
         layer = Linear(store: store, name: prefix, inFeatures: shape[0], outFeatures: out, bias: l.bias, random: &random)
       case .dropout(let p):
         guard p >= 0, p < 1 else { throw fail("probability must be in [0, 1), got \(p)") }
-        layer = Dropout(inputShape: shape, probability: p, random: RandomStream(seed: seed, index: UInt64(dropoutCount), salt: 0xD809_0117))
-        dropoutCount += 1
+        let dropout = Dropout(inputShape: shape, probability: p, seed: seed &+ UInt64(dropouts.count) &* 0x9E37_79B9)
+        dropouts.append(dropout)
+        layer = dropout
       case .batchNorm2d(let b):
         try needImage()
         guard b.eps > 0, b.momentum >= 0, b.momentum <= 1 else { throw fail("eps must be positive and momentum in [0, 1]") }

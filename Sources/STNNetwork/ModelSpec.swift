@@ -19,6 +19,21 @@ import Foundation
 /// ```
 /// Input channels and features are inferred from the input shape; `Model.init` validates the
 /// list and reports the layer index and the reason for anything wrong (`ModelSpecError`).
+///
+/// | layer | settings (defaults) | PyTorch module |
+/// |-------|---------------------|----------------|
+/// | `conv2d` | `out`, `kernel`, `stride` (1), `padding` (0), `dilation` (1), `bias` (true) | `nn.Conv2d` |
+/// | `max_pool2d` | a number (the kernel) or `kernel`, `stride` (= kernel), `padding` (0), `ceil_mode` (false) | `nn.MaxPool2d` |
+/// | `avg_pool2d` | as max_pool2d, plus `count_include_pad` (true) | `nn.AvgPool2d` |
+/// | `relu`, `sigmoid`, `tanh`, `flatten` | none | `nn.ReLU`, `nn.Sigmoid`, `nn.Tanh`, `nn.Flatten` |
+/// | `leaky_relu` | a number or `negative_slope` (0.01) | `nn.LeakyReLU` |
+/// | `linear` | a number, `classes`, or `out`, `bias` (true) | `nn.Linear` |
+/// | `dropout` | a number or `p` (0.5) | `nn.Dropout` |
+/// | `batch_norm2d` | `eps` (1e-5), `momentum` (0.1) | `nn.BatchNorm2d` |
+/// | `spatial_transformer` | `localization` (a layer list ending in `{linear: k}`), `constraint` (affine) | see `SpatialTransformer` |
+///
+/// `constraint` sets k: affine 6, rts 4 (angle, log-scale, tx, ty), translation 2,
+/// scale_translation 3 (log-scale, tx, ty). State-dict names follow `Model`'s naming rule.
 public struct ModelSpec: Codable, Equatable, Sendable {
   public var layers: [LayerSpec]
 

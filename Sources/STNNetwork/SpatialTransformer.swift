@@ -108,8 +108,8 @@ public final class SpatialTransformer: Layer {
 
   public func forward(_ x: Variable, in graph: Graph) -> Variable {
     let theta = theta(x, in: graph)
-    let grid = graph.affineGrid(theta, size: graph.shape(x), alignCorners: samplerOptions.alignCorners)
-    let output = graph.gridSample(x, grid: grid, options: samplerOptions)
+    // The fused kernel never materializes the (N,H,W,2) grid.
+    let output = graph.affineGridSample(x, theta: theta, options: samplerOptions)
     graph.taps[name + ".theta"] = theta
     graph.taps[name + ".output"] = output
     return output

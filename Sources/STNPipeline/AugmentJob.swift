@@ -94,10 +94,7 @@ public struct AugmentJob {
   public func run(progress: ((Int, Int) -> Void)? = nil) throws -> AugmentSummary {
     try checkFolders()
     let processor = try SampleProcessor(config: config)
-    if config.hasLearnedStage {
-      throw PipelineError(file: config.path, line: config.stages.first { if case .learnedAffine = $0.stage { return true } else { return false } }?.line ?? 0,
-                          reason: "learned_affine needs a trained model; this build of stn augment cannot load one yet")
-    }
+    try config.rejectLearnedStage(what: "stn augment")
     let indices = BatchLoader.order(count: dataset.count, seed: 0, epoch: 0, shuffle: false, shard: shard)
     let total = indices.count * copies
     let started = Date()

@@ -208,7 +208,7 @@ final class LoaderState: @unchecked Sendable {
     predictorSampleCount = predictor.map { $0.inputChannels * $0.inputWidth * $0.inputHeight } ?? 0
     slotDone = [Int](repeating: 0, count: ring)
     for _ in 0..<ring {
-      slotImages.append(UnsafeMutablePointer<Float>.allocate(capacity: batchSize * sampleCount))
+      slotImages.append(BufferPool.take(capacity: batchSize * sampleCount))
       slotLabels.append(UnsafeMutablePointer<Int>.allocate(capacity: batchSize))
       let valid = UnsafeMutablePointer<Bool>.allocate(capacity: batchSize)
       valid.initialize(repeating: false, count: batchSize)
@@ -223,7 +223,7 @@ final class LoaderState: @unchecked Sendable {
   }
 
   deinit {
-    for pointer in slotImages { pointer.deallocate() }
+    for pointer in slotImages { BufferPool.give(pointer, capacity: batchSize * sampleCount) }
     for pointer in slotLabels { pointer.deallocate() }
     for pointer in slotValid { pointer.deallocate() }
     for pointer in slotPredictorInput { pointer.deallocate() }

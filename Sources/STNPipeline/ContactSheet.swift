@@ -32,6 +32,7 @@ public enum ContactSheet {
   /// The sheet: each original beside its transformed version, the caption underneath.
   public static func render(_ entries: [ContactSheetEntry], minimumBox: Int = 112) -> Image {
     let box = box(for: entries, minimumBox: minimumBox)
+    let enlargement = box.width / max(1, entries.map(\.transformed.width).max() ?? 1)
     let columns = max(1, Int(Double(entries.count).squareRoot().rounded(.up)))
     let rows = max(1, (entries.count + columns - 1) / columns)
     let pairWidth = 2 * box.width + gap / 2, pairHeight = box.height + captionHeight
@@ -39,8 +40,8 @@ public enum ContactSheet {
     var sheet = Image(width: width, height: height, channels: 3, repeating: background)
     for (i, entry) in entries.enumerated() {
       let x = gap + (i % columns) * (pairWidth + gap), y = gap + (i / columns) * (pairHeight + gap)
-      paste(fit(entry.original, into: box), onto: &sheet, x: x, y: y, box: box)
-      paste(fit(entry.transformed, into: box), onto: &sheet, x: x + box.width + gap / 2, y: y, box: box)
+      paste(fit(entry.original, into: box, enlargement: enlargement), onto: &sheet, x: x, y: y, box: box)
+      paste(fit(entry.transformed, into: box, enlargement: enlargement), onto: &sheet, x: x + box.width + gap / 2, y: y, box: box)
     }
     var canvas = Canvas(image: sheet)
     for (i, entry) in entries.enumerated() {
@@ -52,12 +53,13 @@ public enum ContactSheet {
 
   /// Scales `image` to fit `box` keeping its aspect: area shrink, or whole-factor nearest
   /// enlargement (crisp pixels, so the sheet shows what the model sees).
-  static func fit(_ image: Image, into box: (width: Int, height: Int)) -> Image {
+  static func fit(_ image: Image, into box: (width: Int, height: Int), enlargement: Int) -> Image {
     if image.width > box.width || image.height > box.height {
       let scale = min(Double(box.width) / Double(image.width), Double(box.height) / Double(image.height))
       return AreaResize.resize(image, width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
     }
-    let factor = max(1, min(box.width / image.width, box.height / image.height))
+    // The same whole factor as the transformed images where it fits, so sizes compare.
+    let factor = max(1, min(enlargement, box.width / image.width, box.height / image.height))
     if factor == 1 { return image }
     var large = Image(width: image.width * factor, height: image.height * factor, channels: image.channels)
     for y in 0..<large.height {
@@ -110,6 +112,7 @@ public struct ExportJob {
   /// The entries, and the samples that could not be read.
   public func run() throws -> (entries: [ContactSheetEntry], skipped: [SkippedSample]) {
     let processor = try SampleProcessor(config: config)
+    try config.rejectLearnedStage(what: "stn export with a pipeline")
     var entries: [ContactSheetEntry] = []
     var skipped: [SkippedSample] = []
     for index in indices {

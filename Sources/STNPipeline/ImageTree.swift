@@ -80,3 +80,21 @@ extension PipelineConfig {
     }
   }
 }
+
+extension PipelineConfig {
+  /// The folder the pipeline's `source:` reads (for refusing writes into it).
+  public var sourceFolder: String? {
+    switch source {
+    case .imageFolder(let path)?: return path
+    case .idx(let folder, _)?: return folder
+    case nil: return nil
+    }
+  }
+
+  /// Throws, at the stage's line, when a `learned_affine` stage needs a model `what` cannot load.
+  public func rejectLearnedStage(what: String) throws {
+    if let entry = stages.first(where: { if case .learnedAffine = $0.stage { return true } else { return false } }) {
+      throw PipelineError(file: path, line: entry.line, reason: "learned_affine needs a trained model, which \(what) cannot load yet")
+    }
+  }
+}

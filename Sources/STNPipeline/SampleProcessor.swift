@@ -87,8 +87,9 @@ public final class SampleProcessor: @unchecked Sendable {
   public let outputBias: [Float]
   let options: WarpOptions
 
-  /// Below this footprint (source pixels per output pixel) bilinear alone is used.
-  public static let prefilterThreshold = 1.5
+  /// From this footprint (source pixels per output pixel along an axis) the image is box-halved
+  /// along that axis before the bilinear pass.
+  public static let prefilterThreshold = 2.0
 
   public init(config: PipelineConfig) throws {
     self.config = config
@@ -196,23 +197,24 @@ public final class SampleProcessor: @unchecked Sendable {
     return denominator
   }
 
-  /// Area-shrinks the sample's image where the transform still minifies by more than
-  /// `prefilterThreshold`, so the bilinear pass does not alias.
+  /// Box-halves the sample's image along each axis where the transform still minifies by 2x or
+  /// more (after any DCT reduction), so the bilinear pass always reads at least one source pixel
+  /// per output pixel step and does not alias. Each halving is folded into the transform.
   func prefilterIfMinifying(_ sample: inout PreparedSample, path: String) throws {
     guard config.resample.interpolation == .bilinear else { return }
-    guard let footprint = SampleProcessor.footprint(sample.transform) else {
-      throw SampleError(path: path, reason: "the stages compose to a non-invertible transform")
+    while true {
+      guard let footprint = SampleProcessor.footprint(sample.transform) else {
+        throw SampleError(path: path, reason: "the stages compose to a non-invertible transform")
+      }
+      let halveX = footprint.x >= SampleProcessor.prefilterThreshold && sample.image.width > 1
+      let halveY = footprint.y >= SampleProcessor.prefilterThreshold && sample.image.height > 1
+      if !halveX && !halveY { return }
+      sample.image = BoxHalve.halve(sample.image, x: halveX, y: halveY)
+      // Halved pixel i is centred at source 2i + 0.5.
+      let unhalve = STNWarp.AffineTransform(a: halveX ? 2 : 1, b: 0, c: halveX ? 0.5 : 0, d: 0, e: halveY ? 2 : 1, f: halveY ? 0.5 : 0)
+      sample.transform = sample.transform * unhalve
+      sample.prefiltered = true
     }
-    let fx = footprint.x >= SampleProcessor.prefilterThreshold ? footprint.x : 1
-    let fy = footprint.y >= SampleProcessor.prefilterThreshold ? footprint.y : 1
-    if fx == 1 && fy == 1 { return }
-    let width = max(1, Int((Double(sample.image.width) / fx).rounded()))
-    let height = max(1, Int((Double(sample.image.height) / fy).rounded()))
-    if width == sample.image.width && height == sample.image.height { return }
-    let original = (sample.image.width, sample.image.height)
-    sample.image = AreaResize.resize(sample.image, width: width, height: height)
-    sample.transform = sample.transform * ChainPlanner.resizeMap(fromWidth: width, fromHeight: height, toWidth: original.0, toHeight: original.1)
-    sample.prefiltered = true
   }
 
   // MARK: Learned stage
@@ -264,9 +266,16 @@ public final class SampleProcessor: @unchecked Sendable {
       && sample.transform.maxDifference(.identity) < 1e-12
   }
 
+  /// A `learned_affine` sample must be completed with its theta before it can be rendered.
+  func requireComplete(_ sample: PreparedSample) throws {
+    if sample.pending != nil {
+      throw PipelineError(file: config.path, line: 0, reason: "learned_affine needs a trained model's prediction before the sample can be rendered")
+    }
+  }
+
   /// The output as 8-bit HWC pixels (no normalization), for writing files.
   public func renderUInt8(_ sample: PreparedSample) throws -> Image {
-    precondition(sample.pending == nil, "complete(_:theta:) a learned sample before rendering")
+    try requireComplete(sample)
     if SampleProcessor.isIdentity(sample) { return sample.image }
     guard let inverse = sample.transform.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
     var output = Image(width: sample.outputWidth, height: sample.outputHeight, channels: sample.image.channels)
@@ -282,7 +291,7 @@ public final class SampleProcessor: @unchecked Sendable {
 
   /// The output as normalized float32, written to `output` laid out (C,H,W).
   public func renderFloat(_ sample: PreparedSample, into output: UnsafeMutablePointer<Float>) throws {
-    precondition(sample.pending == nil, "complete(_:theta:) a learned sample before rendering")
+    try requireComplete(sample)
     let channels = sample.image.channels
     if SampleProcessor.isIdentity(sample) {
       let plane = sample.outputWidth * sample.outputHeight

@@ -112,7 +112,7 @@ extension SampleProcessor {
   /// The step-by-step reference output for a sample (full-resolution decode, each step
   /// resampled on its own), with exactly the random parameters `prepare` draws.
   public func referenceRender(dataset: any ImageDataset, index: Int, epoch: Int) throws -> Image {
-    precondition(suffix == nil, "the reference does not model learned_affine")
+    if suffix != nil { throw PipelineError(file: config.path, line: 0, reason: "the step-by-step reference does not model learned_affine") }
     let image = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
     var random = randomStream(epoch: epoch, index: index)
     let geometry = prefix.plan(width: image.width, height: image.height, random: &random)

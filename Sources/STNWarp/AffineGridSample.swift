@@ -89,9 +89,9 @@ public func affineGridSample(input: Tensor, theta: Tensor, outputSize: [Int], op
                     let offset = inside ? iy * w + ix : 0
                     for ch in 0..<c { rowOut[ch * planeOut + ox] = inside ? imageIn[ch * planeIn + offset] : 0 }
                   case .bilinear:
-                    let taps = bilinearTaps(x: x, y: y, width: w, height: h).taps
-                    let o0 = Int(taps.offsets[0]), o1 = Int(taps.offsets[1]), o2 = Int(taps.offsets[2]), o3 = Int(taps.offsets[3])
-                    let w0 = taps.weights[0], w1 = taps.weights[1], w2 = taps.weights[2], w3 = taps.weights[3]
+                    let taps = bilinearTaps(x: x, y: y, width: w, height: h)
+                    let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
+                    let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
                     for ch in 0..<c {
                       let p = imageIn + ch * planeIn
                       rowOut[ch * planeOut + ox] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
@@ -122,10 +122,24 @@ func affineInteriorForward(
   _ imageIn: UnsafePointer<Float>, row: AffineRow, xs: UnsafePointer<Float>, columns: Range<Int>, width w: Int, height h: Int,
   channels c: Int, alignCorners: Bool, output: UnsafeMutablePointer<Float>, planeIn: Int, planeOut: Int
 ) {
-  for ox in columns {
+  var start = columns.lowerBound
+  while start + 8 <= columns.upperBound {
+    let g = interiorGeometry8(row, xs: xs, ox: start, width: w, height: h, alignCorners: alignCorners)
+    var p = imageIn
+    var o = output + start
+    for _ in 0..<c {
+      let nw = gather8(p, g.base), ne = gather8(p + 1, g.base), sw = gather8(p + w, g.base), se = gather8(p + w + 1, g.base)
+      let value = nw * g.w0 + ne * g.w1 + sw * g.w2 + se * g.w3
+      UnsafeMutableRawPointer(o).storeBytes(of: value, as: SIMD8<Float>.self)
+      p += planeIn
+      o += planeOut
+    }
+    start += 8
+  }
+  for ox in start..<columns.upperBound {
     let x = unnormalize(row.gx(xs[ox]), size: w, alignCorners: alignCorners)
     let y = unnormalize(row.gy(xs[ox]), size: h, alignCorners: alignCorners)
-    let x0 = x.rounded(.down), y0 = y.rounded(.down)
+    let x0 = floorFast(x), y0 = floorFast(y)
     let east = x - x0, south = y - y0
     let west = 1 - east, north = 1 - south
     let w0 = north * west, w1 = north * east, w2 = south * west, w3 = south * east
@@ -138,6 +152,58 @@ func affineInteriorForward(
       o += planeOut
     }
   }
+}
+
+// MARK: - 8 columns at a time
+
+/// Geometry of 8 interior columns: flat offset of the nw tap, bilinear weights, fractions.
+struct InteriorGeometry8 {
+  var base: SIMD8<Int32>
+  var w0: SIMD8<Float>, w1: SIMD8<Float>, w2: SIMD8<Float>, w3: SIMD8<Float>
+  var east: SIMD8<Float>, south: SIMD8<Float>
+}
+
+/// floor of non-negative coordinates below 2^22, as float and integer, without SSE4.1: adding
+/// 2^23 rounds to an integer whose value sits in the low mantissa bits. Equals `floorFast`.
+@inline(__always)
+func floorNonNegative8(_ x: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Int32>) {
+  let magic = SIMD8<Float>(repeating: 8_388_608)
+  let shifted = x + magic
+  var integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) & 0x7F_FFFF
+  var value = shifted - magic
+  let over = value .> x
+  value.replace(with: value - 1, where: over)
+  integer.replace(with: integer &- 1, where: over)
+  return (value, integer)
+}
+
+/// Interior geometry of columns ox..<ox+8 of a row: the same arithmetic as the scalar path,
+/// lane by lane, so results are identical.
+@inline(__always)
+func interiorGeometry8(_ row: AffineRow, xs: UnsafePointer<Float>, ox: Int, width w: Int, height h: Int, alignCorners: Bool) -> InteriorGeometry8 {
+  let bx = UnsafeRawPointer(xs + ox).loadUnaligned(as: SIMD8<Float>.self)
+  let gx = row.t0 * bx + SIMD8(repeating: row.t1 * row.y) + row.t2
+  let gy = row.t3 * bx + SIMD8(repeating: row.t4 * row.y) + row.t5
+  let x: SIMD8<Float>, y: SIMD8<Float>
+  if alignCorners {
+    x = (gx + 1) * (Float(w - 1) / 2)
+    y = (gy + 1) * (Float(h - 1) / 2)
+  } else {
+    x = (gx + 1) * (Float(w) / 2) - 0.5
+    y = (gy + 1) * (Float(h) / 2) - 0.5
+  }
+  let (x0, ix) = floorNonNegative8(x), (y0, iy) = floorNonNegative8(y)
+  let east = x - x0, south = y - y0
+  let west = 1 - east, north = 1 - south
+  return InteriorGeometry8(base: iy &* Int32(w) &+ ix, w0: north * west, w1: north * east, w2: south * west, w3: south * east,
+                           east: east, south: south)
+}
+
+/// p[offsets[i]] for 8 lanes.
+@inline(__always)
+func gather8(_ p: UnsafePointer<Float>, _ offsets: SIMD8<Int32>) -> SIMD8<Float> {
+  SIMD8(p[Int(offsets[0])], p[Int(offsets[1])], p[Int(offsets[2])], p[Int(offsets[3])],
+        p[Int(offsets[4])], p[Int(offsets[5])], p[Int(offsets[6])], p[Int(offsets[7])])
 }
 
 // MARK: - Backward
@@ -196,12 +262,11 @@ public func affineGridSampleBackward(
                           for ch in 0..<c { gradIn[ch * planeIn + offset] += rowGradOut[ch * planeOut + ox] }
                         }
                       case .bilinear:
-                        let (taps, east, south, inside) = bilinearTaps(x: x, y: y, width: w, height: h)
-                        let west = 1 - east, north = 1 - south
-                        let o0 = Int(taps.offsets[0]), o1 = Int(taps.offsets[1]), o2 = Int(taps.offsets[2]), o3 = Int(taps.offsets[3])
-                        let w0 = taps.weights[0], w1 = taps.weights[1], w2 = taps.weights[2], w3 = taps.weights[3]
-                        let m0: Float = inside[0] != 0 ? 1 : 0, m1: Float = inside[1] != 0 ? 1 : 0
-                        let m2: Float = inside[2] != 0 ? 1 : 0, m3: Float = inside[3] != 0 ? 1 : 0
+                        let taps = bilinearTaps(x: x, y: y, width: w, height: h)
+                        let east = taps.east, south = taps.south, west = 1 - east, north = 1 - south
+                        let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
+                        let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
+                        let m0 = taps.m0, m1 = taps.m1, m2 = taps.m2, m3 = taps.m3
                         var gx: Float = 0, gy: Float = 0
                         for ch in 0..<c {
                           let p = imageIn + ch * planeIn
@@ -256,11 +321,42 @@ func affineInteriorBackward(
   let xMultiplier = unnormalizeGradient(size: w, alignCorners: alignCorners)
   let yMultiplier = unnormalizeGradient(size: h, alignCorners: alignCorners)
   var sums = SIMD4<Float>()
-  for ox in columns {
+  var start = columns.lowerBound
+  if start + 8 <= columns.upperBound {
+    var sumXX = SIMD8<Float>(), sumX = SIMD8<Float>(), sumYX = SIMD8<Float>(), sumY = SIMD8<Float>()
+    while start + 8 <= columns.upperBound {
+      let geometry = interiorGeometry8(row, xs: xs, ox: start, width: w, height: h, alignCorners: alignCorners)
+      let west = 1 - geometry.east, north = 1 - geometry.south
+      var gx = SIMD8<Float>(), gy = SIMD8<Float>()
+      for ch in 0..<c {
+        let p = imageIn + ch * planeIn
+        let g = UnsafeRawPointer(gradOut + ch * planeOut + start).loadUnaligned(as: SIMD8<Float>.self)
+        let nw = gather8(p, geometry.base), ne = gather8(p + 1, geometry.base)
+        let sw = gather8(p + w, geometry.base), se = gather8(p + w + 1, geometry.base)
+        if let gradIn {
+          let q = gradIn + ch * planeIn
+          let a0 = geometry.w0 * g, a1 = geometry.w1 * g, a2 = geometry.w2 * g, a3 = geometry.w3 * g
+          // NOTE: lane by lane in column order, the same additions as the scalar loop.
+          for lane in 0..<8 {
+            let r = q + Int(geometry.base[lane])
+            r[0] += a0[lane]; r[1] += a1[lane]; r[w] += a2[lane]; r[w + 1] += a3[lane]
+          }
+        }
+        gx += ((ne - nw) * north + (se - sw) * geometry.south) * g
+        gy += ((sw - nw) * west + (se - ne) * geometry.east) * g
+      }
+      let gX = gx * xMultiplier, gY = gy * yMultiplier
+      let bx = UnsafeRawPointer(xs + start).loadUnaligned(as: SIMD8<Float>.self)
+      sumXX += gX * bx; sumX += gX; sumYX += gY * bx; sumY += gY
+      start += 8
+    }
+    sums = SIMD4(sumXX.sum(), sumX.sum(), sumYX.sum(), sumY.sum())
+  }
+  for ox in start..<columns.upperBound {
     let bx = xs[ox]
     let x = unnormalize(row.gx(bx), size: w, alignCorners: alignCorners)
     let y = unnormalize(row.gy(bx), size: h, alignCorners: alignCorners)
-    let x0 = x.rounded(.down), y0 = y.rounded(.down)
+    let x0 = floorFast(x), y0 = floorFast(y)
     let east = x - x0, south = y - y0
     let west = 1 - east, north = 1 - south
     let w0 = north * west, w1 = north * east, w2 = south * west, w3 = south * east

@@ -72,7 +72,7 @@ public func gridSampleNaive(input: Tensor, grid: Tensor, options: GridSampleOpti
           case .nearest:
             value = pixel(Int(roundHalfToEven(y)), Int(roundHalfToEven(x)))
           case .bilinear:
-            let x0 = x.rounded(.down), y0 = y.rounded(.down)
+            let x0 = floorFast(x), y0 = floorFast(y)
             let east = x - x0, south = y - y0
             let west = 1 - east, north = 1 - south
             let ix = Int(x0), iy = Int(y0)
@@ -115,7 +115,7 @@ public func gridSampleBackwardNaive(
           case .nearest:
             accumulate(Int(roundHalfToEven(y)), Int(roundHalfToEven(x)), gOut)
           case .bilinear:
-            let x0 = x.rounded(.down), y0 = y.rounded(.down)
+            let x0 = floorFast(x), y0 = floorFast(y)
             let east = x - x0, south = y - y0
             let west = 1 - east, north = 1 - south
             let ix = Int(x0), iy = Int(y0)

@@ -86,7 +86,7 @@ func reflectCoordinateWithGradient(_ x: Float, size: Int, alignCorners: Bool) ->
   let shifted = alignCorners ? x : x + 0.5
   let negative = shifted < 0
   let magnitude = abs(shifted)
-  let flips = (magnitude / twiceSpan).rounded(.down)
+  let flips = floorFast(magnitude / twiceSpan)
   let extra = magnitude - flips * twiceSpan
   let reflected = twiceSpan - extra
   // NOTE: past the half period the coordinate runs backwards; the sign flips once more for
@@ -131,4 +131,23 @@ func sourceIndexWithGradient(_ coord: Float, size: Int, padding: GridSamplePaddi
 
 /// Round half to even, PyTorch's `nearbyint` in nearest mode.
 @inline(__always)
-func roundHalfToEven(_ x: Float) -> Float { x.rounded(.toNearestOrEven) }
+func roundHalfToEven(_ x: Float) -> Float {
+  // Adding and subtracting 1.5·2^23 rounds to an integer in the current (nearest-even) mode.
+  guard abs(x) < 4_194_304 else { return x.rounded(.toNearestOrEven) }
+  let magic: Float = 12_582_912
+  return (x + magic) - magic
+}
+
+// MARK: - Fast rounding
+
+// NOTE: the default x86-64 target has no SSE4.1 `roundss`, so `Float.rounded` becomes a libm
+// call in the hot loops. These give identical results through integer conversion (exact for
+// |x| < 2^22, which every coordinate that reaches them satisfies; larger values fall back).
+
+/// floor(x), exactly `x.rounded(.down)`.
+@inline(__always)
+func floorFast(_ x: Float) -> Float {
+  guard abs(x) < 4_194_304 else { return x.rounded(.down) }
+  let t = Float(Int32(x))
+  return t > x ? t - 1 : t
+}

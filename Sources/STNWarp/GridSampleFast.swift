@@ -5,29 +5,32 @@ import STNTensor
 // channel loop has no branches. Results equal `gridSampleNaive` / `gridSampleBackwardNaive`
 // bit for bit (same arithmetic, same order), whatever the thread count.
 
-/// One output position's 4 bilinear taps: offsets into a plane and weights (0 for taps outside).
+/// One output position's 4 bilinear taps (nw, ne, sw, se): offsets into a plane, weights, and
+/// inside masks (1 or 0). Taps outside get weight 0 and offset 0, so reading them is safe.
 struct BilinearTaps {
-  var offsets: SIMD4<Int32>
-  var weights: SIMD4<Float>
+  var o0: Int, o1: Int, o2: Int, o3: Int
+  var w0: Float, w1: Float, w2: Float, w3: Float
+  var m0: Float, m1: Float, m2: Float, m3: Float
+  var east: Float, south: Float
 }
 
-/// Taps for source pixel coordinate (x, y) on an h x w plane, zero-padded.
+/// Taps for source pixel coordinate (x, y) on an h x w plane, zero-padded. Plain scalar code:
+/// generic SIMD masks did not inline well here.
 @inline(__always)
-func bilinearTaps(x: Float, y: Float, width w: Int, height h: Int) -> (taps: BilinearTaps, east: Float, south: Float, inside: SIMD4<Int32>) {
-  let x0 = x.rounded(.down), y0 = y.rounded(.down)
+func bilinearTaps(x: Float, y: Float, width w: Int, height h: Int) -> BilinearTaps {
+  let x0 = floorFast(x), y0 = floorFast(y)
   let east = x - x0, south = y - y0
   let west = 1 - east, north = 1 - south
   let ix = Int(x0), iy = Int(y0)
   let xIn0 = ix >= 0 && ix < w, xIn1 = ix + 1 >= 0 && ix + 1 < w
   let yIn0 = iy >= 0 && iy < h, yIn1 = iy + 1 >= 0 && iy + 1 < h
-  let inside = SIMD4<Int32>(yIn0 && xIn0 ? 1 : 0, yIn0 && xIn1 ? 1 : 0, yIn1 && xIn0 ? 1 : 0, yIn1 && xIn1 ? 1 : 0)
   let base = iy * w + ix
-  let offsets = SIMD4<Int32>(Int32(truncatingIfNeeded: base), Int32(truncatingIfNeeded: base + 1),
-                             Int32(truncatingIfNeeded: base + w), Int32(truncatingIfNeeded: base + w + 1))
-  let weights = SIMD4<Float>(north * west, north * east, south * west, south * east)
-  let mask = inside .!= 0
-  return (BilinearTaps(offsets: offsets.replacing(with: 0, where: .!mask), weights: weights.replacing(with: 0, where: .!mask)),
-          east, south, inside)
+  let in0 = yIn0 && xIn0, in1 = yIn0 && xIn1, in2 = yIn1 && xIn0, in3 = yIn1 && xIn1
+  return BilinearTaps(
+    o0: in0 ? base : 0, o1: in1 ? base + 1 : 0, o2: in2 ? base + w : 0, o3: in3 ? base + w + 1 : 0,
+    w0: in0 ? north * west : 0, w1: in1 ? north * east : 0, w2: in2 ? south * west : 0, w3: in3 ? south * east : 0,
+    m0: in0 ? 1 : 0, m1: in1 ? 1 : 0, m2: in2 ? 1 : 0, m3: in3 ? 1 : 0,
+    east: east, south: south)
 }
 
 /// How to split `n` images with `rows` output rows each over `threads`: (chunks per image).
@@ -69,9 +72,9 @@ func gridSampleFast(input: Tensor, grid: Tensor, options: GridSampleOptions, thr
                   for ch in 0..<c { imageOut[ch * planeOut + o] = 0 }
                 }
               case .bilinear:
-                let taps = bilinearTaps(x: x, y: y, width: w, height: h).taps
-                let o0 = Int(taps.offsets[0]), o1 = Int(taps.offsets[1]), o2 = Int(taps.offsets[2]), o3 = Int(taps.offsets[3])
-                let w0 = taps.weights[0], w1 = taps.weights[1], w2 = taps.weights[2], w3 = taps.weights[3]
+                let taps = bilinearTaps(x: x, y: y, width: w, height: h)
+                let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
+                let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
                 for ch in 0..<c {
                   let p = imageIn + ch * planeIn
                   imageOut[ch * planeOut + o] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
@@ -128,15 +131,13 @@ func gridSampleBackwardFast(
                       for ch in 0..<c { gIn[ch * planeIn + offset] += imageGradOut[ch * planeOut + o] }
                     }
                   case .bilinear:
-                    let (taps, east, south, _) = bilinearTaps(x: x, y: y, width: w, height: h)
-                    let west = 1 - east, north = 1 - south
-                    let o0 = Int(taps.offsets[0]), o1 = Int(taps.offsets[1]), o2 = Int(taps.offsets[2]), o3 = Int(taps.offsets[3])
-                    let w0 = taps.weights[0], w1 = taps.weights[1], w2 = taps.weights[2], w3 = taps.weights[3]
-                    // Tap values for the grid gradient: 0 outside (mask from the zeroed weights
-                    // is not enough, an inside tap may have weight 0), so recompute the mask.
-                    let inside = bilinearTaps(x: x, y: y, width: w, height: h).inside
-                    let m0: Float = inside[0] != 0 ? 1 : 0, m1: Float = inside[1] != 0 ? 1 : 0
-                    let m2: Float = inside[2] != 0 ? 1 : 0, m3: Float = inside[3] != 0 ? 1 : 0
+                    let taps = bilinearTaps(x: x, y: y, width: w, height: h)
+                    let east = taps.east, south = taps.south, west = 1 - east, north = 1 - south
+                    let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
+                    let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
+                    // Tap values for the grid gradient are 0 outside: the masks, since an
+                    // inside tap may also have weight 0.
+                    let m0 = taps.m0, m1 = taps.m1, m2 = taps.m2, m3 = taps.m3
                     var gx: Float = 0, gy: Float = 0
                     for ch in 0..<c {
                       let p = imageIn + ch * planeIn

@@ -88,7 +88,7 @@ func sampleUInt8(
       result[c] = inside ? Float(src[(iy * w + ix) * channels + c]) : options.fillValue(c)
     }
   case .bilinear:
-    let x0 = x.rounded(.down), y0 = y.rounded(.down)
+    let x0 = floorFast(x), y0 = floorFast(y)
     let east = x - x0, south = y - y0
     let west = 1 - east, north = 1 - south
     let ix = Int(x0), iy = Int(y0)
@@ -108,9 +108,10 @@ func sampleUInt8(
 /// uint8 rounding of a sample in pixel units: nearest, halves up, clamped to 0...255.
 @inline(__always)
 func roundToUInt8(_ value: Float) -> UInt8 {
-  let rounded = (value + 0.5).rounded(.down)
-  if !(rounded > 0) { return 0 }
-  return rounded >= 255 ? 255 : UInt8(rounded)
+  // Clamping first makes truncation of value + 0.5 equal floor(value + 0.5).
+  if !(value > 0) { return 0 }
+  if value >= 254.5 { return 255 }
+  return UInt8(value + 0.5)
 }
 
 func checkWarpArguments(width: Int, height: Int, channels: Int, outputWidth: Int, outputHeight: Int, options: WarpOptions) {

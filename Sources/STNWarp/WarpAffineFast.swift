@@ -65,6 +65,38 @@ func warpInteriorSpan(_ row: WarpRow, outputWidth: Int, width w: Int, height h: 
   return start < end ? start..<end : 0..<0
 }
 
+// MARK: - 8 columns at a time
+
+/// Byte offset of the nw tap (3 channels) and bilinear weights of interior columns ox..<ox+8:
+/// the scalar path's arithmetic lane by lane (coordinates there are >= 0, so floor is the
+/// SSE2-friendly `floorNonNegative8`).
+@inline(__always)
+func warpGeometry8(_ row: WarpRow, ox: Int, width w: Int) -> InteriorGeometry8 {
+  let columns = SIMD8<Float>(0, 1, 2, 3, 4, 5, 6, 7) + Float(ox)
+  let x = row.rowX + row.stepX * columns, y = row.rowY + row.stepY * columns
+  let (x0, ix) = floorNonNegative8(x), (y0, iy) = floorNonNegative8(y)
+  let east = x - x0, south = y - y0
+  let west = 1 - east, north = 1 - south
+  return InteriorGeometry8(base: (iy &* Int32(w) &+ ix) &* 3, w0: north * west, w1: north * east, w2: south * west, w3: south * east,
+                           east: east, south: south)
+}
+
+// MARK: - Loading pixels
+
+/// The 3 bytes at `p` as (b0, b1, b2, 0) floats, through one 4-byte load: p[3] must be readable.
+@inline(__always)
+func load3(_ p: UnsafePointer<UInt8>) -> SIMD4<Float> {
+  let word = UnsafeRawPointer(p).loadUnaligned(as: UInt32.self) & 0x00FF_FFFF
+  let bytes = unsafeBitCast(UInt32(littleEndian: word), to: SIMD4<UInt8>.self)
+  return SIMD4<Float>(SIMD4<Int32>(truncatingIfNeeded: bytes))
+}
+
+/// The 3 bytes at `p` as (b0, b1, b2, 0) floats, byte by byte (for the last pixel of a buffer).
+@inline(__always)
+func load3Bytes(_ p: UnsafePointer<UInt8>) -> SIMD4<Float> {
+  SIMD4<Float>(Float(p[0]), Float(p[1]), Float(p[2]), 0)
+}
+
 // MARK: - Fused uint8 -> normalized float32 CHW
 
 /// Warps an 8-bit HWC image and normalizes it into a float32 CHW slot, in one pass.
@@ -103,7 +135,7 @@ public func warpAffineNormalized(
       border(0..<interior.lowerBound)
       if !interior.isEmpty {
         if channels == 3 {
-          interiorNormalized3(source, width: w, row: row, columns: interior, mode: options.mode, output: rowOut, plane: plane,
+          interiorNormalized3(source, width: w, height: h, row: row, columns: interior, mode: options.mode, output: rowOut, plane: plane,
                               scale: SIMD4(scale[0], scale[1], scale[2], 0), bias: SIMD4(bias[0], bias[1], bias[2], 0))
         } else if channels == 1 {
           interiorNormalized1(source, width: w, row: row, columns: interior, mode: options.mode, output: rowOut,
@@ -120,24 +152,35 @@ public func warpAffineNormalized(
 /// Interior of one row, 3 channels: the 4 taps of a pixel as SIMD4 (r, g, b, 0) vectors.
 @inline(__always)
 func interiorNormalized3(
-  _ src: UnsafePointer<UInt8>, width w: Int, row: WarpRow, columns: Range<Int>, mode: GridSampleMode,
+  _ src: UnsafePointer<UInt8>, width w: Int, height h: Int, row: WarpRow, columns: Range<Int>, mode: GridSampleMode,
   output: UnsafeMutablePointer<Float>, plane: Int, scale: SIMD4<Float>, bias: SIMD4<Float>
 ) {
   let out0 = output, out1 = output + plane, out2 = output + 2 * plane
   let stride = w * 3
+  let end = src + h * stride
   switch mode {
   case .bilinear:
-    for ox in columns {
+    var start = columns.lowerBound
+    while start + 8 <= columns.upperBound {
+      let g = warpGeometry8(row, ox: start, width: w)
+      for lane in 0..<8 {
+        let p = src + Int(g.base[lane]), q = p + stride
+        let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
+        let value = nw * g.w0[lane] + ne * g.w1[lane] + sw * g.w2[lane] + se * g.w3[lane]
+        let result = value * scale + bias
+        let ox = start + lane
+        out0[ox] = result[0]; out1[ox] = result[1]; out2[ox] = result[2]
+      }
+      start += 8
+    }
+    for ox in start..<columns.upperBound {
       let x = row.x(ox), y = row.y(ox)
-      let x0 = x.rounded(.down), y0 = y.rounded(.down)
+      let x0 = floorFast(x), y0 = floorFast(y)
       let east = x - x0, south = y - y0
       let west = 1 - east, north = 1 - south
       let p = src + Int(y0) * stride + Int(x0) * 3
       let q = p + stride
-      let nw = SIMD4<Float>(Float(p[0]), Float(p[1]), Float(p[2]), 0)
-      let ne = SIMD4<Float>(Float(p[3]), Float(p[4]), Float(p[5]), 0)
-      let sw = SIMD4<Float>(Float(q[0]), Float(q[1]), Float(q[2]), 0)
-      let se = SIMD4<Float>(Float(q[3]), Float(q[4]), Float(q[5]), 0)
+      let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
       let value = nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
       let result = value * scale + bias
       out0[ox] = result[0]; out1[ox] = result[1]; out2[ox] = result[2]
@@ -162,7 +205,7 @@ func interiorNormalized1(
   case .bilinear:
     for ox in columns {
       let x = row.x(ox), y = row.y(ox)
-      let x0 = x.rounded(.down), y0 = y.rounded(.down)
+      let x0 = floorFast(x), y0 = floorFast(y)
       let east = x - x0, south = y - y0
       let west = 1 - east, north = 1 - south
       let p = src + Int(y0) * w + Int(x0)
@@ -208,17 +251,27 @@ public func warpAffineUInt8(
       if !interior.isEmpty {
         if channels == 3 && options.mode == .bilinear {
           let stride = w * 3
-          for ox in interior {
+          let end = source + h * stride
+          var start = interior.lowerBound
+          while start + 8 <= interior.upperBound {
+            let g = warpGeometry8(row, ox: start, width: w)
+            for lane in 0..<8 {
+              let p = source + Int(g.base[lane]), q = p + stride
+              let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
+              let value = nw * g.w0[lane] + ne * g.w1[lane] + sw * g.w2[lane] + se * g.w3[lane]
+              let o = rowOut + (start + lane) * 3
+              o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
+            }
+            start += 8
+          }
+          for ox in start..<interior.upperBound {
             let x = row.x(ox), y = row.y(ox)
-            let x0 = x.rounded(.down), y0 = y.rounded(.down)
+            let x0 = floorFast(x), y0 = floorFast(y)
             let east = x - x0, south = y - y0
             let west = 1 - east, north = 1 - south
             let p = source + Int(y0) * stride + Int(x0) * 3
             let q = p + stride
-            let nw = SIMD4<Float>(Float(p[0]), Float(p[1]), Float(p[2]), 0)
-            let ne = SIMD4<Float>(Float(p[3]), Float(p[4]), Float(p[5]), 0)
-            let sw = SIMD4<Float>(Float(q[0]), Float(q[1]), Float(q[2]), 0)
-            let se = SIMD4<Float>(Float(q[3]), Float(q[4]), Float(q[5]), 0)
+            let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
             let value = nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
             let o = rowOut + ox * 3
             o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])

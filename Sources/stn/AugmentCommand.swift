@@ -41,7 +41,7 @@ struct Augment: ParsableCommand {
     var config = try PipelineConfig.load(path: pipeline)
     if let seed { config.seed = seed }
     let dataset: any ImageDataset = try input.map { try ImageTree(root: $0) } ?? config.openSource()
-    var job = AugmentJob(config: config, dataset: dataset, inputRoot: input, outputRoot: output)
+    var job = AugmentJob(config: config, dataset: dataset, inputRoot: input ?? config.sourceFolder, outputRoot: output)
     job.copies = copies
     job.threads = threads
     job.shard = try shard.map { try Shard(parsing: $0) }

@@ -31,6 +31,7 @@ struct BenchPipeline: ParsableCommand {
   @Option(help: "Loader worker threads.") var threads: Int = 2
   @Option(help: "Timed epochs (median reported).") var runs: Int = 3
   @Option(help: "Use at most this many images.") var limit: Int?
+  @Option(help: "Also time the phases (decode alone; decode+plan+prefilter; resample) on one thread over N images.") var profile: Int = 0
   @Option(help: "Also measure PSNR of the fused path against the step-by-step reference on N images.") var psnr: Int = 0
 
   func run() throws {
@@ -52,6 +53,34 @@ struct BenchPipeline: ParsableCommand {
     print(String(format: "{\"bench\":\"B3\",\"images_per_s\":%.1f,\"threads\":%d,\"images\":%d,\"runs\":%d,\"skipped\":%d,\"all_runs\":[%@]}",
                  median, threads, dataset.count, rates.count, skipped, rates.map { String(format: "%.1f", $0) }.joined(separator: ",")))
     if psnr > 0 { try reportPSNR(config: config, dataset: dataset) }
+    if profile > 0 { try reportProfile(config: config, dataset: dataset) }
+  }
+
+  /// Single-thread time per image of each phase, in milliseconds.
+  private func reportProfile(config: PipelineConfig, dataset: any ImageDataset) throws {
+    let processor = try SampleProcessor(config: config)
+    let n = min(profile, dataset.count)
+    let options = DecodeOptions(channels: config.channels)
+    var started = Date()
+    for index in 0..<n { _ = try dataset.loadImage(at: index, options: options) }
+    let decode = Date().timeIntervalSince(started)
+    started = Date()
+    var samples: [PreparedSample] = []
+    var prepare = 0.0, render = 0.0
+    let slot = UnsafeMutablePointer<Float>.allocate(capacity: 3 * 1024 * 1024)
+    defer { slot.deallocate() }
+    for index in 0..<n {
+      started = Date()
+      let sample = try processor.prepare(dataset: dataset, index: index, epoch: 0)
+      prepare += Date().timeIntervalSince(started)
+      if sample.outputWidth * sample.outputHeight * config.channels > 3 * 1024 * 1024 { continue }
+      started = Date()
+      try processor.renderFloat(sample, into: slot)
+      render += Date().timeIntervalSince(started)
+      if samples.count < 1 { samples.append(sample) }
+    }
+    print(String(format: "{\"profile\":\"B3 phases, 1 thread\",\"n\":%d,\"decode_full_ms\":%.3f,\"prepare_ms\":%.3f,\"resample_ms\":%.3f}",
+                 n, 1000 * decode / Double(n), 1000 * prepare / Double(n), 1000 * render / Double(n)))
   }
 
   private func runEpoch(config: PipelineConfig, dataset: any ImageDataset, epoch: Int) throws -> (Int, Double, Int) {

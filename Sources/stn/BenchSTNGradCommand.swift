@@ -35,6 +35,7 @@ struct BenchSTNGrad: ParsableCommand {
       let ms = timing.median * 1000 / Double(repeats)
       printJSONLine(["bench": "B2", "path": .string(path), "ms_per_batch": .number(ms, digits: 4),
                      "min_ms_per_batch": .number(timing.minimum * 1000 / Double(repeats), digits: 4),
+                     "cpu_ms_per_batch": .number(timing.medianCPU * 1000 / Double(repeats), digits: 4),
                      "runs": .int(runs), "batches_per_run": .int(repeats), "threads": .int(threads), "shape": "64x1x42x42",
                      "anchor": "torch affine_grid+grid_sample fwd+bwd", "anchor_ms_per_batch": .number(Self.torchAnchor, digits: 2),
                      "ratio": .number(ms / Self.torchAnchor, digits: 3)])

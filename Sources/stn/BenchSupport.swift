@@ -6,6 +6,12 @@ import Foundation
 struct BenchTiming {
   /// Seconds of each timed run, in run order.
   var seconds: [Double]
+  /// Process CPU seconds (all threads) of each timed run: steadier than wall time on a shared
+  /// machine, where other processes take turns on the cores.
+  var cpuSeconds: [Double] = []
+
+  /// Median process CPU seconds per run.
+  var medianCPU: Double { BenchTiming(seconds: cpuSeconds).median }
 
   /// Median of the runs (mean of the middle two for an even count).
   var median: Double {
@@ -21,16 +27,24 @@ struct BenchTiming {
 /// Monotonic time in seconds.
 func benchNow() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
+/// CPU time of the whole process (every thread) in seconds.
+func benchCPUNow() -> Double {
+  var spec = timespec()
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+  return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
 /// Runs `body` `warmup` times untimed, then `runs` times timed.
 func measure(runs: Int, warmup: Int = 1, _ body: () -> Void) -> BenchTiming {
   for _ in 0..<max(warmup, 0) { body() }
-  var seconds: [Double] = []
+  var timing = BenchTiming(seconds: [])
   for _ in 0..<max(runs, 1) {
-    let start = benchNow()
+    let start = benchNow(), cpuStart = benchCPUNow()
     body()
-    seconds.append(benchNow() - start)
+    timing.seconds.append(benchNow() - start)
+    timing.cpuSeconds.append(benchCPUNow() - cpuStart)
   }
-  return BenchTiming(seconds: seconds)
+  return timing
 }
 
 /// One value of a JSON line.

@@ -45,6 +45,7 @@ struct BenchWarp: ParsableCommand {
       let imagesPerSecond = Double(n) / timing.median
       printJSONLine(["bench": "B1", "path": .string(path), "images_per_s": .number(imagesPerSecond, digits: 1),
                      "median_ms": .number(timing.median * 1000), "min_ms": .number(timing.minimum * 1000),
+                     "cpu_ms": .number(timing.medianCPU * 1000),
                      "runs": .int(runs), "threads": .int(threads), "images": .int(n), "size": .int(side),
                      "anchor": .string(peer), "anchor_images_per_s": .number(anchor, digits: 0),
                      "ratio": .number(imagesPerSecond / anchor, digits: 2)])

@@ -1,5 +1,6 @@
 import STNTensor
 import STNTestSupport
+import STNWarp
 import XCTest
 
 @testable import STNNetwork
@@ -179,6 +180,28 @@ final class GraphTests: XCTestCase {
     for layer in model.layers.dropFirst() { h = layer.forward(h, in: fixed) }
     fixed.backward(fixed.softmaxCrossEntropy(h, targets: [1, 2]))
     XCTAssertGreaterThan(graph.gradient(x)!.maxAbsDifference(fixed.gradient(y)!), 1e-5)
+  }
+
+  func testFusedAffineSamplingMatchesGridThenSample() {
+    let input = GraphTests.randomTensor([2, 3, 7, 8], seed: 21)
+    let target = GraphTests.randomTensor([2, 3, 7, 8], seed: 22)
+    let theta = Tensor(shape: [2, 2, 3], data: [0.9, 0.2, 0.1, -0.15, 1.1, -0.05, 1.2, -0.3, 0.0, 0.25, 0.8, 0.2])
+    let options = GridSampleOptions(mode: .bilinear, padding: .zeros, alignCorners: false)
+
+    let fused = Graph()
+    let x1 = fused.input(input, requiresGradient: true), t1 = fused.input(theta, requiresGradient: true)
+    let y1 = fused.affineGridSample(x1, theta: t1, options: options)
+    fused.backward(fused.meanSquaredError(y1, target: target))
+
+    let split = Graph()
+    let x2 = split.input(input, requiresGradient: true), t2 = split.input(theta, requiresGradient: true)
+    let y2 = split.gridSample(x2, grid: split.affineGrid(t2, size: input.shape, alignCorners: false), options: options)
+    split.backward(split.meanSquaredError(y2, target: target))
+
+    XCTAssertLessThanOrEqual(fused.value(y1).maxAbsDifference(split.value(y2)), 1e-6)
+    XCTAssertLessThanOrEqual(fused.gradient(x1)!.maxAbsDifference(split.gradient(x2)!), 1e-6)
+    XCTAssertLessThanOrEqual(fused.gradient(t1)!.maxAbsDifference(split.gradient(t2)!), 1e-5)
+    XCTAssertGreaterThan(fused.gradient(t1)!.data.map { abs($0) }.max() ?? 0, 1e-3)
   }
 
   // MARK: - Modes

@@ -184,4 +184,8 @@ final class ModelSpecTests: XCTestCase {
     XCTAssertEqual(rows.last, "cls.12")
     XCTAssertEqual(model.summaryRows.first { $0.name == "cls.8" }?.outputShape, [64, 5, 5])
   }
+
+  func testArgmaxRowsPicksTheFirstMaximum() {
+    XCTAssertEqual(argmaxRows(Tensor(shape: [3, 3], data: [0, 2, 1, 5, 5, 1, -1, -3, -0.5])), [1, 0, 2])
+  }
 }
