@@ -28,23 +28,10 @@ public final class NetworkClassifier: TrainableClassifier {
     graph = Graph(parameters: model.parameters, training: true, threads: max(1, threads))
   }
 
-  /// Every dropout layer, outermost first (their streams are re-keyed per step).
-  private lazy var dropouts: [Dropout] = {
-    func collect(_ layers: [Layer]) -> [Dropout] {
-      layers.flatMap { layer -> [Dropout] in
-        if let dropout = layer as? Dropout { return [dropout] }
-        if let sequential = layer as? Sequential { return collect(sequential.layers) }
-        if let transformer = layer as? SpatialTransformer { return collect(transformer.localization.layers) }
-        return []
-      }
-    }
-    return collect(model.layers)
-  }()
-
   public func trainStep(images: Tensor, labels: [Int], learningRate: Double, step: Int) throws -> StepResult {
-    for (index, dropout) in dropouts.enumerated() {
-      dropout.random = RandomStream(seed: seed, epoch: UInt64(step), index: UInt64(index), salt: 0xD809_0117)
-    }
+    // Dropout masks are keyed by the pass count: pin it to the global step so a resumed run
+    // draws the masks the uninterrupted run would have.
+    for dropout in model.dropouts { dropout.calls = UInt64(step) }
     model.training = true
     graph.reset()
     graph.training = true

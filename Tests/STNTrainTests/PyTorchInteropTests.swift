@@ -91,4 +91,31 @@ final class PyTorchInteropTests: XCTestCase {
     let theirs = try SafeTensorsFile(contentsOf: folder + "/torch_logits.safetensors").tensor("logits")
     XCTAssertLessThanOrEqual(ours.maxAbsDifference(theirs), 1e-4)
   }
+
+  /// `stn eval` on a PyTorch-saved state dict + the pipeline declaring its model: ten 28x28 IDX
+  /// images, one per class, preprocessed by the bundled RTS pipeline.
+  func testEvalOfTorchStateDictWithPipeline() throws {
+    let folder = SyntheticData.temporaryFolder("torch-eval")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    func bigEndian(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+    var images: [UInt8] = [0, 0, 8, 3] + bigEndian(10) + bigEndian(28) + bigEndian(28)
+    var labels: [UInt8] = [0, 0, 8, 1] + bigEndian(10)
+    for k in 0..<10 {
+      images += (0..<784).map { UInt8(($0 * (k + 3)) % 256) }
+      labels.append(UInt8(k))
+    }
+    try Data(images).write(to: URL(fileURLWithPath: folder + "/t10k-images-idx3-ubyte"))
+    try Data(labels).write(to: URL(fileURLWithPath: folder + "/t10k-labels-idx1-ubyte"))
+    var request = EvalRequest(checkpoint: fixtures + "/torch_stcnn_state.safetensors", data: folder)
+    request.pipeline = Golden.packageRoot + "/pipelines/fashion-mnist-rts-stn.yaml"
+    request.threads = 1
+    let json = try EvaluationSession.run(request) { _ in }
+    let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.description.utf8)) as? [String: Any])
+    XCTAssertEqual(object["n"] as? Int, 10)
+    XCTAssertEqual((object["confusion"] as? [[Int]])?.count, 10)
+    // Without --pipeline a bare state dict is refused with a hint.
+    XCTAssertThrowsError(try EvaluationSession.run(EvalRequest(checkpoint: request.checkpoint, data: folder)) { _ in }) { error in
+      XCTAssertTrue("\(error)".contains("--pipeline"), "\(error)")
+    }
+  }
 }

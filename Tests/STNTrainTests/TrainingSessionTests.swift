@@ -142,4 +142,22 @@ final class TrainingSessionTests: XCTestCase {
     XCTAssertTrue(outcome.summary.description.hasPrefix("{\"folds\":3,\"mean_val_acc\":"))
     XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/cv/fold-3/best.safetensors"))
   }
+
+  func testInitFromStartsFromGivenWeights() throws {
+    let pipeline = try writePipeline("tiny.yaml", epochs: 1)
+    _ = try TrainingSession.run(request(pipeline, out: folder + "/first"), observer: nil) { _ in }
+    var again = request(pipeline, out: folder + "/second")
+    again.initFrom = folder + "/first/last.safetensors"
+    again.epochs = 1
+    // Capture the initial weights through a zero-epoch view: the first step starts from them.
+    let first = try Checkpoint.load(folder + "/first/last.safetensors")
+    let outcome = try TrainingSession.run(again, observer: nil) { _ in }
+    XCTAssertEqual(outcome.rows.count, 1)
+    let second = try Checkpoint.load(folder + "/second/last.safetensors")
+    // Started from `first`'s weights (optimizer state is not imported: a fresh Adam).
+    XCTAssertEqual(second.optimizerStep, 3)
+    let moved = zip(first.model.parameters.values, second.model.parameters.values).map { abs($0 - $1) }.max() ?? 0
+    XCTAssertGreaterThan(moved, 0)
+    XCTAssertLessThan(moved, 0.2, "one short epoch from the imported weights, not a fresh initialization")
+  }
 }
