@@ -67,7 +67,7 @@ public enum CheckpointExport {
       let scale = max(1, 96 / max(1, inference.model.inputShape[1]))
       let picture = Canvas.grid(
         images: images, labels: labels, columns: 8, cellScale: scale, padding: 6,
-        title: "input | transformed -> predicted (true) — \((request.checkpoint as NSString).lastPathComponent)")
+        title: "input | transformed -> predicted (true), \((request.checkpoint as NSString).lastPathComponent)")
       try ImageCodec.write(picture, to: request.output)
       return "wrote \(request.output): \(images.count / 2) samples, \(picture.width)x\(picture.height)"
     }
