@@ -162,6 +162,9 @@ public enum Checkpoint {
     guard let architecture = meta["architecture"] else {
       throw fail("no `architecture` metadata: not a swift-stn checkpoint (for a plain PyTorch state dict, import it with a model spec)")
     }
+    if let format = meta["format"], format != formatName {
+      throw fail("checkpoint format \(format) is not the supported \(formatName) (written by another swift-stn version?)")
+    }
     let spec: ModelSpec
     do {
       spec = try ModelSpec.fromJSON(architecture, source: "architecture metadata")

@@ -54,8 +54,9 @@ public final class Conv2D: Layer {
     let shape = [outChannels, inChannels, kernel, kernel]
     weight = store.add(name: name + "weight", shape: shape, initial: uniformValues(shape.reduce(1, *), bound: bound, &random))
     self.bias = bias ? store.add(name: name + "bias", shape: [outChannels], initial: uniformValues(outChannels, bound: bound, &random)) : nil
-    let span = dilation * (kernel - 1) + 1
-    outputShape = [outChannels, (inputShape[1] + 2 * padding - span) / stride + 1, (inputShape[2] + 2 * padding - span) / stride + 1]
+    outputShape = [outChannels,
+      conv2dOutputSize(inputShape[1], kernel: kernel, stride: stride, padding: padding, dilation: dilation),
+      conv2dOutputSize(inputShape[2], kernel: kernel, stride: stride, padding: padding, dilation: dilation)]
   }
 
   public var parameterCount: Int { weight.count + (bias?.count ?? 0) }
@@ -87,8 +88,8 @@ public final class MaxPool2D: Layer {
     self.padding = padding
     self.ceilMode = ceilMode
     outputShape = [inputShape[0],
-      poolOutputLength(inputShape[1], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode),
-      poolOutputLength(inputShape[2], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode)]
+      pool2dOutputSize(inputShape[1], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode),
+      pool2dOutputSize(inputShape[2], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode)]
   }
 
   public var parameterCount: Int { 0 }
@@ -113,8 +114,8 @@ public final class AvgPool2D: Layer {
     self.ceilMode = ceilMode
     self.countIncludePad = countIncludePad
     outputShape = [inputShape[0],
-      poolOutputLength(inputShape[1], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode),
-      poolOutputLength(inputShape[2], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode)]
+      pool2dOutputSize(inputShape[1], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode),
+      pool2dOutputSize(inputShape[2], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode)]
   }
 
   public var parameterCount: Int { 0 }
@@ -122,18 +123,6 @@ public final class AvgPool2D: Layer {
   public func forward(_ x: Variable, in graph: Graph) -> Variable {
     graph.avgPool2d(x, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
   }
-}
-
-/// Output length of a pooling window along one axis, PyTorch's formula.
-///
-/// NOTE: with ceil_mode the last window must still start inside the input or the left padding;
-/// PyTorch drops it otherwise (`(out - 1) * stride >= size + padding`).
-public func poolOutputLength(_ size: Int, kernel: Int, stride: Int, padding: Int, ceilMode: Bool) -> Int {
-  let span = size + 2 * padding - kernel
-  if span < 0 { return 0 }
-  var length = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
-  if ceilMode && (length - 1) * stride >= size + padding { length -= 1 }
-  return length
 }
 
 // MARK: - Activations, flatten

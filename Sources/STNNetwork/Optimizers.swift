@@ -28,11 +28,28 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
     self.epsilon = epsilon
   }
 
-  enum CodingKeys: String, CodingKey {
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case kind, momentum, dampening, nesterov, epsilon
     case learningRate = "lr"
     case weightDecay = "weight_decay"
     case beta1, beta2
+  }
+
+  /// Decodes `{kind: adam, lr: 0.001, ...}`: `kind` and `lr` are required, the rest default as
+  /// in PyTorch; unknown keys are rejected.
+  public init(from decoder: Decoder) throws {
+    let keys = try decoder.container(keyedBy: SpecKey.self)
+    try rejectUnknownKeys(keys, allowed: CodingKeys.allCases.map(\.rawValue), in: "optimizer")
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    kind = try c.decode(String.self, forKey: .kind)
+    learningRate = try c.decode(Float.self, forKey: .learningRate)
+    momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? 0
+    dampening = try c.decodeIfPresent(Float.self, forKey: .dampening) ?? 0
+    nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? false
+    weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? (kind == "adamw" ? 1e-2 : 0)
+    beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? 0.9
+    beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? 0.999
+    epsilon = try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? 1e-8
   }
 }
 
@@ -215,12 +232,16 @@ public final class Adam: Optimizer {
 // MARK: - Learning-rate schedules
 
 /// A per-epoch learning-rate schedule (epochs count from 0), PyTorch `StepLR` / `CosineAnnealingLR`.
+///
+/// Written in YAML/JSON as `constant`, `cosine` (annealed over the whole run), `{step: {step_size:
+/// 3, gamma: 0.1}}` or `{cosine: {t_max: 10, eta_min: 0.0}}`.
 public enum LearningRateSchedule: Codable, Equatable, Sendable {
   /// The base rate throughout.
   case constant
   /// base · gamma^(epoch / stepSize) (integer division).
   case step(stepSize: Int, gamma: Float)
-  /// minimum + (base - minimum)·(1 + cos(π·epoch/totalEpochs))/2.
+  /// minimum + (base - minimum)·(1 + cos(π·epoch/totalEpochs))/2; totalEpochs 0 means "the
+  /// run's epoch count" (see `resolved(epochs:)`).
   case cosine(totalEpochs: Int, minimum: Float)
 
   /// The rate for `epoch` given the base rate.
@@ -233,6 +254,64 @@ public enum LearningRateSchedule: Codable, Equatable, Sendable {
     case let .cosine(totalEpochs, minimum):
       let t = Double(min(epoch, max(totalEpochs, 1))) / Double(max(totalEpochs, 1))
       return minimum + (base - minimum) * Float((1 + Foundation.cos(Double.pi * t)) / 2)
+    }
+  }
+
+  /// The schedule with a cosine length of 0 replaced by `epochs`.
+  public func resolved(epochs: Int) -> LearningRateSchedule {
+    if case let .cosine(0, minimum) = self { return .cosine(totalEpochs: epochs, minimum: minimum) }
+    return self
+  }
+
+  public init(from decoder: Decoder) throws {
+    if let name = try? decoder.singleValueContainer().decode(String.self) {
+      switch name {
+      case "constant": self = .constant
+      case "cosine": self = .cosine(totalEpochs: 0, minimum: 0)
+      default:
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+          debugDescription: "unknown schedule \(name) (known: constant, cosine, {step: {step_size, gamma}}, {cosine: {t_max, eta_min}})"))
+      }
+      return
+    }
+    let container = try decoder.container(keyedBy: SpecKey.self)
+    guard container.allKeys.count == 1, let key = container.allKeys.first else {
+      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a schedule is a name or a map with one key"))
+    }
+    let settings = try container.nestedContainer(keyedBy: SpecKey.self, forKey: key)
+    switch key.stringValue {
+    case "step":
+      try rejectUnknownKeys(settings, allowed: ["step_size", "gamma"], in: "step schedule")
+      let stepSize = try settings.decode(Int.self, forKey: SpecKey("step_size"))
+      guard stepSize > 0 else {
+        throw DecodingError.dataCorruptedError(forKey: SpecKey("step_size"), in: settings, debugDescription: "step_size must be positive")
+      }
+      self = .step(stepSize: stepSize, gamma: try settings.decodeIfPresent(Float.self, forKey: SpecKey("gamma")) ?? 0.1)
+    case "cosine":
+      try rejectUnknownKeys(settings, allowed: ["t_max", "eta_min"], in: "cosine schedule")
+      self = .cosine(
+        totalEpochs: try settings.decodeIfPresent(Int.self, forKey: SpecKey("t_max")) ?? 0,
+        minimum: try settings.decodeIfPresent(Float.self, forKey: SpecKey("eta_min")) ?? 0)
+    default:
+      throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "unknown schedule \(key.stringValue) (known: constant, step, cosine)")
+    }
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    switch self {
+    case .constant:
+      var container = encoder.singleValueContainer()
+      try container.encode("constant")
+    case let .step(stepSize, gamma):
+      var container = encoder.container(keyedBy: SpecKey.self)
+      var settings = container.nestedContainer(keyedBy: SpecKey.self, forKey: SpecKey("step"))
+      try settings.encode(stepSize, forKey: SpecKey("step_size"))
+      try settings.encode(gamma, forKey: SpecKey("gamma"))
+    case let .cosine(totalEpochs, minimum):
+      var container = encoder.container(keyedBy: SpecKey.self)
+      var settings = container.nestedContainer(keyedBy: SpecKey.self, forKey: SpecKey("cosine"))
+      try settings.encode(totalEpochs, forKey: SpecKey("t_max"))
+      try settings.encode(minimum, forKey: SpecKey("eta_min"))
     }
   }
 }

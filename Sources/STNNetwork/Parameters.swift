@@ -55,6 +55,12 @@ public final class ParameterStore {
     gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
   }
 
+  /// True when no value is NaN or infinite (check before saving a checkpoint).
+  public var valuesAreFinite: Bool { values.allSatisfy { $0.isFinite } }
+
+  /// True when no gradient is NaN or infinite (check before an optimizer step).
+  public var gradientsAreFinite: Bool { gradients.allSatisfy { $0.isFinite } }
+
   /// A copy of one parameter's values as a tensor.
   public func tensor(_ parameter: Parameter) -> Tensor {
     Tensor(shape: parameter.shape, data: Array(values[parameter.offset..<(parameter.offset + parameter.count)]))

@@ -218,6 +218,7 @@ final class CheckpointTests: XCTestCase {
     XCTAssertTrue(failure { $0.metadata["architecture"] = nil }.contains("not a swift-stn checkpoint"))
     XCTAssertTrue(failure { $0.metadata["architecture"] = "[\"relu\", {\"conv2d\": {\"kernal\": 3}}]" }.contains("kernal"))
     XCTAssertTrue(failure { $0.metadata["input_shape"] = "[1, 2]" }.contains("cannot build"))
+    XCTAssertTrue(failure { $0.metadata["format"] = "swift-stn-checkpoint/9" }.contains("format swift-stn-checkpoint/9"))
     XCTAssertThrowsError(try Checkpoint.load(folder + "/absent.safetensors")) { error in
       XCTAssertTrue("\(error)".contains("absent.safetensors"))
     }

@@ -1,3 +1,4 @@
+import STNFiles
 import STNTensor
 import STNTestSupport
 import STNWarp
@@ -204,34 +205,25 @@ final class GraphTests: XCTestCase {
     XCTAssertGreaterThan(fused.gradient(t1)!.data.map { abs($0) }.max() ?? 0, 1e-3)
   }
 
-  // MARK: - Modes
+  // MARK: - Against PyTorch
 
-  func testDropoutAndBatchNormFollowTheMode() throws {
-    let spec = ModelSpec([.batchNorm2d(BatchNormSpec(momentum: 0.5)), .flatten, .dropout(probability: 0.5), .linear(LinearSpec(out: nil))])
-    let model = try Model(spec: spec, inputShape: [2, 3, 3], classCount: 2)
-    let input = GraphTests.randomTensor([4, 2, 3, 3], seed: 8, scale: 2)
-    let norm = try XCTUnwrap(model.batchNorms.first)
-    model.training = false
-    let evalA = model.predict(input), evalB = model.predict(input)
-    XCTAssertEqual(evalA, evalB)
-    XCTAssertEqual(norm.numBatchesTracked, 0)
-    model.training = true
+  func testSTCNNLossAndGradientsMatchPyTorch() throws {
+    // The fixture's model, input, loss and gradients come from make_torch_fixture.py.
+    let model = try Checkpoint.importPyTorch(CheckpointTests.fixtures + "/torch_stcnn_state.safetensors", spec: .benchmarkSTCNN, inputShape: [1, 42, 42])
+    let io = try SafeTensorsFile(contentsOf: CheckpointTests.fixtures + "/torch_stcnn_io.safetensors")
+    let targets = try io.tensor("targets").data.map { Int($0) }
     let graph = Graph(parameters: model.parameters)
-    _ = model.forward(graph, input)
-    XCTAssertEqual(norm.numBatchesTracked, 1)
-    // Running mean moved halfway (momentum 0.5) toward the batch mean of channel 0.
-    var sum: Float = 0
-    for n in 0..<4 { for i in 0..<9 { sum += input.data[(n * 2) * 9 + i] } }
-    XCTAssertEqual(norm.runningMean.data[0], 0.5 * sum / 36, accuracy: 1e-5)
-    // Dropout zeroes about half of the features in training and scales the rest by 2.
-    let dropped = try XCTUnwrap(graph.operations.indices.first { id in
-      if case .dropout = graph.operations[id] { return true }
-      return false
-    })
-    let before = graph.values[dropped - 1].data, after = graph.values[dropped].data
-    let zeros = after.filter { $0 == 0 }.count
-    XCTAssertGreaterThan(zeros, 20)
-    XCTAssertLessThan(zeros, 52)
-    for i in 0..<after.count where after[i] != 0 { XCTAssertEqual(after[i], 2 * before[i], accuracy: 1e-6) }
+    let loss = graph.softmaxCrossEntropy(model.forward(graph, try io.tensor("input")), targets: targets)
+    XCTAssertEqual(graph.value(loss).data[0], try io.tensor("loss").data[0], accuracy: 1e-5)
+    model.parameters.zeroGradients()
+    graph.backward(loss)
+    let names = io.tensors.keys.filter { $0.hasPrefix("grad.") }.sorted()
+    XCTAssertEqual(names.count, 7)
+    for name in names {
+      let parameter = try XCTUnwrap(model.parameters.parameter(named: String(name.dropFirst(5))))
+      let expected = try io.tensor(name)
+      XCTAssertNil(closeness(model.parameters.gradient(parameter), expected, atol: 1e-5, rtol: 1e-3), name)
+      XCTAssertGreaterThan(expected.data.map { abs($0) }.max() ?? 0, 1e-5, "\(name) is trivially zero")
+    }
   }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import STNTensor
 import XCTest
 
@@ -81,6 +82,18 @@ final class OptimizersTests: XCTestCase {
     XCTAssertThrowsError(try Adam(parameters: store, learningRate: 0.1, beta1: 1))
   }
 
+  func testOptimizerConfigDecodesWithPyTorchDefaults() throws {
+    let adamW = try JSONDecoder().decode(OptimizerConfig.self, from: Data(#"{"kind": "adamw", "lr": 0.002}"#.utf8))
+    XCTAssertEqual(adamW, OptimizerConfig(kind: "adamw", learningRate: 0.002, weightDecay: 0.01))
+    let sgd = try JSONDecoder().decode(OptimizerConfig.self, from: Data(#"{"kind": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true}"#.utf8))
+    XCTAssertEqual(sgd, OptimizerConfig(kind: "sgd", learningRate: 0.1, momentum: 0.9, nesterov: true))
+    XCTAssertThrowsError(try JSONDecoder().decode(OptimizerConfig.self, from: Data(#"{"kind": "adam", "lr": 0.1, "betas": [0.9, 0.99]}"#.utf8))) { error in
+      XCTAssertTrue("\(error)".contains("unknown key betas"), "\(error)")
+    }
+    let encoded = try JSONEncoder().encode(sgd)
+    XCTAssertEqual(try JSONDecoder().decode(OptimizerConfig.self, from: encoded), sgd)
+  }
+
   func testSchedulesMatchPyTorch() {
     let step = LearningRateSchedule.step(stepSize: 3, gamma: 0.5)
     XCTAssertEqual((0..<8).map { step.rate(epoch: $0, base: 0.1) }, [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025])
@@ -88,5 +101,21 @@ final class OptimizersTests: XCTestCase {
     let expected: [Float] = [0.1, 0.0905463412215599, 0.06579634122155989, 0.035203658778440096, 0.010453658778440105, 0.001]
     for epoch in 0..<6 { XCTAssertEqual(cosine.rate(epoch: epoch, base: 0.1), expected[epoch], accuracy: 1e-7) }
     XCTAssertEqual(LearningRateSchedule.constant.rate(epoch: 9, base: 0.3), 0.3)
+  }
+
+  func testSchedulesDecodeFromTheirWrittenForms() throws {
+    func decode(_ json: String) throws -> LearningRateSchedule {
+      try JSONDecoder().decode([LearningRateSchedule].self, from: Data("[\(json)]".utf8))[0]
+    }
+    XCTAssertEqual(try decode(#""constant""#), .constant)
+    XCTAssertEqual(try decode(#""cosine""#).resolved(epochs: 10), .cosine(totalEpochs: 10, minimum: 0))
+    XCTAssertEqual(try decode(#"{"step": {"step_size": 3}}"#), .step(stepSize: 3, gamma: 0.1))
+    XCTAssertEqual(try decode(#"{"cosine": {"t_max": 5, "eta_min": 0.001}}"#), .cosine(totalEpochs: 5, minimum: 0.001))
+    XCTAssertThrowsError(try decode(#"{"step": {"step_size": 3, "gama": 0.5}}"#))
+    XCTAssertThrowsError(try decode(#""linear""#))
+    for schedule in [LearningRateSchedule.constant, .step(stepSize: 2, gamma: 0.5), .cosine(totalEpochs: 7, minimum: 0)] {
+      let data = try JSONEncoder().encode([schedule])
+      XCTAssertEqual(try JSONDecoder().decode([LearningRateSchedule].self, from: data), [schedule])
+    }
   }
 }

@@ -278,23 +278,36 @@ func flippedTransposedKernel(_ weight: Tensor) -> Tensor {
 /// How many batch groups the weight gradient is reduced over (fixed, for thread-independence).
 let conv2dReductionGroups = 8
 
-/// gradBias (O) = Σ over batch and positions of gradOutput (N,O,Ho,Wo), summed in double.
+/// gradBias (O) = Σ over batch and positions of gradOutput (N,O,Ho,Wo); planes summed in double.
 func conv2dBiasGradient(_ gradOutput: Tensor) -> Tensor {
   let N = gradOutput.shape[0], O = gradOutput.shape[1], P = gradOutput.shape[2] * gradOutput.shape[3]
   var gradBias = Tensor(shape: [O])
   gradOutput.data.withUnsafeBufferPointer { dy in
     for o in 0..<O {
       var sum: Double = 0
-      for n in 0..<N {
-        let plane = dy.baseAddress! + (n * O + o) * P
-        var partial: Float = 0
-        for i in 0..<P { partial += plane[i] }
-        sum += Double(partial)
-      }
+      for n in 0..<N { sum += Double(planeSum(dy.baseAddress! + (n * O + o) * P, count: P)) }
       gradBias.data[o] = Float(sum)
     }
   }
   return gradBias
+}
+
+/// Σ values[0..<count], with 16 independent lanes so the adds pipeline (a single running sum
+/// would wait on each add's latency).
+@inline(__always)
+func planeSum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+  var lanes = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= count {
+    lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD16<Float>.self)
+    i += 16
+  }
+  var tail: Float = 0
+  while i < count {
+    tail += values[i]
+    i += 1
+  }
+  return lanes.sum() + tail
 }
 
 // MARK: - Naive twins

@@ -5,7 +5,9 @@
       Builds the ST-CNN (PyTorch default init, seed 0; the localization's last layer is then
       nudged off the identity so the sampler really transforms), and writes
         OUTDIR/torch_stcnn_state.safetensors   the plain state dict (safetensors.torch.save_file)
-        OUTDIR/torch_stcnn_io.safetensors      `input` (2,1,42,42), its `logits` (2,10), `theta`
+        OUTDIR/torch_stcnn_io.safetensors      `input` (2,1,42,42), its `logits` (2,10), `theta`,
+                                               the mean cross-entropy `loss` for `targets` (3, 7)
+                                               and `grad.<name>` for a few parameters
 
   make_torch_fixture.py check CHECKPOINT INPUT OUTPUT
       Loads a swift-stn checkpoint into the same nn.Module with load_state_dict(strict=True)
@@ -42,6 +44,9 @@ class STCNN(nn.Module):
         return self.cls(x), theta
 
 
+GRADIENT_NAMES = ["loc.0.weight", "loc.7.bias", "loc.9.weight", "loc.9.bias", "cls.0.weight", "cls.3.bias", "cls.12.weight"]
+
+
 def make(outdir):
     torch.manual_seed(0)
     model = STCNN().eval()
@@ -50,10 +55,19 @@ def make(outdir):
         model.loc[9].weight.normal_(0, 0.02)
         model.loc[9].bias.copy_(torch.tensor([0.9, 0.2, 0.05, -0.15, 1.1, -0.1]))
     x = torch.randn(2, 1, 42, 42)
-    with torch.no_grad():
-        logits, theta = model(x)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, f"{outdir}/torch_stcnn_state.safetensors")
-    save_file({"input": x, "logits": logits, "theta": theta.contiguous()}, f"{outdir}/torch_stcnn_io.safetensors")
+    # One backward pass: mean cross-entropy for targets (3, 7), and a few parameter gradients
+    # spread over both branches (the localization ones depend on the sampler's theta gradient).
+    targets = torch.tensor([3, 7])
+    logits, theta = model(x)
+    loss = F.cross_entropy(logits, targets)
+    loss.backward()
+    io = {"input": x, "logits": logits.detach(), "theta": theta.detach().contiguous(), "loss": loss.detach().reshape(1),
+          "targets": targets.to(torch.float32)}
+    params = dict(model.named_parameters())
+    for name in GRADIENT_NAMES:
+        io["grad." + name] = params[name].grad.contiguous()
+    save_file(io, f"{outdir}/torch_stcnn_io.safetensors")
 
 
 def check(checkpoint, input_path, output_path):

@@ -179,30 +179,41 @@ extension Conv2DTests {
     ]
     var rng = RandomStream(seed: 1)
     print("blas: \(blasDescription); threads \(threads); median of \(runs) runs")
-    var totalForward = 0.0, totalBackward = 0.0, minimum = 0.0
+    var totalForward = 0.0, totalBackward = 0.0, minimum = 0.0, cpuMedian = 0.0, lastCPU = 0.0
     for layer in layers {
       let input = randomTensor(layer.input, rng: &rng), weight = randomTensor(layer.weight, rng: &rng)
       let bias = randomTensor([layer.weight[0]], rng: &rng)
       let gradOutput = randomTensor(conv2dOutputShape(inputShape: layer.input, weightShape: layer.weight, padding: layer.padding), rng: &rng)
+      // NOTE: with one thread, the calling thread's CPU time is also reported: on a shared
+      // machine it is far steadier than wall time.
+      func cpuMilliseconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return Double(now.tv_sec) * 1e3 + Double(now.tv_nsec) / 1e6
+      }
       func median(_ body: () -> Void) -> Double {
         body()
-        var times: [Double] = []
+        var times: [Double] = [], cpu: [Double] = []
         for _ in 0..<runs {
-          let start = DispatchTime.now().uptimeNanoseconds
+          let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuMilliseconds()
           body()
           times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+          cpu.append(cpuMilliseconds() - cpuStart)
         }
+        lastCPU = cpu.sorted()[runs / 2]
+        cpuMedian += lastCPU
         minimum += times.min() ?? 0
         return times.sorted()[runs / 2]
       }
       var sink: Float = 0
       let forward = median { sink += conv2dForward(input: input, weight: weight, bias: bias, padding: layer.padding, threads: threads).data[0] }
+      let forwardCPU = lastCPU
       let backward = median {
         sink += conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, padding: layer.padding, needInputGradient: layer.needInput, threads: threads).gradWeight.data[0]
       }
       totalForward += forward; totalBackward += backward
-      print(String(format: "%-26@ forward %7.2f ms  backward%@ %7.2f ms", layer.name as NSString, forward, layer.needInput ? "" : " (weights only)", backward) + (sink.isNaN ? "!" : ""))
+      print(String(format: "%-26@ forward %7.2f ms (cpu %6.2f)  backward%@ %7.2f ms (cpu %6.2f)", layer.name as NSString, forward, forwardCPU, layer.needInput ? "" : " (weights only)", backward, lastCPU) + (sink.isNaN ? "!" : ""))
     }
-    print(String(format: "total forward %.2f ms, backward %.2f ms (sum of minima %.2f ms)", totalForward, totalBackward, minimum))
+    print(String(format: "total forward %.2f ms, backward %.2f ms (sum of minima %.2f ms; calling-thread CPU %.2f ms)", totalForward, totalBackward, minimum, cpuMedian))
   }
 }
