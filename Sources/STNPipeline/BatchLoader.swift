@@ -50,6 +50,16 @@ public struct Batch: Sendable {
   }
 }
 
+/// A batch lent by `BatchLoader.withNextBatch`: images (N,C,H,W) in the loader's own buffer,
+/// valid only inside the closure.
+public struct BatchView {
+  /// images (N,C,H,W), `shape.reduce(1, *)` floats.
+  public let images: UnsafeBufferPointer<Float>
+  public let shape: [Int]
+  public let labels: [Int]
+  public let indices: [Int]
+}
+
 /// A dataset entry that was skipped, and why.
 public struct SkippedSample: Equatable, Sendable, CustomStringConvertible {
   public var index: Int
@@ -112,6 +122,11 @@ public final class BatchLoader: Sequence, IteratorProtocol {
       throw PipelineError(file: config.path, line: 0, reason: "none of the first \(firstErrors.count) samples could be read; first: \(firstErrors.first?.description ?? "?")")
     }
     sampleShape = shape
+    // The ring holds (prefetch + 1) batches of floats: refuse sizes that cannot be allocated.
+    let ringBytes = Double(Swift.max(1, prefetchBatches) + 1) * Double(batchSize) * Double(shape.reduce(1, *)) * 4
+    guard ringBytes <= 8 * 1024 * 1024 * 1024 else {
+      throw PipelineError(file: config.path, line: 0, reason: String(format: "batches of %d x %@ floats need %.1f GB of buffers; lower batch.size or the output size", batchSize, shape.map(String.init).joined(separator: "x"), ringBytes / 1e9))
+    }
     state = LoaderState(processor: processor, dataset: dataset, epoch: epoch, order: order, batchSize: batchSize,
                         batchCount: batchCount, sampleShape: shape, ring: Swift.max(1, prefetchBatches) + 1, predictor: predictor,
                         threads: Swift.max(1, threads))
@@ -120,6 +135,9 @@ public final class BatchLoader: Sequence, IteratorProtocol {
 
   deinit {
     state.stop()
+    // Hand the batch buffers back now (the worker threads may release the state a little
+    // later), so the next epoch's loader reuses them instead of allocating a second set.
+    state.releaseBuffers()
   }
 
   /// The epoch's order: all indices, permuted from (seed, epoch) when shuffling, then every
@@ -142,6 +160,22 @@ public final class BatchLoader: Sequence, IteratorProtocol {
   /// Samples skipped so far (unreadable or wrong-sized), sorted by dataset index.
   public var skipped: [SkippedSample] { state.skippedSnapshot() }
 
+  /// Lends the next batch straight from the loader's buffer (no copy) to `body`; the buffer is
+  /// reused once `body` returns, so `body` must not keep the pointer. Batches whose samples were
+  /// all skipped are passed over. Nil at the end of the epoch.
+  public func withNextBatch<R>(_ body: (BatchView) throws -> R) rethrows -> R? {
+    while true {
+      var result: R?
+      let delivered: Bool? = try state.borrow { view in
+        if view.labels.isEmpty { return false }
+        result = try body(view)
+        return true
+      }
+      guard let delivered else { return nil }
+      if delivered { return result }
+    }
+  }
+
   /// The next batch in a freshly allocated tensor, or nil at the end of the epoch.
   public func next() -> Batch? {
     var batch = Batch()
@@ -151,10 +185,21 @@ public final class BatchLoader: Sequence, IteratorProtocol {
   /// Fills `batch`, reusing its storage when its capacity allows; false at the end of the epoch.
   /// A batch whose samples were all skipped is passed over.
   public func next(into batch: inout Batch) -> Bool {
-    while true {
-      guard let delivered = state.deliver(into: &batch) else { return false }
-      if delivered > 0 { return true }
+    let delivered: Bool? = withNextBatch { view in
+      if batch.images.shape != view.shape {
+        batch.images.shape = view.shape
+        if batch.images.data.count != view.images.count {
+          batch.images.data = [Float](repeating: 0, count: view.images.count)
+        }
+      }
+      batch.images.data.withUnsafeMutableBufferPointer { destination in
+        _ = destination.update(fromContentsOf: view.images)
+      }
+      batch.labels = view.labels
+      batch.indices = view.indices
+      return true
     }
+    return delivered ?? false
   }
 }
 
@@ -220,6 +265,12 @@ final class LoaderState: @unchecked Sendable {
         slotPrepared.append(prepared)
       }
     }
+  }
+
+  /// Returns the image buffers to the pool; called once, after `stop()`.
+  func releaseBuffers() {
+    for pointer in slotImages { BufferPool.give(pointer, capacity: batchSize * sampleCount) }
+    slotImages = []
   }
 
   deinit {
@@ -317,8 +368,9 @@ final class LoaderState: @unchecked Sendable {
 
   // MARK: Consumer
 
-  /// Copies the next finished batch into `batch`; returns its sample count, or nil at the end.
-  func deliver(into batch: inout Batch) -> Int? {
+  /// Waits for the next batch, compacts its valid samples to the front of its slot (in place)
+  /// and lends it to `body`; the slot is reused after `body` returns. Nil at the end.
+  func borrow<R>(_ body: (BatchView) throws -> R) rethrows -> R? {
     condition.lock()
     let number = consumed
     guard number < batchCount else {
@@ -328,36 +380,29 @@ final class LoaderState: @unchecked Sendable {
     let slot = number % ring
     while slotDone[slot] < expected(number) { condition.wait() }
     condition.unlock()
+    defer {
+      condition.lock()
+      slotDone[slot] = 0
+      consumed += 1
+      condition.broadcast()
+      condition.unlock()
+    }
 
     if predictor != nil { applyPredictor(batch: number, slot: slot) }
-    let count = expected(number)
-    var valid = 0
-    for offset in 0..<count where slotValid[slot][offset] { valid += 1 }
-    let shape = [valid] + sampleShape
-    if batch.images.shape != shape {
-      batch.images.shape = shape
-      let needed = valid * sampleCount
-      if batch.images.data.count != needed {
-        batch.images.data = [Float](repeating: 0, count: needed)
+    var labels: [Int] = [], indices: [Int] = []
+    labels.reserveCapacity(batchSize)
+    indices.reserveCapacity(batchSize)
+    for offset in 0..<expected(number) where slotValid[slot][offset] {
+      let written = labels.count
+      if written != offset {
+        (slotImages[slot] + written * sampleCount).update(from: slotImages[slot] + offset * sampleCount, count: sampleCount)
       }
+      labels.append(slotLabels[slot][offset])
+      indices.append(order[number * batchSize + offset])
     }
-    batch.labels.removeAll(keepingCapacity: true)
-    batch.indices.removeAll(keepingCapacity: true)
-    batch.images.data.withUnsafeMutableBufferPointer { destination in
-      var written = 0
-      for offset in 0..<count where slotValid[slot][offset] {
-        (destination.baseAddress! + written * sampleCount).update(from: slotImages[slot] + offset * sampleCount, count: sampleCount)
-        batch.labels.append(slotLabels[slot][offset])
-        batch.indices.append(order[number * batchSize + offset])
-        written += 1
-      }
-    }
-    condition.lock()
-    slotDone[slot] = 0
-    consumed += 1
-    condition.broadcast()
-    condition.unlock()
-    return valid
+    let view = BatchView(images: UnsafeBufferPointer(start: slotImages[slot], count: labels.count * sampleCount),
+                         shape: [labels.count] + sampleShape, labels: labels, indices: indices)
+    return try body(view)
   }
 
   /// Learned pipelines: one batched forward pass of the predictor, then every sample's final

@@ -16,10 +16,10 @@ public enum BoxHalve {
     if !x && !y { return image }
     let c = image.channels, w = image.width, h = image.height
     let ow = x ? halved(w) : w, oh = y ? halved(h) : h
-    var output = [UInt8](repeating: 0, count: ow * oh * c)
-    let sourceRow = w * c, outRow = ow * c
-    image.pixels.withUnsafeBufferPointer { sourceBuffer in
-      output.withUnsafeMutableBufferPointer { outBuffer in
+    // Every byte is written below, so the buffer is not zero-filled first.
+    let output = [UInt8](unsafeUninitializedCapacity: ow * oh * c) { outBuffer, initialized in
+      let sourceRow = w * c, outRow = ow * c
+      image.pixels.withUnsafeBufferPointer { sourceBuffer in
         let source = sourceBuffer.baseAddress!, out = outBuffer.baseAddress!
         for oy in 0..<oh {
           let top = source + (y ? 2 * oy : oy) * sourceRow
@@ -66,6 +66,7 @@ public enum BoxHalve {
           }
         }
       }
+      initialized = ow * oh * c
     }
     return Image(width: ow, height: oh, channels: c, pixels: output)
   }

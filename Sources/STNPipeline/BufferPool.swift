@@ -6,7 +6,8 @@ import Foundation
 enum BufferPool {
   private static let lock = NSLock()
   nonisolated(unsafe) private static var idle: [(capacity: Int, pointer: UnsafeMutablePointer<Float>)] = []
-  static let limit = 8
+  /// One loader's ring (prefetch 2 + 1) plus one: idle buffers count in resident memory.
+  static let limit = 4
 
   /// A buffer of exactly `capacity` floats (contents unspecified).
   static func take(capacity: Int) -> UnsafeMutablePointer<Float> {

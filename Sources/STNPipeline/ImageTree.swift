@@ -98,3 +98,24 @@ extension PipelineConfig {
     }
   }
 }
+
+/// A view of some entries of another dataset, in the given order (validation splits, k-fold
+/// cross-validation, benchmarks on a prefix).
+public struct DatasetSubset: ImageDataset {
+  public let base: any ImageDataset
+  /// Base-dataset index of each entry of the subset.
+  public let indices: [Int]
+
+  public init(base: any ImageDataset, indices: [Int]) {
+    precondition(indices.allSatisfy { $0 >= 0 && $0 < base.count }, "subset index out of range")
+    self.base = base
+    self.indices = indices
+  }
+
+  public var count: Int { indices.count }
+  public var classes: [String] { base.classes }
+  public func label(at index: Int) -> Int { base.label(at: indices[index]) }
+  public func relativePath(at index: Int) -> String { base.relativePath(at: indices[index]) }
+  public func sourcePath(at index: Int) -> String { base.sourcePath(at: indices[index]) }
+  public func loadImage(at index: Int, options: DecodeOptions) throws -> Image { try base.loadImage(at: indices[index], options: options) }
+}

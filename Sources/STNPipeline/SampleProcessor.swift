@@ -8,7 +8,9 @@ import STNWarp
 /// Predicts one affine theta per image from a batch, for `learned_affine` stages.
 ///
 /// Implemented by the trainer module (a spatial transformer's localization network);
-/// STNPipeline only knows this protocol, so it never depends on network code.
+/// STNPipeline only knows this protocol, so it never depends on network code. The `input…`
+/// properties are read from the loader's worker threads (keep them immutable);
+/// `predictThetas` is called on the consumer's thread, once per batch.
 public protocol ThetaPredictor: AnyObject {
   /// Checkpoint path this predictor was loaded from (matched against the stage's `checkpoint`).
   var checkpoint: String { get }
@@ -87,6 +89,9 @@ public final class SampleProcessor: @unchecked Sendable {
   public let outputBias: [Float]
   let options: WarpOptions
 
+  /// Largest output (pixels) a sample may have, like the decoder's decompression-bomb limit.
+  public static let maxOutputPixels = DecodeOptions.defaultMaxPixels
+
   /// From this footprint (source pixels per output pixel along an axis) the image is box-halved
   /// along that axis before the bilinear pass.
   public static let prefilterThreshold = 2.0
@@ -163,6 +168,9 @@ public final class SampleProcessor: @unchecked Sendable {
       geometry = prefix.plan(width: decoded.width, height: decoded.height, random: &random)
     }
     guard let geometry else { throw SampleError(path: path, reason: "no plan") }
+    guard geometry.outputWidth * geometry.outputHeight <= SampleProcessor.maxOutputPixels else {
+      throw SampleError(path: path, reason: "the stages produce \(geometry.outputWidth)x\(geometry.outputHeight), over the \(SampleProcessor.maxOutputPixels)-pixel limit")
+    }
     var sample = PreparedSample(
       index: index, label: dataset.label(at: index), image: decoded, transform: geometry.transform,
       outputWidth: geometry.outputWidth, outputHeight: geometry.outputHeight,
@@ -222,13 +230,11 @@ public final class SampleProcessor: @unchecked Sendable {
   /// For `learned_affine` pipelines: renders the predictor's input (C,H,W) for a prepared sample.
   public func renderPredictorInput(_ sample: PreparedSample, predictor: ThetaPredictor, into output: UnsafeMutablePointer<Float>) throws {
     guard let pending = sample.pending else { throw SampleError(path: "\(sample.index)", reason: "sample has no learned stage") }
-    let size = (sample.image.width, sample.image.height)
     var random = RandomStream(seed: 0)
     let geometry = prefix.plan(width: sample.sourceWidth, height: sample.sourceHeight, random: &random)
     guard geometry.outputWidth == predictor.inputWidth, geometry.outputHeight == predictor.inputHeight, config.channels == predictor.inputChannels else {
       throw SampleError(path: "\(sample.index)", reason: "the stages before learned_affine produce \(config.channels)x\(geometry.outputHeight)x\(geometry.outputWidth), the model expects \(predictor.inputChannels)x\(predictor.inputHeight)x\(predictor.inputWidth)")
     }
-    _ = size
     guard let inverse = pending.prefix.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
     sample.image.pixels.withUnsafeBufferPointer { pixels in
       warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,

@@ -31,12 +31,8 @@ struct BenchDecode: ParsableCommand {
     for path in paths {
       do { files.append((path, try AtomicFile.read(path))) } catch { failures += 1 }
     }
-    for file in files.prefix(64) { _ = try? ImageCodec.decode(bytes: file.bytes, path: file.path, options: options) }
-    var rates: [Double] = []
     var checksum = 0
-    for _ in 0..<max(1, runs) {
-      let started = Date()
-      failures = 0
+    let timing = measure(runs: max(1, runs), warmup: 1) {
       for file in files {
         do {
           let image = try ImageCodec.decode(bytes: file.bytes, path: file.path, options: options)
@@ -45,11 +41,13 @@ struct BenchDecode: ParsableCommand {
           failures += 1
         }
       }
-      rates.append(Double(files.count - failures) / Date().timeIntervalSince(started))
     }
-    let median = rates.sorted()[rates.count / 2]
-    print(String(format: "{\"bench\":\"B4\",\"images_per_s\":%.1f,\"threads\":1,\"images\":%d,\"runs\":%d,\"failed\":%d,\"all_runs\":[%@]}",
-                 median, paths.count, rates.count, failures, rates.map { String(format: "%.1f", $0) }.joined(separator: ",")))
+    printJSONLine([
+      "bench": "B4", "images_per_s": .number(Double(files.count) / timing.median, digits: 1),
+      "images_per_cpu_s": .number(Double(files.count) / timing.medianCPU, digits: 1),
+      "threads": 1, "images": .int(files.count), "runs": .int(timing.seconds.count), "failed": .int(failures / (max(1, runs) + 1)),
+      "all_runs": .string(timing.seconds.map { String(format: "%.1f", Double(files.count) / $0) }.joined(separator: " ")),
+    ])
     if checksum == Int.min { print("") }
   }
 }

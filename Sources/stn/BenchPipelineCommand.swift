@@ -26,7 +26,7 @@ struct BenchPipeline: ParsableCommand {
     seed: 0
     """
 
-  @Option(help: "Folder of images (the photos corpus of shared/bench/make_photos.py).") var input: String
+  @Option(help: "Folder of images (the photos corpus of shared/bench/make_photos.py); default: the --pipeline's source.") var input: String?
   @Option(help: "Pipeline file to run instead of the built-in B3 work.") var pipeline: String?
   @Option(help: "Loader worker threads.") var threads: Int = 2
   @Option(help: "Timed epochs (median reported).") var runs: Int = 3
@@ -36,22 +36,27 @@ struct BenchPipeline: ParsableCommand {
 
   func run() throws {
     let config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig.parse(yaml: BenchPipeline.b3Pipeline, path: "<B3>")
-    let tree = try ImageTree(root: input)
-    let dataset = DatasetPrefix(base: tree, count: min(limit ?? tree.count, tree.count))
-    guard dataset.count > 0 else { throw ValidationError("no images under \(input)") }
+    let all: any ImageDataset = try input.map { try ImageTree(root: $0) } ?? config.openSource()
+    let dataset = DatasetSubset(base: all, indices: Array(0..<min(limit ?? all.count, all.count)))
+    guard dataset.count > 0 else { throw ValidationError("no images in \(input ?? config.path)") }
 
-    // Warm-up: page cache, allocator, thread start-up.
-    _ = try runEpoch(config: config, dataset: DatasetPrefix(base: tree, count: min(dataset.count, 256)), epoch: 1000)
-    var rates: [Double] = []
-    var skipped = 0
-    for run in 0..<max(1, runs) {
-      let (images, seconds, skips) = try runEpoch(config: config, dataset: dataset, epoch: run)
-      rates.append(Double(images) / seconds)
-      skipped = skips
+    // Warm-up (page cache, allocator, threads), then whole epochs, each a fresh loader.
+    var images = 0, skipped = 0, epoch = 0
+    let timing = measure(runs: max(1, runs), warmup: 1) {
+      do {
+        (images, skipped) = try runEpoch(config: config, dataset: dataset, epoch: epoch)
+      } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      }
+      epoch += 1
     }
-    let median = rates.sorted()[rates.count / 2]
-    print(String(format: "{\"bench\":\"B3\",\"images_per_s\":%.1f,\"threads\":%d,\"images\":%d,\"runs\":%d,\"skipped\":%d,\"all_runs\":[%@]}",
-                 median, threads, dataset.count, rates.count, skipped, rates.map { String(format: "%.1f", $0) }.joined(separator: ",")))
+    guard images > 0 else { throw ValidationError("no batch was produced") }
+    printJSONLine([
+      "bench": .string(pipeline == nil ? "B3" : "pipeline"), "pipeline": .string(pipeline ?? "built-in B3"), "images_per_s": .number(Double(images) / timing.median, digits: 1),
+      "images_per_cpu_s": .number(Double(images) / timing.medianCPU, digits: 1),
+      "threads": .int(threads), "images": .int(images), "runs": .int(timing.seconds.count), "skipped": .int(skipped),
+      "all_runs": .string(timing.seconds.map { String(format: "%.1f", Double(images) / $0) }.joined(separator: " ")),
+    ])
     if psnr > 0 { try reportPSNR(config: config, dataset: dataset) }
     if profile > 0 { try reportProfile(config: config, dataset: dataset) }
   }
@@ -83,19 +88,20 @@ struct BenchPipeline: ParsableCommand {
                  n, 1000 * decode / Double(n), 1000 * prepare / Double(n), 1000 * render / Double(n)))
   }
 
-  private func runEpoch(config: PipelineConfig, dataset: any ImageDataset, epoch: Int) throws -> (Int, Double, Int) {
-    let started = Date()
+  /// One epoch through the streaming loader; returns (images delivered, samples skipped).
+  private func runEpoch(config: PipelineConfig, dataset: any ImageDataset, epoch: Int) throws -> (Int, Int) {
     let loader = try BatchLoader(config: config, dataset: dataset, epoch: epoch, threads: threads)
-    var batch = Batch()
     var images = 0
     var checksum: Float = 0
-    while loader.next(into: &batch) {
-      images += batch.labels.count
-      checksum += batch.images.data.first ?? 0
+    // Borrow each batch from the loader's buffer: B3 ends at the batch, it does not copy it.
+    while let count = loader.withNextBatch({ view -> Int in
+      checksum += view.images.first ?? 0
+      return view.labels.count
+    }) {
+      images += count
     }
-    let seconds = Date().timeIntervalSince(started)
     if checksum.isNaN { FileHandle.standardError.write(Data("warning: NaN in batches\n".utf8)) }
-    return (images, seconds, loader.skipped.count)
+    return (images, loader.skipped.count)
   }
 
   /// Fused one-resample output vs the step-by-step reference, on `psnr` evenly spaced images.
@@ -118,15 +124,4 @@ struct BenchPipeline: ParsableCommand {
     print(String(format: "{\"check\":\"psnr_fused_vs_step_by_step\",\"n\":%d,\"min_db\":%.2f,\"median_db\":%.2f,\"mean_db\":%.2f,\"reduced_decode\":%d,\"prefiltered\":%d}",
                  values.count, values.first ?? 0, values[values.count / 2], mean, reduced, prefiltered))
   }
-}
-
-/// The first `count` entries of a dataset.
-struct DatasetPrefix: ImageDataset {
-  let base: any ImageDataset
-  let count: Int
-  var classes: [String] { base.classes }
-  func label(at index: Int) -> Int { base.label(at: index) }
-  func relativePath(at index: Int) -> String { base.relativePath(at: index) }
-  func sourcePath(at index: Int) -> String { base.sourcePath(at: index) }
-  func loadImage(at index: Int, options: DecodeOptions) throws -> Image { try base.loadImage(at: index, options: options) }
 }

@@ -186,3 +186,25 @@ final class BatchLoaderTests: XCTestCase {
     XCTAssertLessThan(zip(first, floats).map { abs($0 - $1) }.max() ?? 1, 1e-5)
   }
 }
+
+final class BatchViewTests: XCTestCase {
+  func testBorrowedBatchesEqualCopiedOnesAndCompactSkips() throws {
+    var config = try PipelineConfig.parse(yaml: "decode: {channels: 1}\nstages:\n  - pad: {size: [30, 30]}\nbatch: {size: 4, shuffle: true}\nseed: 2\n")
+    config.batching.dropLast = false
+    let data = MemoryDataset(images: (0..<10).map { TestImages.smooth(width: 28, height: 28, channels: 1, variant: $0) },
+                             labels: Array(0..<10), bad: [3, 4, 5, 6])
+    var copied: [Batch] = []
+    let first = try BatchLoader(config: config, dataset: data, epoch: 1, threads: 2)
+    while let batch = first.next() { copied.append(batch) }
+    var borrowed: [(shape: [Int], data: [Float], labels: [Int])] = []
+    let second = try BatchLoader(config: config, dataset: data, epoch: 1, threads: 3)
+    while let entry = second.withNextBatch({ ($0.shape, Array($0.images), $0.labels) }) { borrowed.append(entry) }
+    XCTAssertEqual(borrowed.count, copied.count)
+    for (a, b) in zip(borrowed, copied) {
+      XCTAssertEqual(a.shape, b.images.shape)
+      XCTAssertEqual(a.data, b.images.data)
+      XCTAssertEqual(a.labels, b.labels)
+    }
+    XCTAssertEqual(copied.flatMap(\.labels).sorted(), [0, 1, 2, 7, 8, 9])
+  }
+}
