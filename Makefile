@@ -33,7 +33,10 @@ test: deps test-deps
 	$(SWIFT) test --skip-build
 
 demo: release
-	$(STN) info samples/
+	$(STN) info samples/images
+	$(STN) augment pipelines/photos-augment.yaml --input samples/images --output out/demo-augmented --copies 2
+	$(STN) export pipelines/photos-augment.yaml --input samples/images --output out/demo-sheet.png --count 6
+	@echo "demo: augmented images in out/demo-augmented, contact sheet out/demo-sheet.png"
 
 clean:
 	rm -rf .build

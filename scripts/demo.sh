@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 STN=${STN:-.build/release/stn}
 DATA=${DEMO_DATA:-/usr/share/datasets/fashion-mnist}
 OUT=${DEMO_OUT:-runs/demo}
-IMAGES=${DEMO_IMAGES:-20000}
+IMAGES=${DEMO_IMAGES:-12000}
 THREADS=${DEMO_THREADS:-2}
 
 # (a) the dataset, from Debian, when missing.
@@ -31,7 +31,7 @@ mkdir -p "$OUT"
 # (b) a short training run of the benchmark ST-CNN (MODEL.md), validation split kept.
 echo "== training the ST-CNN on $IMAGES RTS-distorted images"
 rm -rf "$OUT/stn"
-"$STN" train pipelines/fashion-mnist-rts-stn.yaml --epochs 1 --limit "$IMAGES" --val-fraction 0.1 \
+"$STN" train pipelines/fashion-mnist-rts-stn.yaml --epochs 1 --limit "$IMAGES" --val-fraction 0.1 --no-test \
   --threads "$THREADS" --out "$OUT/stn"
 
 # (c) evaluation on the 10k test images (distorted once, with the checkpoint's fixed key).
@@ -43,11 +43,12 @@ echo "== sheet of inputs / transformed / predicted class"
 "$STN" export "$OUT/stn/best.safetensors" --input "$DATA" --output "$OUT/stn-sheet.png" --count 24
 
 # (e) the augmentation pipeline on samples/ and its contact sheet.
-if [ -d samples ]; then
-  echo "== augmenting samples/ with pipelines/photos-augment.yaml"
+SAMPLES=${DEMO_SAMPLES:-samples/images}
+if [ -d "$SAMPLES" ] && [ -f pipelines/photos-augment.yaml ]; then
+  echo "== augmenting $SAMPLES with pipelines/photos-augment.yaml"
   rm -rf "$OUT/augmented"
-  "$STN" augment pipelines/photos-augment.yaml --input samples --output "$OUT/augmented" --threads "$THREADS"
-  "$STN" export pipelines/photos-augment.yaml --input samples --output "$OUT/contact-sheet.png"
+  "$STN" augment pipelines/photos-augment.yaml --input "$SAMPLES" --output "$OUT/augmented" --threads "$THREADS"
+  "$STN" export pipelines/photos-augment.yaml --input "$SAMPLES" --output "$OUT/contact-sheet.png"
 fi
 
 echo "== done: $OUT (metrics: $OUT/stn/metrics.csv, curves: $OUT/stn/curves.png, sheets: $OUT/*.png)"

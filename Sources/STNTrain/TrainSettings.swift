@@ -1,4 +1,6 @@
 import Foundation
+import STNNetwork
+import STNPipeline
 
 /// A bad `train:` section or flag, naming the file and the key.
 public struct TrainSettingsError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -50,7 +52,7 @@ public struct TrainSettings: Equatable, Sendable {
   public var epochs = 10
   /// nil: the pipeline's batch size.
   public var batchSize: Int?
-  public var schedule: Schedule = .none
+  public var scheduleKind: Schedule = .none
   public var stepSize = 1
   public var gamma: Double = 0.1
   public var minimumLearningRate: Double = 0
@@ -68,64 +70,48 @@ public struct TrainSettings: Equatable, Sendable {
     "step_size", "gamma", "min_lr", "val_fraction", "test",
   ]
 
-  /// Parses the section as loaded from YAML (a string-keyed map of scalars and lists);
-  /// unknown keys and out-of-range values are errors naming `path`.
-  public init(section: [String: Any], path: String) throws {
-    func fail(_ reason: String) -> TrainSettingsError { TrainSettingsError(path: path, reason: reason) }
-    for key in section.keys.sorted() where !TrainSettings.keys.contains(key) {
-      throw fail("unknown key '\(key)' (known: \(TrainSettings.keys.sorted().joined(separator: ", ")))")
-    }
-    func number(_ key: String) throws -> Double? {
-      guard let value = section[key] else { return nil }
-      if let v = value as? Double { return v }
-      if let v = value as? Int { return Double(v) }
-      if let v = value as? String, let d = Double(v) { return d }
-      throw fail("'\(key)' must be a number, got \(value)")
-    }
-    func integer(_ key: String) throws -> Int? {
-      guard let value = try number(key) else { return nil }
-      guard value == value.rounded(), abs(value) < 1e9 else { throw fail("'\(key)' must be an integer, got \(value)") }
-      return Int(value)
-    }
-    if let value = section["optimizer"] {
-      guard let name = value as? String, let parsed = Optimizer(rawValue: name.lowercased()) else {
-        throw fail("'optimizer' must be one of \(Optimizer.allCases.map(\.rawValue)), got \(value)")
+  /// Parses the pipeline file's `train:` section; unknown keys and out-of-range values are
+  /// errors naming the file and line.
+  public init(node: ConfigNode) throws {
+    var reader = try node.mapping("train")
+    if let value = reader.optional("optimizer") {
+      let name = try value.string("train.optimizer").lowercased()
+      guard let parsed = Optimizer(rawValue: name) else {
+        throw value.error("train.optimizer must be one of \(Optimizer.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
       }
       optimizer = parsed
     }
-    if let value = section["schedule"] {
-      guard let name = value as? String, let parsed = Schedule(rawValue: name.lowercased()) else {
-        throw fail("'schedule' must be one of \(Schedule.allCases.map(\.rawValue)), got \(value)")
+    if let value = reader.optional("schedule") {
+      let name = try value.string("train.schedule").lowercased()
+      guard let parsed = Schedule(rawValue: name) else {
+        throw value.error("train.schedule must be one of \(Schedule.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
       }
-      schedule = parsed
+      scheduleKind = parsed
     }
-    if let v = try number("lr") { learningRate = v }
-    if let value = section["betas"] {
-      guard let list = value as? [Any], list.count == 2,
-        let b1 = (list[0] as? Double) ?? (list[0] as? Int).map(Double.init),
-        let b2 = (list[1] as? Double) ?? (list[1] as? Int).map(Double.init)
-      else { throw fail("'betas' must be a list of two numbers, got \(value)") }
-      beta1 = b1
-      beta2 = b2
+    if let value = reader.optional("lr") { learningRate = try value.double("train.lr") }
+    if let value = reader.optional("betas") {
+      let items = try value.sequence("train.betas")
+      guard items.count == 2 else { throw value.error("train.betas must be [beta1, beta2]") }
+      beta1 = try items[0].double("train.betas")
+      beta2 = try items[1].double("train.betas")
     }
-    if let v = try number("eps") { epsilon = v }
-    if let v = try number("weight_decay") { weightDecay = v }
-    if let v = try number("momentum") { momentum = v }
-    if let value = section["nesterov"] {
-      guard let flag = value as? Bool else { throw fail("'nesterov' must be true or false, got \(value)") }
-      nesterov = flag
+    if let value = reader.optional("eps") { epsilon = try value.double("train.eps") }
+    if let value = reader.optional("weight_decay") { weightDecay = try value.double("train.weight_decay") }
+    if let value = reader.optional("momentum") { momentum = try value.double("train.momentum") }
+    if let value = reader.optional("nesterov") { nesterov = try value.bool("train.nesterov") }
+    if let value = reader.optional("epochs") { epochs = try value.int("train.epochs") }
+    if let value = reader.optional("batch_size") { batchSize = try value.int("train.batch_size") }
+    if let value = reader.optional("step_size") { stepSize = try value.int("train.step_size") }
+    if let value = reader.optional("gamma") { gamma = try value.double("train.gamma") }
+    if let value = reader.optional("min_lr") { minimumLearningRate = try value.double("train.min_lr") }
+    if let value = reader.optional("val_fraction") { validationFraction = try value.double("train.val_fraction") }
+    if let value = reader.optional("test") { test = try value.string("train.test") }
+    try reader.finish(known: TrainSettings.keys.sorted())
+    do {
+      try validate(path: node.file)
+    } catch let error as TrainSettingsError {
+      throw node.error("train: " + error.reason)
     }
-    if let v = try integer("epochs") { epochs = v }
-    if let v = try integer("batch_size") { batchSize = v }
-    if let v = try integer("step_size") { stepSize = v }
-    if let v = try number("gamma") { gamma = v }
-    if let v = try number("min_lr") { minimumLearningRate = v }
-    if let v = try number("val_fraction") { validationFraction = v }
-    if let value = section["test"] {
-      guard let name = value as? String else { throw fail("'test' must be a split name or folder, got \(value)") }
-      test = name
-    }
-    try validate(path: path)
   }
 
   /// Range checks shared by the file and the command-line overrides.
@@ -147,16 +133,25 @@ public struct TrainSettings: Equatable, Sendable {
     }
   }
 
+  /// The network module's schedule for these settings.
+  public var schedule: LearningRateSchedule {
+    switch scheduleKind {
+    case .none: return .constant
+    case .step: return .step(stepSize: stepSize, gamma: Float(gamma))
+    case .cosine: return .cosine(totalEpochs: epochs, minimum: Float(minimumLearningRate))
+    }
+  }
+
   /// The learning rate for 1-based `epoch` (PyTorch StepLR / CosineAnnealingLR stepped per epoch).
   public func learningRate(epoch: Int) -> Double {
-    let done = Double(epoch - 1)
-    switch schedule {
-    case .none: return learningRate
-    case .step: return learningRate * pow(gamma, (done / Double(stepSize)).rounded(.down))
-    case .cosine:
-      let span = Double(max(1, epochs))
-      return minimumLearningRate + (learningRate - minimumLearningRate) * (1 + cos(Double.pi * done / span)) / 2
-    }
+    Double(schedule.rate(epoch: epoch - 1, base: Float(learningRate)))
+  }
+
+  /// The network module's optimizer configuration.
+  public var optimizerConfig: OptimizerConfig {
+    OptimizerConfig(
+      kind: optimizer.rawValue, learningRate: Float(learningRate), momentum: Float(momentum), nesterov: nesterov,
+      weightDecay: Float(weightDecay), beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(epsilon))
   }
 
   /// The settings as checkpoint metadata (one JSON string).
@@ -165,7 +160,7 @@ public struct TrainSettings: Equatable, Sendable {
       ("optimizer", .string(optimizer.rawValue)), ("lr", .number(learningRate)),
       ("betas", .array([.number(beta1), .number(beta2)])), ("eps", .number(epsilon)),
       ("weight_decay", .number(weightDecay)), ("momentum", .number(momentum)), ("nesterov", .bool(nesterov)),
-      ("epochs", .int(epochs)), ("schedule", .string(schedule.rawValue)), ("step_size", .int(stepSize)),
+      ("epochs", .int(epochs)), ("schedule", .string(scheduleKind.rawValue)), ("step_size", .int(stepSize)),
       ("gamma", .number(gamma)), ("min_lr", .number(minimumLearningRate)), ("val_fraction", .number(validationFraction)),
     ]
     if let batchSize { pairs.append(("batch_size", .int(batchSize))) }

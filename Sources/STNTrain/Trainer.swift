@@ -102,7 +102,7 @@ public final class Trainer {
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     var firstEpoch = 1
     var step = 0
-    var bestAccuracy = -Double.infinity
+    var bestAccuracy: Double?
     var bestEpoch = 0
     var log = MetricsLog(folder: folder)
     if resume {
@@ -116,7 +116,7 @@ public final class Trainer {
       }
       firstEpoch = epoch + 1
       step = steps
-      bestAccuracy = metadata[Trainer.bestKey].flatMap(Double.init) ?? -Double.infinity
+      bestAccuracy = metadata[Trainer.bestKey].flatMap(Double.init)
       bestEpoch = metadata[Trainer.bestEpochKey].flatMap(Int.init) ?? 0
       log = try MetricsLog.resume(folder: folder, throughEpoch: epoch)
       try log.write()
@@ -137,13 +137,13 @@ public final class Trainer {
         let batch = try next.get()
         if firstBatch == nil { firstBatch = batch }
         let result = try model.trainStep(images: batch.images, labels: batch.labels, learningRate: rate, step: step)
+        try tensorBoard?.logStep(step: step, loss: result.loss)
         batchIndex += 1
         step += 1
         guard result.loss.isFinite else {
           throw TrainingError.nonFiniteLoss(
             epoch: epoch, batch: batchIndex, loss: result.loss, lastGoodCheckpoint: haveCheckpoint ? lastCheckpointPath : nil)
         }
-        try tensorBoard?.logStep(step: step, loss: result.loss)
         let n = batch.labels.count
         lossSum += result.loss * Double(n)
         correct += Trainer.countCorrect(logits: result.logits, labels: batch.labels)
@@ -166,17 +166,17 @@ public final class Trainer {
       }
       // NOTE: without a validation split, "best" is simply the latest epoch: choosing by test
       // accuracy would leak the test set into model selection.
-      let score = validation?.accuracy ?? Double(epoch)
-      let isBest = score > bestAccuracy
-      if isBest {
-        bestAccuracy = score
-        bestEpoch = epoch
+      var isBest = true
+      if let validation {
+        isBest = validation.accuracy > (bestAccuracy ?? -1)
+        if isBest { bestAccuracy = validation.accuracy }
       }
+      if isBest { bestEpoch = epoch }
       // MARK: checkpoints
       var metadata = checkpointMetadata
       metadata[Trainer.epochKey] = String(epoch)
       metadata[Trainer.stepKey] = String(step)
-      metadata[Trainer.bestKey] = String(bestAccuracy)
+      if let bestAccuracy { metadata[Trainer.bestKey] = String(bestAccuracy) }
       metadata[Trainer.bestEpochKey] = String(bestEpoch)
       metadata[Trainer.settingsKey] = settings.json.description
       if let validation { metadata["stn.train.val_acc"] = String(validation.accuracy) }

@@ -59,61 +59,69 @@ public func affineGridSample(input: Tensor, theta: Tensor, outputSize: [Int], op
                "outputSize \(outputSize) must be [N,C,Ho,Wo] with input's N and C \(input.shape)")
   let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
   let (ho, wo) = (outputSize[2], outputSize[3])
-  var output = Tensor(shape: outputSize)
-  if output.count == 0 { return output }
+  let count = outputSize.reduce(1, *)
+  if count == 0 { return Tensor(shape: outputSize) }
   let xs = affineGridBase(steps: wo, alignCorners: options.alignCorners)
   let ys = affineGridBase(steps: ho, alignCorners: options.alignCorners)
   let rowRanges = splitRange(ho, parts: rowBlocksPerImage(images: n, rows: ho, threads: threads))
   let padding = options.padding, alignCorners = options.alignCorners
-  input.data.withUnsafeBufferPointer { inputBuffer in
-    theta.data.withUnsafeBufferPointer { thetaBuffer in
-      xs.withUnsafeBufferPointer { xsBuffer in
-        output.data.withUnsafeMutableBufferPointer { outputBuffer in
-          let src = inputBuffer.baseAddress!, dst = outputBuffer.baseAddress!, xsPointer = xsBuffer.baseAddress!
-          parallelFor(chunks: n * rowRanges.count, threads: threads) { chunk in
-            let b = chunk / rowRanges.count, rows = rowRanges[chunk % rowRanges.count]
-            let t = thetaBuffer.baseAddress! + b * 6
-            let planeIn = h * w, planeOut = ho * wo
-            let imageIn = src + b * c * planeIn, imageOut = dst + b * c * planeOut
-            for oy in rows {
-              let row = AffineRow(t0: t[0], t1: t[1], t2: t[2], t3: t[3], t4: t[4], t5: t[5], y: ys[oy])
-              let rowOut = imageOut + oy * wo
-              func checked(_ columns: Range<Int>) {
-                for ox in columns {
-                  let x = sourceIndex(row.gx(xsPointer[ox]), size: w, padding: padding, alignCorners: alignCorners)
-                  let y = sourceIndex(row.gy(xsPointer[ox]), size: h, padding: padding, alignCorners: alignCorners)
-                  switch options.mode {
-                  case .nearest:
-                    let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
-                    let inside = ix >= 0 && ix < w && iy >= 0 && iy < h
-                    let offset = inside ? iy * w + ix : 0
-                    for ch in 0..<c { rowOut[ch * planeOut + ox] = inside ? imageIn[ch * planeIn + offset] : 0 }
-                  case .bilinear:
-                    let taps = bilinearTaps(x: x, y: y, width: w, height: h)
-                    let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
-                    let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
-                    for ch in 0..<c {
-                      let p = imageIn + ch * planeIn
-                      rowOut[ch * planeOut + ox] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
+  // NOTE: every element is written below, so the storage starts uninitialized (no memset).
+  let data = [Float](unsafeUninitializedCapacity: count) { outputBuffer, initialized in
+    initialized = count
+    input.data.withUnsafeBufferPointer { inputBuffer in
+      theta.data.withUnsafeBufferPointer { thetaBuffer in
+        xs.withUnsafeBufferPointer { xsBuffer in
+          do {
+            let src = inputBuffer.baseAddress!, dst = outputBuffer.baseAddress!, xsPointer = xsBuffer.baseAddress!
+            parallelFor(chunks: n * rowRanges.count, threads: threads) { chunk in
+              let b = chunk / rowRanges.count, rows = rowRanges[chunk % rowRanges.count]
+              let t = thetaBuffer.baseAddress! + b * 6
+              let planeIn = h * w, planeOut = ho * wo
+              let imageIn = src + b * c * planeIn, imageOut = dst + b * c * planeOut
+              for oy in rows {
+                let row = AffineRow(t0: t[0], t1: t[1], t2: t[2], t3: t[3], t4: t[4], t5: t[5], y: ys[oy])
+                let rowOut = imageOut + oy * wo
+                func checked(_ columns: Range<Int>) {
+                  for ox in columns {
+                    let x = sourceIndex(row.gx(xsPointer[ox]), size: w, padding: padding, alignCorners: alignCorners)
+                    let y = sourceIndex(row.gy(xsPointer[ox]), size: h, padding: padding, alignCorners: alignCorners)
+                    switch options.mode {
+                    case .nearest:
+                      let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
+                      let inside = ix >= 0 && ix < w && iy >= 0 && iy < h
+                      let offset = inside ? iy * w + ix : 0
+                      for ch in 0..<c { rowOut[ch * planeOut + ox] = inside ? imageIn[ch * planeIn + offset] : 0 }
+                    case .bilinear:
+                      if bilinearMissesInput(x: x, y: y, width: w, height: h) {
+                        for ch in 0..<c { rowOut[ch * planeOut + ox] = 0 }
+                        continue
+                      }
+                      let taps = bilinearTaps(x: x, y: y, width: w, height: h)
+                      let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
+                      let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
+                      for ch in 0..<c {
+                        let p = imageIn + ch * planeIn
+                        rowOut[ch * planeOut + ox] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
+                      }
                     }
                   }
                 }
+                let interior = (options.mode == .bilinear && padding != .reflection)
+                  ? affineInteriorSpan(row, xs: xsPointer, count: wo, width: w, height: h, alignCorners: alignCorners, strict: false) : 0..<0
+                checked(0..<interior.lowerBound)
+                if !interior.isEmpty {
+                  affineInteriorForward(imageIn, row: row, xs: xsPointer, columns: interior, width: w, height: h, channels: c,
+                                        alignCorners: alignCorners, output: rowOut, planeIn: planeIn, planeOut: planeOut)
+                }
+                checked(interior.upperBound..<wo)
               }
-              let interior = (options.mode == .bilinear && padding != .reflection)
-                ? affineInteriorSpan(row, xs: xsPointer, count: wo, width: w, height: h, alignCorners: alignCorners, strict: false) : 0..<0
-              checked(0..<interior.lowerBound)
-              if !interior.isEmpty {
-                affineInteriorForward(imageIn, row: row, xs: xsPointer, columns: interior, width: w, height: h, channels: c,
-                                      alignCorners: alignCorners, output: rowOut, planeIn: planeIn, planeOut: planeOut)
-              }
-              checked(interior.upperBound..<wo)
             }
           }
         }
       }
     }
   }
-  return output
+  return Tensor(shape: outputSize, data: data)
 }
 
 /// Bilinear interior of one row: every tap inside, no checks.
@@ -123,10 +131,13 @@ func affineInteriorForward(
   channels c: Int, alignCorners: Bool, output: UnsafeMutablePointer<Float>, planeIn: Int, planeOut: Int
 ) {
   var start = columns.lowerBound
-  while start + 8 <= columns.upperBound {
-    let g = interiorGeometry8(row, xs: xs, ox: start, width: w, height: h, alignCorners: alignCorners)
+  // NOTE: the last block of 8 is moved left to end at the span's end; it overlaps columns
+  // already written and writes them again with the same values, instead of a scalar tail.
+  while columns.count >= 8 && start < columns.upperBound {
+    let block = min(start, columns.upperBound - 8)
+    let g = interiorGeometry8(row, xs: xs, ox: block, width: w, height: h, alignCorners: alignCorners)
     var p = imageIn
-    var o = output + start
+    var o = output + block
     for _ in 0..<c {
       let nw = gather8(p, g.base), ne = gather8(p + 1, g.base), sw = gather8(p + w, g.base), se = gather8(p + w + 1, g.base)
       let value = nw * g.w0 + ne * g.w1 + sw * g.w2 + se * g.w3
@@ -134,7 +145,7 @@ func affineInteriorForward(
       p += planeIn
       o += planeOut
     }
-    start += 8
+    start = block + 8
   }
   for ox in start..<columns.upperBound {
     let x = unnormalize(row.gx(xs[ox]), size: w, alignCorners: alignCorners)
@@ -262,6 +273,7 @@ public func affineGridSampleBackward(
                           for ch in 0..<c { gradIn[ch * planeIn + offset] += rowGradOut[ch * planeOut + ox] }
                         }
                       case .bilinear:
+                        if bilinearMissesInput(x: x, y: y, width: w, height: h) { continue }
                         let taps = bilinearTaps(x: x, y: y, width: w, height: h)
                         let east = taps.east, south = taps.south, west = 1 - east, north = 1 - south
                         let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
@@ -322,33 +334,41 @@ func affineInteriorBackward(
   let yMultiplier = unnormalizeGradient(size: h, alignCorners: alignCorners)
   var sums = SIMD4<Float>()
   var start = columns.lowerBound
-  if start + 8 <= columns.upperBound {
+  if columns.count >= 8 {
     var sumXX = SIMD8<Float>(), sumX = SIMD8<Float>(), sumYX = SIMD8<Float>(), sumY = SIMD8<Float>()
-    while start + 8 <= columns.upperBound {
-      let geometry = interiorGeometry8(row, xs: xs, ox: start, width: w, height: h, alignCorners: alignCorners)
+    let laneIndex = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+    // NOTE: the last block of 8 is moved left to end at the span's end; its lanes already done
+    // get gradOutput 0, so they add exactly 0 everywhere (instead of a scalar tail).
+    while start < columns.upperBound {
+      let block = min(start, columns.upperBound - 8)
+      let skip = Int32(start - block)
+      let geometry = interiorGeometry8(row, xs: xs, ox: block, width: w, height: h, alignCorners: alignCorners)
       let west = 1 - geometry.east, north = 1 - geometry.south
       var gx = SIMD8<Float>(), gy = SIMD8<Float>()
       for ch in 0..<c {
         let p = imageIn + ch * planeIn
-        let g = UnsafeRawPointer(gradOut + ch * planeOut + start).loadUnaligned(as: SIMD8<Float>.self)
+        var g = UnsafeRawPointer(gradOut + ch * planeOut + block).loadUnaligned(as: SIMD8<Float>.self)
+        if skip > 0 { g.replace(with: 0, where: laneIndex .< skip) }
         let nw = gather8(p, geometry.base), ne = gather8(p + 1, geometry.base)
         let sw = gather8(p + w, geometry.base), se = gather8(p + w + 1, geometry.base)
         if let gradIn {
           let q = gradIn + ch * planeIn
           let a0 = geometry.w0 * g, a1 = geometry.w1 * g, a2 = geometry.w2 * g, a3 = geometry.w3 * g
-          // NOTE: lane by lane in column order, the same additions as the scalar loop.
-          for lane in 0..<8 {
-            let r = q + Int(geometry.base[lane])
-            r[0] += a0[lane]; r[1] += a1[lane]; r[w] += a2[lane]; r[w + 1] += a3[lane]
-          }
+          // NOTE: one tap at a time over the 8 lanes. Adding nw and ne of a pixel together let
+          // the compiler pair them into 8-byte loads/stores that overlap the next pixel's,
+          // which defeats store-to-load forwarding and stalled this loop.
+          for lane in 0..<8 { q[Int(geometry.base[lane])] += a0[lane] }
+          for lane in 0..<8 { q[Int(geometry.base[lane]) + 1] += a1[lane] }
+          for lane in 0..<8 { q[Int(geometry.base[lane]) + w] += a2[lane] }
+          for lane in 0..<8 { q[Int(geometry.base[lane]) + w + 1] += a3[lane] }
         }
         gx += ((ne - nw) * north + (se - sw) * geometry.south) * g
         gy += ((sw - nw) * west + (se - ne) * geometry.east) * g
       }
       let gX = gx * xMultiplier, gY = gy * yMultiplier
-      let bx = UnsafeRawPointer(xs + start).loadUnaligned(as: SIMD8<Float>.self)
+      let bx = UnsafeRawPointer(xs + block).loadUnaligned(as: SIMD8<Float>.self)
       sumXX += gX * bx; sumX += gX; sumYX += gY * bx; sumY += gY
-      start += 8
+      start = block + 8
     }
     sums = SIMD4(sumXX.sum(), sumX.sum(), sumYX.sum(), sumY.sum())
   }

@@ -33,6 +33,15 @@ func bilinearTaps(x: Float, y: Float, width w: Int, height h: Int) -> BilinearTa
     east: east, south: south)
 }
 
+/// True when all 4 bilinear taps of (x, y) are outside a w x h plane: such a position reads 0
+/// and has zero gradients (under zeros padding), so kernels skip it.
+/// NOTE: strict at -1: with x == -1 the east tap is column 0 with weight 0, which still gives
+/// the grid a gradient.
+@inline(__always)
+func bilinearMissesInput(x: Float, y: Float, width w: Int, height h: Int) -> Bool {
+  x < -1 || x >= Float(w) || y < -1 || y >= Float(h)
+}
+
 /// How to split `n` images with `rows` output rows each over `threads`: (chunks per image).
 func rowBlocksPerImage(images n: Int, rows: Int, threads: Int) -> Int {
   if threads <= 1 || n >= 2 * threads { return 1 }
@@ -44,40 +53,48 @@ func rowBlocksPerImage(images n: Int, rows: Int, threads: Int) -> Int {
 func gridSampleFast(input: Tensor, grid: Tensor, options: GridSampleOptions, threads: Int) -> Tensor {
   let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
   let (ho, wo) = (grid.shape[1], grid.shape[2])
-  var output = Tensor(shape: [n, c, ho, wo])
-  if output.count == 0 { return output }
+  let count = [n, c, ho, wo].reduce(1, *)
+  if count == 0 { return Tensor(shape: [n, c, ho, wo]) }
   let blocks = rowBlocksPerImage(images: n, rows: ho, threads: threads)
   let rowRanges = splitRange(ho, parts: blocks)
-  input.data.withUnsafeBufferPointer { inputBuffer in
-    grid.data.withUnsafeBufferPointer { gridBuffer in
-      output.data.withUnsafeMutableBufferPointer { outputBuffer in
-        let src = inputBuffer.baseAddress!, gridPointer = gridBuffer.baseAddress!, dst = outputBuffer.baseAddress!
-        parallelFor(chunks: n * rowRanges.count, threads: threads) { chunk in
-          let b = chunk / rowRanges.count, rows = rowRanges[chunk % rowRanges.count]
-          let planeIn = h * w, planeOut = ho * wo
-          let imageIn = src + b * c * planeIn, imageOut = dst + b * c * planeOut
-          for oy in rows {
-            for ox in 0..<wo {
-              let g = gridPointer + ((b * ho + oy) * wo + ox) * 2
-              let x = sourceIndex(g[0], size: w, padding: options.padding, alignCorners: options.alignCorners)
-              let y = sourceIndex(g[1], size: h, padding: options.padding, alignCorners: options.alignCorners)
-              let o = oy * wo + ox
-              switch options.mode {
-              case .nearest:
-                let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
-                if ix >= 0 && ix < w && iy >= 0 && iy < h {
-                  let offset = iy * w + ix
-                  for ch in 0..<c { imageOut[ch * planeOut + o] = imageIn[ch * planeIn + offset] }
-                } else {
-                  for ch in 0..<c { imageOut[ch * planeOut + o] = 0 }
-                }
-              case .bilinear:
-                let taps = bilinearTaps(x: x, y: y, width: w, height: h)
-                let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
-                let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
-                for ch in 0..<c {
-                  let p = imageIn + ch * planeIn
-                  imageOut[ch * planeOut + o] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
+  // NOTE: every element is written below, so the storage starts uninitialized (no memset).
+  let data = [Float](unsafeUninitializedCapacity: count) { outputBuffer, initialized in
+    initialized = count
+    input.data.withUnsafeBufferPointer { inputBuffer in
+      grid.data.withUnsafeBufferPointer { gridBuffer in
+        do {
+          let src = inputBuffer.baseAddress!, gridPointer = gridBuffer.baseAddress!, dst = outputBuffer.baseAddress!
+          parallelFor(chunks: n * rowRanges.count, threads: threads) { chunk in
+            let b = chunk / rowRanges.count, rows = rowRanges[chunk % rowRanges.count]
+            let planeIn = h * w, planeOut = ho * wo
+            let imageIn = src + b * c * planeIn, imageOut = dst + b * c * planeOut
+            for oy in rows {
+              for ox in 0..<wo {
+                let g = gridPointer + ((b * ho + oy) * wo + ox) * 2
+                let x = sourceIndex(g[0], size: w, padding: options.padding, alignCorners: options.alignCorners)
+                let y = sourceIndex(g[1], size: h, padding: options.padding, alignCorners: options.alignCorners)
+                let o = oy * wo + ox
+                switch options.mode {
+                case .nearest:
+                  let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
+                  if ix >= 0 && ix < w && iy >= 0 && iy < h {
+                    let offset = iy * w + ix
+                    for ch in 0..<c { imageOut[ch * planeOut + o] = imageIn[ch * planeIn + offset] }
+                  } else {
+                    for ch in 0..<c { imageOut[ch * planeOut + o] = 0 }
+                  }
+                case .bilinear:
+                  if bilinearMissesInput(x: x, y: y, width: w, height: h) {
+                    for ch in 0..<c { imageOut[ch * planeOut + o] = 0 }
+                    continue
+                  }
+                  let taps = bilinearTaps(x: x, y: y, width: w, height: h)
+                  let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
+                  let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
+                  for ch in 0..<c {
+                    let p = imageIn + ch * planeIn
+                    imageOut[ch * planeOut + o] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
+                  }
                 }
               }
             }
@@ -86,7 +103,7 @@ func gridSampleFast(input: Tensor, grid: Tensor, options: GridSampleOptions, thr
       }
     }
   }
-  return output
+  return Tensor(shape: [n, c, ho, wo], data: data)
 }
 
 // MARK: - Backward
@@ -131,6 +148,11 @@ func gridSampleBackwardFast(
                       for ch in 0..<c { gIn[ch * planeIn + offset] += imageGradOut[ch * planeOut + o] }
                     }
                   case .bilinear:
+                    if bilinearMissesInput(x: x, y: y, width: w, height: h) {
+                      gGridPointer[gi] = 0
+                      gGridPointer[gi + 1] = 0
+                      continue
+                    }
                     let taps = bilinearTaps(x: x, y: y, width: w, height: h)
                     let east = taps.east, south = taps.south, west = 1 - east, north = 1 - south
                     let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3

@@ -189,6 +189,10 @@ final class GridSampleTests: XCTestCase {
           let grads = affineGridSampleBackward(gradOutput: gradOutput, input: input, theta: theta, options: options, threads: threads)
           XCTAssertNil(closeness(grads.gradInput, expectedGrad.gradInput, atol: 1e-5, rtol: 1e-5), "gradInput \(options) \(size)")
           XCTAssertNil(closeness(grads.gradTheta, expectedTheta, atol: 1e-4, rtol: 1e-5), "gradTheta \(options) \(size)")
+          let thetaOnly = affineGridSampleBackward(gradOutput: gradOutput, input: input, theta: theta, options: options, threads: threads,
+                                                   needInputGradient: false)
+          XCTAssertEqual(thetaOnly.gradTheta, grads.gradTheta, "theta-only backward \(options)")
+          XCTAssertEqual(thetaOnly.gradInput.count, 0)
         }
       }
     }

@@ -50,81 +50,87 @@ struct Conv2DGeometry {
   /// Columns of the im2col matrix for one image: Ho*Wo.
   var outPlane: Int { outHeight * outWidth }
   var inPlane: Int { height * width }
-
-  /// The output columns `ox` whose input column `ox*s - p + offset` lies inside [0, width).
-  func validRange(offset: Int, outLength: Int, inLength: Int) -> Range<Int> {
-    // ox*s - p + offset >= 0  <=>  ox >= ceil((p - offset) / s)
-    let lowNumerator = padding - offset
-    let low = lowNumerator <= 0 ? 0 : (lowNumerator + stride - 1) / stride
-    // ox*s - p + offset <= inLength - 1  <=>  ox <= floor((inLength - 1 + p - offset) / s)
-    let highNumerator = inLength - 1 + padding - offset
-    let high = highNumerator < 0 ? -1 : highNumerator / stride
-    let lo = min(low, outLength), hi = min(high + 1, outLength)
-    return lo..<max(lo, hi)
-  }
 }
 
 // MARK: - im2col / col2im
 
-/// Lowers one image (C,H,W) to col (C*kH*kW, Ho*Wo): col[(c,ky,kx), (oy,ox)] = image[c, oy*s-p+ky*d, ox*s-p+kx*d]
-/// (0 outside). `columnStride` is the row stride of `col` (>= Ho*Wo) so several images can sit side by side.
-func im2col(_ g: Conv2DGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>, columnStride: Int) {
-  let Ho = g.outHeight, Wo = g.outWidth, H = g.height, W = g.width
+// NOTE: the fast path first copies each image into a zero-bordered buffer (C, H+2p, W+2p), so
+// the im2col and col2im loops below have no bounds checks: every tap reads or writes inside the
+// padded plane, and a stride-1 row is one contiguous run the compiler vectorizes.
+
+extension Conv2DGeometry {
+  var paddedHeight: Int { height + 2 * padding }
+  var paddedWidth: Int { width + 2 * padding }
+  var paddedPlane: Int { paddedHeight * paddedWidth }
+}
+
+/// Copies image (C,H,W) into the interior of padded (C,H+2p,W+2p); the border is left as is (0).
+func copyIntoPadded(_ g: Conv2DGeometry, image: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>) {
+  let W = g.width, Wp = g.paddedWidth
   for c in 0..<g.channels {
-    let plane = image + c * H * W
+    let source = image + c * g.inPlane
+    let destination = padded + c * g.paddedPlane + g.padding * Wp + g.padding
+    for y in 0..<g.height {
+      let from = source + y * W, to = destination + y * Wp
+      for x in 0..<W { to[x] = from[x] }
+    }
+  }
+}
+
+/// Adds the interior of padded (C,H+2p,W+2p) onto image (C,H,W) (the crop adjoint of `copyIntoPadded`).
+func addPaddedInterior(_ g: Conv2DGeometry, padded: UnsafePointer<Float>, image: UnsafeMutablePointer<Float>) {
+  let W = g.width, Wp = g.paddedWidth
+  for c in 0..<g.channels {
+    let source = padded + c * g.paddedPlane + g.padding * Wp + g.padding
+    let destination = image + c * g.inPlane
+    for y in 0..<g.height {
+      let from = source + y * Wp, to = destination + y * W
+      for x in 0..<W { to[x] += from[x] }
+    }
+  }
+}
+
+/// Lowers one padded image (C,Hp,Wp) to col (C·kH·kW, Ho·Wo):
+/// col[(c,ky,kx), (oy,ox)] = padded[c, oy·s + ky·d, ox·s + kx·d].
+func im2col(_ g: Conv2DGeometry, padded: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
+  let Ho = g.outHeight, Wo = g.outWidth, Wp = g.paddedWidth, s = g.stride, d = g.dilation
+  var row = col
+  for c in 0..<g.channels {
+    let plane = padded + c * g.paddedPlane
     for ky in 0..<g.kernelH {
-      let rowOffset = ky * g.dilation
-      let rows = g.validRange(offset: rowOffset, outLength: Ho, inLength: H)
       for kx in 0..<g.kernelW {
-        let colOffset = kx * g.dilation
-        let cols = g.validRange(offset: colOffset, outLength: Wo, inLength: W)
-        let destination = col + ((c * g.kernelH + ky) * g.kernelW + kx) * columnStride
-        for oy in 0..<Ho {
-          let out = destination + oy * Wo
-          guard rows.contains(oy), !cols.isEmpty else {
-            out.update(repeating: 0, count: Wo)
-            continue
-          }
-          let source = plane + (oy * g.stride - g.padding + rowOffset) * W
-          if cols.lowerBound > 0 { out.update(repeating: 0, count: cols.lowerBound) }
-          if g.stride == 1 {
-            let start = cols.lowerBound - g.padding + colOffset
-            out.advanced(by: cols.lowerBound).update(from: source + start, count: cols.count)
+        var source = plane + ky * d * Wp + kx * d
+        for _ in 0..<Ho {
+          if s == 1 {
+            for ox in 0..<Wo { row[ox] = source[ox] }
           } else {
-            var ix = cols.lowerBound * g.stride - g.padding + colOffset
-            for ox in cols {
-              out[ox] = source[ix]
-              ix += g.stride
-            }
+            for ox in 0..<Wo { row[ox] = source[ox * s] }
           }
-          if cols.upperBound < Wo { out.advanced(by: cols.upperBound).update(repeating: 0, count: Wo - cols.upperBound) }
+          row += Wo
+          source += s * Wp
         }
       }
     }
   }
 }
 
-/// The adjoint of `im2col`: adds col (C*kH*kW, Ho*Wo) back onto image (C,H,W) (`+=`).
-func col2imAdd(_ g: Conv2DGeometry, col: UnsafePointer<Float>, columnStride: Int, image: UnsafeMutablePointer<Float>) {
-  let Ho = g.outHeight, Wo = g.outWidth, H = g.height, W = g.width
+/// The adjoint of `im2col`: adds col (C·kH·kW, Ho·Wo) onto padded (C,Hp,Wp) (`+=`).
+func col2imAdd(_ g: Conv2DGeometry, col: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>) {
+  let Ho = g.outHeight, Wo = g.outWidth, Wp = g.paddedWidth, s = g.stride, d = g.dilation
+  var row = col
   for c in 0..<g.channels {
-    let plane = image + c * H * W
+    let plane = padded + c * g.paddedPlane
     for ky in 0..<g.kernelH {
-      let rowOffset = ky * g.dilation
-      let rows = g.validRange(offset: rowOffset, outLength: Ho, inLength: H)
       for kx in 0..<g.kernelW {
-        let colOffset = kx * g.dilation
-        let cols = g.validRange(offset: colOffset, outLength: Wo, inLength: W)
-        if cols.isEmpty { continue }
-        let source = col + ((c * g.kernelH + ky) * g.kernelW + kx) * columnStride
-        for oy in rows {
-          let input = source + oy * Wo
-          let target = plane + (oy * g.stride - g.padding + rowOffset) * W
-          var ix = cols.lowerBound * g.stride - g.padding + colOffset
-          for ox in cols {
-            target[ix] += input[ox]
-            ix += g.stride
+        var target = plane + ky * d * Wp + kx * d
+        for _ in 0..<Ho {
+          if s == 1 {
+            for ox in 0..<Wo { target[ox] += row[ox] }
+          } else {
+            for ox in 0..<Wo { target[ox * s] += row[ox] }
           }
+          row += Wo
+          target += s * Wp
         }
       }
     }
@@ -156,9 +162,12 @@ public func conv2dForward(
         let b = bias?.data
         parallelFor(chunks: chunks.count, threads: threads) { chunk in
           let col = UnsafeMutablePointer<Float>.allocate(capacity: K * P)
-          defer { col.deallocate() }
+          let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * g.paddedPlane)
+          padded.initialize(repeating: 0, count: g.channels * g.paddedPlane)
+          defer { col.deallocate(); padded.deallocate() }
           for n in chunks[chunk] {
-            im2col(g, image: x + n * g.channels * g.inPlane, col: col, columnStride: P)
+            copyIntoPadded(g, image: x + n * g.channels * g.inPlane, padded: padded)
+            im2col(g, padded: padded, col: col)
             let out = y + n * O * P
             if let b {
               for o in 0..<O { (out + o * P).update(repeating: b[o], count: P) }
@@ -193,27 +202,38 @@ public func conv2dBackward(
   defer { partials.deallocate() }
   partials.initialize(repeating: 0, count: groups.count * O * K)
   setBLASThreads(1)
-  var gradInputData = [Float](repeating: 0, count: needInputGradient ? input.count : 0)
+  // Stride 1 with a square kernel: the input gradient is itself a convolution (below), which
+  // runs as im2col + a GEMM with the long O·k·k inner dimension instead of GEMM + col2im.
+  let transposedPadding = dilation * (g.kernelH - 1) - padding
+  let viaTransposedConvolution = needInputGradient && stride == 1 && g.kernelH == g.kernelW && transposedPadding >= 0
+  let scatterInputGradient = needInputGradient && !viaTransposedConvolution
+  var gradInputData = [Float](repeating: 0, count: scatterInputGradient ? input.count : 0)
   input.data.withUnsafeBufferPointer { inputBuffer in
     weight.data.withUnsafeBufferPointer { weightBuffer in
       gradOutput.data.withUnsafeBufferPointer { gradOutputBuffer in
         gradInputData.withUnsafeMutableBufferPointer { gradInputBuffer in
           let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!, dy = gradOutputBuffer.baseAddress!
           // NOTE: an empty array may still have a base address; never write through it.
-          let dx = needInputGradient ? gradInputBuffer.baseAddress : nil
+          let dx = scatterInputGradient ? gradInputBuffer.baseAddress : nil
           parallelFor(chunks: groups.count, threads: threads) { group in
             let col = UnsafeMutablePointer<Float>.allocate(capacity: K * P)
-            defer { col.deallocate() }
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * g.paddedPlane)
+            padded.initialize(repeating: 0, count: g.channels * g.paddedPlane)
+            let gradPadded = UnsafeMutablePointer<Float>.allocate(capacity: dx == nil ? 0 : g.channels * g.paddedPlane)
+            defer { col.deallocate(); padded.deallocate(); gradPadded.deallocate() }
             let partial = partials + group * O * K
             for n in groups[group] {
               let dyn = dy + n * O * P
-              im2col(g, image: x + n * g.channels * g.inPlane, col: col, columnStride: P)
+              copyIntoPadded(g, image: x + n * g.channels * g.inPlane, padded: padded)
+              im2col(g, padded: padded, col: col)
               // partial (O,K) += dy_n (O,P) x col^T (P,K)
               sgemm(transposeA: false, transposeB: true, M: O, N: K, K: P, dyn, lda: P, col, ldb: P, beta: 1, partial, ldc: K)
               if let dx {
                 // col (K,P) = W^T (K,O) x dy_n (O,P), then scattered back onto the image.
                 sgemm(transposeA: true, transposeB: false, M: K, N: P, K: O, w, lda: K, dyn, ldb: P, beta: 0, col, ldc: P)
-                col2imAdd(g, col: col, columnStride: P, image: dx + n * g.channels * g.inPlane)
+                gradPadded.update(repeating: 0, count: g.channels * g.paddedPlane)
+                col2imAdd(g, col: col, padded: gradPadded)
+                addPaddedInterior(g, padded: gradPadded, image: dx + n * g.channels * g.inPlane)
               }
             }
           }
@@ -227,29 +247,67 @@ public func conv2dBackward(
       for i in 0..<(O * K) { dw[i] += partial[i] }
     }
   }
-  return (needInputGradient ? Tensor(shape: input.shape, data: gradInputData) : nil, gradWeight, gradBias)
+  if viaTransposedConvolution {
+    let gradInput = conv2dForward(
+      input: gradOutput, weight: flippedTransposedKernel(weight), bias: nil, stride: 1, padding: transposedPadding,
+      dilation: dilation, threads: threads)
+    return (gradInput, gradWeight, gradBias)
+  }
+  return (scatterInputGradient ? Tensor(shape: input.shape, data: gradInputData) : nil, gradWeight, gradBias)
+}
+
+/// weight (O,C,k,k) -> (C,O,k,k) rotated by 180 degrees: the kernel of the transposed convolution.
+///
+/// For stride 1, dx[c,y,x] = Σ_{o,ky,kx} dy[o, y+p-ky·d, x+p-kx·d]·w[o,c,ky,kx]; substituting
+/// ky' = k-1-ky makes it a plain convolution of dy, padded by d(k-1)-p, with this kernel.
+func flippedTransposedKernel(_ weight: Tensor) -> Tensor {
+  let O = weight.shape[0], C = weight.shape[1], kH = weight.shape[2], kW = weight.shape[3]
+  var flipped = Tensor(shape: [C, O, kH, kW])
+  for o in 0..<O {
+    for c in 0..<C {
+      for ky in 0..<kH {
+        for kx in 0..<kW {
+          flipped.data[((c * O + o) * kH + (kH - 1 - ky)) * kW + (kW - 1 - kx)] = weight.data[((o * C + c) * kH + ky) * kW + kx]
+        }
+      }
+    }
+  }
+  return flipped
 }
 
 /// How many batch groups the weight gradient is reduced over (fixed, for thread-independence).
 let conv2dReductionGroups = 8
 
-/// gradBias (O) = Σ over batch and positions of gradOutput (N,O,Ho,Wo), summed in double.
+/// gradBias (O) = Σ over batch and positions of gradOutput (N,O,Ho,Wo); planes summed in double.
 func conv2dBiasGradient(_ gradOutput: Tensor) -> Tensor {
   let N = gradOutput.shape[0], O = gradOutput.shape[1], P = gradOutput.shape[2] * gradOutput.shape[3]
   var gradBias = Tensor(shape: [O])
   gradOutput.data.withUnsafeBufferPointer { dy in
     for o in 0..<O {
       var sum: Double = 0
-      for n in 0..<N {
-        let plane = dy.baseAddress! + (n * O + o) * P
-        var partial: Float = 0
-        for i in 0..<P { partial += plane[i] }
-        sum += Double(partial)
-      }
+      for n in 0..<N { sum += Double(planeSum(dy.baseAddress! + (n * O + o) * P, count: P)) }
       gradBias.data[o] = Float(sum)
     }
   }
   return gradBias
+}
+
+/// Σ values[0..<count], with 16 independent lanes so the adds pipeline (a single running sum
+/// would wait on each add's latency).
+@inline(__always)
+func planeSum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+  var lanes = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= count {
+    lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD16<Float>.self)
+    i += 16
+  }
+  var tail: Float = 0
+  while i < count {
+    tail += values[i]
+    i += 1
+  }
+  return lanes.sum() + tail
 }
 
 // MARK: - Naive twins

@@ -43,34 +43,71 @@ struct Pool2DGeometry {
 ///
 /// `stride` defaults to `kernel`. Padding is -infinity (never chosen). Ties pick the first
 /// maximum in row-major window order; a NaN is always taken (so NaN propagates), as in PyTorch.
-public func maxPool2dForward(input: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) -> (output: Tensor, argmax: [Int32]) {
+/// Planes are split across `threads`; the common 2x2/stride-2 window has its own loop.
+public func maxPool2dForward(input: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, threads: Int = 1) -> (output: Tensor, argmax: [Int32]) {
+  maxPool2dForward(input: input, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: threads, specialized: true)
+}
+
+/// The generic window loop of `maxPool2dForward` alone (same contract), kept as the tested twin
+/// of its 2x2 fast path.
+public func maxPool2dForwardNaive(input: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) -> (output: Tensor, argmax: [Int32]) {
+  maxPool2dForward(input: input, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: 1, specialized: false)
+}
+
+func maxPool2dForward(input: Tensor, kernel: Int, stride: Int?, padding: Int, ceilMode: Bool, threads: Int, specialized: Bool) -> (output: Tensor, argmax: [Int32]) {
   let g = Pool2DGeometry(inputShape: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, op: "max_pool2d")
   var output = Tensor(shape: g.outputShape)
   var argmax = [Int32](repeating: 0, count: output.count)
   let H = g.height, W = g.width, Ho = g.outHeight, Wo = g.outWidth
-  input.data.withUnsafeBufferPointer { x in
-    output.data.withUnsafeMutableBufferPointer { y in
-      argmax.withUnsafeMutableBufferPointer { indices in
-        for plane in 0..<g.planes {
-          let inBase = plane * H * W, outBase = plane * Ho * Wo
-          for oy in 0..<Ho {
-            let y0 = max(oy * g.stride - g.padding, 0), y1 = min(oy * g.stride - g.padding + g.kernel, H)
-            for ox in 0..<Wo {
-              let x0 = max(ox * g.stride - g.padding, 0), x1 = min(ox * g.stride - g.padding + g.kernel, W)
-              var best = -Float.infinity
-              var bestIndex = y0 * W + x0
-              for iy in y0..<y1 {
-                for ix in x0..<x1 {
-                  let value = x[inBase + iy * W + ix]
-                  // NOTE: `>` keeps the first of equal maxima; `isNaN` lets NaN win.
-                  if value > best || value.isNaN {
-                    best = value
-                    bestIndex = iy * W + ix
+  // 2x2 windows, stride 2, no padding: every window lies inside the input (floor or ceil mode
+  // alike only when it fits; a ceil-mode window hanging past the edge takes the generic loop).
+  let pairs = specialized && g.kernel == 2 && g.stride == 2 && g.padding == 0 && 2 * Ho <= H && 2 * Wo <= W
+  let ranges = splitRange(g.planes, parts: max(1, min(threads, g.planes)))
+  input.data.withUnsafeBufferPointer { xBuffer in
+    output.data.withUnsafeMutableBufferPointer { yBuffer in
+      argmax.withUnsafeMutableBufferPointer { indexBuffer in
+        let x = xBuffer.baseAddress!, y = yBuffer.baseAddress!, indices = indexBuffer.baseAddress!
+        parallelFor(chunks: ranges.count, threads: threads) { chunk in
+          for plane in ranges[chunk] {
+            let source = x + plane * H * W, out = y + plane * Ho * Wo, outIndex = indices + plane * Ho * Wo
+            if pairs {
+              for oy in 0..<Ho {
+                for ox in 0..<Wo {
+                  let topLeft = 2 * oy * W + 2 * ox
+                  var best = source[topLeft], bestIndex = topLeft
+                  // NOTE: same rule as the generic loop, in the same row-major order.
+                  @inline(__always) func consider(_ index: Int) {
+                    let value = source[index]
+                    if value > best || value.isNaN { best = value; bestIndex = index }
                   }
+                  consider(topLeft + 1)
+                  consider(topLeft + W)
+                  consider(topLeft + W + 1)
+                  out[oy * Wo + ox] = best
+                  outIndex[oy * Wo + ox] = Int32(bestIndex)
                 }
               }
-              y[outBase + oy * Wo + ox] = best
-              indices[outBase + oy * Wo + ox] = Int32(bestIndex)
+              continue
+            }
+            for oy in 0..<Ho {
+              let y0 = max(oy * g.stride - g.padding, 0), y1 = min(oy * g.stride - g.padding + g.kernel, H)
+              for ox in 0..<Wo {
+                let x0 = max(ox * g.stride - g.padding, 0), x1 = min(ox * g.stride - g.padding + g.kernel, W)
+                var best = -Float.infinity
+                var bestIndex = y0 * W + x0
+                for iy in y0..<y1 {
+                  for ix in x0..<x1 {
+                    let value = source[iy * W + ix]
+                    // NOTE: `>` keeps the first of equal maxima; `isNaN` lets NaN win.
+                    if value > best || value.isNaN {
+                      best = value
+                      bestIndex = iy * W + ix
+                    }
+                  }
+                }
+                out[oy * Wo + ox] = best
+                outIndex[oy * Wo + ox] = Int32(bestIndex)
+              }
             }
           }
         }
@@ -82,21 +119,29 @@ public func maxPool2dForward(input: Tensor, kernel: Int, stride: Int? = nil, pad
 
 /// Max pooling backward: routes each gradOutput (N,C,Ho,Wo) element to its argmax position in
 /// gradInput (N,C,H,W) = `inputShape` (overlapping windows add up).
-public func maxPool2dBackward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor {
+public func maxPool2dBackward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int], threads: Int = 1) -> Tensor {
   precondition(inputShape.count == 4 && gradOutput.rank == 4, "max_pool2d backward wants 4-D shapes, got \(gradOutput.shape) and \(inputShape)")
   precondition(gradOutput.shape[0] == inputShape[0] && gradOutput.shape[1] == inputShape[1], "max_pool2d gradOutput \(gradOutput.shape) does not match input \(inputShape)")
   precondition(argmax.count == gradOutput.count, "max_pool2d argmax has \(argmax.count) entries for \(gradOutput.count) outputs")
   var gradInput = Tensor(shape: inputShape)
   let planes = inputShape[0] * inputShape[1], inPlane = inputShape[2] * inputShape[3]
   let outPlane = gradOutput.shape[2] * gradOutput.shape[3]
-  gradOutput.data.withUnsafeBufferPointer { dy in
-    gradInput.data.withUnsafeMutableBufferPointer { dx in
-      for plane in 0..<planes {
-        for i in 0..<outPlane {
-          let k = plane * outPlane + i
-          let target = Int(argmax[k])
-          precondition(target >= 0 && target < inPlane, "max_pool2d argmax \(target) outside a \(inPlane)-element plane")
-          dx[plane * inPlane + target] += dy[k]
+  if planes == 0 || inPlane == 0 { return gradInput }
+  let ranges = splitRange(planes, parts: max(1, min(threads, planes)))
+  gradOutput.data.withUnsafeBufferPointer { dyBuffer in
+    argmax.withUnsafeBufferPointer { indices in
+      gradInput.data.withUnsafeMutableBufferPointer { dxBuffer in
+        let dx = dxBuffer.baseAddress!
+        // Each plane's gradients stay inside that plane, so planes can go to different threads.
+        parallelFor(chunks: ranges.count, threads: threads) { chunk in
+          for plane in ranges[chunk] {
+            for i in 0..<outPlane {
+              let k = plane * outPlane + i
+              let target = Int(indices[k])
+              precondition(target >= 0 && target < inPlane, "max_pool2d argmax \(target) outside a \(inPlane)-element plane")
+              dx[plane * inPlane + target] += dyBuffer[k]
+            }
+          }
         }
       }
     }

@@ -2,7 +2,7 @@ import XCTest
 import STNFiles
 import STNTensor
 import STNTestSupport
-@testable import STNNetwork
+import STNNetwork
 
 final class ActivationsTests: XCTestCase {
   private let x = Tensor(shape: [2, 2], data: [-2, -0.5, 0.5, 3])

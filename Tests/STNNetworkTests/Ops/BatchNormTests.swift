@@ -2,7 +2,7 @@ import XCTest
 import STNFiles
 import STNTensor
 import STNTestSupport
-@testable import STNNetwork
+import STNNetwork
 
 final class BatchNormTests: XCTestCase {
   /// One channel holding 1, 2, 3, 4: mean 2.5, biased variance 1.25, unbiased 5/3.

@@ -1,8 +1,9 @@
+import Foundation
 import XCTest
 import STNFiles
 import STNTensor
 import STNTestSupport
-@testable import STNNetwork
+import STNNetwork
 
 final class Conv2DTests: XCTestCase {
   // MARK: - Hand-computed
@@ -59,6 +60,8 @@ final class Conv2DTests: XCTestCase {
       (1, 2, 7, 13, 2, 2, 3, 3, 1, 3),
       (9, 3, 6, 6, 2, 1, 1, 1, 0, 1),
       (2, 2, 5, 5, 3, 5, 5, 1, 0, 1),
+      (2, 2, 5, 5, 3, 1, 1, 1, 1, 1),  // padding beyond the kernel reach: scatter path
+      (2, 3, 9, 9, 2, 3, 3, 1, 2, 2),  // dilated stride 1: transposed-convolution path
     ]
     for cfg in configs {
       let input = randomTensor([cfg.n, cfg.c, cfg.h, cfg.w], rng: &rng)
@@ -154,5 +157,63 @@ final class Conv2DTests: XCTestCase {
       XCTAssertNil(closeness(grads.gradWeight, try file.tensor("grad_weight", path: path), atol: 1e-4, rtol: 1e-4), label)
       XCTAssertNil(closeness(grads.gradBias, try file.tensor("grad_bias", path: path), atol: 1e-4, rtol: 1e-4), label)
     }
+  }
+}
+
+// MARK: - Timing (opt-in)
+
+extension Conv2DTests {
+  /// Per-layer forward/backward milliseconds for the benchmark ST-CNN's convolutions at batch 64.
+  /// Skipped unless STN_OP_TIMING=1; meant for `swift test -c release --filter testTimingBenchmarkShapes`.
+  func testTimingBenchmarkShapes() throws {
+    let environment = ProcessInfo.processInfo.environment
+    try XCTSkipUnless(environment["STN_OP_TIMING"] == "1", "set STN_OP_TIMING=1 to time the benchmark convolutions")
+    let threads = Int(environment["STN_OP_THREADS"] ?? "") ?? 2
+    let runs = Int(environment["STN_OP_RUNS"] ?? "") ?? 15
+    let layers: [(name: String, input: [Int], weight: [Int], padding: Int, needInput: Bool)] = [
+      ("cls.0 1->32 5x5 p2 @42", [64, 1, 42, 42], [32, 1, 5, 5], 2, false),
+      ("cls.3 32->32 5x5 p2 @21", [64, 32, 21, 21], [32, 32, 5, 5], 2, true),
+      ("cls.6 32->64 5x5 p2 @10", [64, 32, 10, 10], [64, 32, 5, 5], 2, true),
+      ("loc.0 1->8 7x7 @42", [64, 1, 42, 42], [8, 1, 7, 7], 0, false),
+      ("loc.3 8->10 5x5 @18", [64, 8, 18, 18], [10, 8, 5, 5], 0, true),
+    ]
+    var rng = RandomStream(seed: 1)
+    print("blas: \(blasDescription); threads \(threads); median of \(runs) runs")
+    var totalForward = 0.0, totalBackward = 0.0, minimum = 0.0, cpuMedian = 0.0, lastCPU = 0.0
+    for layer in layers {
+      let input = randomTensor(layer.input, rng: &rng), weight = randomTensor(layer.weight, rng: &rng)
+      let bias = randomTensor([layer.weight[0]], rng: &rng)
+      let gradOutput = randomTensor(conv2dOutputShape(inputShape: layer.input, weightShape: layer.weight, padding: layer.padding), rng: &rng)
+      // NOTE: with one thread, the calling thread's CPU time is also reported: on a shared
+      // machine it is far steadier than wall time.
+      func cpuMilliseconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return Double(now.tv_sec) * 1e3 + Double(now.tv_nsec) / 1e6
+      }
+      func median(_ body: () -> Void) -> Double {
+        body()
+        var times: [Double] = [], cpu: [Double] = []
+        for _ in 0..<runs {
+          let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuMilliseconds()
+          body()
+          times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+          cpu.append(cpuMilliseconds() - cpuStart)
+        }
+        lastCPU = cpu.sorted()[runs / 2]
+        cpuMedian += lastCPU
+        minimum += times.min() ?? 0
+        return times.sorted()[runs / 2]
+      }
+      var sink: Float = 0
+      let forward = median { sink += conv2dForward(input: input, weight: weight, bias: bias, padding: layer.padding, threads: threads).data[0] }
+      let forwardCPU = lastCPU
+      let backward = median {
+        sink += conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, padding: layer.padding, needInputGradient: layer.needInput, threads: threads).gradWeight.data[0]
+      }
+      totalForward += forward; totalBackward += backward
+      print(String(format: "%-26@ forward %7.2f ms (cpu %6.2f)  backward%@ %7.2f ms (cpu %6.2f)", layer.name as NSString, forward, forwardCPU, layer.needInput ? "" : " (weights only)", backward, lastCPU) + (sink.isNaN ? "!" : ""))
+    }
+    print(String(format: "total forward %.2f ms, backward %.2f ms (sum of minima %.2f ms; calling-thread CPU %.2f ms)", totalForward, totalBackward, minimum, cpuMedian))
   }
 }

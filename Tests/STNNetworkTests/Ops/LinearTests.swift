@@ -2,7 +2,7 @@ import XCTest
 import STNFiles
 import STNTensor
 import STNTestSupport
-@testable import STNNetwork
+import STNNetwork
 
 final class LinearTests: XCTestCase {
   func testHandComputed() {

@@ -2,7 +2,7 @@ import XCTest
 import STNFiles
 import STNTensor
 import STNTestSupport
-@testable import STNNetwork
+import STNNetwork
 
 final class PoolingTests: XCTestCase {
   // MARK: - Output sizes
@@ -144,6 +144,34 @@ final class PoolingTests: XCTestCase {
       XCTAssertNil(closeness(output, try file.tensor("output", path: path), atol: 1e-5, rtol: 1e-5), name)
       let gradInput = avgPool2dBackward(gradOutput: try file.tensor("grad_output", path: path), inputShape: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
       XCTAssertNil(closeness(gradInput, try file.tensor("grad_input", path: path), atol: 1e-4, rtol: 1e-4), name)
+    }
+  }
+}
+
+// MARK: - Fast paths
+
+extension PoolingTests {
+  /// The 2x2/stride-2 loop and the plane threading equal the generic loop, ties and NaNs included.
+  func testMaxPoolFastPathsMatchNaive() {
+    var rng = RandomStream(seed: 21)
+    for shape in [[3, 4, 8, 8], [2, 3, 7, 9], [1, 5, 42, 42]] {
+      var input = randomTensor(shape, rng: &rng)
+      // Quantize so windows hold ties, and plant a few NaNs.
+      for i in 0..<input.count { input.data[i] = (input.data[i] * 4).rounded() }
+      input.data[5] = .nan
+      input.data[input.count / 2] = .nan
+      for ceilMode in [false, true] {
+        let reference = maxPool2dForwardNaive(input: input, kernel: 2, stride: 2, ceilMode: ceilMode)
+        for threads in [1, 2, 3] {
+          let fast = maxPool2dForward(input: input, kernel: 2, ceilMode: ceilMode, threads: threads)
+          XCTAssertEqual(fast.argmax, reference.argmax, "\(shape) ceil \(ceilMode) threads \(threads)")
+          XCTAssertEqual(fast.output.data.map(\.bitPattern), reference.output.data.map(\.bitPattern))
+          let gradOutput = randomTensor(fast.output.shape, rng: &rng)
+          XCTAssertEqual(
+            maxPool2dBackward(gradOutput: gradOutput, argmax: fast.argmax, inputShape: shape, threads: threads),
+            maxPool2dBackward(gradOutput: gradOutput, argmax: reference.argmax, inputShape: shape))
+        }
+      }
     }
   }
 }

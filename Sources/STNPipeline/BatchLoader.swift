@@ -1,0 +1,465 @@
+import Foundation
+import STNImageIO
+import STNTensor
+import STNWarp
+
+// MARK: - Public types
+
+/// `--shard i/N`: this process takes every N-th sample of the epoch's order, starting at i.
+public struct Shard: Equatable, Sendable, CustomStringConvertible {
+  public var index: Int
+  public var count: Int
+
+  public init(index: Int, count: Int) throws {
+    guard count >= 1, index >= 0, index < count else {
+      throw PipelineError(file: "--shard", line: 0, reason: "shard \(index)/\(count) is out of range: need 0 <= i < N")
+    }
+    self.index = index
+    self.count = count
+  }
+
+  /// Parses "i/N".
+  public init(parsing text: String) throws {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]) else {
+      throw PipelineError(file: "--shard", line: 0, reason: "expected i/N (e.g. 0/4), got '\(text)'")
+    }
+    try self.init(index: index, count: count)
+  }
+
+  public var description: String { "\(index)/\(count)" }
+}
+
+/// One batch: images (N,C,H,W) float32, their labels and dataset indices (N may be smaller than
+/// the configured batch size for the last batch, or when files in the batch were skipped).
+public struct Batch: Sendable {
+  /// images (N,C,H,W)
+  public var images: Tensor
+  public var labels: [Int]
+  public var indices: [Int]
+
+  public init(images: Tensor, labels: [Int], indices: [Int]) {
+    self.images = images
+    self.labels = labels
+    self.indices = indices
+  }
+
+  /// An empty batch whose storage `BatchLoader.next(into:)` fills and reuses.
+  public init() {
+    self.init(images: Tensor(shape: [0, 0, 0, 0]), labels: [], indices: [])
+  }
+}
+
+/// A batch lent by `BatchLoader.withNextBatch`: images (N,C,H,W) in the loader's own buffer,
+/// valid only inside the closure.
+public struct BatchView {
+  /// images (N,C,H,W), `shape.reduce(1, *)` floats.
+  public let images: UnsafeBufferPointer<Float>
+  public let shape: [Int]
+  public let labels: [Int]
+  public let indices: [Int]
+}
+
+/// A dataset entry that was skipped, and why.
+public struct SkippedSample: Equatable, Sendable, CustomStringConvertible {
+  public var index: Int
+  public var path: String
+  public var reason: String
+
+  public var description: String { reason.hasPrefix(path) ? reason : "\(path): \(reason)" }
+}
+
+// MARK: - Loader
+
+/// Streams batches of one epoch: worker threads decode and transform samples ahead of the
+/// consumer into a fixed ring of preallocated batch buffers (memory stays flat for any dataset
+/// size), the consumer receives them in order.
+///
+/// Reproducible: the order is a permutation drawn from (seed, epoch); the random parameters of
+/// a sample depend on (seed, epoch, dataset index) only; so batches are byte-identical for any
+/// thread count. Unreadable samples are skipped and listed in `skipped`.
+public final class BatchLoader: Sequence, IteratorProtocol {
+  public let config: PipelineConfig
+  public let epoch: Int
+  /// Dataset indices in this epoch's order (after shuffle and shard).
+  public let order: [Int]
+  /// Number of batches this epoch will deliver.
+  public let batchCount: Int
+  /// Output sample shape (C,H,W).
+  public let sampleShape: [Int]
+  private let state: LoaderState
+
+  /// Starts `threads` workers for one epoch of `dataset`. `predictor` is required when the
+  /// pipeline has a `learned_affine` stage. `prefetchBatches` bounds memory: that many batches
+  /// may be in flight beyond the one the consumer holds.
+  public init(config: PipelineConfig, dataset: any ImageDataset, epoch: Int, threads: Int = 2, shard: Shard? = nil,
+              predictor: ThetaPredictor? = nil, prefetchBatches: Int = 2) throws {
+    self.config = config
+    self.epoch = epoch
+    let processor = try SampleProcessor(config: config)
+    if config.hasLearnedStage && predictor == nil {
+      throw PipelineError(file: config.path, line: config.stages.first { if case .learnedAffine = $0.stage { return true } else { return false } }?.line ?? 0,
+                          reason: "learned_affine needs a trained model (a ThetaPredictor); this command cannot load one")
+    }
+    order = BatchLoader.order(count: dataset.count, seed: config.seed, epoch: epoch, shuffle: config.batching.shuffle, shard: shard)
+    let batchSize = config.batching.size
+    batchCount = config.batching.dropLast ? order.count / batchSize : (order.count + batchSize - 1) / batchSize
+    // The output size must be the same for every sample: take it from the first readable one.
+    var shape: [Int]?
+    var firstErrors: [SkippedSample] = []
+    for index in order.prefix(64) {
+      do {
+        let image = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
+        let size = processor.outputSize(sourceWidth: image.width, sourceHeight: image.height)
+        shape = [config.channels, size.height, size.width]
+        break
+      } catch {
+        firstErrors.append(SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "\(error)"))
+      }
+    }
+    guard let shape else {
+      if order.isEmpty { throw PipelineError(file: config.path, line: 0, reason: "the dataset (or this shard) has no samples") }
+      throw PipelineError(file: config.path, line: 0, reason: "none of the first \(firstErrors.count) samples could be read; first: \(firstErrors.first?.description ?? "?")")
+    }
+    sampleShape = shape
+    // The ring holds (prefetch + 1) batches of floats: refuse sizes that cannot be allocated.
+    let ringBytes = Double(Swift.max(1, prefetchBatches) + 1) * Double(batchSize) * Double(shape.reduce(1, *)) * 4
+    guard ringBytes <= 8 * 1024 * 1024 * 1024 else {
+      throw PipelineError(file: config.path, line: 0, reason: String(format: "batches of %d x %@ floats need %.1f GB of buffers; lower batch.size or the output size", batchSize, shape.map(String.init).joined(separator: "x"), ringBytes / 1e9))
+    }
+    state = LoaderState(processor: processor, dataset: dataset, epoch: epoch, order: order, batchSize: batchSize,
+                        batchCount: batchCount, sampleShape: shape, ring: Swift.max(1, prefetchBatches) + 1, predictor: predictor,
+                        threads: Swift.max(1, threads))
+    state.start(threads: Swift.max(1, threads))
+  }
+
+  deinit {
+    state.stop()
+    // Hand the batch buffers back now (the worker threads may release the state a little
+    // later), so the next epoch's loader reuses them instead of allocating a second set.
+    state.releaseBuffers()
+  }
+
+  /// The epoch's order: all indices, permuted from (seed, epoch) when shuffling, then every
+  /// `shard.count`-th from `shard.index` (like PyTorch's DistributedSampler, without padding).
+  public static func order(count: Int, seed: UInt64, epoch: Int, shuffle: Bool, shard: Shard?) -> [Int] {
+    var order = Array(0..<count)
+    if shuffle && count > 1 {
+      var random = RandomStream(seed: seed, epoch: UInt64(epoch), index: UInt64.max, salt: 0x5348_5546)
+      for i in stride(from: count - 1, to: 0, by: -1) {
+        let j = Int(random.next() % UInt64(i + 1))
+        order.swapAt(i, j)
+      }
+    }
+    if let shard, shard.count > 1 {
+      order = stride(from: shard.index, to: order.count, by: shard.count).map { order[$0] }
+    }
+    return order
+  }
+
+  /// Samples skipped so far (unreadable or wrong-sized), sorted by dataset index.
+  public var skipped: [SkippedSample] { state.skippedSnapshot() }
+
+  /// Lends the next batch straight from the loader's buffer (no copy) to `body`; the buffer is
+  /// reused once `body` returns, so `body` must not keep the pointer. Batches whose samples were
+  /// all skipped are passed over. Nil at the end of the epoch.
+  public func withNextBatch<R>(_ body: (BatchView) throws -> R) rethrows -> R? {
+    while true {
+      var result: R?
+      let delivered: Bool? = try state.borrow { view in
+        if view.labels.isEmpty { return false }
+        result = try body(view)
+        return true
+      }
+      guard let delivered else { return nil }
+      if delivered { return result }
+    }
+  }
+
+  /// The next batch in a freshly allocated tensor, or nil at the end of the epoch.
+  public func next() -> Batch? {
+    var batch = Batch()
+    return next(into: &batch) ? batch : nil
+  }
+
+  /// Fills `batch`, reusing its storage when its capacity allows; false at the end of the epoch.
+  /// A batch whose samples were all skipped is passed over.
+  public func next(into batch: inout Batch) -> Bool {
+    let delivered: Bool? = withNextBatch { view in
+      if batch.images.shape != view.shape {
+        batch.images.shape = view.shape
+        if batch.images.data.count != view.images.count {
+          batch.images.data = [Float](repeating: 0, count: view.images.count)
+        }
+      }
+      batch.images.data.withUnsafeMutableBufferPointer { destination in
+        _ = destination.update(fromContentsOf: view.images)
+      }
+      batch.labels = view.labels
+      batch.indices = view.indices
+      return true
+    }
+    return delivered ?? false
+  }
+}
+
+// MARK: - Shared state
+
+/// Everything the workers and the consumer share, guarded by one condition variable.
+final class LoaderState: @unchecked Sendable {
+  let processor: SampleProcessor
+  let dataset: any ImageDataset
+  let epoch: Int
+  let order: [Int]
+  let batchSize: Int
+  let batchCount: Int
+  let sampleShape: [Int]
+  let sampleCount: Int
+  let ring: Int
+  let predictor: ThetaPredictor?
+  let threads: Int
+
+  private let condition = NSCondition()
+  private var nextPosition = 0
+  /// Batches the consumer has finished with (slots of batches below this may be reused).
+  private var consumed = 0
+  private var stopped = false
+  private var running = 0
+  private var skippedList: [SkippedSample] = []
+
+  /// Per ring slot: float outputs, labels, valid flags, completion count.
+  private var slotImages: [UnsafeMutablePointer<Float>] = []
+  private var slotLabels: [UnsafeMutablePointer<Int>] = []
+  private var slotValid: [UnsafeMutablePointer<Bool>] = []
+  private var slotDone: [Int]
+  /// For learned pipelines: predictor inputs and prepared samples awaiting theta.
+  private var slotPredictorInput: [UnsafeMutablePointer<Float>] = []
+  private var slotPrepared: [UnsafeMutablePointer<PreparedSample?>] = []
+  private let predictorSampleCount: Int
+
+  init(processor: SampleProcessor, dataset: any ImageDataset, epoch: Int, order: [Int], batchSize: Int, batchCount: Int,
+       sampleShape: [Int], ring: Int, predictor: ThetaPredictor?, threads: Int) {
+    self.processor = processor
+    self.dataset = dataset
+    self.epoch = epoch
+    self.order = order
+    self.batchSize = batchSize
+    self.batchCount = batchCount
+    self.sampleShape = sampleShape
+    self.sampleCount = sampleShape.reduce(1, *)
+    self.ring = ring
+    self.predictor = predictor
+    self.threads = threads
+    predictorSampleCount = predictor.map { $0.inputChannels * $0.inputWidth * $0.inputHeight } ?? 0
+    slotDone = [Int](repeating: 0, count: ring)
+    for _ in 0..<ring {
+      slotImages.append(BufferPool.take(capacity: batchSize * sampleCount))
+      slotLabels.append(UnsafeMutablePointer<Int>.allocate(capacity: batchSize))
+      let valid = UnsafeMutablePointer<Bool>.allocate(capacity: batchSize)
+      valid.initialize(repeating: false, count: batchSize)
+      slotValid.append(valid)
+      if predictor != nil {
+        slotPredictorInput.append(UnsafeMutablePointer<Float>.allocate(capacity: batchSize * predictorSampleCount))
+        let prepared = UnsafeMutablePointer<PreparedSample?>.allocate(capacity: batchSize)
+        prepared.initialize(repeating: nil, count: batchSize)
+        slotPrepared.append(prepared)
+      }
+    }
+  }
+
+  /// Returns the image buffers to the pool; called once, after `stop()`.
+  func releaseBuffers() {
+    for pointer in slotImages { BufferPool.give(pointer, capacity: batchSize * sampleCount) }
+    slotImages = []
+  }
+
+  deinit {
+    for pointer in slotImages { BufferPool.give(pointer, capacity: batchSize * sampleCount) }
+    for pointer in slotLabels { pointer.deallocate() }
+    for pointer in slotValid { pointer.deallocate() }
+    for pointer in slotPredictorInput { pointer.deallocate() }
+    for pointer in slotPrepared {
+      pointer.deinitialize(count: batchSize)
+      pointer.deallocate()
+    }
+  }
+
+  /// Samples in batch `b` (the last one may be short; drop_last already trimmed `batchCount`).
+  private func expected(_ batch: Int) -> Int { min(batchSize, order.count - batch * batchSize) }
+
+  private var totalPositions: Int { min(order.count, batchCount * batchSize) }
+
+  func start(threads: Int) {
+    running = threads
+    for worker in 0..<threads {
+      let thread = Thread { [self] in self.work() }
+      thread.name = "stn-loader-\(worker)"
+      thread.stackSize = 1 << 20
+      thread.start()
+    }
+  }
+
+  /// Stops the workers and waits for them (they finish the sample in hand).
+  func stop() {
+    condition.lock()
+    stopped = true
+    condition.broadcast()
+    while running > 0 { condition.wait() }
+    condition.unlock()
+  }
+
+  func skippedSnapshot() -> [SkippedSample] {
+    condition.lock()
+    defer { condition.unlock() }
+    return skippedList.sorted { $0.index < $1.index }
+  }
+
+  // MARK: Workers
+
+  private func work() {
+    condition.lock()
+    while true {
+      if stopped || nextPosition >= totalPositions { break }
+      let position = nextPosition
+      let batch = position / batchSize
+      if batch >= consumed + ring {
+        condition.wait()
+        continue
+      }
+      nextPosition += 1
+      condition.unlock()
+      let skip = process(position: position, slot: batch % ring)
+      condition.lock()
+      if let skip { skippedList.append(skip) }
+      slotDone[batch % ring] += 1
+      if slotDone[batch % ring] == expected(batch) { condition.broadcast() }
+    }
+    running -= 1
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  /// Produces one sample into its slot; returns why it was skipped, if it was.
+  private func process(position: Int, slot: Int) -> SkippedSample? {
+    let index = order[position]
+    let offset = position % batchSize
+    slotValid[slot][offset] = false
+    do {
+      let sample = try processor.prepare(dataset: dataset, index: index, epoch: epoch)
+      if let predictor {
+        let size = predictor.inputWidth * predictor.inputHeight * predictor.inputChannels
+        try processor.renderPredictorInput(sample, predictor: predictor, into: slotPredictorInput[slot] + offset * size)
+        slotPrepared[slot][offset] = sample
+      } else {
+        guard [processor.config.channels, sample.outputHeight, sample.outputWidth] == sampleShape else {
+          throw SampleError(path: dataset.sourcePath(at: index),
+                            reason: "output is \(sample.outputWidth)x\(sample.outputHeight), the batch is \(sampleShape[2])x\(sampleShape[1]) (add a resize stage)")
+        }
+        try processor.renderFloat(sample, into: slotImages[slot] + offset * sampleCount)
+      }
+      slotLabels[slot][offset] = sample.label
+      slotValid[slot][offset] = true
+      return nil
+    } catch {
+      let path = dataset.sourcePath(at: index)
+      return SkippedSample(index: index, path: path, reason: "\(error)")
+    }
+  }
+
+  // MARK: Consumer
+
+  /// Waits for the next batch, compacts its valid samples to the front of its slot (in place)
+  /// and lends it to `body`; the slot is reused after `body` returns. Nil at the end.
+  func borrow<R>(_ body: (BatchView) throws -> R) rethrows -> R? {
+    condition.lock()
+    let number = consumed
+    guard number < batchCount else {
+      condition.unlock()
+      return nil
+    }
+    let slot = number % ring
+    while slotDone[slot] < expected(number) { condition.wait() }
+    condition.unlock()
+    defer {
+      condition.lock()
+      slotDone[slot] = 0
+      consumed += 1
+      condition.broadcast()
+      condition.unlock()
+    }
+
+    if predictor != nil { applyPredictor(batch: number, slot: slot) }
+    var labels: [Int] = [], indices: [Int] = []
+    labels.reserveCapacity(batchSize)
+    indices.reserveCapacity(batchSize)
+    for offset in 0..<expected(number) where slotValid[slot][offset] {
+      let written = labels.count
+      if written != offset {
+        (slotImages[slot] + written * sampleCount).update(from: slotImages[slot] + offset * sampleCount, count: sampleCount)
+      }
+      labels.append(slotLabels[slot][offset])
+      indices.append(order[number * batchSize + offset])
+    }
+    let view = BatchView(images: UnsafeBufferPointer(start: slotImages[slot], count: labels.count * sampleCount),
+                         shape: [labels.count] + sampleShape, labels: labels, indices: indices)
+    return try body(view)
+  }
+
+  /// Learned pipelines: one batched forward pass of the predictor, then every sample's final
+  /// single resample, in parallel.
+  private func applyPredictor(batch number: Int, slot: Int) {
+    guard let predictor else { return }
+    let count = expected(number)
+    let valid = (0..<count).filter { slotValid[slot][$0] }
+    if valid.isEmpty { return }
+    var input = Tensor(shape: [valid.count, predictor.inputChannels, predictor.inputHeight, predictor.inputWidth])
+    input.data.withUnsafeMutableBufferPointer { destination in
+      for (k, offset) in valid.enumerated() {
+        (destination.baseAddress! + k * predictorSampleCount).update(from: slotPredictorInput[slot] + offset * predictorSampleCount, count: predictorSampleCount)
+      }
+    }
+    let thetas: [STNWarp.AffineTransform]
+    do {
+      thetas = try predictor.predictThetas(input)
+      guard thetas.count == valid.count else { throw SampleError(path: predictor.checkpoint, reason: "predictor returned \(thetas.count) thetas for \(valid.count) images") }
+    } catch {
+      condition.lock()
+      for offset in valid {
+        slotValid[slot][offset] = false
+        let index = order[number * batchSize + offset]
+        skippedList.append(SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "learned_affine: \(error)"))
+      }
+      condition.unlock()
+      return
+    }
+    let failures = UnsafeMutablePointer<SkippedSample?>.allocate(capacity: valid.count)
+    failures.initialize(repeating: nil, count: valid.count)
+    defer {
+      failures.deinitialize(count: valid.count)
+      failures.deallocate()
+    }
+    parallelFor(chunks: valid.count, threads: threads) { k in
+      let offset = valid[k]
+      let index = order[number * batchSize + offset]
+      do {
+        guard let prepared = slotPrepared[slot][offset] else { return }
+        let sample = try processor.complete(prepared, theta: thetas[k], predictor: predictor)
+        guard [processor.config.channels, sample.outputHeight, sample.outputWidth] == sampleShape else {
+          throw SampleError(path: dataset.sourcePath(at: index), reason: "output size differs from the batch's")
+        }
+        try processor.renderFloat(sample, into: slotImages[slot] + offset * sampleCount)
+      } catch {
+        failures[k] = SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "\(error)")
+      }
+      slotPrepared[slot][offset] = nil
+    }
+    condition.lock()
+    for k in 0..<valid.count {
+      if let failure = failures[k] {
+        slotValid[slot][valid[k]] = false
+        skippedList.append(failure)
+      }
+    }
+    condition.unlock()
+  }
+}

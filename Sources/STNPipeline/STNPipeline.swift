@@ -1,1 +1,0 @@
-// STNPipeline: see Package.swift for this module's place.

@@ -1,0 +1,319 @@
+import STNFiles
+import STNImageIO
+import STNTensor
+import STNWarp
+
+// MARK: - Learned transforms
+
+/// Predicts one affine theta per image from a batch, for `learned_affine` stages.
+///
+/// Implemented by the trainer module (a spatial transformer's localization network);
+/// STNPipeline only knows this protocol, so it never depends on network code. The `input…`
+/// properties are read from the loader's worker threads (keep them immutable);
+/// `predictThetas` is called on the consumer's thread, once per batch.
+public protocol ThetaPredictor: AnyObject {
+  /// Checkpoint path this predictor was loaded from (matched against the stage's `checkpoint`).
+  var checkpoint: String { get }
+  /// Input size the model expects; the stages before `learned_affine` must produce it.
+  var inputChannels: Int { get }
+  var inputWidth: Int { get }
+  var inputHeight: Int { get }
+  /// Per-channel `pixel * scale + bias` the model was trained with (pixel in 0...255).
+  var inputScale: [Float] { get }
+  var inputBias: [Float] { get }
+  /// images (N,C,H,W) -> N thetas in PyTorch's `affine_grid` convention
+  /// (output normalized coordinates -> input normalized coordinates, align_corners=false).
+  func predictThetas(_ images: Tensor) throws -> [AffineTransform]
+}
+
+// MARK: - Errors
+
+/// A sample that could not be produced (the loader and `stn augment` skip and count these).
+public struct SampleError: Error, CustomStringConvertible, Sendable {
+  /// The file (or dataset entry) concerned.
+  public var path: String
+  public var reason: String
+
+  public init(path: String, reason: String) {
+    self.path = path
+    self.reason = reason
+  }
+
+  public var description: String { "\(path): \(reason)" }
+}
+
+// MARK: - Prepared samples
+
+/// A decoded sample with the single transform that produces its output.
+public struct PreparedSample: Sendable {
+  /// Dataset index and label.
+  public var index: Int
+  public var label: Int
+  /// The pixels the final resample reads: the decoded image, possibly reduced in the DCT and/or
+  /// area-prefiltered.
+  public var image: Image
+  /// `image` pixel -> output pixel.
+  public var transform: AffineTransform
+  public var outputWidth: Int
+  public var outputHeight: Int
+  /// The JPEG DCT reduction used (1, 2, 4 or 8) and whether the area prefilter ran.
+  public var decodeDenominator: Int
+  public var prefiltered: Bool
+  /// Size of the image as stored in the file.
+  public var sourceWidth: Int
+  public var sourceHeight: Int
+  /// For pipelines with `learned_affine`: state needed to finish the plan once theta is known.
+  var pending: PendingLearned?
+}
+
+/// Plan state carried across a `learned_affine` stage.
+struct PendingLearned: Sendable {
+  /// Decoded pixel -> predictor-input pixel (the stages before `learned_affine`).
+  var prefix: AffineTransform
+  var random: RandomStream
+}
+
+// MARK: - Processor
+
+/// Turns dataset entries into outputs: decode (reduced when the chain shrinks a JPEG enough),
+/// compose every geometric stage into one transform, prefilter when it still minifies, and
+/// resample once into uint8 (for writing) or normalized float32 CHW (for batches).
+public final class SampleProcessor: @unchecked Sendable {
+  public let config: PipelineConfig
+  /// Stages before a `learned_affine` (all of them when there is none).
+  let prefix: ChainPlanner
+  /// Stages after the `learned_affine`, or nil when there is none.
+  let suffix: ChainPlanner?
+  let learnedCheckpoint: String?
+  public let outputScale: [Float]
+  public let outputBias: [Float]
+  let options: WarpOptions
+
+  /// Largest output (pixels) a sample may have, like the decoder's decompression-bomb limit.
+  public static let maxOutputPixels = DecodeOptions.defaultMaxPixels
+
+  /// From this footprint (source pixels per output pixel along an axis) the image is box-halved
+  /// along that axis before the bilinear pass.
+  public static let prefilterThreshold = 2.0
+
+  public init(config: PipelineConfig) throws {
+    self.config = config
+    let learned = config.stages.enumerated().filter { if case .learnedAffine = $0.element.stage { return true } else { return false } }
+    if learned.count > 1 {
+      throw PipelineError(file: config.path, line: config.stages[learned[1].offset].line, reason: "only one learned_affine stage is supported")
+    }
+    if let first = learned.first {
+      prefix = ChainPlanner(stages: config.stages[..<first.offset].map(\.stage))
+      suffix = ChainPlanner(stages: config.stages[(first.offset + 1)...].map(\.stage))
+      if case .learnedAffine(let checkpoint) = first.element.stage { learnedCheckpoint = checkpoint } else { learnedCheckpoint = nil }
+    } else {
+      prefix = ChainPlanner(stages: config.stages.map(\.stage))
+      suffix = nil
+      learnedCheckpoint = nil
+    }
+    (outputScale, outputBias) = config.outputScaleBias
+    let fill = config.resample.fill.map { Float($0) }
+    options = WarpOptions(mode: config.resample.interpolation, padding: config.resample.padding,
+                          fill: fill.count == config.channels ? fill : [Float](repeating: fill.first ?? 0, count: config.channels))
+  }
+
+  /// The output size for a source of the given size (random stages never change sizes, except
+  /// after `learned_affine`, whose input size is the predictor's).
+  public func outputSize(sourceWidth: Int, sourceHeight: Int) -> (width: Int, height: Int) {
+    var random = RandomStream(seed: 0)
+    let geometry = prefix.plan(width: sourceWidth, height: sourceHeight, random: &random)
+    guard let suffix else { return (geometry.outputWidth, geometry.outputHeight) }
+    let after = suffix.plan(width: geometry.outputWidth, height: geometry.outputHeight, random: &random)
+    return (after.outputWidth, after.outputHeight)
+  }
+
+  /// The sample's random stream: a pure function of (seed, epoch, index).
+  public func randomStream(epoch: Int, index: Int) -> RandomStream {
+    RandomStream(seed: config.seed, epoch: UInt64(epoch), index: UInt64(index))
+  }
+
+  /// True for file names libjpeg decodes (reduced decoding is only possible for those).
+  static func isJPEGName(_ path: String) -> Bool {
+    let lower = path.lowercased()
+    return lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") || lower.hasSuffix(".jpe") || lower.hasSuffix(".jfif")
+  }
+
+  /// Decodes entry `index` of `dataset` and plans its one resample for `epoch`.
+  public func prepare(dataset: any ImageDataset, index: Int, epoch: Int) throws -> PreparedSample {
+    var random = randomStream(epoch: epoch, index: index)
+    let path = dataset.sourcePath(at: index)
+    var options = DecodeOptions(channels: config.channels)
+
+    // Plan first when the file is a JPEG: the plan decides how far the DCT may reduce.
+    var geometry: SampleGeometry?
+    var sourceWidth = 0, sourceHeight = 0
+    let decoded: Image
+    if suffix == nil, config.resample.interpolation == .bilinear, SampleProcessor.isJPEGName(path) {
+      // One read serves both the header probe and the (possibly reduced) decode.
+      let bytes = try AtomicFile.read(path)
+      let info = try ImageCodec.probe(bytes: bytes, path: path)
+      sourceWidth = info.width; sourceHeight = info.height
+      let planned = prefix.plan(width: info.width, height: info.height, random: &random)
+      geometry = planned
+      options.jpegScaleDenominator = SampleProcessor.reduction(for: planned.transform)
+      decoded = try ImageCodec.decode(bytes: bytes, path: path, options: options)
+    } else {
+      decoded = try dataset.loadImage(at: index, options: options)
+    }
+    guard decoded.channels == config.channels, decoded.width > 0, decoded.height > 0 else {
+      throw SampleError(path: path, reason: "decoder returned \(decoded.width)x\(decoded.height)x\(decoded.channels), expected \(config.channels) channels")
+    }
+    if geometry == nil {
+      sourceWidth = decoded.width; sourceHeight = decoded.height
+      geometry = prefix.plan(width: decoded.width, height: decoded.height, random: &random)
+    }
+    guard let geometry else { throw SampleError(path: path, reason: "no plan") }
+    guard geometry.outputWidth * geometry.outputHeight <= SampleProcessor.maxOutputPixels else {
+      throw SampleError(path: path, reason: "the stages produce \(geometry.outputWidth)x\(geometry.outputHeight), over the \(SampleProcessor.maxOutputPixels)-pixel limit")
+    }
+    var sample = PreparedSample(
+      index: index, label: dataset.label(at: index), image: decoded, transform: geometry.transform,
+      outputWidth: geometry.outputWidth, outputHeight: geometry.outputHeight,
+      decodeDenominator: options.jpegScaleDenominator, prefiltered: false,
+      sourceWidth: sourceWidth, sourceHeight: sourceHeight, pending: nil)
+    // NOTE: the plan is in the file's pixel coordinates; a reduced decode is folded in by the
+    // exact size ratio (libjpeg rounds reduced sizes up, so the ratio is not exactly 1/d).
+    if decoded.width != sourceWidth || decoded.height != sourceHeight {
+      sample.transform = sample.transform * ChainPlanner.resizeMap(fromWidth: decoded.width, fromHeight: decoded.height, toWidth: sourceWidth, toHeight: sourceHeight)
+    }
+    if suffix != nil {
+      sample.pending = PendingLearned(prefix: sample.transform, random: random)
+      return sample
+    }
+    try prefilterIfMinifying(&sample, path: path)
+    return sample
+  }
+
+  /// Footprint of one output pixel in source pixels along source x and y.
+  static func footprint(_ transform: AffineTransform) -> (x: Double, y: Double)? {
+    guard let inverse = transform.inverted() else { return nil }
+    return ((inverse.a * inverse.a + inverse.b * inverse.b).squareRoot(), (inverse.d * inverse.d + inverse.e * inverse.e).squareRoot())
+  }
+
+  /// The largest DCT reduction (1, 2, 4, 8) that keeps at least the resolution the output
+  /// needs along both axes.
+  static func reduction(for transform: AffineTransform) -> Int {
+    guard let footprint = footprint(transform) else { return 1 }
+    let limit = min(footprint.x, footprint.y)
+    var denominator = 1
+    for candidate in [2, 4, 8] where Double(candidate) <= limit + 1e-9 { denominator = candidate }
+    return denominator
+  }
+
+  /// Box-halves the sample's image along each axis where the transform still minifies by 2x or
+  /// more (after any DCT reduction), so the bilinear pass always reads at least one source pixel
+  /// per output pixel step and does not alias. Each halving is folded into the transform.
+  func prefilterIfMinifying(_ sample: inout PreparedSample, path: String) throws {
+    guard config.resample.interpolation == .bilinear else { return }
+    while true {
+      guard let footprint = SampleProcessor.footprint(sample.transform) else {
+        throw SampleError(path: path, reason: "the stages compose to a non-invertible transform")
+      }
+      let halveX = footprint.x >= SampleProcessor.prefilterThreshold && sample.image.width > 1
+      let halveY = footprint.y >= SampleProcessor.prefilterThreshold && sample.image.height > 1
+      if !halveX && !halveY { return }
+      sample.image = BoxHalve.halve(sample.image, x: halveX, y: halveY)
+      // Halved pixel i is centred at source 2i + 0.5.
+      let unhalve = STNWarp.AffineTransform(a: halveX ? 2 : 1, b: 0, c: halveX ? 0.5 : 0, d: 0, e: halveY ? 2 : 1, f: halveY ? 0.5 : 0)
+      sample.transform = sample.transform * unhalve
+      sample.prefiltered = true
+    }
+  }
+
+  // MARK: Learned stage
+
+  /// For `learned_affine` pipelines: renders the predictor's input (C,H,W) for a prepared sample.
+  public func renderPredictorInput(_ sample: PreparedSample, predictor: ThetaPredictor, into output: UnsafeMutablePointer<Float>) throws {
+    guard let pending = sample.pending else { throw SampleError(path: "\(sample.index)", reason: "sample has no learned stage") }
+    var random = RandomStream(seed: 0)
+    let geometry = prefix.plan(width: sample.sourceWidth, height: sample.sourceHeight, random: &random)
+    guard geometry.outputWidth == predictor.inputWidth, geometry.outputHeight == predictor.inputHeight, config.channels == predictor.inputChannels else {
+      throw SampleError(path: "\(sample.index)", reason: "the stages before learned_affine produce \(config.channels)x\(geometry.outputHeight)x\(geometry.outputWidth), the model expects \(predictor.inputChannels)x\(predictor.inputHeight)x\(predictor.inputWidth)")
+    }
+    guard let inverse = pending.prefix.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
+    sample.image.pixels.withUnsafeBufferPointer { pixels in
+      warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
+                           destinationToSource: inverse, output: output, outputWidth: predictor.inputWidth, outputHeight: predictor.inputHeight,
+                           scale: predictor.inputScale, bias: predictor.inputBias, options: options)
+    }
+  }
+
+  /// Completes a `learned_affine` sample with its predicted theta: the stages after it are
+  /// planned and everything composes into the one transform.
+  public func complete(_ sample: PreparedSample, theta: AffineTransform, predictor: ThetaPredictor) throws -> PreparedSample {
+    guard let pending = sample.pending, let suffix else { return sample }
+    let w = predictor.inputWidth, h = predictor.inputHeight
+    guard let learned = AffineTransform.fromSamplingTheta(theta, inputWidth: w, inputHeight: h, outputWidth: w, outputHeight: h, alignCorners: false) else {
+      throw SampleError(path: "\(sample.index)", reason: "the predicted theta is not invertible")
+    }
+    var random = pending.random
+    let canvas = learned * pending.prefix
+    // Plan the rest as if the learned output were the source; `inside` still sees the content box.
+    let after = suffix.plan(width: w, height: h, random: &random)
+    var done = sample
+    done.transform = after.transform * canvas
+    done.outputWidth = after.outputWidth
+    done.outputHeight = after.outputHeight
+    done.pending = nil
+    try prefilterIfMinifying(&done, path: "\(sample.index)")
+    return done
+  }
+
+  // MARK: Rendering
+
+  /// True when the transform is the identity and sizes match: the output is the decoded pixels.
+  static func isIdentity(_ sample: PreparedSample) -> Bool {
+    sample.outputWidth == sample.image.width && sample.outputHeight == sample.image.height
+      && sample.transform.maxDifference(.identity) < 1e-12
+  }
+
+  /// A `learned_affine` sample must be completed with its theta before it can be rendered.
+  func requireComplete(_ sample: PreparedSample) throws {
+    if sample.pending != nil {
+      throw PipelineError(file: config.path, line: 0, reason: "learned_affine needs a trained model's prediction before the sample can be rendered")
+    }
+  }
+
+  /// The output as 8-bit HWC pixels (no normalization), for writing files.
+  public func renderUInt8(_ sample: PreparedSample) throws -> Image {
+    try requireComplete(sample)
+    if SampleProcessor.isIdentity(sample) { return sample.image }
+    guard let inverse = sample.transform.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
+    var output = Image(width: sample.outputWidth, height: sample.outputHeight, channels: sample.image.channels)
+    sample.image.pixels.withUnsafeBufferPointer { pixels in
+      output.pixels.withUnsafeMutableBufferPointer { out in
+        warpAffineUInt8(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
+                        destinationToSource: inverse, output: out.baseAddress!, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
+                        options: options)
+      }
+    }
+    return output
+  }
+
+  /// The output as normalized float32, written to `output` laid out (C,H,W).
+  public func renderFloat(_ sample: PreparedSample, into output: UnsafeMutablePointer<Float>) throws {
+    try requireComplete(sample)
+    let channels = sample.image.channels
+    if SampleProcessor.isIdentity(sample) {
+      let plane = sample.outputWidth * sample.outputHeight
+      sample.image.pixels.withUnsafeBufferPointer { pixels in
+        for c in 0..<channels {
+          let scale = outputScale[c], bias = outputBias[c]
+          for i in 0..<plane { output[c * plane + i] = Float(pixels[i * channels + c]) * scale + bias }
+        }
+      }
+      return
+    }
+    guard let inverse = sample.transform.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
+    sample.image.pixels.withUnsafeBufferPointer { pixels in
+      warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
+                           destinationToSource: inverse, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
+                           scale: outputScale, bias: outputBias, options: options)
+    }
+  }
+}

@@ -1,0 +1,121 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import STNImageIO
+import STNWarp
+
+/// The slow reference the one-resample path is tested against: each geometric step resampled
+/// on its own, at full resolution, in float (bilinear for affine steps; an antialiased triangle
+/// filter, like Pillow's reducing BILINEAR, for resize steps), rounded to uint8 at the end.
+///
+/// Only `zeros` padding is modelled (intermediate canvases take the fill value outside).
+public enum StepByStepReference {
+  /// Runs every step of `geometry` on `image` (HWC uint8) and returns the HWC uint8 result.
+  public static func render(_ image: Image, geometry: SampleGeometry, fill: [Double]) -> Image {
+    var width = image.width, height = image.height
+    let channels = image.channels
+    let fillValues = (0..<channels).map { Float(fill.count == channels ? fill[$0] : (fill.first ?? 0)) }
+    var current = image.pixels.map { Float($0) }
+    for step in geometry.steps {
+      if step.isResize {
+        current = resizeAntialiased(current, width: width, height: height, channels: channels, toWidth: step.width, toHeight: step.height)
+      } else {
+        current = warpBilinear(current, width: width, height: height, channels: channels, transform: step.transform,
+                               toWidth: step.width, toHeight: step.height, fill: fillValues)
+      }
+      width = step.width
+      height = step.height
+    }
+    return Image(width: width, height: height, channels: channels, pixels: current.map { UInt8(min(max($0.rounded(), 0), 255)) })
+  }
+
+  /// Naive float bilinear warp; `transform` maps source to destination pixels.
+  static func warpBilinear(_ source: [Float], width: Int, height: Int, channels: Int, transform: AffineTransform,
+                           toWidth: Int, toHeight: Int, fill: [Float]) -> [Float] {
+    guard let inverse = transform.inverted() else { return [Float](repeating: 0, count: toWidth * toHeight * channels) }
+    var output = [Float](repeating: 0, count: toWidth * toHeight * channels)
+    for y in 0..<toHeight {
+      for x in 0..<toWidth {
+        let p = inverse.apply(x: Double(x), y: Double(y))
+        let x0 = Int(p.x.rounded(.down)), y0 = Int(p.y.rounded(.down))
+        let fx = Float(p.x - Double(x0)), fy = Float(p.y - Double(y0))
+        for c in 0..<channels {
+          func at(_ u: Int, _ v: Int) -> Float {
+            (u < 0 || v < 0 || u >= width || v >= height) ? fill[c] : source[(v * width + u) * channels + c]
+          }
+          let top = at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx
+          let bottom = at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx
+          output[(y * toWidth + x) * channels + c] = top * (1 - fy) + bottom * fy
+        }
+      }
+    }
+    return output
+  }
+
+  /// Separable triangle-filter resize whose support widens with the shrink factor (antialiased).
+  static func resizeAntialiased(_ source: [Float], width: Int, height: Int, channels: Int, toWidth: Int, toHeight: Int) -> [Float] {
+    func weights(from: Int, to: Int) -> [[(Int, Float)]] {
+      let scale = Double(to) / Double(from)
+      let support = max(1, 1 / scale)
+      return (0..<to).map { i in
+        let center = (Double(i) + 0.5) / scale - 0.5
+        let low = Int((center - support).rounded(.up)), high = Int((center + support).rounded(.down))
+        var taps: [(Int, Float)] = []
+        var total: Double = 0
+        for k in max(0, low)...max(max(0, low), min(from - 1, high)) {
+          let w = max(0, 1 - abs(Double(k) - center) / support)
+          if w > 0 { taps.append((k, Float(w))); total += w }
+        }
+        if taps.isEmpty { return [(min(max(Int(center.rounded()), 0), from - 1), 1)] }
+        return taps.map { ($0.0, $0.1 / Float(total)) }
+      }
+    }
+    let xw = weights(from: width, to: toWidth), yw = weights(from: height, to: toHeight)
+    var middle = [Float](repeating: 0, count: height * toWidth * channels)
+    for y in 0..<height {
+      for x in 0..<toWidth {
+        for c in 0..<channels {
+          var sum: Float = 0
+          for (k, w) in xw[x] { sum += source[(y * width + k) * channels + c] * w }
+          middle[(y * toWidth + x) * channels + c] = sum
+        }
+      }
+    }
+    var output = [Float](repeating: 0, count: toHeight * toWidth * channels)
+    for y in 0..<toHeight {
+      for x in 0..<toWidth {
+        for c in 0..<channels {
+          var sum: Float = 0
+          for (k, w) in yw[y] { sum += middle[(k * toWidth + x) * channels + c] * w }
+          output[(y * toWidth + x) * channels + c] = sum
+        }
+      }
+    }
+    return output
+  }
+
+  /// Peak signal-to-noise ratio in dB between two same-sized 8-bit images (infinity if equal).
+  public static func psnr(_ a: Image, _ b: Image) -> Double {
+    precondition(a.pixels.count == b.pixels.count, "PSNR needs images of one size")
+    var sum: Double = 0
+    for i in 0..<a.pixels.count {
+      let d = Double(a.pixels[i]) - Double(b.pixels[i])
+      sum += d * d
+    }
+    if sum == 0 { return .infinity }
+    let mse = sum / Double(a.pixels.count)
+    return 10 * log10(255 * 255 / mse)
+  }
+}
+
+extension SampleProcessor {
+  /// The step-by-step reference output for a sample (full-resolution decode, each step
+  /// resampled on its own), with exactly the random parameters `prepare` draws.
+  public func referenceRender(dataset: any ImageDataset, index: Int, epoch: Int) throws -> Image {
+    if suffix != nil { throw PipelineError(file: config.path, line: 0, reason: "the step-by-step reference does not model learned_affine") }
+    let image = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
+    var random = randomStream(epoch: epoch, index: index)
+    let geometry = prefix.plan(width: image.width, height: image.height, random: &random)
+    return StepByStepReference.render(image, geometry: geometry, fill: config.resample.fill)
+  }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import STNTestSupport
+import XCTest
+
+/// Runs the built `stn` binary (tests of the command line: flags, exit status, output).
+enum STNBinary {
+  /// The `stn` executable next to the test bundle, if it was built.
+  static var path: String? {
+    var folder = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+    for _ in 0..<3 {
+      let candidate = folder.appendingPathComponent("stn").path
+      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+      folder = folder.deletingLastPathComponent()
+    }
+    let fallback = Golden.packageRoot + "/.build/debug/stn"
+    return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : nil
+  }
+
+  /// Runs `stn` with `arguments`; returns exit status, stdout and stderr.
+  static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    guard let path else { throw XCTSkip("stn binary not built (swift build --build-tests builds it)") }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+  }
+
+  /// A fresh empty temporary folder.
+  static func temporaryFolder(_ name: String) throws -> String {
+    let path = NSTemporaryDirectory() + "stn-cli-tests-\(name)-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+  }
+}
