@@ -72,6 +72,9 @@ public final class Trainer {
   public var tensorBoard: TrainingTensorBoard?
   /// Metadata added to every checkpoint (pipeline, class names, preprocessing …).
   public var checkpointMetadata: [String: String] = [:]
+  /// Called after every epoch with all rows so far (the session redraws `curves.png`, so a
+  /// killed run still has its curves).
+  public var afterEpoch: (([EpochMetrics]) throws -> Void)?
 
   public var lastCheckpointPath: String { folder + "/last.safetensors" }
   public var bestCheckpointPath: String { folder + "/best.safetensors" }
@@ -194,6 +197,7 @@ public final class Trainer {
         validationAccuracy: validation?.accuracy, testAccuracy: test?.accuracy, learningRate: rate,
         seconds: Date().timeIntervalSince(started), imagesPerSecond: Double(seen) / max(trainElapsed, 1e-9))
       try log.append(row)
+      try afterEpoch?(log.rows)
       if let tensorBoard {
         try tensorBoard.log(epoch: epoch, metrics: row, model: model, sample: firstBatch)
       }

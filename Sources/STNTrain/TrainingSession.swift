@@ -215,6 +215,8 @@ public enum TrainingSession {
       let trainer = Trainer(model: classifier, data: data, settings: settings, folder: folder, batchSize: batchSize)
       trainer.observer = observer
       trainer.checkpointMetadata = ["pipeline": yaml, "pipeline_path": request.pipeline]
+      let title = config.name ?? "training"
+      trainer.afterEpoch = { rows in try TrainingCurves.write(rows, title: title, to: folder + "/curves.png") }
       switch request.tensorBoard {
       case .off: break
       case .runFolder: trainer.tensorBoard = try tensorBoard(folder, config)
