@@ -4,6 +4,7 @@
 //
 // Module boundaries (a module never reaches "up"):
 //   C shims        CJPEG, CPNG, COpenBLAS   (longjmp-based libraries stay in C)
+//   CWarpKernels   AVX2 warp kernels, run-time dispatched from STNWarp
 //   STNTensor      tensors, threading, RNG, GEMM        (no file I/O)
 //   STNFiles       atomic writes, safetensors           (file formats, no codecs)
 //   STNImageIO     JPEG/PNG codecs, IDX, ImageFolder    (no network code)
@@ -41,12 +42,14 @@ let package = Package(
     .target(name: "CPNG", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("z")]),
     // OpenBLAS is loaded with dlopen so OPENBLAS_CORETYPE can be chosen before it initializes.
     .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
+    // AVX2 twins of the warp kernels, picked at run time (Swift cannot target one function).
+    .target(name: "CWarpKernels"),
 
     // MARK: - Core modules
     .target(name: "STNTensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
     .target(name: "STNFiles", dependencies: ["STNTensor"], swiftSettings: swiftSettings),
     .target(name: "STNImageIO", dependencies: ["CJPEG", "CPNG", "STNFiles"], swiftSettings: swiftSettings),
-    .target(name: "STNWarp", dependencies: ["STNTensor"], swiftSettings: swiftSettings),
+    .target(name: "STNWarp", dependencies: ["STNTensor", "CWarpKernels"], swiftSettings: swiftSettings),
     .target(
       name: "STNPipeline",
       dependencies: ["STNTensor", "STNFiles", "STNImageIO", "STNWarp", .product(name: "Yams", package: "Yams")],

@@ -1,3 +1,4 @@
+import CWarpKernels
 import STNTensor
 
 // Fused affine_grid + grid_sample for the spatial transformer and for float32 batch warps:
@@ -65,6 +66,7 @@ public func affineGridSample(input: Tensor, theta: Tensor, outputSize: [Int], op
   let ys = affineGridBase(steps: ho, alignCorners: options.alignCorners)
   let rowRanges = splitRange(ho, parts: rowBlocksPerImage(images: n, rows: ho, threads: threads))
   let padding = options.padding, alignCorners = options.alignCorners
+  let zerosRowKernel = useAVX2Kernels && options.mode == .bilinear && padding == .zeros && wo >= 8
   // NOTE: every element is written below, so the storage starts uninitialized (no memset).
   let data = [Float](unsafeUninitializedCapacity: count) { outputBuffer, initialized in
     initialized = count
@@ -81,6 +83,12 @@ public func affineGridSample(input: Tensor, theta: Tensor, outputSize: [Int], op
               for oy in rows {
                 let row = AffineRow(t0: t[0], t1: t[1], t2: t[2], t3: t[3], t4: t[4], t5: t[5], y: ys[oy])
                 let rowOut = imageOut + oy * wo
+                if zerosRowKernel {
+                  // AVX2: the whole row with masked taps, border columns included.
+                  var cRow = cAffineRow(row, width: w, height: h, alignCorners: alignCorners)
+                  cwk_affine_forward_row_zeros_avx2(imageIn, &cRow, xsPointer, wo, w, h, c, planeIn, planeOut, rowOut)
+                  continue
+                }
                 func checked(_ columns: Range<Int>) {
                   for ox in columns {
                     let x = sourceIndex(row.gx(xsPointer[ox]), size: w, padding: padding, alignCorners: alignCorners)
@@ -101,7 +109,7 @@ public func affineGridSample(input: Tensor, theta: Tensor, outputSize: [Int], op
                       let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
                       for ch in 0..<c {
                         let p = imageIn + ch * planeIn
-                        rowOut[ch * planeOut + ox] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
+                        rowOut[ch * planeOut + ox] = tap(p, o0, taps.m0) * w0 + tap(p, o1, taps.m1) * w1 + tap(p, o2, taps.m2) * w2 + tap(p, o3, taps.m3) * w3
                       }
                     }
                   }
@@ -130,6 +138,11 @@ func affineInteriorForward(
   _ imageIn: UnsafePointer<Float>, row: AffineRow, xs: UnsafePointer<Float>, columns: Range<Int>, width w: Int, height h: Int,
   channels c: Int, alignCorners: Bool, output: UnsafeMutablePointer<Float>, planeIn: Int, planeOut: Int
 ) {
+  if useAVX2Kernels {
+    var cRow = cAffineRow(row, width: w, height: h, alignCorners: alignCorners)
+    cwk_affine_forward_interior_avx2(imageIn, &cRow, xs, columns.lowerBound, columns.upperBound, w, c, planeIn, planeOut, output)
+    return
+  }
   var start = columns.lowerBound
   // NOTE: the last block of 8 is moved left to end at the span's end; it overlaps columns
   // already written and writes them again with the same values, instead of a scalar tail.
@@ -210,6 +223,15 @@ func interiorGeometry8(_ row: AffineRow, xs: UnsafePointer<Float>, ox: Int, widt
                            east: east, south: south)
 }
 
+/// Runs a C backward kernel that fills 4 lane accumulators of 8 floats, and sums each, in the
+/// same order as the Swift twin's `SIMD8.sum()`.
+@inline(__always)
+func summedLanes(_ kernel: (UnsafeMutablePointer<Float>) -> Void) -> SIMD4<Float> {
+  var lanes = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+  withUnsafeMutableBytes(of: &lanes) { kernel($0.baseAddress!.assumingMemoryBound(to: Float.self)) }
+  return SIMD4(lanes.0.sum(), lanes.1.sum(), lanes.2.sum(), lanes.3.sum())
+}
+
 /// p[offsets[i]] for 8 lanes.
 @inline(__always)
 func gather8(_ p: UnsafePointer<Float>, _ offsets: SIMD8<Int32>) -> SIMD8<Float> {
@@ -239,6 +261,9 @@ public func affineGridSampleBackward(
   let xs = affineGridBase(steps: wo, alignCorners: options.alignCorners)
   let ys = affineGridBase(steps: ho, alignCorners: options.alignCorners)
   let padding = options.padding, alignCorners = options.alignCorners
+  let zerosRowKernel = useAVX2Kernels && options.mode == .bilinear && padding == .zeros && wo >= 8
+  let xMultiplier = unnormalizeGradient(size: w, alignCorners: alignCorners)
+  let yMultiplier = unnormalizeGradient(size: h, alignCorners: alignCorners)
   input.data.withUnsafeBufferPointer { inputBuffer in
     theta.data.withUnsafeBufferPointer { thetaBuffer in
       gradOutput.data.withUnsafeBufferPointer { gradOutputBuffer in
@@ -260,6 +285,18 @@ public func affineGridSampleBackward(
                   let rowGradOut = imageGradOut + oy * wo
                   // Per-row float sums of gX·x, gX, gY·x, gY (y is constant along the row).
                   var rowSums = SIMD4<Float>()
+                  if zerosRowKernel {
+                    // AVX2: the whole row with masked taps, border columns included.
+                    var cRow = cAffineRow(row, width: w, height: h, alignCorners: alignCorners)
+                    rowSums = summedLanes { lanes in
+                      cwk_affine_backward_row_zeros_avx2(imageIn, imageGradIn, rowGradOut, &cRow, xsPointer, wo, w, h, c, planeIn, planeOut,
+                                                         xMultiplier, yMultiplier, lanes)
+                    }
+                    let y = Double(ys[oy])
+                    let r = SIMD4<Double>(Double(rowSums[0]), Double(rowSums[1]), Double(rowSums[2]), Double(rowSums[3]))
+                    sums += SIMD8(r[0], r[1] * y, r[1], r[2], r[3] * y, r[3], 0, 0)
+                    continue
+                  }
                   func checked(_ columns: Range<Int>) {
                     for ox in columns {
                       let (x, xMultiplier) = sourceIndexWithGradient(row.gx(xsPointer[ox]), size: w, padding: padding, alignCorners: alignCorners)
@@ -283,7 +320,7 @@ public func affineGridSampleBackward(
                         for ch in 0..<c {
                           let p = imageIn + ch * planeIn
                           let g = rowGradOut[ch * planeOut + ox]
-                          let nw = p[o0] * m0, ne = p[o1] * m1, sw = p[o2] * m2, se = p[o3] * m3
+                          let nw = tap(p, o0, m0), ne = tap(p, o1, m1), sw = tap(p, o2, m2), se = tap(p, o3, m3)
                           if let gradIn = imageGradIn {
                             let q = gradIn + ch * planeIn
                             q[o0] += w0 * g; q[o1] += w1 * g; q[o2] += w2 * g; q[o3] += w3 * g
@@ -334,6 +371,14 @@ func affineInteriorBackward(
   let yMultiplier = unnormalizeGradient(size: h, alignCorners: alignCorners)
   var sums = SIMD4<Float>()
   var start = columns.lowerBound
+  if useAVX2Kernels && columns.count >= 8 {
+    // The AVX2 twin fills the same 4 lane accumulators; the lanes are summed here as below.
+    var cRow = cAffineRow(row, width: w, height: h, alignCorners: alignCorners)
+    return summedLanes { lanes in
+      cwk_affine_backward_interior_avx2(imageIn, gradIn, gradOut, &cRow, xs, columns.lowerBound, columns.upperBound, w, c, planeIn, planeOut,
+                                        xMultiplier, yMultiplier, lanes)
+    }
+  }
   if columns.count >= 8 {
     var sumXX = SIMD8<Float>(), sumX = SIMD8<Float>(), sumYX = SIMD8<Float>(), sumY = SIMD8<Float>()
     let laneIndex = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)

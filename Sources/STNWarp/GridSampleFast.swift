@@ -33,6 +33,14 @@ func bilinearTaps(x: Float, y: Float, width w: Int, height h: Int) -> BilinearTa
     east: east, south: south)
 }
 
+/// The value of a tap: p[offset] inside the input, 0 outside (`inside` is the tap's 0/1 mask).
+/// NOTE: a select, not `p[offset] * inside`: an outside tap reads offset 0, and an Inf or NaN
+/// stored there must not leak into border pixels (0 · Inf is NaN).
+@inline(__always)
+func tap(_ p: UnsafePointer<Float>, _ offset: Int, _ inside: Float) -> Float {
+  inside != 0 ? p[offset] : 0
+}
+
 /// True when all 4 bilinear taps of (x, y) are outside a w x h plane: such a position reads 0
 /// and has zero gradients (under zeros padding), so kernels skip it.
 /// NOTE: strict at -1: with x == -1 the east tap is column 0 with weight 0, which still gives
@@ -93,7 +101,7 @@ func gridSampleFast(input: Tensor, grid: Tensor, options: GridSampleOptions, thr
                   let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
                   for ch in 0..<c {
                     let p = imageIn + ch * planeIn
-                    imageOut[ch * planeOut + o] = p[o0] * w0 + p[o1] * w1 + p[o2] * w2 + p[o3] * w3
+                    imageOut[ch * planeOut + o] = tap(p, o0, taps.m0) * w0 + tap(p, o1, taps.m1) * w1 + tap(p, o2, taps.m2) * w2 + tap(p, o3, taps.m3) * w3
                   }
                 }
               }
@@ -164,7 +172,7 @@ func gridSampleBackwardFast(
                     for ch in 0..<c {
                       let p = imageIn + ch * planeIn
                       let gOut = imageGradOut[ch * planeOut + o]
-                      let nw = p[o0] * m0, ne = p[o1] * m1, sw = p[o2] * m2, se = p[o3] * m3
+                      let nw = tap(p, o0, m0), ne = tap(p, o1, m1), sw = tap(p, o2, m2), se = tap(p, o3, m3)
                       if let gIn = imageGradIn {
                         let q = gIn + ch * planeIn
                         // Out-of-bounds taps have weight 0 and offset 0: adding 0 is harmless.

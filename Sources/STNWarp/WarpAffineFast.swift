@@ -1,3 +1,4 @@
+import CWarpKernels
 import STNTensor
 
 // Fast fused warps. Each output row is split analytically into a left border part, an interior
@@ -65,6 +66,32 @@ func warpInteriorSpan(_ row: WarpRow, outputWidth: Int, width w: Int, height h: 
   return start < end ? start..<end : 0..<0
 }
 
+/// The columns of a warp row whose bilinear taps touch a w x h source (all other columns miss it
+/// entirely), exactly, or nil when that cannot be settled cheaply (callers then check per pixel).
+///
+/// NOTE: x and y are monotone along a row, so "touches" (x in [-1, w) and y in [-1, h)) holds on
+/// one interval of columns; `insideSpan` expands its range until both neighbours fail, so a
+/// non-empty answer is that whole interval. An empty answer may come from a misplaced estimate,
+/// unless both ends of the row are outside on the same side.
+func touchingSpan(_ row: WarpRow, outputWidth: Int, width w: Int, height h: Int) -> Range<Int>? {
+  if outputWidth == 0 { return nil }
+  let xLimit = Float(w), yLimit = Float(h)
+  let x0 = row.x(0), x1 = row.x(outputWidth - 1), y0 = row.y(0), y1 = row.y(outputWidth - 1)
+  if (x0 < -1 && x1 < -1) || (x0 >= xLimit && x1 >= xLimit) || (y0 < -1 && y1 < -1) || (y0 >= yLimit && y1 >= yLimit) {
+    return 0..<0
+  }
+  let spanX = insideSpan(count: outputWidth, base: row.rowX, step: row.stepX, lower: -1, upper: Double(w)) { ox in
+    let x = row.x(ox); return x >= -1 && x < xLimit
+  }
+  let spanY = insideSpan(count: outputWidth, base: row.rowY, step: row.stepY, lower: -1, upper: Double(h)) { ox in
+    let y = row.y(ox); return y >= -1 && y < yLimit
+  }
+  if spanX.isEmpty || spanY.isEmpty { return nil }
+  let start = max(spanX.lowerBound, spanY.lowerBound), end = min(spanX.upperBound, spanY.upperBound)
+  // Two intervals that do not overlap: nothing touches.
+  return start < end ? start..<end : 0..<0
+}
+
 // MARK: - 8 columns at a time
 
 /// Byte offset of the nw tap (3 channels) and bilinear weights of interior columns ox..<ox+8:
@@ -115,6 +142,10 @@ public func warpAffineNormalized(
   let plane = outputWidth * outputHeight
   let w = width, h = height
   let exactInterior = options.padding != .reflection  // reflection rounds even inside: see NOTE below
+  // NOTE: with zeros padding and fill 0, a bilinear position whose 4 taps all miss the source
+  // samples exactly 0 (every term is 0 · weight), so it is written as 0·scale + bias directly.
+  let zeroMisses = options.mode == .bilinear && options.padding == .zeros && (0..<channels).allSatisfy { options.fillValue($0) == 0 }
+  let missValues = (0..<channels).map { Float(0) * scale[$0] + bias[$0] }
   withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
     let sample = sampleBuffer.baseAddress!
     for oy in 0..<outputHeight {
@@ -123,11 +154,26 @@ public func warpAffineNormalized(
       // padding every pixel takes the per-pixel path to stay identical to the reference.
       let interior = exactInterior ? warpInteriorSpan(row, outputWidth: outputWidth, width: w, height: h, mode: options.mode) : 0..<0
       let rowOut = output + oy * outputWidth
-      // Border pixels: the reference path.
+      let touching = zeroMisses ? touchingSpan(row, outputWidth: outputWidth, width: w, height: h) : nil
+      // Border pixels: the reference path, except runs known to miss the source.
       func border(_ columns: Range<Int>) {
+        if let touching {
+          for run in [columns.clamped(to: 0..<touching.lowerBound), columns.clamped(to: touching.upperBound..<outputWidth)] where !run.isEmpty {
+            for c in 0..<channels { (rowOut + c * plane + run.lowerBound).update(repeating: missValues[c], count: run.count) }
+          }
+          perPixel(columns.clamped(to: touching))
+        } else {
+          perPixel(columns)
+        }
+      }
+      func perPixel(_ columns: Range<Int>) {
         for ox in columns {
           let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
           let y = paddedPixelCoordinate(row.y(ox), size: h, padding: options.padding)
+          if zeroMisses && bilinearMissesInput(x: x, y: y, width: w, height: h) {
+            for c in 0..<channels { rowOut[c * plane + ox] = missValues[c] }
+            continue
+          }
           sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
           for c in 0..<channels { rowOut[c * plane + ox] = sample[c] * scale[c] + bias[c] }
         }
@@ -160,6 +206,20 @@ func interiorNormalized3(
   let end = src + h * stride
   switch mode {
   case .bilinear:
+    if useAVX2Kernels {
+      // The AVX2 twin: 8 columns per step from 8-byte loads and byte shuffles, same arithmetic.
+      withUnsafePointer(to: scale) { scalePointer in
+        withUnsafePointer(to: bias) { biasPointer in
+          scalePointer.withMemoryRebound(to: Float.self, capacity: 4) { scale in
+            biasPointer.withMemoryRebound(to: Float.self, capacity: 4) { bias in
+              cwk_normalized3_bilinear_avx2(src, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound,
+                                            out0, out1, out2, scale, bias)
+            }
+          }
+        }
+      }
+      return
+    }
     var start = columns.lowerBound
     while start + 8 <= columns.upperBound {
       let g = warpGeometry8(row, ox: start, width: w)
@@ -233,6 +293,8 @@ public func warpAffineUInt8(
   checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
   let w = width, h = height
   let exactInterior = options.padding != .reflection
+  // Positions whose taps all miss the source sample exactly 0 with fill 0 (see warpAffineNormalized).
+  let zeroMisses = options.mode == .bilinear && options.padding == .zeros && (0..<channels).allSatisfy { options.fillValue($0) == 0 }
   withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
     let sample = sampleBuffer.baseAddress!
     for oy in 0..<outputHeight {
@@ -243,6 +305,10 @@ public func warpAffineUInt8(
         for ox in columns {
           let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
           let y = paddedPixelCoordinate(row.y(ox), size: h, padding: options.padding)
+          if zeroMisses && bilinearMissesInput(x: x, y: y, width: w, height: h) {
+            for c in 0..<channels { rowOut[ox * channels + c] = 0 }
+            continue
+          }
           sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
           for c in 0..<channels { rowOut[ox * channels + c] = roundToUInt8(sample[c]) }
         }

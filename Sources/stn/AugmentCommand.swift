@@ -9,11 +9,13 @@ struct Augment: ParsableCommand {
     commandName: "augment",
     abstract: "Run a pipeline over an image folder and write the transformed images.",
     discussion: """
-      Mirrors the input tree under --output (PNG by default, or JPEG), writing each file
-      atomically; never writes into the input folder. Normalization is not applied to written
+      Mirrors the input tree under --output (PNG by default, or JPEG), writing each file \
+      atomically; never writes into the input folder. Normalization is not applied to written \
       images; a pipeline without stages writes the decoded pixels unchanged.
+
       Without --input, the pipeline's own `source:` is used (e.g. IDX files).
-      Exit status: 0 all written; 3 finished but some inputs were skipped (unreadable files,
+
+      Exit status: 0 all written; 3 finished but some inputs were skipped (unreadable files, \
       listed in the summary); 1 the run could not start (bad pipeline, bad folders).
       """)
 

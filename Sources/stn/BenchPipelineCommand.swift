@@ -9,9 +9,9 @@ struct BenchPipeline: ParsableCommand {
     commandName: "pipeline",
     abstract: "B3: decode -> augment -> batch throughput on a folder.",
     discussion: """
-      Runs whole epochs of the B3 pipeline (pipelines/photos-augment.yaml's work, built in) over
-      the folder through the streaming loader and prints one JSON line with the median
-      images/s over --runs epochs, after a warm-up. --psnr N also compares the one-resample
+      Runs whole epochs of the B3 pipeline (pipelines/photos-augment.yaml's work, built in) over \
+      the folder through the streaming loader and prints one JSON line with the median \
+      images/s over --runs epochs, after a warm-up. --psnr N also compares the one-resample \
       output against the step-by-step reference on N images and reports PSNR (dB).
       """)
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import STNTensor
 import STNWarp
 
@@ -10,6 +11,9 @@ struct BenchSTNGrad: ParsableCommand {
   @Option(help: "Worker threads.") var threads = 2
   @Option(help: "Timed runs (after warm-up); the median is reported.") var runs = 21
   @Option(help: "Batches per timed run.") var repeats = 20
+  @Flag(help: "Keep freed memory in the process (glibc M_TRIM_THRESHOLD and M_MMAP_THRESHOLD at 256 MB), so the per-call tensors stop page-faulting.")
+  var keepMemory = false
+  @Option(help: "Warp kernels: best (AVX2 where the CPU has it), avx2 or portable.") var kernels = "best"
 
   /// PyTorch's figure from ANCHORS.md, ms per batch.
   static let torchAnchor = 1.07
@@ -19,6 +23,18 @@ struct BenchSTNGrad: ParsableCommand {
   }
 
   func run() throws {
+    try selectWarpKernels(kernels)
+    if keepMemory {
+      // NOTE: glibc returns the freed top of the heap to the OS past 2x the last mmapped size,
+      // so each batch's 450 KB tensors fault their pages in again (~25% of B2's time here).
+      // malloc.h is not in the Glibc module: look mallopt up (M_TRIM_THRESHOLD -1, M_MMAP_THRESHOLD -3).
+      if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+        typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+        let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
+        _ = mallopt(-3, 256 << 20)
+        _ = mallopt(-1, 256 << 20)
+      }
+    }
     let size = [64, 1, 42, 42]
     var random = RandomStream(seed: 3)
     var input = Tensor(shape: size)
@@ -36,7 +52,7 @@ struct BenchSTNGrad: ParsableCommand {
       printJSONLine(["bench": "B2", "path": .string(path), "ms_per_batch": .number(ms, digits: 4),
                      "min_ms_per_batch": .number(timing.minimum * 1000 / Double(repeats), digits: 4),
                      "cpu_ms_per_batch": .number(timing.medianCPU * 1000 / Double(repeats), digits: 4),
-                     "runs": .int(runs), "batches_per_run": .int(repeats), "threads": .int(threads), "shape": "64x1x42x42",
+                     "runs": .int(runs), "batches_per_run": .int(repeats), "threads": .int(threads), "kernels": .string(warpKernelPath.rawValue), "keep_memory": .string(keepMemory ? "true" : "false"), "shape": "64x1x42x42",
                      "anchor": "torch affine_grid+grid_sample fwd+bwd", "anchor_ms_per_batch": .number(Self.torchAnchor, digits: 2),
                      "ratio": .number(ms / Self.torchAnchor, digits: 3)])
     }

@@ -11,6 +11,7 @@ struct BenchWarp: ParsableCommand {
   @Option(help: "Timed runs (after one warm-up); the median is reported.") var runs = 7
   @Option(help: "Images per batch.") var images = 64
   @Option(help: "Image side in pixels.") var size = 224
+  @Option(help: "Warp kernels: best (AVX2 where the CPU has it), avx2 or portable.") var kernels = "best"
 
   /// PyTorch affine_grid+grid_sample and OpenCV warpAffine uint8 figures from ANCHORS.md.
   static let torchAnchor = 1360.0, openCVAnchor = 8861.0
@@ -20,6 +21,7 @@ struct BenchWarp: ParsableCommand {
   }
 
   func run() throws {
+    try selectWarpKernels(kernels)
     let (n, c, side) = (images, 3, size)
     // The B1 transforms: rotation and isotropic scale about the image centre, per image.
     let destinationToSource: [AffineTransform] = (0..<n).map { i in
@@ -46,7 +48,7 @@ struct BenchWarp: ParsableCommand {
       printJSONLine(["bench": "B1", "path": .string(path), "images_per_s": .number(imagesPerSecond, digits: 1),
                      "median_ms": .number(timing.median * 1000), "min_ms": .number(timing.minimum * 1000),
                      "cpu_ms": .number(timing.medianCPU * 1000),
-                     "runs": .int(runs), "threads": .int(threads), "images": .int(n), "size": .int(side),
+                     "runs": .int(runs), "threads": .int(threads), "kernels": .string(warpKernelPath.rawValue), "images": .int(n), "size": .int(side),
                      "anchor": .string(peer), "anchor_images_per_s": .number(anchor, digits: 0),
                      "ratio": .number(imagesPerSecond / anchor, digits: 2)])
     }
@@ -107,4 +109,12 @@ struct BenchWarp: ParsableCommand {
     report("uint8", plainUInt8, anchor: Self.openCVAnchor, peer: "OpenCV warpAffine uint8")
     if sink.isNaN { print("") }  // keeps the work observable
   }
+}
+
+/// Applies a warp bench's `--kernels` option (best, avx2, portable) to the warp kernels.
+func selectWarpKernels(_ name: String) throws {
+  if name == "best" { warpKernelPath = .best; return }
+  guard let path = WarpKernelPath(rawValue: name) else { throw ValidationError("--kernels must be best, avx2 or portable, got \(name)") }
+  guard path.isSupported else { throw ValidationError("--kernels \(name): this CPU does not support it") }
+  warpKernelPath = path
 }

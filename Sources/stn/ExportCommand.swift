@@ -14,7 +14,8 @@ struct Export: ParsableCommand {
     abstract: "Write a contact sheet of originals beside transformed samples.",
     discussion: """
       stn export PIPELINE.yaml [--input DIR] --output FILE.png [--count N]
-      Without --input, the pipeline's own `source:` is used. Exit status 3 when some samples
+
+      Without --input, the pipeline's own `source:` is used. Exit status 3 when some samples \
       could not be read (the sheet is still written with the others).
       """)
 

@@ -171,8 +171,9 @@ final class GridSampleTests: XCTestCase {
 
   /// The fused affine kernels equal affineGrid followed by the naive kernels.
   func testFusedAffineMatchesNaive() {
+    forEachKernelPath { path in
     for (k, options) in allGridSampleOptions.enumerated() {
-      for (n, c, h, w, ho, wo) in [(3, 3, 7, 5, 9, 11), (1, 1, 42, 42, 42, 42), (2, 2, 1, 3, 1, 4)] {
+      for (n, c, h, w, ho, wo) in [(3, 3, 7, 5, 9, 11), (1, 1, 42, 42, 42, 42), (2, 2, 1, 3, 1, 4), (2, 2, 13, 17, 15, 23)] {
         let seed = UInt64(k * 10 + 5)
         let input = randomTensor([n, c, h, w], seed: seed + 1)
         var theta = randomTensor([n, 2, 3], seed: seed + 2, low: -0.8, high: 0.8)
@@ -185,15 +186,45 @@ final class GridSampleTests: XCTestCase {
         let expectedTheta = affineGridBackward(gradGrid: expectedGrad.gradGrid, size: size, alignCorners: options.alignCorners)
         for threads in [1, 3] {
           let output = affineGridSample(input: input, theta: theta, outputSize: size, options: options, threads: threads)
-          XCTAssertEqual(output, expected, "forward \(options) \(size) threads \(threads)")
+          XCTAssertEqual(output, expected, "forward \(options) \(size) threads \(threads) \(path)")
           let grads = affineGridSampleBackward(gradOutput: gradOutput, input: input, theta: theta, options: options, threads: threads)
-          XCTAssertNil(closeness(grads.gradInput, expectedGrad.gradInput, atol: 1e-5, rtol: 1e-5), "gradInput \(options) \(size)")
-          XCTAssertNil(closeness(grads.gradTheta, expectedTheta, atol: 1e-4, rtol: 1e-5), "gradTheta \(options) \(size)")
+          XCTAssertNil(closeness(grads.gradInput, expectedGrad.gradInput, atol: 1e-5, rtol: 1e-5), "gradInput \(options) \(size) \(path)")
+          XCTAssertNil(closeness(grads.gradTheta, expectedTheta, atol: 1e-4, rtol: 1e-5), "gradTheta \(options) \(size) \(path)")
           let thetaOnly = affineGridSampleBackward(gradOutput: gradOutput, input: input, theta: theta, options: options, threads: threads,
                                                    needInputGradient: false)
           XCTAssertEqual(thetaOnly.gradTheta, grads.gradTheta, "theta-only backward \(options)")
           XCTAssertEqual(thetaOnly.gradInput.count, 0)
         }
+      }
+    }
+    }
+  }
+
+  /// An Inf or NaN stored in the input reaches only outputs whose taps read it: border
+  /// positions with taps outside must not pick it up (fast kernels read offset 0 there).
+  func testNonFiniteInputDoesNotLeakIntoBorder() {
+    forEachKernelPath { path in
+      for options in [GridSampleOptions(), GridSampleOptions(alignCorners: true)] {
+        var input = randomTensor([1, 2, 6, 6], seed: 21)
+        input.data[0] = .infinity      // pixel (0, 0) of channel 0
+        input.data[36] = .nan          // pixel (0, 0) of channel 1
+        // Shifted right by 2.7 pixels: column 0 is never read, columns past the edge are.
+        let theta = Tensor(shape: [1, 2, 3], data: [1, 0, 0.9, 0, 1, 0.1])
+        let size = [1, 2, 6, 10]
+        let gradOutput = randomTensor(size, seed: 22)
+        let grid = affineGrid(theta: theta, size: size, alignCorners: options.alignCorners)
+        let expected = gridSampleNaive(input: input, grid: grid, options: options)
+        let expectedGrad = gridSampleBackwardNaive(gradOutput: gradOutput, input: input, grid: grid, options: options)
+        XCTAssertTrue(expected.data.allSatisfy { $0.isFinite }, "the shifted map never reads pixel (0, 0)")
+        let fused = affineGridSample(input: input, theta: theta, outputSize: size, options: options)
+        XCTAssertEqual(fused, expected, "fused forward \(path) \(options)")
+        XCTAssertEqual(gridSample(input: input, grid: grid, options: options), expected, "grid forward \(path)")
+        let grads = gridSampleBackward(gradOutput: gradOutput, input: input, grid: grid, options: options)
+        XCTAssertTrue(grads.gradGrid.data.allSatisfy { $0.isFinite }, "gradGrid \(path)")
+        XCTAssertNil(closeness(grads.gradGrid, expectedGrad.gradGrid, atol: 1e-5, rtol: 1e-5))
+        let fusedGrads = affineGridSampleBackward(gradOutput: gradOutput, input: input, theta: theta, options: options)
+        XCTAssertTrue(fusedGrads.gradTheta.data.allSatisfy { $0.isFinite }, "gradTheta \(path) \(options)")
+        XCTAssertNil(closeness(fusedGrads.gradInput, expectedGrad.gradInput, atol: 1e-5, rtol: 1e-5))
       }
     }
   }
@@ -224,6 +255,10 @@ final class GridSampleTests: XCTestCase {
   /// Every grid_sample_* case end to end through the fused theta path (bilinear; nearest
   /// rounding may legitimately differ where a recomputed grid lands on a tie).
   func testGoldenFusedAffineGridSample() throws {
+    try forEachKernelPath { _ in try goldenFusedAffineGridSample() }
+  }
+
+  func goldenFusedAffineGridSample() throws {
     for path in Golden.cases(prefix: "grid_sample_") {
       let file = try Golden.load(path)
       let options = try goldenOptions(file, path: path)

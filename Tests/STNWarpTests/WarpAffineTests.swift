@@ -50,8 +50,12 @@ final class WarpAffineTests: XCTestCase {
     return output
   }
 
+  /// Every mode and padding, with a fill and with fill 0 (whose all-outside positions take a
+  /// shortcut in the fast kernels).
   static let allWarpOptions: [WarpOptions] = GridSampleMode.allCases.flatMap { mode in
-    GridSamplePadding.allCases.map { WarpOptions(mode: mode, padding: $0, fill: [10, 128, 250]) }
+    GridSamplePadding.allCases.flatMap { padding in
+      [[10, 128, 250], [0, 0, 0]].map { WarpOptions(mode: mode, padding: padding, fill: $0) }
+    }
   }
 
   // MARK: - Hand-computed cases
@@ -78,6 +82,10 @@ final class WarpAffineTests: XCTestCase {
   /// The fast fused kernels equal their naive twins exactly: every mode and padding, 1/2/3
   /// channels, odd sizes, maps that stay inside, cross the border, or miss the image.
   func testFastMatchesNaive() {
+    forEachKernelPath { _ in fastMatchesNaive() }
+  }
+
+  func fastMatchesNaive() {
     var random = RandomStream(seed: 7)
     for options in Self.allWarpOptions {
       for (w, h, c, wo, ho) in [(13, 9, 3, 11, 15), (20, 17, 1, 19, 21), (6, 5, 2, 7, 4), (1, 1, 3, 3, 2), (31, 29, 3, 24, 24)] {
@@ -90,12 +98,30 @@ final class WarpAffineTests: XCTestCase {
           let scale = (0..<c).map { Float($0) * 0.01 + 1 / 255 }, bias = (0..<c).map { -Float($0) - 0.5 }
           let fast = warpNormalized(image, w, h, c, t, wo, ho, scale: scale, bias: bias, options: opts, naive: false)
           let naive = warpNormalized(image, w, h, c, t, wo, ho, scale: scale, bias: bias, options: opts, naive: true)
-          XCTAssertEqual(fast, naive, "normalized \(opts) \(w)x\(h)x\(c) shift \(shift)")
+          XCTAssertEqual(fast, naive, "normalized \(opts) \(w)x\(h)x\(c) shift \(shift) \(warpKernelPath)")
           XCTAssertEqual(warpBytes(image, w, h, c, t, wo, ho, options: opts, naive: false),
                          warpBytes(image, w, h, c, t, wo, ho, options: opts, naive: true), "uint8 \(opts) \(w)x\(h)x\(c)")
         }
       }
     }
+  }
+
+  /// `touchingSpan`, when it answers, is exactly the set of columns whose taps touch the source.
+  func testTouchingSpanIsExact() {
+    var random = RandomStream(seed: 13)
+    var answered = 0
+    for _ in 0..<2000 {
+      let (w, h, wo) = (Int(random.next() % 40) + 1, Int(random.next() % 40) + 1, Int(random.next() % 60) + 1)
+      let t = AffineTransform(a: random.uniform(-2, 2), b: 0, c: random.uniform(-60, 60), d: random.uniform(-2, 2), e: 0, f: random.uniform(-60, 60))
+      let row = WarpRow(t, y: 0)
+      guard let span = touchingSpan(row, outputWidth: wo, width: w, height: h) else { continue }
+      answered += 1
+      let touching = (0..<wo).filter {
+        !bilinearMissesInput(x: paddedPixelCoordinate(row.x($0), size: w, padding: .zeros), y: paddedPixelCoordinate(row.y($0), size: h, padding: .zeros), width: w, height: h)
+      }
+      XCTAssertEqual(Array(span), touching, "\(w)x\(h) -> \(wo) \(t)")
+    }
+    XCTAssertGreaterThan(answered, 1000)
   }
 
   /// uint8 output is the float sample rounded to nearest and clamped.

@@ -37,3 +37,19 @@ func isSmooth(_ coord: Float, size: Int, options: GridSampleOptions, delta: Floa
 
 /// Foundation (through XCTest) also has an `AffineTransform`; tests mean this module's.
 typealias AffineTransform = STNWarp.AffineTransform
+
+/// Runs `body` once per kernel path this CPU supports (portable always; AVX2 where present),
+/// with that path selected, then restores the previous selection.
+func forEachKernelPath(_ body: (WarpKernelPath) throws -> Void) rethrows {
+  let saved = warpKernelPath
+  defer { warpKernelPath = saved }
+  for path in WarpKernelPath.allCases where path.isSupported {
+    warpKernelPath = path
+    try body(path)
+  }
+}
+
+/// Element-wise equality that also counts NaN == NaN (for outputs that legitimately hold NaN).
+func sameValues(_ a: [Float], _ b: [Float]) -> Bool {
+  a.count == b.count && zip(a, b).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }
+}

@@ -1,0 +1,68 @@
+// AVX2 twins of the STNWarp interior kernels, selected at run time (cwk_cpu_has_avx2).
+//
+// Each function computes exactly the float arithmetic of its portable Swift twin, in the same
+// order, without FMA contraction, so forward results are bit for bit identical (backward sums
+// may be accumulated in another order). The interior kernels get only columns whose bilinear
+// taps are all inside the source and check nothing; the zeros-padding row kernels mask taps.
+#ifndef CWARPKERNELS_H
+#define CWARPKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when the CPU and the OS support AVX2 and FMA (the AVX2 kernels below may run), else 0.
+int cwk_cpu_has_avx2(void);
+
+/// Fused uint8 HWC (3 channels) -> bilinear -> `value * scale[c] + bias[c]` -> planar float rows.
+/// Output columns start..<end of one row; source pixel (x, y) of column ox is
+/// (row_x + step_x * ox, row_y + step_y * ox). `stride` = width * 3 bytes, `size` = the
+/// source's bytes (height * stride; no read goes past it).
+void cwk_normalized3_bilinear_avx2(
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias);
+
+/// Affine grid row geometry shared by the float kernels: theta of the image (6 values), the
+/// row's normalized y, unnormalize scale/offset per axis (x_pixel = (g + 1) * scale_x - offset_x).
+typedef struct {
+  float t0, t1, t2, t3, t4, t5;
+  float y;
+  float scale_x, offset_x, scale_y, offset_y;  // offset 0 with align_corners (x - 0 == x exactly)
+} cwk_affine_row;
+
+/// Bilinear forward of interior columns start..<end of one output row, all channels.
+/// input planes of width*height floats (plane_in apart), output rows plane_out apart.
+void cwk_affine_forward_interior_avx2(
+  const float *input, const cwk_affine_row *row, const float *xs, ptrdiff_t start, ptrdiff_t end,
+  ptrdiff_t width, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output);
+
+/// Bilinear backward of interior columns start..<end (end - start >= 8) of one row: adds to
+/// grad_input (may be NULL) and writes the 4 theta lane accumulators (gX*x, gX, gY*x, gY), 8
+/// lanes each, to lane_sums[32] (the caller sums the lanes, as the Swift twin does).
+void cwk_affine_backward_interior_avx2(
+  const float *input, float *grad_input, const float *grad_output, const cwk_affine_row *row, const float *xs,
+  ptrdiff_t start, ptrdiff_t end, ptrdiff_t width, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
+  float x_multiplier, float y_multiplier, float *lane_sums);
+
+/// Zeros padding, bilinear: a whole output row (count >= 8 columns), taps outside the input
+/// read 0 through masked gathers (never touching memory outside). Same values as the naive
+/// kernel (coordinates that are not finite or beyond 1e9 go to -100, as sourceIndex does).
+void cwk_affine_forward_row_zeros_avx2(
+  const float *input, const cwk_affine_row *row, const float *xs, ptrdiff_t count,
+  ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output);
+
+/// Backward twin of cwk_affine_forward_row_zeros_avx2 (count >= 8): adds to grad_input (may be
+/// NULL), writes the theta lane accumulators to lane_sums[32] like the interior kernel.
+void cwk_affine_backward_row_zeros_avx2(
+  const float *input, float *grad_input, const float *grad_output, const cwk_affine_row *row, const float *xs,
+  ptrdiff_t count, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
+  float x_multiplier, float y_multiplier, float *lane_sums);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

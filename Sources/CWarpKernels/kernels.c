@@ -1,0 +1,446 @@
+// AVX2 twins of the STNWarp interior kernels. See include/CWarpKernels.h.
+//
+// NOTE: FMA contraction is off: the portable Swift twins round after every multiply and add,
+// and these kernels must give the same bits. The target attribute only lets the compiler use
+// AVX2 instructions inside these functions; they run only after cwk_cpu_has_avx2() said yes.
+#pragma clang fp contract(off)
+
+#include "CWarpKernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CWK_X86 1
+#define CWK_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+// MARK: - Dispatch
+
+int cwk_cpu_has_avx2(void) {
+#if CWK_X86
+  // compiler-rt checks OSXSAVE/XCR0 before reporting AVX features, so the OS saves ymm state.
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return 0;
+#endif
+}
+
+#if CWK_X86
+
+// MARK: - Fused uint8 -> normalized float32, 3 channels
+
+/// 8 bytes at p (a pixel and its east neighbour, plus 2 bytes that are never used).
+static inline long long cwk_load8(const uint8_t *p) {
+  long long v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/// Two 8-byte loads per lane pair: [a | b] in the low 128 bits, [c | d] in the high.
+CWK_AVX2 static inline __m256i cwk_pairs(const uint8_t *a, const uint8_t *b, const uint8_t *c, const uint8_t *d) {
+  __m128i low = _mm_insert_epi64(_mm_cvtsi64_si128(cwk_load8(a)), cwk_load8(b), 1);
+  __m128i high = _mm_insert_epi64(_mm_cvtsi64_si128(cwk_load8(c)), cwk_load8(d), 1);
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(low), high, 1);
+}
+
+CWK_AVX2 void cwk_normalized3_bilinear_avx2(
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias) {
+  const __m256 lanes = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256 vrow_x = _mm256_set1_ps(row_x), vrow_y = _mm256_set1_ps(row_y);
+  const __m256 vstep_x = _mm256_set1_ps(step_x), vstep_y = _mm256_set1_ps(step_y);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256i three = _mm256_set1_epi32(3), vwidth = _mm256_set1_epi32((int)(stride / 3));
+  // A south-row 8-byte load must stay inside the image: offsets past this use the scalar path.
+  const __m256i last_safe = _mm256_set1_epi32((int)(size - stride - 8));
+  float *outs[3] = {out0, out1, out2};
+  const __m256 vscale[3] = {_mm256_set1_ps(scale[0]), _mm256_set1_ps(scale[1]), _mm256_set1_ps(scale[2])};
+  const __m256 vbias[3] = {_mm256_set1_ps(bias[0]), _mm256_set1_ps(bias[1]), _mm256_set1_ps(bias[2])};
+  // Per 128-bit lane of [P | Q] (8 bytes each: pixel rgb, east rgb, unused): dwords
+  // (P.c, Q.c, P.east.c, Q.east.c) zero-extended, for channel c.
+  __m256i select[3];
+  for (int c = 0; c < 3; c++) {
+    char z = (char)0x80;
+    select[c] = _mm256_setr_epi8(
+      (char)c, z, z, z, (char)(8 + c), z, z, z, (char)(3 + c), z, z, z, (char)(11 + c), z, z, z,
+      (char)c, z, z, z, (char)(8 + c), z, z, z, (char)(3 + c), z, z, z, (char)(11 + c), z, z, z);
+  }
+  ptrdiff_t ox = start;
+  ptrdiff_t scalar_from = end;  // a block too close to the end of the image finishes in scalar code
+  // NOTE: the last block of 8 moves left to end at `end`, rewriting some columns with the same
+  // values, instead of a scalar tail.
+  while (end - start >= 8 && ox < end) {
+    ptrdiff_t block = ox + 8 <= end ? ox : end - 8;
+    __m256 columns = _mm256_add_ps(lanes, _mm256_set1_ps((float)block));
+    __m256 x = _mm256_add_ps(vrow_x, _mm256_mul_ps(vstep_x, columns));
+    __m256 y = _mm256_add_ps(vrow_y, _mm256_mul_ps(vstep_y, columns));
+    __m256 x0 = _mm256_floor_ps(x), y0 = _mm256_floor_ps(y);
+    __m256i offset = _mm256_mullo_epi32(_mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvttps_epi32(y0), vwidth), _mm256_cvttps_epi32(x0)), three);
+    if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(offset, last_safe))) {
+      scalar_from = ox;
+      break;
+    }
+    __m256 east = _mm256_sub_ps(x, x0), south = _mm256_sub_ps(y, y0);
+    __m256 west = _mm256_sub_ps(one, east), north = _mm256_sub_ps(one, south);
+    __m256 w0 = _mm256_mul_ps(north, west), w1 = _mm256_mul_ps(north, east);
+    __m256 w2 = _mm256_mul_ps(south, west), w3 = _mm256_mul_ps(south, east);
+    int32_t o[8];
+    _mm256_storeu_si256((__m256i *)o, offset);
+    const uint8_t *s = source, *t = source + stride;
+    // Lanes 0,1,4,5 in one register and 2,3,6,7 in the other, so that unpacking the 64-bit
+    // halves of the two puts the 8 lanes back in order.
+    __m256i north_a = cwk_pairs(s + o[0], s + o[1], s + o[4], s + o[5]);
+    __m256i north_b = cwk_pairs(s + o[2], s + o[3], s + o[6], s + o[7]);
+    __m256i south_a = cwk_pairs(t + o[0], t + o[1], t + o[4], t + o[5]);
+    __m256i south_b = cwk_pairs(t + o[2], t + o[3], t + o[6], t + o[7]);
+    for (int c = 0; c < 3; c++) {
+      __m256i na = _mm256_shuffle_epi8(north_a, select[c]), nb = _mm256_shuffle_epi8(north_b, select[c]);
+      __m256i sa = _mm256_shuffle_epi8(south_a, select[c]), sb = _mm256_shuffle_epi8(south_b, select[c]);
+      __m256 nw = _mm256_cvtepi32_ps(_mm256_unpacklo_epi64(na, nb)), ne = _mm256_cvtepi32_ps(_mm256_unpackhi_epi64(na, nb));
+      __m256 sw = _mm256_cvtepi32_ps(_mm256_unpacklo_epi64(sa, sb)), se = _mm256_cvtepi32_ps(_mm256_unpackhi_epi64(sa, sb));
+      __m256 value = _mm256_add_ps(
+        _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, w0), _mm256_mul_ps(ne, w1)), _mm256_mul_ps(sw, w2)), _mm256_mul_ps(se, w3));
+      _mm256_storeu_ps(outs[c] + block, _mm256_add_ps(_mm256_mul_ps(value, vscale[c]), vbias[c]));
+    }
+    ox = block + 8;
+  }
+  if (scalar_from < end) ox = scalar_from;
+  for (; ox < end; ox++) {
+    float fx = (float)ox;
+    float x = row_x + step_x * fx, y = row_y + step_y * fx;
+    float x0 = floorf(x), y0 = floorf(y);
+    float east = x - x0, south = y - y0, west = 1.0f - east, north = 1.0f - south;
+    const uint8_t *p = source + (ptrdiff_t)y0 * stride + (ptrdiff_t)x0 * 3, *q = p + stride;
+    float w0 = north * west, w1 = north * east, w2 = south * west, w3 = south * east;
+    for (int c = 0; c < 3; c++) {
+      float value = (float)p[c] * w0 + (float)p[3 + c] * w1 + (float)q[c] * w2 + (float)q[3 + c] * w3;
+      outs[c][ox] = value * scale[c] + bias[c];
+    }
+  }
+}
+
+// MARK: - Affine grid geometry, 8 columns
+
+typedef struct {
+  __m256i base;
+  __m256 w0, w1, w2, w3, east, south;
+} cwk_geometry8;
+
+/// The Swift twin's `interiorGeometry8`: same operations, same order.
+CWK_AVX2 static inline cwk_geometry8 cwk_affine_geometry8(const cwk_affine_row *row, const float *xs, ptrdiff_t ox, ptrdiff_t width) {
+  __m256 bx = _mm256_loadu_ps(xs + ox);
+  __m256 gx = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(row->t0), bx), _mm256_set1_ps(row->t1 * row->y)), _mm256_set1_ps(row->t2));
+  __m256 gy = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(row->t3), bx), _mm256_set1_ps(row->t4 * row->y)), _mm256_set1_ps(row->t5));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 x = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gx, one), _mm256_set1_ps(row->scale_x)), _mm256_set1_ps(row->offset_x));
+  __m256 y = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gy, one), _mm256_set1_ps(row->scale_y)), _mm256_set1_ps(row->offset_y));
+  __m256 x0 = _mm256_floor_ps(x), y0 = _mm256_floor_ps(y);
+  cwk_geometry8 g;
+  g.east = _mm256_sub_ps(x, x0);
+  g.south = _mm256_sub_ps(y, y0);
+  __m256 west = _mm256_sub_ps(one, g.east), north = _mm256_sub_ps(one, g.south);
+  g.w0 = _mm256_mul_ps(north, west);
+  g.w1 = _mm256_mul_ps(north, g.east);
+  g.w2 = _mm256_mul_ps(g.south, west);
+  g.w3 = _mm256_mul_ps(g.south, g.east);
+  g.base = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvttps_epi32(y0), _mm256_set1_epi32((int)width)), _mm256_cvttps_epi32(x0));
+  return g;
+}
+
+/// Scalar geometry of one column (the Swift twin's scalar tail).
+static inline void cwk_affine_geometry1(const cwk_affine_row *row, float bx, ptrdiff_t width, ptrdiff_t *base, float *east, float *south) {
+  float gx = row->t0 * bx + row->t1 * row->y + row->t2;
+  float gy = row->t3 * bx + row->t4 * row->y + row->t5;
+  float x = (gx + 1.0f) * row->scale_x - row->offset_x;
+  float y = (gy + 1.0f) * row->scale_y - row->offset_y;
+  float x0 = floorf(x), y0 = floorf(y);
+  *east = x - x0;
+  *south = y - y0;
+  *base = (ptrdiff_t)y0 * width + (ptrdiff_t)x0;
+}
+
+/// Two adjacent floats (a tap and its east neighbour) at p.
+static inline double cwk_load_pair(const float *p) {
+  double v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/// The 4 taps of 8 lanes whose taps are all inside, from 8-byte loads of (nw, ne) and (sw, se)
+/// pairs instead of 4 gathers (slow on some AVX2 CPUs).
+CWK_AVX2 static inline void cwk_load_taps8(const float *p, const int32_t *base, ptrdiff_t width, __m256 *nw, __m256 *ne, __m256 *sw, __m256 *se) {
+  // Lanes 0,1,4,5 in `a` and 2,3,6,7 in `b`: shuffling even/odd floats of the two gives the 8
+  // lanes in order.
+#define CWK_PAIRS(q, i, j, k, l) _mm256_castpd_ps(_mm256_setr_pd(cwk_load_pair((q) + base[i]), cwk_load_pair((q) + base[j]), cwk_load_pair((q) + base[k]), cwk_load_pair((q) + base[l])))
+  __m256 a = CWK_PAIRS(p, 0, 1, 4, 5), b = CWK_PAIRS(p, 2, 3, 6, 7);
+  *nw = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  *ne = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  a = CWK_PAIRS(p + width, 0, 1, 4, 5);
+  b = CWK_PAIRS(p + width, 2, 3, 6, 7);
+  *sw = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  *se = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+#undef CWK_PAIRS
+}
+
+// MARK: - Affine forward
+
+CWK_AVX2 void cwk_affine_forward_interior_avx2(
+  const float *input, const cwk_affine_row *row, const float *xs, ptrdiff_t start, ptrdiff_t end,
+  ptrdiff_t width, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output) {
+  ptrdiff_t ox = start;
+  while (end - start >= 8 && ox < end) {
+    ptrdiff_t block = ox + 8 <= end ? ox : end - 8;
+    cwk_geometry8 g = cwk_affine_geometry8(row, xs, block, width);
+    int32_t base[8];
+    _mm256_storeu_si256((__m256i *)base, g.base);
+    const float *p = input;
+    float *o = output + block;
+    for (ptrdiff_t c = 0; c < channels; c++) {
+      __m256 nw, ne, sw, se;
+      cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
+      __m256 value = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, g.w0), _mm256_mul_ps(ne, g.w1)), _mm256_mul_ps(sw, g.w2)),
+                                   _mm256_mul_ps(se, g.w3));
+      _mm256_storeu_ps(o, value);
+      p += plane_in;
+      o += plane_out;
+    }
+    ox = block + 8;
+  }
+  for (; ox < end; ox++) {
+    ptrdiff_t base;
+    float east, south;
+    cwk_affine_geometry1(row, xs[ox], width, &base, &east, &south);
+    float west = 1.0f - east, north = 1.0f - south;
+    float w0 = north * west, w1 = north * east, w2 = south * west, w3 = south * east;
+    for (ptrdiff_t c = 0; c < channels; c++) {
+      const float *p = input + c * plane_in + base;
+      output[c * plane_out + ox] = p[0] * w0 + p[1] * w1 + p[width] * w2 + p[width + 1] * w3;
+    }
+  }
+}
+
+// MARK: - Affine backward
+
+CWK_AVX2 void cwk_affine_backward_interior_avx2(
+  const float *input, float *grad_input, const float *grad_output, const cwk_affine_row *row, const float *xs,
+  ptrdiff_t start, ptrdiff_t end, ptrdiff_t width, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
+  float x_multiplier, float y_multiplier, float *lane_sums) {
+  __m256 sum_xx = _mm256_setzero_ps(), sum_x = _mm256_setzero_ps(), sum_yx = _mm256_setzero_ps(), sum_y = _mm256_setzero_ps();
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256i lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  ptrdiff_t ox = start;
+  while (ox < end) {
+    ptrdiff_t block = ox + 8 <= end ? ox : end - 8;
+    // Lanes already done by the previous block get gradOutput 0 and so add exactly 0.
+    __m256i skip = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(ox - block)), lane_index);
+    cwk_geometry8 g = cwk_affine_geometry8(row, xs, block, width);
+    __m256 west = _mm256_sub_ps(one, g.east), north = _mm256_sub_ps(one, g.south);
+    __m256 gx = _mm256_setzero_ps(), gy = _mm256_setzero_ps();
+    int32_t base[8];
+    _mm256_storeu_si256((__m256i *)base, g.base);
+    for (ptrdiff_t c = 0; c < channels; c++) {
+      const float *p = input + c * plane_in;
+      __m256 go = _mm256_andnot_ps(_mm256_castsi256_ps(skip), _mm256_loadu_ps(grad_output + c * plane_out + block));
+      __m256 nw, ne, sw, se;
+      cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
+      if (grad_input) {
+        float *q = grad_input + c * plane_in;
+        float a[4][8];
+        _mm256_storeu_ps(a[0], _mm256_mul_ps(g.w0, go));
+        _mm256_storeu_ps(a[1], _mm256_mul_ps(g.w1, go));
+        _mm256_storeu_ps(a[2], _mm256_mul_ps(g.w2, go));
+        _mm256_storeu_ps(a[3], _mm256_mul_ps(g.w3, go));
+        // NOTE: one tap at a time over the 8 lanes (see the Swift twin: pairing nw/ne into
+        // 8-byte accesses defeats store-to-load forwarding between neighbouring pixels).
+        for (int lane = 0; lane < 8; lane++) q[base[lane]] += a[0][lane];
+        for (int lane = 0; lane < 8; lane++) q[base[lane] + 1] += a[1][lane];
+        for (int lane = 0; lane < 8; lane++) q[base[lane] + width] += a[2][lane];
+        for (int lane = 0; lane < 8; lane++) q[base[lane] + width + 1] += a[3][lane];
+      }
+      gx = _mm256_add_ps(gx, _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(ne, nw), north), _mm256_mul_ps(_mm256_sub_ps(se, sw), g.south)), go));
+      gy = _mm256_add_ps(gy, _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(sw, nw), west), _mm256_mul_ps(_mm256_sub_ps(se, ne), g.east)), go));
+    }
+    __m256 gX = _mm256_mul_ps(gx, _mm256_set1_ps(x_multiplier)), gY = _mm256_mul_ps(gy, _mm256_set1_ps(y_multiplier));
+    __m256 bx = _mm256_loadu_ps(xs + block);
+    sum_xx = _mm256_add_ps(sum_xx, _mm256_mul_ps(gX, bx));
+    sum_x = _mm256_add_ps(sum_x, gX);
+    sum_yx = _mm256_add_ps(sum_yx, _mm256_mul_ps(gY, bx));
+    sum_y = _mm256_add_ps(sum_y, gY);
+    ox = block + 8;
+  }
+  _mm256_storeu_ps(lane_sums, sum_xx);
+  _mm256_storeu_ps(lane_sums + 8, sum_x);
+  _mm256_storeu_ps(lane_sums + 16, sum_yx);
+  _mm256_storeu_ps(lane_sums + 24, sum_y);
+}
+
+// MARK: - Affine rows with zeros padding (masked taps)
+
+typedef struct {
+  __m256i base;
+  __m256 w0, w1, w2, w3, east, south;
+  __m256 m0, m1, m2, m3;        // tap inside the input (all ones) or not
+  __m256 valid_x, valid_y;      // coordinate finite and within 1e9 (else -100, zero derivative)
+} cwk_checked8;
+
+/// `sourceIndexWithGradient` (zeros padding) and `bilinearTaps` for 8 columns.
+CWK_AVX2 static inline cwk_checked8 cwk_checked_geometry8(const cwk_affine_row *row, const float *xs, ptrdiff_t ox, ptrdiff_t width, ptrdiff_t height) {
+  __m256 bx = _mm256_loadu_ps(xs + ox);
+  __m256 gx = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(row->t0), bx), _mm256_set1_ps(row->t1 * row->y)), _mm256_set1_ps(row->t2));
+  __m256 gy = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(row->t3), bx), _mm256_set1_ps(row->t4 * row->y)), _mm256_set1_ps(row->t5));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 x = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gx, one), _mm256_set1_ps(row->scale_x)), _mm256_set1_ps(row->offset_x));
+  __m256 y = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gy, one), _mm256_set1_ps(row->scale_y)), _mm256_set1_ps(row->offset_y));
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), limit = _mm256_set1_ps(1e9f), far = _mm256_set1_ps(-100.0f);
+  cwk_checked8 g;
+  // NOTE: ordered compare: NaN is not valid; +-Inf is beyond 1e9.
+  g.valid_x = _mm256_cmp_ps(_mm256_and_ps(x, abs_mask), limit, _CMP_LE_OQ);
+  g.valid_y = _mm256_cmp_ps(_mm256_and_ps(y, abs_mask), limit, _CMP_LE_OQ);
+  x = _mm256_blendv_ps(far, x, g.valid_x);
+  y = _mm256_blendv_ps(far, y, g.valid_y);
+  __m256 x0 = _mm256_floor_ps(x), y0 = _mm256_floor_ps(y);
+  g.east = _mm256_sub_ps(x, x0);
+  g.south = _mm256_sub_ps(y, y0);
+  __m256 west = _mm256_sub_ps(one, g.east), north = _mm256_sub_ps(one, g.south);
+  g.w0 = _mm256_mul_ps(north, west);
+  g.w1 = _mm256_mul_ps(north, g.east);
+  g.w2 = _mm256_mul_ps(g.south, west);
+  g.w3 = _mm256_mul_ps(g.south, g.east);
+  __m256i ix = _mm256_cvttps_epi32(x0), iy = _mm256_cvttps_epi32(y0);
+  const __m256i vw = _mm256_set1_epi32((int)width), vh = _mm256_set1_epi32((int)height);
+  const __m256i minus1 = _mm256_set1_epi32(-1), minus2 = _mm256_set1_epi32(-2);
+  __m256i x_in0 = _mm256_and_si256(_mm256_cmpgt_epi32(ix, minus1), _mm256_cmpgt_epi32(vw, ix));
+  __m256i x_in1 = _mm256_and_si256(_mm256_cmpgt_epi32(ix, minus2), _mm256_cmpgt_epi32(_mm256_add_epi32(vw, minus1), ix));
+  __m256i y_in0 = _mm256_and_si256(_mm256_cmpgt_epi32(iy, minus1), _mm256_cmpgt_epi32(vh, iy));
+  __m256i y_in1 = _mm256_and_si256(_mm256_cmpgt_epi32(iy, minus2), _mm256_cmpgt_epi32(_mm256_add_epi32(vh, minus1), iy));
+  g.m0 = _mm256_castsi256_ps(_mm256_and_si256(y_in0, x_in0));
+  g.m1 = _mm256_castsi256_ps(_mm256_and_si256(y_in0, x_in1));
+  g.m2 = _mm256_castsi256_ps(_mm256_and_si256(y_in1, x_in0));
+  g.m3 = _mm256_castsi256_ps(_mm256_and_si256(y_in1, x_in1));
+  // Lanes with no tap inside may overflow here; their offsets are never used.
+  g.base = _mm256_add_epi32(_mm256_mullo_epi32(iy, vw), ix);
+  return g;
+}
+
+CWK_AVX2 void cwk_affine_forward_row_zeros_avx2(
+  const float *input, const cwk_affine_row *row, const float *xs, ptrdiff_t count,
+  ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output) {
+  const __m256 zero = _mm256_setzero_ps();
+  for (ptrdiff_t ox = 0; ox < count;) {
+    ptrdiff_t block = ox + 8 <= count ? ox : count - 8;
+    cwk_checked8 g = cwk_checked_geometry8(row, xs, block, width, height);
+    // Every tap of every lane inside: plain pair loads; otherwise masked gathers.
+    int all_inside = _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(g.m0, g.m1), _mm256_and_ps(g.m2, g.m3))) == 0xFF;
+    int32_t base[8];
+    _mm256_storeu_si256((__m256i *)base, g.base);
+    const float *p = input;
+    float *o = output + block;
+    for (ptrdiff_t c = 0; c < channels; c++) {
+      __m256 nw, ne, sw, se;
+      if (all_inside) {
+        cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
+      } else {
+        nw = _mm256_mask_i32gather_ps(zero, p, g.base, g.m0, 4);
+        ne = _mm256_mask_i32gather_ps(zero, p + 1, g.base, g.m1, 4);
+        sw = _mm256_mask_i32gather_ps(zero, p + width, g.base, g.m2, 4);
+        se = _mm256_mask_i32gather_ps(zero, p + width + 1, g.base, g.m3, 4);
+      }
+      __m256 value = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, g.w0), _mm256_mul_ps(ne, g.w1)), _mm256_mul_ps(sw, g.w2)),
+                                   _mm256_mul_ps(se, g.w3));
+      _mm256_storeu_ps(o, value);
+      p += plane_in;
+      o += plane_out;
+    }
+    ox = block + 8;
+  }
+}
+
+CWK_AVX2 void cwk_affine_backward_row_zeros_avx2(
+  const float *input, float *grad_input, const float *grad_output, const cwk_affine_row *row, const float *xs,
+  ptrdiff_t count, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
+  float x_multiplier, float y_multiplier, float *lane_sums) {
+  __m256 sum_xx = _mm256_setzero_ps(), sum_x = _mm256_setzero_ps(), sum_yx = _mm256_setzero_ps(), sum_y = _mm256_setzero_ps();
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  const __m256i lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (ptrdiff_t ox = 0; ox < count;) {
+    ptrdiff_t block = ox + 8 <= count ? ox : count - 8;
+    // Lanes already done by the previous block are left out entirely.
+    __m256 skip = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(ox - block)), lane_index));
+    cwk_checked8 g = cwk_checked_geometry8(row, xs, block, width, height);
+    __m256 west = _mm256_sub_ps(one, g.east), north = _mm256_sub_ps(one, g.south);
+    __m256 gx = zero, gy = zero;
+    int32_t base[8];
+    _mm256_storeu_si256((__m256i *)base, g.base);
+    int todo0 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m0)), todo1 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m1));
+    int todo2 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m2)), todo3 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m3));
+    int all_inside = _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(g.m0, g.m1), _mm256_and_ps(g.m2, g.m3))) == 0xFF;
+    for (ptrdiff_t c = 0; c < channels; c++) {
+      const float *p = input + c * plane_in;
+      __m256 go = _mm256_loadu_ps(grad_output + c * plane_out + block);
+      __m256 nw, ne, sw, se;
+      if (all_inside) {
+        cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
+      } else {
+        nw = _mm256_mask_i32gather_ps(zero, p, g.base, g.m0, 4);
+        ne = _mm256_mask_i32gather_ps(zero, p + 1, g.base, g.m1, 4);
+        sw = _mm256_mask_i32gather_ps(zero, p + width, g.base, g.m2, 4);
+        se = _mm256_mask_i32gather_ps(zero, p + width + 1, g.base, g.m3, 4);
+      }
+      if (grad_input) {
+        float *q = grad_input + c * plane_in;
+        float a[4][8];
+        _mm256_storeu_ps(a[0], _mm256_mul_ps(g.w0, go));
+        _mm256_storeu_ps(a[1], _mm256_mul_ps(g.w1, go));
+        _mm256_storeu_ps(a[2], _mm256_mul_ps(g.w2, go));
+        _mm256_storeu_ps(a[3], _mm256_mul_ps(g.w3, go));
+        // One tap at a time over the lanes (store-to-load forwarding, see the interior kernel).
+        for (int bits = todo0; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane]] += a[0][lane]; }
+        for (int bits = todo1; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane] + 1] += a[1][lane]; }
+        for (int bits = todo2; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane] + width] += a[2][lane]; }
+        for (int bits = todo3; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane] + width + 1] += a[3][lane]; }
+      }
+      gx = _mm256_add_ps(gx, _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(ne, nw), north), _mm256_mul_ps(_mm256_sub_ps(se, sw), g.south)), go));
+      gy = _mm256_add_ps(gy, _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(sw, nw), west), _mm256_mul_ps(_mm256_sub_ps(se, ne), g.east)), go));
+    }
+    // Invalid coordinates have derivative 0 (sourceIndexWithGradient); skipped lanes add nothing.
+    __m256 gX = _mm256_mul_ps(gx, _mm256_and_ps(g.valid_x, _mm256_set1_ps(x_multiplier)));
+    __m256 gY = _mm256_mul_ps(gy, _mm256_and_ps(g.valid_y, _mm256_set1_ps(y_multiplier)));
+    gX = _mm256_andnot_ps(skip, gX);
+    gY = _mm256_andnot_ps(skip, gY);
+    __m256 bx = _mm256_loadu_ps(xs + block);
+    sum_xx = _mm256_add_ps(sum_xx, _mm256_mul_ps(gX, bx));
+    sum_x = _mm256_add_ps(sum_x, gX);
+    sum_yx = _mm256_add_ps(sum_yx, _mm256_mul_ps(gY, bx));
+    sum_y = _mm256_add_ps(sum_y, gY);
+    ox = block + 8;
+  }
+  _mm256_storeu_ps(lane_sums, sum_xx);
+  _mm256_storeu_ps(lane_sums + 8, sum_x);
+  _mm256_storeu_ps(lane_sums + 16, sum_yx);
+  _mm256_storeu_ps(lane_sums + 24, sum_y);
+}
+
+#else  // not x86: never selected (cwk_cpu_has_avx2 returns 0); stubs keep the symbols defined.
+
+void cwk_normalized3_bilinear_avx2(
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias) {}
+void cwk_affine_forward_interior_avx2(
+  const float *input, const cwk_affine_row *row, const float *xs, ptrdiff_t start, ptrdiff_t end,
+  ptrdiff_t width, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output) {}
+void cwk_affine_backward_interior_avx2(
+  const float *input, float *grad_input, const float *grad_output, const cwk_affine_row *row, const float *xs,
+  ptrdiff_t start, ptrdiff_t end, ptrdiff_t width, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
+  float x_multiplier, float y_multiplier, float *lane_sums) {}
+void cwk_affine_forward_row_zeros_avx2(
+  const float *input, const cwk_affine_row *row, const float *xs, ptrdiff_t count,
+  ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output) {}
+void cwk_affine_backward_row_zeros_avx2(
+  const float *input, float *grad_input, const float *grad_output, const cwk_affine_row *row, const float *xs,
+  ptrdiff_t count, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
+  float x_multiplier, float y_multiplier, float *lane_sums) {}
+
+#endif
