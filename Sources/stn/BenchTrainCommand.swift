@@ -1,6 +1,43 @@
 import ArgumentParser
+import Foundation
+import STNTrain
 
+/// `stn bench train` (B5): seconds per training epoch of the benchmark ST-CNN.
 struct BenchTrain: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "train", abstract: "B5: seconds per epoch of the benchmark ST-CNN.")
-  func run() throws { throw NotImplemented(command: "train") }
+  static let configuration = CommandConfiguration(
+    commandName: "train", abstract: "B5: seconds per epoch of the benchmark ST-CNN.",
+    discussion: """
+      Trains pipelines/fashion-mnist-rts-stn.yaml (MODEL.md: Adam, batch 64, RTS Fashion-MNIST,
+      60k images) for one epoch, no validation, test pass or TensorBoard, and prints
+      {"bench":"B5","seconds_per_epoch":…}. --limit N trains on N images and extrapolates to
+      60,000 ("extrapolated":true).
+      """)
+
+  @Option(help: "Pipeline of the benchmark model.") var pipeline: String = "pipelines/fashion-mnist-rts-stn.yaml"
+  @Option(help: "Threads.") var threads: Int = 2
+  @Option(help: "Train on N images and extrapolate to a 60,000-image epoch.") var limit: Int?
+  @Option(help: "Epochs to time (the median is reported).") var epochs: Int = 1
+
+  func run() throws {
+    let folder = NSTemporaryDirectory() + "stn-bench-train-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    var request = TrainRequest(pipeline: pipeline)
+    request.epochs = epochs
+    request.out = folder
+    request.threads = threads
+    request.validationFraction = 0
+    request.tensorBoard = .off
+    request.skipTest = true
+    request.limit = limit
+    let outcome = try TrainingSession.run(request, observer: nil) { _ in }
+    let seconds = outcome.rows.map(\.seconds).sorted()
+    guard !seconds.isEmpty else { throw ValidationError("no epoch finished") }
+    let median = seconds[seconds.count / 2]
+    let images = Double(limit.map { min($0, 60_000) } ?? 60_000)
+    let perEpoch = median * 60_000 / images
+    let rate = outcome.rows.map(\.imagesPerSecond).sorted()[outcome.rows.count / 2]
+    print(
+      "{\"bench\":\"B5\",\"seconds_per_epoch\":\(String(format: "%.2f", perEpoch)),\"images_per_s\":\(String(format: "%.1f", rate)),"
+        + "\"images\":\(Int(images)),\"epochs\":\(outcome.rows.count),\"threads\":\(threads),\"extrapolated\":\(limit != nil)}")
+  }
 }

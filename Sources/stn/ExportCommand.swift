@@ -35,7 +35,7 @@ struct Export: ParsableCommand {
     if lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") {
       try exportPipelineSheet()
     } else if lower.hasSuffix(".safetensors") {
-      throw ValidationError("exporting from a checkpoint (\(source)) is not implemented yet")
+      try ExportCheckpoint.run(checkpoint: source, input: input, output: output, count: count)
     } else {
       throw ValidationError("the first argument must be a pipeline (.yaml/.yml) or a checkpoint (.safetensors), got \(source)")
     }

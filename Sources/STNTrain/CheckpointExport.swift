@@ -1,0 +1,76 @@
+import Foundation
+import STNImageIO
+import STNPipeline
+import STNTensor
+
+/// `stn export CHECKPOINT`: what a trained spatial transformer does to images, as rectified
+/// image files or as a sheet of input / transformed / predicted class.
+public enum CheckpointExport {
+  /// Everything the export can be told.
+  public struct Request: Sendable {
+    public var checkpoint: String
+    public var input: String
+    /// A `.png`/`.jpg` file: a sheet; anything else: a folder of rectified images.
+    public var output: String
+    /// Samples on a sheet (folders get every image).
+    public var count = 24
+    public var split = "test"
+    public var threads = 2
+    public var noRandom = false
+    public init(checkpoint: String, input: String, output: String) {
+      self.checkpoint = checkpoint
+      self.input = input
+      self.output = output
+    }
+  }
+
+  /// Runs the export; returns a one-line description of what was written.
+  public static func run(_ request: Request) throws -> String {
+    let dataset = try TrainingSession.openData(request.input, split: request.split)
+    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: nil, data: dataset)
+    if request.noRandom { inference.removeRandomStages() }
+    guard !inference.model.spatialTransformers.isEmpty else {
+      throw TrainSessionError("\(request.checkpoint): its model has no spatial transformer to show")
+    }
+    let lower = request.output.lowercased()
+    let sheet = lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
+    let knownClasses = dataset.classes.allSatisfy { inference.classNames.contains($0) }
+    let map = knownClasses ? try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.input) : nil
+    let provider = PipelineBatches(
+      config: inference.config, dataset: dataset, threads: request.threads,
+      classNames: knownClasses ? inference.classNames : dataset.classes, labelMap: map)
+    let classifier = inference.classifier(threads: request.threads)
+    let mean = inference.config.normalization?.mean ?? [0], std = inference.config.normalization?.std ?? [1]
+    let indices = Array(0..<(sheet ? min(request.count, dataset.count) : dataset.count))
+    var images: [Image] = [], labels: [String] = [], written = 0
+    let iterator = try provider.batches(indices: indices, epoch: 0, training: false, batchSize: 64)
+    while let next = iterator.next() {
+      let batch = try next.get()
+      guard let view = try classifier.transformerView(images: batch.images) else { break }
+      let predictions = Trainer.argmax(logits: try classifier.logits(images: batch.images))
+      let inputs = TensorImages.images(batch.images, mean: mean, std: std)
+      let outputs = TensorImages.images(view.output, mean: mean, std: std)
+      for k in 0..<batch.labels.count {
+        if sheet {
+          let predicted = inference.classNames[predictions[k]]
+          let truth = knownClasses ? inference.classNames[batch.labels[k]] : dataset.classes[batch.labels[k]]
+          images += [inputs[k], outputs[k]]
+          labels += ["input", predicted == truth ? "-> \(predicted)" : "-> \(predicted) (\(truth))"]
+        } else {
+          let relative = (dataset.relativePath(at: batch.indices[k]) as NSString).deletingPathExtension + ".png"
+          try ImageCodec.write(outputs[k], to: request.output + "/" + relative)
+          written += 1
+        }
+      }
+    }
+    if sheet {
+      let scale = max(1, 96 / max(1, inference.model.inputShape[1]))
+      let picture = Canvas.grid(
+        images: images, labels: labels, columns: 8, cellScale: scale, padding: 6,
+        title: "input | transformed -> predicted (true), \((request.checkpoint as NSString).lastPathComponent)")
+      try ImageCodec.write(picture, to: request.output)
+      return "wrote \(request.output): \(images.count / 2) samples, \(picture.width)x\(picture.height)"
+    }
+    return "wrote \(written) rectified images under \(request.output)"
+  }
+}

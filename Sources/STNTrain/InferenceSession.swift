@@ -1,0 +1,147 @@
+import Foundation
+import STNFiles
+import STNImageIO
+import STNNetwork
+import STNPipeline
+import STNTensor
+
+/// A trained model ready for evaluation or export: the network, its class names, and the
+/// evaluation pipeline (the training pipeline's stages, drawn with the fixed evaluation key).
+public struct InferenceModel {
+  public var model: Model
+  public var classNames: [String]
+  public var config: PipelineConfig
+  public var preprocessing: Preprocessing?
+  /// Epochs the checkpoint was trained for (0 for an imported state dict).
+  public var epoch: Int
+
+  /// Loads a swift-stn checkpoint, or a plain (e.g. PyTorch-saved) state dict together with a
+  /// pipeline file declaring its `model:`. `data` supplies the class names for a state dict
+  /// (which records none). `pipeline` overrides the checkpoint's own pipeline.
+  public static func load(checkpoint: String, pipeline: String?, data: (any ImageDataset)?) throws -> InferenceModel {
+    let file = try SafeTensorsFile(contentsOf: checkpoint)
+    var override: PipelineConfig?
+    if let pipeline { override = try PipelineConfig.load(path: pipeline) }
+    if file.metadata["architecture"] != nil {
+      let loaded = try Checkpoint.load(file, path: checkpoint)
+      var config: PipelineConfig
+      if let override {
+        config = override
+      } else if let yaml = loaded.info.extra["pipeline"], !yaml.isEmpty {
+        config = try PipelineConfig.parse(yaml: yaml, path: checkpoint + " (recorded pipeline)")
+      } else {
+        config = fallbackConfig(loaded.info.preprocessing, shape: loaded.model.inputShape, path: checkpoint)
+      }
+      let classNames = loaded.info.classNames.isEmpty ? (0..<loaded.model.classCount).map(String.init) : loaded.info.classNames
+      return InferenceModel(model: loaded.model, classNames: classNames, config: config, preprocessing: loaded.info.preprocessing, epoch: loaded.info.epoch)
+    }
+    // A bare state dict: architecture and preprocessing come from the pipeline file.
+    guard let config = override, let node = config.model else {
+      throw TrainSessionError("\(checkpoint): a state dict without swift-stn metadata; name the pipeline file that declares its model with --pipeline")
+    }
+    guard let data else { throw TrainSessionError("\(checkpoint): class names unknown (no data given)") }
+    let spec = try TrainingSession.modelSpec(from: node)
+    let shape = try TrainingSession.inputShape(config: config, dataset: data)
+    let model = try Model(spec: spec, inputShape: shape, classCount: data.classes.count, seed: 0)
+    try Checkpoint.loadWeights(into: model, from: file, path: checkpoint)
+    return InferenceModel(model: model, classNames: data.classes, config: config,
+      preprocessing: TrainingSession.preprocessing(config: config, shape: shape), epoch: 0)
+  }
+
+  /// A pipeline that only resizes to the model's input and normalizes (checkpoints without a
+  /// recorded pipeline).
+  static func fallbackConfig(_ preprocessing: Preprocessing?, shape: [Int], path: String) -> PipelineConfig {
+    var config = PipelineConfig(path: path)
+    config.channels = shape[0]
+    config.stages = [StageEntry(stage: .resize(.size(width: shape[2], height: shape[1])), name: "resize", line: 0)]
+    if let preprocessing {
+      config.stages.append(StageEntry(stage: .normalize(mean: preprocessing.mean.map(Double.init), std: preprocessing.std.map(Double.init)), name: "normalize", line: 0))
+    }
+    return config
+  }
+
+  /// Drops `random_affine` stages (evaluating on data that is not to be distorted).
+  public mutating func removeRandomStages() {
+    config.stages.removeAll { if case .randomAffine = $0.stage { return true } else { return false } }
+  }
+
+  /// The `TrainableClassifier` view used by the evaluator (no optimizer).
+  func classifier(threads: Int) -> TrainableClassifier { InferenceClassifier(model: model, threads: threads) }
+}
+
+/// Evaluation-only wrapper of a `Model`.
+final class InferenceClassifier: TrainableClassifier {
+  let model: Model
+  let threads: Int
+  init(model: Model, threads: Int) {
+    self.model = model
+    self.threads = threads
+  }
+  func trainStep(images: Tensor, labels: [Int], learningRate: Double, step: Int) throws -> StepResult {
+    throw TrainSessionError("this model is loaded for evaluation only")
+  }
+  func logits(images: Tensor) throws -> Tensor { model.predict(images, threads: threads) }
+  func transformerView(images: Tensor) throws -> TransformerView? {
+    guard let transformer = model.spatialTransformers.first else { return nil }
+    model.training = false
+    let graph = Graph(parameters: model.parameters, training: false, threads: threads)
+    _ = model.forward(graph, images)
+    guard let theta = graph.taps[transformer.name + ".theta"], let output = graph.taps[transformer.name + ".output"] else { return nil }
+    return TransformerView(theta: graph.value(theta), output: graph.value(output))
+  }
+  func saveCheckpoint(to path: String, metadata: [String: String]) throws { throw TrainSessionError("evaluation only") }
+  func loadCheckpoint(from path: String) throws -> [String: String] { throw TrainSessionError("evaluation only") }
+  var summary: String { model.summary() }
+}
+
+/// Everything `stn eval` can be told.
+public struct EvalRequest: Sendable {
+  public var checkpoint: String
+  public var data: String
+  /// IDX split when `data` is a folder of IDX files.
+  public var split = "test"
+  public var pipeline: String?
+  public var threads = 2
+  public var batchSize = 256
+  /// Evaluate without the pipeline's random stages.
+  public var noRandom = false
+  public init(checkpoint: String, data: String) {
+    self.checkpoint = checkpoint
+    self.data = data
+  }
+}
+
+/// `stn eval`: accuracy, per-class accuracy and the confusion matrix of a checkpoint on data.
+public enum EvaluationSession {
+  /// Evaluates; `output` receives the human-readable report; returns the JSON summary.
+  public static func run(_ request: EvalRequest, output: (String) -> Void) throws -> JSONText {
+    setBLASThreads(request.threads)
+    let dataset = try TrainingSession.openData(request.data, split: request.split)
+    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: dataset)
+    if request.noRandom { inference.removeRandomStages() }
+    let map = try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.data)
+    let provider = PipelineBatches(
+      config: inference.config, dataset: dataset, threads: request.threads, classNames: inference.classNames, labelMap: map)
+    let started = Date()
+    let result = try Trainer.evaluate(
+      model: inference.classifier(threads: request.threads), provider: provider, indices: Array(0..<dataset.count),
+      batchSize: request.batchSize)
+    let seconds = Date().timeIntervalSince(started)
+    let matrix = result.matrix
+    output("checkpoint \(request.checkpoint) (epoch \(inference.epoch)), data \(request.data): \(matrix.total) images"
+      + (provider.skipped.isEmpty ? "" : ", \(provider.skipped.count) unreadable skipped"))
+    output(String(format: "accuracy %.2f%% (%d/%d), mean loss %.4f, %.1f s", matrix.accuracy * 100, matrix.correct, matrix.total, result.loss, seconds))
+    output("per-class accuracy:")
+    for (name, accuracy) in zip(matrix.classes, matrix.perClassAccuracy) {
+      output("  " + name.padding(toLength: max(12, name.count), withPad: " ", startingAt: 0)
+        + (accuracy.map { String(format: "%6.2f%%", $0 * 100) } ?? "   n/a"))
+    }
+    output("confusion matrix (rows: true class, columns: predicted):")
+    output(matrix.table())
+    return matrix.json(extra: [
+      ("loss", .number(result.loss)), ("checkpoint", .string(request.checkpoint)), ("data", .string(request.data)),
+      ("skipped", .int(provider.skipped.count)), ("seconds", .number(seconds)),
+      ("images_per_s", .number(Double(matrix.total) / max(seconds, 1e-9))),
+    ])
+  }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import STNImageIO
+import STNPipeline
+import STNTensor
+
+/// A dataset seen through a subset of its indices (validation splits, folds, `--limit`), with
+/// optional relabelling (image-folder classes matched to a checkpoint's classes).
+struct SubsetDataset: ImageDataset {
+  let base: any ImageDataset
+  /// Base index of each subset entry.
+  let indices: [Int]
+  /// Base label -> reported label (nil: unchanged).
+  let labelMap: [Int]?
+  let classes: [String]
+
+  var count: Int { indices.count }
+  func label(at index: Int) -> Int {
+    let label = base.label(at: indices[index])
+    return labelMap.map { $0[label] } ?? label
+  }
+  func relativePath(at index: Int) -> String { base.relativePath(at: indices[index]) }
+  func sourcePath(at index: Int) -> String { base.sourcePath(at: indices[index]) }
+  func loadImage(at index: Int, options: DecodeOptions) throws -> Image { try base.loadImage(at: indices[index], options: options) }
+}
+
+/// The real `BatchProvider`: a pipeline's streaming `BatchLoader` over a dataset.
+///
+/// Training batches of epoch *e* (1-based) draw their random stages from (seed, e, sample), so
+/// every epoch sees fresh distortions, reproducibly. Evaluation batches use the fixed key
+/// (seed, epoch 0), unshuffled: a validation or test set is distorted once, identically in
+/// every epoch, in `stn eval`, and across runs with the same pipeline seed.
+public final class PipelineBatches: BatchProvider {
+  /// The epoch number evaluation draws its (fixed) random stages from; training epochs start at 1.
+  public static let evaluationEpoch = 0
+
+  public let config: PipelineConfig
+  public let dataset: any ImageDataset
+  public let threads: Int
+  public let predictor: ThetaPredictor?
+  /// Class names reported (the dataset's, or the checkpoint's when relabelled).
+  public let classNames: [String]
+  private let labelMap: [Int]?
+  /// Samples skipped (unreadable) so far, across calls.
+  public private(set) var skipped: [SkippedSample] = []
+
+  /// `labelMap[datasetLabel]` gives the label in `classNames` (nil: the dataset's own).
+  public init(config: PipelineConfig, dataset: any ImageDataset, threads: Int, predictor: ThetaPredictor? = nil,
+              classNames: [String]? = nil, labelMap: [Int]? = nil) {
+    self.config = config
+    self.dataset = dataset
+    self.threads = max(1, threads)
+    self.predictor = predictor
+    self.classNames = classNames ?? dataset.classes
+    self.labelMap = labelMap
+  }
+
+  public var sampleCount: Int { dataset.count }
+
+  public func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<LabeledBatch, Error>> {
+    var settings = config
+    settings.batching.size = batchSize
+    if !training {
+      settings.batching.shuffle = false
+      settings.batching.dropLast = false
+    }
+    let whole = indices.count == dataset.count && indices.elementsEqual(0..<dataset.count)
+    let source: any ImageDataset = whole && labelMap == nil
+      ? dataset : SubsetDataset(base: dataset, indices: indices, labelMap: labelMap, classes: classNames)
+    let loader = try BatchLoader(
+      config: settings, dataset: source, epoch: training ? epoch : PipelineBatches.evaluationEpoch, threads: threads,
+      predictor: predictor)
+    var finished = false
+    return AnyIterator { [weak self] in
+      guard !finished else { return nil }
+      guard let batch = loader.next() else {
+        finished = true
+        self?.skipped += loader.skipped
+        return nil
+      }
+      return .success(LabeledBatch(images: batch.images, labels: batch.labels, indices: batch.indices.map { indices[$0] }))
+    }
+  }
+}

@@ -1,1 +1,0 @@
-// STNTrain: see Package.swift for this module's place.

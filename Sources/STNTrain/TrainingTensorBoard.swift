@@ -1,0 +1,71 @@
+import Foundation
+import STNImageIO
+import STNTensor
+import STNTensorBoard
+
+/// Writes a run's TensorBoard events: scalars every epoch (and the training loss every few
+/// steps), image grids of the inputs and of the spatial transformer's outputs, histograms of
+/// each theta coefficient.
+///
+/// Tags: `loss/train`, `loss/val`, `accuracy/train`, `accuracy/val`, `accuracy/test`,
+/// `learning_rate`, `images_per_s`, `loss/train_step`; images `inputs`, `transformed`;
+/// histograms `theta/0` … `theta/5` (row-major a b c / d e f of theta (2,3)).
+public final class TrainingTensorBoard {
+  public let writer: EventWriter
+  /// Normalization to undo when drawing inputs (per channel, as in the pipeline).
+  public let mean: [Double]
+  public let std: [Double]
+  /// Images per grid.
+  public var gridCount = 16
+  /// Training-loss points every this many steps.
+  public var stepInterval = 50
+
+  public init(directory: String, mean: [Double], std: [Double]) throws {
+    writer = try EventWriter(directory: directory)
+    self.mean = mean
+    self.std = std
+  }
+
+  /// The event file's path.
+  public var path: String { writer.path }
+
+  func logStep(step: Int, loss: Double) throws {
+    guard step % stepInterval == 0 else { return }
+    try writer.addScalar(tag: "loss/train_step", value: Float(loss), step: step)
+  }
+
+  func log(epoch: Int, metrics: EpochMetrics, model: TrainableClassifier, sample: LabeledBatch?) throws {
+    try writer.addScalar(tag: "loss/train", value: Float(metrics.trainLoss), step: epoch)
+    try writer.addScalar(tag: "accuracy/train", value: Float(metrics.trainAccuracy), step: epoch)
+    if let value = metrics.validationLoss { try writer.addScalar(tag: "loss/val", value: Float(value), step: epoch) }
+    if let value = metrics.validationAccuracy { try writer.addScalar(tag: "accuracy/val", value: Float(value), step: epoch) }
+    if let value = metrics.testAccuracy { try writer.addScalar(tag: "accuracy/test", value: Float(value), step: epoch) }
+    try writer.addScalar(tag: "learning_rate", value: Float(metrics.learningRate), step: epoch)
+    try writer.addScalar(tag: "images_per_s", value: Float(metrics.imagesPerSecond), step: epoch)
+    if let sample, sample.images.rank == 4, [1, 3].contains(sample.images.shape[1]) {
+      try addGrid(tag: "inputs", batch: sample.images, step: epoch)
+      if let view = try model.transformerView(images: sample.images) {
+        if view.output.rank == 4, [1, 3].contains(view.output.shape[1]) {
+          try addGrid(tag: "transformed", batch: view.output, step: epoch)
+        }
+        let n = view.theta.count / 6
+        for k in 0..<6 {
+          let values = (0..<n).map { view.theta.data[$0 * 6 + k] }
+          try writer.addHistogram(tag: "theta/\(k)", values: values, step: epoch)
+        }
+      }
+    }
+    try writer.flush()
+  }
+
+  private func addGrid(tag: String, batch: Tensor, step: Int) throws {
+    let images = TensorImages.images(batch, mean: mean, std: std, limit: gridCount)
+    let columns = Int(Double(images.count).squareRoot().rounded(.up))
+    let grid = Canvas.grid(images: images, columns: max(1, columns), padding: 2, background: [0, 0, 0])
+    try writer.addImage(
+      tag: tag, png: try ImageCodec.encodePNG(grid), width: grid.width, height: grid.height, channels: grid.channels, step: step)
+  }
+
+  /// Closes the event file.
+  public func close() throws { try writer.close() }
+}

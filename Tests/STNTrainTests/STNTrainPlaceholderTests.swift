@@ -1,6 +1,0 @@
-import XCTest
-
-/// Placeholder so the target builds; replaced as the module's tests land.
-final class STNTrainPlaceholderTests: XCTestCase {
-  func testPlaceholder() { XCTAssertTrue(true) }
-}

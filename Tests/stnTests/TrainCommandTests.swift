@@ -1,0 +1,133 @@
+import Foundation
+import XCTest
+
+/// `stn train`, `stn eval` and `stn export CHECKPOINT` as subprocesses on a tiny IDX dataset.
+final class TrainCommandTests: XCTestCase {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+  var folder = ""
+
+  override func setUpWithError() throws {
+    folder = NSTemporaryDirectory() + "stn-train-cli-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: folder + "/data", withIntermediateDirectories: true)
+    try writeIDX(prefix: "train", count: 24, seed: 1)
+    try writeIDX(prefix: "t10k", count: 8, seed: 2)
+  }
+
+  override func tearDownWithError() throws {
+    try? FileManager.default.removeItem(atPath: folder)
+  }
+
+  /// 8x8 images, label 0 = bright bar on the left, 1 = on the right (uncompressed IDX).
+  func writeIDX(prefix: String, count: Int, seed: Int) throws {
+    var images: [UInt8] = [0, 0, 8, 3] + bigEndian(count) + bigEndian(8) + bigEndian(8)
+    var labels: [UInt8] = [0, 0, 8, 1] + bigEndian(count)
+    for k in 0..<count {
+      let label = k % 2
+      var pixels = [UInt8](repeating: 0, count: 64)
+      let column = label == 0 ? (k + seed) % 3 : 5 + (k + seed) % 3
+      for y in 1..<7 { pixels[y * 8 + column] = 220 }
+      images += pixels
+      labels.append(UInt8(label))
+    }
+    try Data(images).write(to: URL(fileURLWithPath: "\(folder)/data/\(prefix)-images-idx3-ubyte"))
+    try Data(labels).write(to: URL(fileURLWithPath: "\(folder)/data/\(prefix)-labels-idx1-ubyte"))
+  }
+
+  func bigEndian(_ value: Int) -> [UInt8] { [UInt8(value >> 24 & 255), UInt8(value >> 16 & 255), UInt8(value >> 8 & 255), UInt8(value & 255)] }
+
+  func writePipeline(lr: Double = 0.01) throws -> String {
+    let text = """
+      name: tiny-idx
+      seed: 1
+      source: {idx: \(folder)/data, split: train}
+      decode: {channels: 1}
+      stages:
+        - pad: {size: [12, 12]}
+        - random_affine: {degrees: 10, translate: inside}
+        - normalize: {mean: [0.2], std: [0.3]}
+      batch: {size: 8}
+      model:
+        - spatial_transformer: {localization: [flatten, {linear: 8}, relu, {linear: 6}]}
+        - flatten
+        - {linear: classes}
+      train: {optimizer: adam, lr: \(lr), epochs: 1, val_fraction: 0.25, test: test}
+
+      """
+    let path = folder + "/tiny.yaml"
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  func stnExecutable() throws -> String {
+    var candidates: [URL] = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+    if let executable = Bundle.main.executableURL { candidates.append(executable.deletingLastPathComponent()) }
+    candidates.append(URL(fileURLWithPath: Self.root + "/.build/debug"))
+    for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("stn").path) {
+      return candidate.appendingPathComponent("stn").path
+    }
+    throw XCTSkip("stn executable not found; run `swift build` first")
+  }
+
+  func stn(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try stnExecutable())
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+  }
+
+  func lastJSON(_ text: String) throws -> [String: Any] {
+    let line = try XCTUnwrap(text.split(separator: "\n").last.map(String.init))
+    return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
+  }
+
+  func testTrainThenEvalFromTheCommandLine() throws {
+    let run = folder + "/run"
+    let trained = try stn(["train", try writePipeline(), "--out", run, "--threads", "1"])
+    XCTAssertEqual(trained.status, 0, trained.stderr)
+    XCTAssertTrue(trained.stdout.hasPrefix("Layer"), "model summary first")
+    let summary = try lastJSON(trained.stdout)
+    XCTAssertEqual(summary["epochs"] as? Int, 1)
+    XCTAssertNotNil(summary["test_acc"] as? Double)
+    XCTAssertNotNil(summary["val_acc"] as? Double)
+    XCTAssertTrue(trained.stderr.contains("epoch 1"), "progress lines on stderr")
+    let csv = try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8)
+    XCTAssertTrue(csv.hasPrefix("epoch,train_loss,train_acc,val_loss,val_acc,test_acc,lr,seconds,images_per_s\n1,"))
+
+    let evaluated = try stn(["eval", run + "/best.safetensors", "--data", folder + "/data", "--threads", "1"])
+    XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+    let report = try lastJSON(evaluated.stdout)
+    XCTAssertEqual(report["n"] as? Int, 8)
+    XCTAssertEqual((report["confusion"] as? [[Int]])?.count, 2)
+    XCTAssertEqual((report["per_class"] as? [String: Any]).map { Set($0.keys) }, ["0", "1"])
+    // The test split is distorted with the fixed evaluation key in training and in eval alike.
+    XCTAssertEqual(report["accuracy"] as? Double ?? -1, summary["test_acc"] as? Double ?? -2, accuracy: 1e-6)
+
+    // What the transformer made of the test images: a sheet, and a folder of rectified images.
+    let sheet = try stn(["export", run + "/best.safetensors", "--input", folder + "/data", "--output", folder + "/sheet.png", "--count", "6"])
+    XCTAssertEqual(sheet.status, 0, sheet.stderr)
+    let png = try Data(contentsOf: URL(fileURLWithPath: folder + "/sheet.png"))
+    XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+    let rectified = try stn(["export", run + "/best.safetensors", "--input", folder + "/data", "--output", folder + "/rectified"])
+    XCTAssertEqual(rectified.status, 0, rectified.stderr)
+    let files = FileManager.default.enumerator(atPath: folder + "/rectified")?.compactMap { $0 as? String }.filter { $0.hasSuffix(".png") } ?? []
+    XCTAssertEqual(files.count, 8)
+  }
+
+  func testExplodingLossExitsWithStatus2() throws {
+    let result = try stn(["train", try writePipeline(lr: 1e38), "--out", folder + "/run", "--threads", "1", "--no-tensorboard"])
+    XCTAssertEqual(result.status, 2, result.stderr)
+    XCTAssertTrue(result.stderr.contains("loss became"), result.stderr)
+  }
+
+  func testResumeWithoutRunFails() throws {
+    let result = try stn(["train", try writePipeline(), "--out", folder + "/none", "--resume"])
+    XCTAssertNotEqual(result.status, 0)
+    XCTAssertTrue(result.stderr.contains("nothing to resume"), result.stderr)
+  }
+}
