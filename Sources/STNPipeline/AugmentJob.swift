@@ -1,5 +1,6 @@
 import Foundation
 import STNImageIO
+import STNTensor
 
 /// Format of the images `stn augment` writes.
 public enum OutputImageFormat: String, Sendable, CaseIterable {
@@ -42,6 +43,8 @@ public struct AugmentJob {
   public var shard: Shard?
   public var format: OutputImageFormat = .png
   public var jpegQuality: Int = 90
+  /// The trained model a `learned_affine` stage needs (nil: such a stage is refused).
+  public var predictor: ThetaPredictor?
 
   public init(config: PipelineConfig, dataset: any ImageDataset, inputRoot: String?, outputRoot: String) {
     self.config = config
@@ -94,41 +97,81 @@ public struct AugmentJob {
   public func run(progress: ((Int, Int) -> Void)? = nil) throws -> AugmentSummary {
     try checkFolders()
     let processor = try SampleProcessor(config: config)
-    try config.rejectLearnedStage(what: "stn augment")
+    try config.requirePredictor(predictor, what: "stn augment")
     let indices = BatchLoader.order(count: dataset.count, seed: 0, epoch: 0, shuffle: false, shard: shard)
     let total = indices.count * copies
     let started = Date()
     let lock = NSLock()
-    var next = 0, done = 0, written = 0
+    var done = 0, written = 0
     var skipped: [SkippedSample] = []
-    let workers = max(1, min(threads, max(total, 1)))
-    DispatchQueue.concurrentPerform(iterations: workers) { _ in
-      while true {
-        lock.lock()
-        let job = next
-        next += 1
-        lock.unlock()
-        if job >= total { break }
-        // Copies of one image are adjacent jobs, so a file's copies reuse the disk cache.
-        let index = indices[job / copies], copy = job % copies
-        var failure: SkippedSample?
-        do {
-          let sample = try processor.prepare(dataset: dataset, index: index, epoch: copy)
-          let image = try processor.renderUInt8(sample)
-          try ImageCodec.write(image, to: outputPath(index: index, copy: copy), jpegQuality: jpegQuality)
-        } catch {
-          failure = SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "\(error)")
+    /// Counts one finished job (serialized).
+    func finish(index: Int, failure: SkippedSample?) {
+      lock.lock()
+      done += 1
+      if let failure {
+        // A file is listed once even when all its copies fail.
+        if !skipped.contains(where: { $0.index == failure.index }) { skipped.append(failure) }
+      } else {
+        written += 1
+      }
+      progress?(done, total)
+      lock.unlock()
+    }
+    func skip(_ index: Int, _ error: any Error) -> SkippedSample {
+      SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "\(error)")
+    }
+    // Copies of one image are adjacent jobs, so a file's copies reuse the disk cache.
+    let job = { (number: Int) in (index: indices[number / copies], copy: number % copies) }
+    if let predictor, config.hasLearnedStage {
+      // Learned pipelines go batch by batch (batch.size jobs, in order): one forward pass of the
+      // localization network per batch, as in the loader. Batches are cut by job number only,
+      // so the thetas do not depend on the thread count.
+      let batchSize = config.batching.size
+      for start in stride(from: 0, to: total, by: batchSize) {
+        let numbers = Array(start..<min(total, start + batchSize))
+        var prepared = [Result<PreparedSample, any Error>](repeating: .failure(SampleError(path: "", reason: "not processed")), count: numbers.count)
+        prepared.withUnsafeMutableBufferPointer { out in
+          let slots = out.baseAddress!
+          parallelFor(chunks: numbers.count, threads: threads) { k in
+            let (index, copy) = job(numbers[k])
+            slots[k] = Result { try processor.prepare(dataset: dataset, index: index, epoch: copy) }
+          }
         }
-        lock.lock()
-        done += 1
-        if let failure {
-          // A file is listed once even when all its copies fail.
-          if !skipped.contains(where: { $0.index == failure.index }) { skipped.append(failure) }
-        } else {
-          written += 1
+        let readable = prepared.indices.filter { if case .success = prepared[$0] { return true } else { return false } }
+        let samples = readable.compactMap { try? prepared[$0].get() }
+        let completed = LearnedBatch.complete(samples, processor: processor, predictor: predictor, threads: threads)
+        for (k, slot) in readable.enumerated() { prepared[slot] = completed[k] }
+        parallelFor(chunks: numbers.count, threads: threads) { k in
+          let (index, copy) = job(numbers[k])
+          do {
+            let image = try processor.renderUInt8(try prepared[k].get())
+            try ImageCodec.write(image, to: outputPath(index: index, copy: copy), jpegQuality: jpegQuality)
+            finish(index: index, failure: nil)
+          } catch {
+            finish(index: index, failure: skip(index, error))
+          }
         }
-        progress?(done, total)
-        lock.unlock()
+      }
+    } else {
+      var next = 0
+      let workers = max(1, min(threads, max(total, 1)))
+      DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        while true {
+          lock.lock()
+          let number = next
+          next += 1
+          lock.unlock()
+          if number >= total { break }
+          let (index, copy) = job(number)
+          do {
+            let sample = try processor.prepare(dataset: dataset, index: index, epoch: copy)
+            let image = try processor.renderUInt8(sample)
+            try ImageCodec.write(image, to: outputPath(index: index, copy: copy), jpegQuality: jpegQuality)
+            finish(index: index, failure: nil)
+          } catch {
+            finish(index: index, failure: skip(index, error))
+          }
+        }
       }
     }
     return AugmentSummary(written: written, skipped: skipped.sorted { $0.index < $1.index }, seconds: Date().timeIntervalSince(started))

@@ -96,6 +96,10 @@ public struct ExportJob {
   public var dataset: any ImageDataset
   public var count: Int
   public var epoch: Int = 0
+  /// The trained model a `learned_affine` stage needs (nil: such a stage is refused).
+  public var predictor: ThetaPredictor?
+  /// Threads for the per-sample work around the predictor's batched forward pass.
+  public var threads: Int = 1
 
   public init(config: PipelineConfig, dataset: any ImageDataset, count: Int) {
     self.config = config
@@ -112,14 +116,23 @@ public struct ExportJob {
   /// The entries, and the samples that could not be read.
   public func run() throws -> (entries: [ContactSheetEntry], skipped: [SkippedSample]) {
     let processor = try SampleProcessor(config: config)
-    try config.rejectLearnedStage(what: "stn export with a pipeline")
+    try config.requirePredictor(predictor, what: "stn export with a pipeline")
+    let shown = indices
+    var samples: [Result<PreparedSample, any Error>] = shown.map { index in
+      Result { try processor.prepare(dataset: dataset, index: index, epoch: epoch) }
+    }
+    if let predictor, config.hasLearnedStage {
+      // One forward pass for the whole sheet (at most `count` images, a batch).
+      let readable = samples.indices.filter { if case .success = samples[$0] { return true } else { return false } }
+      let completed = LearnedBatch.complete(readable.compactMap { try? samples[$0].get() }, processor: processor, predictor: predictor, threads: threads)
+      for (k, slot) in readable.enumerated() { samples[slot] = completed[k] }
+    }
     var entries: [ContactSheetEntry] = []
     var skipped: [SkippedSample] = []
-    for index in indices {
+    for (index, sample) in zip(shown, samples) {
       do {
         let original = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
-        let sample = try processor.prepare(dataset: dataset, index: index, epoch: epoch)
-        let transformed = try processor.renderUInt8(sample)
+        let transformed = try processor.renderUInt8(try sample.get())
         let label = dataset.label(at: index)
         let className = label >= 0 && label < dataset.classes.count ? dataset.classes[label] : "\(label)"
         entries.append(ContactSheetEntry(original: original, transformed: transformed, caption: "#\(index) \(className)"))

@@ -1,5 +1,7 @@
 import Foundation
 import STNImageIO
+import STNTensor
+import STNWarp
 
 /// Every image file under a folder, recursively (hidden entries skipped, extensions matched
 /// case-insensitively), in sorted path order. The class of a file is its top-level folder
@@ -96,6 +98,64 @@ extension PipelineConfig {
     if let entry = stages.first(where: { if case .learnedAffine = $0.stage { return true } else { return false } }) {
       throw PipelineError(file: path, line: entry.line, reason: "learned_affine needs a trained model, which \(what) cannot load yet")
     }
+  }
+
+  /// Throws, at the stage's line, when a `learned_affine` stage is present but `what` was given
+  /// no `ThetaPredictor` (the trained model that predicts its theta).
+  public func requirePredictor(_ predictor: ThetaPredictor?, what: String) throws {
+    guard predictor == nil, let entry = stages.first(where: { if case .learnedAffine = $0.stage { return true } else { return false } }) else { return }
+    throw PipelineError(file: path, line: entry.line, reason: "learned_affine needs a trained model (a ThetaPredictor), and \(what) was given none")
+  }
+}
+
+// MARK: - Learned stage, batched
+
+/// Finishes `learned_affine` samples outside the loader (`stn augment`, `stn export`): the same
+/// steps `BatchLoader` takes per batch (`renderPredictorInput`, one `predictThetas` call for the
+/// whole batch, `complete`), so a file gets the same transform through either path.
+public enum LearnedBatch {
+  /// Completes `samples` (prepared by `processor`) with one batched forward pass of `predictor`.
+  /// Result k belongs to sample k; a failure affects only its sample, except a failing forward
+  /// pass, which fails them all. Independent of `threads` (per-sample work only is split).
+  public static func complete(_ samples: [PreparedSample], processor: SampleProcessor, predictor: ThetaPredictor,
+                              threads: Int) -> [Result<PreparedSample, any Error>] {
+    if samples.isEmpty { return [] }
+    let size = predictor.inputChannels * predictor.inputHeight * predictor.inputWidth
+    var input = Tensor(shape: [samples.count, predictor.inputChannels, predictor.inputHeight, predictor.inputWidth])
+    var results = [Result<PreparedSample, any Error>](repeating: .failure(SampleError(path: "", reason: "not processed")), count: samples.count)
+    // Each chunk writes only its own sample's slice of `input` and its own result.
+    input.data.withUnsafeMutableBufferPointer { destination in
+      results.withUnsafeMutableBufferPointer { out in
+        let base = destination.baseAddress!, slots = out.baseAddress!
+        parallelFor(chunks: samples.count, threads: threads) { k in
+          do {
+            try processor.renderPredictorInput(samples[k], predictor: predictor, into: base + k * size)
+            slots[k] = .success(samples[k])
+          } catch {
+            slots[k] = .failure(error)
+          }
+        }
+      }
+    }
+    // NOTE: samples whose input failed still occupy their (zero) rows, so the batch, and hence
+    // every other sample's theta, does not depend on which files failed to render.
+    let thetas: [STNWarp.AffineTransform]
+    do {
+      thetas = try predictor.predictThetas(input)
+      guard thetas.count == samples.count else {
+        throw SampleError(path: predictor.checkpoint, reason: "predictor returned \(thetas.count) thetas for \(samples.count) images")
+      }
+    } catch {
+      return results.map { result in result.flatMap { _ in .failure(SampleError(path: predictor.checkpoint, reason: "learned_affine: \(error)")) } }
+    }
+    results.withUnsafeMutableBufferPointer { out in
+      let slots = out.baseAddress!
+      parallelFor(chunks: samples.count, threads: threads) { k in
+        guard case .success(let sample) = slots[k] else { return }
+        slots[k] = Result { try processor.complete(sample, theta: thetas[k], predictor: predictor) }
+      }
+    }
+    return results
   }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import STNImageIO
 import STNPipeline
+import STNTrain
 
 /// `stn augment PIPELINE.yaml --input DIR --output DIR`: writes each transformed image.
 struct Augment: ParsableCommand {
@@ -14,6 +15,10 @@ struct Augment: ParsableCommand {
       images; a pipeline without stages writes the decoded pixels unchanged.
 
       Without --input, the pipeline's own `source:` is used (e.g. IDX files).
+
+      A `learned_affine: {checkpoint: PATH}` stage loads that checkpoint's spatial transformer \
+      and rectifies each image with the transform it predicts (one batched forward pass per \
+      batch.size images, composed into the single resample).
 
       Exit status: 0 all written; 3 finished but some inputs were skipped (unreadable files, \
       listed in the summary); 1 the run could not start (bad pipeline, bad folders).
@@ -49,6 +54,7 @@ struct Augment: ParsableCommand {
     job.shard = try shard.map { try Shard(parsing: $0) }
     job.format = format == "png" ? .png : .jpeg
     job.jpegQuality = quality
+    job.predictor = try Augment.learnedPredictor(for: config, threads: threads)
     let bar = ProgressBar(label: "augment")
     let summary = try job.run(progress: bar.isActive ? { done, total in bar.update(done: done, total: total) } : nil)
     bar.finish()
@@ -57,6 +63,32 @@ struct Augment: ParsableCommand {
       FileHandle.standardError.write(Data("skipped: \(entry)\n".utf8))
     }
     if !summary.skipped.isEmpty { throw ExitCode(Augment.skippedExitCode) }
+  }
+}
+
+/// Why a pipeline's `learned_affine` checkpoint could not be loaded.
+struct LearnedCheckpointError: Error, CustomStringConvertible {
+  var checkpoint: String
+  var reason: String
+  var description: String { "learned_affine checkpoint \(checkpoint): \(reason)" }
+}
+
+extension Augment {
+  /// The predictor for the pipeline's `learned_affine` stage (nil when it has none); errors
+  /// name the checkpoint file.
+  static func learnedPredictor(for config: PipelineConfig, threads: Int) throws -> CheckpointThetaPredictor? {
+    let checkpoint = config.stages.lazy.compactMap { entry -> String? in
+      if case .learnedAffine(let path) = entry.stage { return path }
+      return nil
+    }.first
+    guard let checkpoint else { return nil }
+    do {
+      return try CheckpointThetaPredictor.forPipeline(config, threads: threads)
+    } catch let error as PipelineError {
+      throw error
+    } catch {
+      throw LearnedCheckpointError(checkpoint: checkpoint, reason: "\(error)")
+    }
   }
 }
 

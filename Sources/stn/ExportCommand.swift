@@ -15,7 +15,9 @@ struct Export: ParsableCommand {
     discussion: """
       stn export PIPELINE.yaml [--input DIR] --output FILE.png [--count N]
 
-      Without --input, the pipeline's own `source:` is used. Exit status 3 when some samples \
+      Without --input, the pipeline's own `source:` is used. A `learned_affine` stage loads \
+      its checkpoint's spatial transformer, so the sheet shows originals beside their \
+      rectified versions. Exit status 3 when some samples \
       could not be read (the sheet is still written with the others).
       """)
 
@@ -25,9 +27,11 @@ struct Export: ParsableCommand {
   @Option(help: "Number of samples on the sheet.") var count: Int = 16
   @Option(help: "Random seed (overrides the pipeline's).") var seed: UInt64?
   @Option(help: "Epoch whose random parameters are shown.") var epoch: Int = 0
+  @Option(help: "Worker threads.") var threads: Int = 2
 
   func validate() throws {
     guard (1...1024).contains(count) else { throw ValidationError("--count must be in 1...1024") }
+    guard threads >= 1 else { throw ValidationError("--threads must be >= 1") }
   }
 
   func run() throws {
@@ -35,7 +39,7 @@ struct Export: ParsableCommand {
     if lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") {
       try exportPipelineSheet()
     } else if lower.hasSuffix(".safetensors") {
-      try ExportCheckpoint.run(checkpoint: source, input: input, output: output, count: count)
+      try ExportCheckpoint.run(checkpoint: source, input: input, output: output, count: count, threads: threads)
     } else {
       throw ValidationError("the first argument must be a pipeline (.yaml/.yml) or a checkpoint (.safetensors), got \(source)")
     }
@@ -47,6 +51,8 @@ struct Export: ParsableCommand {
     let dataset: any ImageDataset = try input.map { try ImageTree(root: $0) } ?? config.openSource()
     var job = ExportJob(config: config, dataset: dataset, count: count)
     job.epoch = epoch
+    job.threads = threads
+    job.predictor = try Augment.learnedPredictor(for: config, threads: threads)
     let (entries, skipped) = try job.run()
     guard !entries.isEmpty else {
       throw ValidationError("no sample could be read (\(skipped.count) skipped; first: \(skipped.first?.description ?? "none"))")

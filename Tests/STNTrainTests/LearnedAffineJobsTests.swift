@@ -1,0 +1,154 @@
+import Foundation
+import STNImageIO
+import STNNetwork
+import STNPipeline
+import STNTensor
+import XCTest
+@testable import STNTrain
+
+/// `learned_affine` inside `stn augment` (AugmentJob) and the pipeline form of `stn export`
+/// (ExportJob): a checkpoint that always predicts a known theta must write the same pixels as the
+/// equivalent fixed `affine` stage.
+final class LearnedAffineJobsTests: XCTestCase {
+  var folder = ""
+
+  override func setUpWithError() throws {
+    folder = SyntheticData.temporaryFolder("learned-jobs")
+    try SyntheticData.writeFolder(folder + "/data", perClass: 4)
+  }
+
+  override func tearDownWithError() throws {
+    try? FileManager.default.removeItem(atPath: folder)
+  }
+
+  // MARK: - Helpers
+
+  /// A checkpoint whose transformer always predicts `theta` (last Linear: weight 0, bias theta).
+  func writeConstantThetaCheckpoint(_ theta: [Float]) throws -> String {
+    let spec = try ModelSpec.fromJSON(
+      #"[{"spatial_transformer":{"localization":["flatten",{"linear":4},"relu",{"linear":6}]}},"flatten",{"linear":"classes"}]"#,
+      source: "test")
+    let model = try Model(spec: spec, inputShape: [1, 12, 12], classCount: 2, seed: 1)
+    guard let weight = model.parameters.parameter(named: "loc.3.weight"),
+          let bias = model.parameters.parameter(named: "loc.3.bias") else { throw TrainSessionError("no loc.3 layer") }
+    model.parameters.set(weight, to: Tensor(shape: [6, 4], repeating: 0))
+    model.parameters.set(bias, to: Tensor(shape: [6], data: theta))
+    let path = folder + "/constant.safetensors"
+    let info = CheckpointInfo(classNames: ["left", "right"], preprocessing: Preprocessing(channels: 1, height: 12, width: 12, mean: [0.5], std: [0.5]))
+    try Checkpoint.save(model: model, optimizer: nil, info: info, to: path)
+    return path
+  }
+
+  /// theta = +0.5 in normalized x (output x samples input x + 3 on 12 px): the content moves
+  /// 3 px left, the fixed map [[1,0,-3],[0,1,0]]. A fixed stage after it composes.
+  let theta: [Float] = [1, 0, 0.5, 0, 1, 0]
+
+  func pipeline(_ middle: String, batch: Int = 3) throws -> PipelineConfig {
+    let yaml = """
+      name: t
+      seed: 5
+      decode: {channels: 1}
+      batch: {size: \(batch), shuffle: false}
+      stages:
+        - pad: {size: [12, 12]}
+      \(middle)
+        - affine: {matrix: [[1, 0, 0], [0, 1, 2]]}
+
+      """
+    return try PipelineConfig.parse(yaml: yaml, path: folder + "/p.yaml")
+  }
+
+  func learnedPipeline(batch: Int = 3) throws -> (PipelineConfig, CheckpointThetaPredictor) {
+    let path = try writeConstantThetaCheckpoint(theta)
+    let config = try pipeline("  - learned_affine: {checkpoint: \(path)}", batch: batch)
+    guard let predictor = try CheckpointThetaPredictor.forPipeline(config, threads: 1) else { throw TrainSessionError("no predictor") }
+    return (config, predictor)
+  }
+
+  /// Runs an augment job; returns the written files' pixels by relative path.
+  func augment(_ config: PipelineConfig, predictor: ThetaPredictor?, threads: Int, copies: Int = 1, name: String) throws -> [String: Image] {
+    let output = folder + "/" + name
+    var job = AugmentJob(config: config, dataset: try ImageTree(root: folder + "/data"), inputRoot: folder + "/data", outputRoot: output)
+    job.threads = threads
+    job.copies = copies
+    job.predictor = predictor
+    let summary = try job.run()
+    XCTAssertEqual(summary.skipped, [])
+    XCTAssertEqual(summary.written, 8 * copies)
+    var images: [String: Image] = [:]
+    let tree = try ImageTree(root: output)
+    for i in 0..<tree.count {
+      images[tree.relativePath(at: i)] = try tree.loadImage(at: i, options: DecodeOptions(channels: 1))
+    }
+    return images
+  }
+
+  func maxDifference(_ a: Image, _ b: Image) -> Int {
+    guard a.width == b.width, a.height == b.height, a.channels == b.channels else { return Int.max }
+    return zip(a.pixels, b.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0
+  }
+
+  // MARK: - stn augment
+
+  func testAugmentWithLearnedStageWritesTheFixedAffinesPixels() throws {
+    let (learned, predictor) = try learnedPipeline()
+    let viaCheckpoint = try augment(learned, predictor: predictor, threads: 2, name: "learned")
+    let viaMatrix = try augment(try pipeline("  - affine: {matrix: [[1, 0, -3], [0, 1, 0]]}"), predictor: nil, threads: 2, name: "fixed")
+    let untouched = try augment(try pipeline(""), predictor: nil, threads: 1, name: "untouched")
+    XCTAssertEqual(viaCheckpoint.count, 8)
+    XCTAssertEqual(Set(viaCheckpoint.keys), Set(viaMatrix.keys))
+    var moved = 0
+    for (path, image) in viaCheckpoint {
+      XCTAssertEqual([image.width, image.height], [12, 12])
+      guard let fixed = viaMatrix[path], let plain = untouched[path] else { return XCTFail("missing \(path)") }
+      XCTAssertLessThanOrEqual(maxDifference(image, fixed), 1, path)
+      moved = max(moved, maxDifference(image, plain))
+    }
+    XCTAssertGreaterThan(moved, 100, "the learned transform did move the bright stroke")
+  }
+
+  func testLearnedAugmentIsIdenticalForAnyThreadCount() throws {
+    let (learned, predictor) = try learnedPipeline(batch: 3)
+    // 8 files x 2 copies = 16 jobs: five full batches of 3 and a short one.
+    let one = try augment(learned, predictor: predictor, threads: 1, copies: 2, name: "t1")
+    let three = try augment(learned, predictor: predictor, threads: 3, copies: 2, name: "t3")
+    XCTAssertEqual(one.count, 16)
+    for (path, image) in one { XCTAssertEqual(image.pixels, three[path]?.pixels, path) }
+  }
+
+  func testLearnedStageWithoutPredictorIsATypedError() throws {
+    let (learned, _) = try learnedPipeline()
+    let job = AugmentJob(config: learned, dataset: try ImageTree(root: folder + "/data"), inputRoot: folder + "/data", outputRoot: folder + "/none")
+    XCTAssertThrowsError(try job.run()) { error in
+      guard let error = error as? PipelineError else { return XCTFail("not a PipelineError: \(error)") }
+      XCTAssertEqual(error.line, 7)
+      XCTAssertTrue(error.reason.contains("learned_affine"), error.reason)
+    }
+    XCTAssertThrowsError(try ExportJob(config: learned, dataset: try ImageTree(root: folder + "/data"), count: 4).run()) { error in
+      XCTAssertTrue(error is PipelineError, "\(error)")
+    }
+  }
+
+  // MARK: - stn export (pipeline form)
+
+  func testExportWithLearnedStageMakesASheetOfRectifiedImages() throws {
+    let (learned, predictor) = try learnedPipeline()
+    let dataset = try ImageTree(root: folder + "/data")
+    var job = ExportJob(config: learned, dataset: dataset, count: 6)
+    job.predictor = predictor
+    job.threads = 2
+    let (entries, skipped) = try job.run()
+    XCTAssertEqual(skipped, [])
+    XCTAssertEqual(entries.count, 6)
+    let fixed = try ExportJob(config: try pipeline("  - affine: {matrix: [[1, 0, -3], [0, 1, 0]]}"), dataset: dataset, count: 6).run().entries
+    for (a, b) in zip(entries, fixed) {
+      XCTAssertEqual([a.original.width, a.original.height], [8, 8])
+      XCTAssertLessThanOrEqual(maxDifference(a.transformed, b.transformed), 1, a.caption)
+    }
+    let sheet = ContactSheet.render(entries)
+    XCTAssertEqual(sheet.channels, 3)
+    let fixedSheet = ContactSheet.render(fixed)
+    XCTAssertEqual([sheet.width, sheet.height], [fixedSheet.width, fixedSheet.height])
+    XCTAssertGreaterThan(sheet.width, 2 * 112)
+  }
+}
