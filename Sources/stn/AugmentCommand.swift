@@ -70,7 +70,10 @@ struct Augment: ParsableCommand {
 struct LearnedCheckpointError: Error, CustomStringConvertible {
   var checkpoint: String
   var reason: String
-  var description: String { "learned_affine checkpoint \(checkpoint): \(reason)" }
+  var description: String {
+    // Loader errors usually start with the path already; name it once.
+    reason.hasPrefix(checkpoint) ? "learned_affine: \(reason)" : "learned_affine checkpoint \(checkpoint): \(reason)"
+  }
 }
 
 extension Augment {
