@@ -32,11 +32,12 @@ test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# The main job on a built-in default: Fashion-MNIST (installed from Debian when missing), a short
+# ST-CNN training run, its evaluation, a sheet of what the trained transformer does, and the
+# augmentation pipeline run over samples/ with a contact sheet. Outputs go to runs/demo/.
 demo: release
 	$(STN) info samples/images
-	$(STN) augment pipelines/photos-augment.yaml --input samples/images --output out/demo-augmented --copies 2
-	$(STN) export pipelines/photos-augment.yaml --input samples/images --output out/demo-sheet.png --count 6
-	@echo "demo: augmented images in out/demo-augmented, contact sheet out/demo-sheet.png"
+	STN=$(STN) scripts/demo.sh
 
 clean:
 	rm -rf .build

@@ -114,7 +114,12 @@ records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 
 def metrics(line):
     """(wall figure, CPU figure) in the row's unit: img/s and img per CPU-s, ms/batch, s/epoch."""
-    if "images_per_s" in line and "s_per_epoch" not in line:
+    # Epoch figures first: both sides also report images/s, which is not the row's unit.
+    if "seconds_per_epoch" in line:
+        return line["seconds_per_epoch"], line.get("cpu_seconds_per_epoch")
+    if "s_per_epoch" in line:
+        return line["s_per_epoch"], line.get("cpu_s_per_epoch")
+    if "images_per_s" in line:
         cpu = line.get("images_per_cpu_s")
         if cpu is None and line.get("cpu_ms") and line.get("images"):
             cpu = line["images"] / (line["cpu_ms"] / 1000)

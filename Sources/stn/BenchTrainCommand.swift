@@ -7,7 +7,7 @@ struct BenchTrain: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train", abstract: "B5: seconds per epoch of the benchmark ST-CNN.",
     discussion: """
-      Trains pipelines/fashion-mnist-rts-stn.yaml (MODEL.md: Adam, batch 64, RTS Fashion-MNIST,
+      Trains pipelines/fashion-mnist-rts-stn.yaml (MODEL.md: Adam, batch 64, RTS Fashion-MNIST, \
       60k images) for one epoch, no validation, test pass or TensorBoard, and prints
       {"bench":"B5","seconds_per_epoch":…}. --limit N trains on N images and extrapolates to
       60,000 ("extrapolated":true).

@@ -7,10 +7,10 @@ struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "eval", abstract: "Evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix.",
     discussion: """
-      The data is preprocessed as the checkpoint records (its pipeline's stages; random stages
-      drawn once from the fixed evaluation key, so the RTS test set is distorted the same way
-      every time). Image-folder classes are matched to the checkpoint's class names by name.
-      The last output line is one JSON object {"accuracy":…, "n":…, "per_class":{…}, …}.
+      The data is preprocessed as the checkpoint records (its pipeline's stages; random stages \
+      drawn once from the fixed evaluation key, so the RTS test set is distorted the same way \
+      every time). Image-folder classes are matched to the checkpoint's class names by name. \
+      The last output line is one JSON object {"accuracy":…, "n":…, "per_class":{…}, …}. \
       A PyTorch-saved state dict needs --pipeline naming the file that declares its model.
       """)
 

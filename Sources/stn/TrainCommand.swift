@@ -7,12 +7,12 @@ struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train", abstract: "Train a (spatial-transformer) classifier declared in a pipeline file.",
     discussion: """
-      Prints the model summary, then a progress bar on stderr (plain lines when stderr is not a
-      terminal). The run folder gets metrics.jsonl and metrics.csv (one row per epoch),
-      last.safetensors (every epoch, atomically), best.safetensors (best validation accuracy;
-      the latest epoch when there is no validation split), curves.png and TensorBoard events.
-      The last stdout line is a JSON summary. A NaN/Inf loss stops the run (exit status 2) and
-      leaves the last good checkpoint intact; --resume continues a killed run.
+      Prints the model summary, then a progress bar on stderr (plain lines when stderr is not a \
+      terminal). The run folder gets metrics.jsonl and metrics.csv (one row per epoch), \
+      last.safetensors (every epoch, atomically), best.safetensors (best validation accuracy; \
+      the latest epoch when there is no validation split), curves.png and TensorBoard events. \
+      The last stdout line is a JSON summary. A NaN/Inf loss stops the run (exit status 2) and \
+      leaves the last good checkpoint intact; --resume continues a killed run. \
       With --folds K: K-fold cross-validation, RUN/fold-i/ per fold and RUN/folds.json.
       """)
 
