@@ -58,7 +58,7 @@ let package = Package(
     .target(name: "STNTensorBoard", dependencies: ["STNFiles"], swiftSettings: swiftSettings),
     .target(
       name: "STNTrain",
-      dependencies: ["STNPipeline", "STNNetwork", "STNTensorBoard", "STNImageIO", "STNWarp"],
+      dependencies: ["STNPipeline", "STNNetwork", "STNTensorBoard", "STNImageIO", "STNWarp", "STNFiles"],
       swiftSettings: swiftSettings),
 
     // MARK: - Command-line tool

@@ -204,24 +204,6 @@ public struct SafeTensorsFile: Sendable {
     try AtomicFile.write(serialized(), to: path)
   }
 
-  /// A JSON string literal with the escapes JSON requires.
-  public static func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      default:
-        if scalar.value < 0x20 {
-          out += String(format: "\\u%04x", scalar.value)
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    return out + "\""
-  }
+  /// A JSON string literal (kept for callers; see `JSONString.quoted`).
+  public static func jsonString(_ text: String) -> String { JSONString.quoted(text) }
 }

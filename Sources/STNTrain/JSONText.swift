@@ -1,4 +1,5 @@
 import Foundation
+import STNFiles
 
 /// A JSON value with ordered object keys, so reports print their most useful fields first
 /// (`{"accuracy":…, "n":…, …}`) and files diff cleanly run to run.
@@ -37,23 +38,5 @@ public indirect enum JSONText: Equatable, Sendable, CustomStringConvertible {
   }
 
   /// A JSON string literal with the required escapes.
-  public static func quote(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      default:
-        if scalar.value < 0x20 {
-          out += String(format: "\\u%04x", scalar.value)
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    return out + "\""
-  }
+  public static func quote(_ text: String) -> String { JSONString.quoted(text) }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import STNFiles
 import STNImageIO
 
 /// `stn info PATH...`: one JSON line per image (or IDX file), read from headers only.
@@ -109,23 +110,5 @@ struct Info: ParsableCommand {
   }
 
   /// A JSON string literal: quotes, backslashes and control characters escaped (RFC 8259).
-  static func json(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      default:
-        if scalar.value < 0x20 || scalar.value == 0x7F {
-          out += String(format: "\\u%04x", scalar.value)
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    return out + "\""
-  }
+  static func json(_ text: String) -> String { JSONString.quoted(text) }
 }
