@@ -28,9 +28,11 @@ test-deps:
 	@python3 -c 'import tensorboard' >/dev/null 2>&1 || { echo "installing tensorboard (for the event-file read-back test)"; \
 	  python3 -m pip install --quiet --disable-pip-version-check tensorboard; }
 
+# All tests are XCTest; --disable-swift-testing keeps swift-testing's empty "0 tests" run from
+# being the last line of the output.
 test: deps test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-swift-testing
 
 # The main job on a built-in default: Fashion-MNIST (installed from Debian when missing), a short
 # ST-CNN training run, its evaluation, a sheet of what the trained transformer does, and the
