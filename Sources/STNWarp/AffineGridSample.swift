@@ -312,22 +312,9 @@ public func affineGridSampleBackward(
                       case .bilinear:
                         if bilinearMissesInput(x: x, y: y, width: w, height: h) { continue }
                         let taps = bilinearTaps(x: x, y: y, width: w, height: h)
-                        let east = taps.east, south = taps.south, west = 1 - east, north = 1 - south
-                        let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
-                        let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
-                        let m0 = taps.m0, m1 = taps.m1, m2 = taps.m2, m3 = taps.m3
-                        var gx: Float = 0, gy: Float = 0
-                        for ch in 0..<c {
-                          let p = imageIn + ch * planeIn
-                          let g = rowGradOut[ch * planeOut + ox]
-                          let nw = tap(p, o0, m0), ne = tap(p, o1, m1), sw = tap(p, o2, m2), se = tap(p, o3, m3)
-                          if let gradIn = imageGradIn {
-                            let q = gradIn + ch * planeIn
-                            q[o0] += w0 * g; q[o1] += w1 * g; q[o2] += w2 * g; q[o3] += w3 * g
-                          }
-                          gx += ((ne - nw) * north + (se - sw) * south) * g
-                          gy += ((sw - nw) * west + (se - ne) * east) * g
-                        }
+                        let (gx, gy) = bilinearBackwardPosition(
+                          taps, input: imageIn, gradIn: imageGradIn, gradOut: rowGradOut + ox,
+                          channels: c, planeIn: planeIn, planeOut: planeOut)
                         let gX = gx * xMultiplier, gY = gy * yMultiplier
                         let bx = xsPointer[ox]
                         rowSums += SIMD4(gX * bx, gX, gY * bx, gY)

@@ -50,6 +50,37 @@ func bilinearMissesInput(x: Float, y: Float, width w: Int, height h: Int) -> Boo
   x < -1 || x >= Float(w) || y < -1 || y >= Float(h)
 }
 
+/// The backward of one bilinear output position over all channels: scatters `gradOut` into
+/// `gradIn` (when given) through the tap weights and returns d(loss)/d(x, y) in pixel units
+/// (before the unnormalize/padding multipliers). `gradOut` points at this position's value in
+/// channel 0; channels are `planeOut` apart in it and `planeIn` apart in `input` / `gradIn`.
+/// NOTE: tap *values* for the coordinate gradient use the 0/1 masks, not the weights: an inside
+/// tap may have weight 0 and still shape the gradient. Outside taps have weight 0 and offset 0,
+/// so adding into them is harmless.
+@inline(__always)
+func bilinearBackwardPosition(
+  _ taps: BilinearTaps, input: UnsafePointer<Float>, gradIn: UnsafeMutablePointer<Float>?,
+  gradOut: UnsafePointer<Float>, channels c: Int, planeIn: Int, planeOut: Int
+) -> (gx: Float, gy: Float) {
+  let east = taps.east, south = taps.south, west = 1 - east, north = 1 - south
+  let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
+  let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
+  let m0 = taps.m0, m1 = taps.m1, m2 = taps.m2, m3 = taps.m3
+  var gx: Float = 0, gy: Float = 0
+  for ch in 0..<c {
+    let p = input + ch * planeIn
+    let g = gradOut[ch * planeOut]
+    let nw = tap(p, o0, m0), ne = tap(p, o1, m1), sw = tap(p, o2, m2), se = tap(p, o3, m3)
+    if let gradIn {
+      let q = gradIn + ch * planeIn
+      q[o0] += w0 * g; q[o1] += w1 * g; q[o2] += w2 * g; q[o3] += w3 * g
+    }
+    gx += ((ne - nw) * north + (se - sw) * south) * g
+    gy += ((sw - nw) * west + (se - ne) * east) * g
+  }
+  return (gx, gy)
+}
+
 /// How to split `n` images with `rows` output rows each over `threads`: (chunks per image).
 func rowBlocksPerImage(images n: Int, rows: Int, threads: Int) -> Int {
   if threads <= 1 || n >= 2 * threads { return 1 }
@@ -162,28 +193,9 @@ func gridSampleBackwardFast(
                       continue
                     }
                     let taps = bilinearTaps(x: x, y: y, width: w, height: h)
-                    let east = taps.east, south = taps.south, west = 1 - east, north = 1 - south
-                    let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
-                    let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
-                    // Tap values for the grid gradient are 0 outside: the masks, since an
-                    // inside tap may also have weight 0.
-                    let m0 = taps.m0, m1 = taps.m1, m2 = taps.m2, m3 = taps.m3
-                    var gx: Float = 0, gy: Float = 0
-                    for ch in 0..<c {
-                      let p = imageIn + ch * planeIn
-                      let gOut = imageGradOut[ch * planeOut + o]
-                      let nw = tap(p, o0, m0), ne = tap(p, o1, m1), sw = tap(p, o2, m2), se = tap(p, o3, m3)
-                      if let gIn = imageGradIn {
-                        let q = gIn + ch * planeIn
-                        // Out-of-bounds taps have weight 0 and offset 0: adding 0 is harmless.
-                        q[o0] += w0 * gOut
-                        q[o1] += w1 * gOut
-                        q[o2] += w2 * gOut
-                        q[o3] += w3 * gOut
-                      }
-                      gx += ((ne - nw) * north + (se - sw) * south) * gOut
-                      gy += ((sw - nw) * west + (se - ne) * east) * gOut
-                    }
+                    let (gx, gy) = bilinearBackwardPosition(
+                      taps, input: imageIn, gradIn: imageGradIn, gradOut: imageGradOut + o,
+                      channels: c, planeIn: planeIn, planeOut: planeOut)
                     gGridPointer[gi] = gx * xMultiplier
                     gGridPointer[gi + 1] = gy * yMultiplier
                   }
