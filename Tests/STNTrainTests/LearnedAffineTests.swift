@@ -19,18 +19,9 @@ final class LearnedAffineTests: XCTestCase {
     try? FileManager.default.removeItem(atPath: folder)
   }
 
-  /// A checkpoint whose transformer always predicts `theta` (last Linear: weight 0, bias theta).
+  /// A checkpoint whose transformer always predicts `theta` (see SyntheticData).
   func writeConstantThetaCheckpoint(_ theta: [Float]) throws -> String {
-    let spec = try ModelSpec.fromJSON(
-      #"[{"spatial_transformer":{"localization":["flatten",{"linear":4},"relu",{"linear":6}]}},"flatten",{"linear":"classes"}]"#,
-      source: "test")
-    let model = try Model(spec: spec, inputShape: [1, 12, 12], classCount: 2, seed: 1)
-    guard let bias = model.parameters.parameter(named: "loc.3.bias") else { throw TrainSessionError("no loc.3.bias") }
-    model.parameters.set(bias, to: Tensor(shape: [6], data: theta))
-    let path = folder + "/constant.safetensors"
-    let info = CheckpointInfo(classNames: ["left", "right"], preprocessing: Preprocessing(channels: 1, height: 12, width: 12, mean: [0.5], std: [0.5]))
-    try Checkpoint.save(model: model, optimizer: nil, info: info, to: path)
-    return path
+    try SyntheticData.writeConstantThetaCheckpoint(theta, to: folder + "/constant.safetensors")
   }
 
   func batches(_ yaml: String, predictor: ThetaPredictor?) throws -> Tensor {

@@ -1,6 +1,8 @@
 import Foundation
 import STNImageIO
+import STNNetwork
 import STNTensor
+@testable import STNTrain
 
 /// A tiny labelled image folder and pipeline for end-to-end tests of the real network.
 enum SyntheticData {
@@ -54,6 +56,22 @@ enum SyntheticData {
   static func temporaryFolder(_ tag: String) -> String {
     let path = NSTemporaryDirectory() + "stn-\(tag)-\(UUID().uuidString)"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+  }
+
+  /// A checkpoint (12x12 gray, classes left/right) whose spatial transformer always predicts
+  /// `theta`: the localization network's last Linear has weight 0 and bias theta.
+  static func writeConstantThetaCheckpoint(_ theta: [Float], to path: String) throws -> String {
+    let spec = try ModelSpec.fromJSON(
+      #"[{"spatial_transformer":{"localization":["flatten",{"linear":4},"relu",{"linear":6}]}},"flatten",{"linear":"classes"}]"#,
+      source: "test")
+    let model = try Model(spec: spec, inputShape: [1, 12, 12], classCount: 2, seed: 1)
+    guard let weight = model.parameters.parameter(named: "loc.3.weight"),
+          let bias = model.parameters.parameter(named: "loc.3.bias") else { throw TrainSessionError("no loc.3 layer") }
+    model.parameters.set(weight, to: Tensor(shape: [6, 4], repeating: 0))
+    model.parameters.set(bias, to: Tensor(shape: [6], data: theta))
+    let info = CheckpointInfo(classNames: ["left", "right"], preprocessing: Preprocessing(channels: 1, height: 12, width: 12, mean: [0.5], std: [0.5]))
+    try Checkpoint.save(model: model, optimizer: nil, info: info, to: path)
     return path
   }
 }
