@@ -1,20 +1,33 @@
 import STNTensor
-import STNWarp
 
 /// A value recorded in a `Graph`: an index into its tape.
 public struct Variable: Hashable, Sendable {
   public let id: Int
 }
 
+/// How a recorded op sends its output's gradient back to its inputs.
+///
+/// Each op keeps its node beside its kernels (`Ops/<Op>.swift`: the forward and backward
+/// kernels, then `extension Graph` with the op's recorder, then its node), as micrograd keeps
+/// the local derivative next to the forward math. A new op is one new file: nothing here lists
+/// the ops.
+protocol BackwardNode {
+  /// Adds this node's share of the gradient to its inputs' gradient buffers (taken with
+  /// `Graph.takeGradient`, or added with `Graph.accumulateGradient`). `gradOutput` is the
+  /// complete gradient of the node's output, whose tape id is `output`.
+  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph)
+}
+
 /// A tape of operations recorded during the forward pass, replayed backwards for gradients.
 ///
 /// Each op call computes its output at once (eager, like micrograd), stores it on the tape with
-/// what its backward needs (inputs by id, argmax, masks, caches), and returns a `Variable`.
-/// Nodes are appended in execution order, which is a topological order, so `backward` walks the
-/// tape from the loss down to the first node. Gradients ACCUMULATE (`+=`) into each node, which is
-/// what makes non-chain models right: the spatial transformer's localization branch and its
-/// sampler both read the same input and both contribute to its gradient. Parameter leaves read
-/// their values from a `ParameterStore` and add their gradients into its flat gradient buffer.
+/// a `BackwardNode` holding what its backward needs (inputs by id, argmax, masks, caches), and
+/// returns a `Variable`. Nodes are appended in execution order, which is a topological order, so
+/// `backward` walks the tape from the loss down to the first node. Backward kernels ACCUMULATE
+/// (`+=`) into each input's gradient buffer (llm.c), which is what makes non-chain models right:
+/// the spatial transformer's localization branch and its sampler both read the same input and
+/// both add to its gradient. Parameter leaves read their values from a `ParameterStore` and add
+/// their gradients into its flat gradient buffer.
 ///
 /// One graph per batch: call `reset()` (keeps capacity) before recording the next forward pass.
 public final class Graph {
@@ -35,7 +48,8 @@ public final class Graph {
   var values: [Tensor] = []
   var gradients: [Tensor?] = []
   var requiresGradient: [Bool] = []
-  var operations: [Operation] = []
+  /// The node that produced each value; nil for inputs (constant or not).
+  var nodes: [BackwardNode?] = []
 
   public init(parameters: ParameterStore? = nil, training: Bool = true, threads: Int = 1) {
     self.parameters = parameters
@@ -48,7 +62,7 @@ public final class Graph {
     values.removeAll(keepingCapacity: true)
     gradients.removeAll(keepingCapacity: true)
     requiresGradient.removeAll(keepingCapacity: true)
-    operations.removeAll(keepingCapacity: true)
+    nodes.removeAll(keepingCapacity: true)
     taps.removeAll(keepingCapacity: true)
   }
 
@@ -68,23 +82,25 @@ public final class Graph {
 
   /// Records a constant input; with `requiresGradient` its gradient is kept (tests, saliency).
   public func input(_ tensor: Tensor, requiresGradient: Bool = false) -> Variable {
-    record(tensor, .leaf, requiresGradient: requiresGradient)
+    record(tensor, nil, requiresGradient: requiresGradient)
   }
 
   /// Records a parameter leaf: a copy of its values; backward adds its gradient to the store.
   public func parameter(_ parameter: Parameter) -> Variable {
     guard let store = parameters else { preconditionFailure("graph has no ParameterStore") }
-    return record(store.tensor(parameter), .parameter(parameter), requiresGradient: true)
+    return record(store.tensor(parameter), ParameterLeaf(parameter: parameter), requiresGradient: true)
   }
 
-  func record(_ value: Tensor, _ operation: Operation, requiresGradient: Bool) -> Variable {
+  /// Appends one node to the tape (the ops' recorders call this).
+  func record(_ value: Tensor, _ node: BackwardNode?, requiresGradient: Bool) -> Variable {
     values.append(value)
     gradients.append(nil)
     self.requiresGradient.append(requiresGradient)
-    operations.append(operation)
+    nodes.append(node)
     return Variable(id: values.count - 1)
   }
 
+  /// True when any of the given nodes needs a gradient (an op's output then needs one too).
   func needsGradient(_ ids: Int?...) -> Bool {
     ids.contains { $0.map { requiresGradient[$0] } ?? false }
   }
@@ -98,30 +114,74 @@ public final class Graph {
     precondition(values[loss.id].count == 1, "backward needs a scalar, got shape \(values[loss.id].shape)")
     gradients[loss.id] = Tensor(shape: values[loss.id].shape, repeating: 1)
     for id in stride(from: loss.id, through: 0, by: -1) {
-      guard requiresGradient[id], let gradient = gradients[id] else { continue }
-      backwardNode(id, gradient)
-      if !keepsIntermediateGradients {
-        switch operations[id] {
-        case .leaf, .parameter: break
-        default: gradients[id] = nil
-        }
-      }
+      guard requiresGradient[id], let gradient = gradients[id], let node = nodes[id] else { continue }
+      node.backward(gradient, output: id, in: self)
+      if !keepsIntermediateGradients && !(node is ParameterLeaf) { gradients[id] = nil }
     }
   }
 
-  /// Adds `gradient` into node `id`'s gradient (no-op for nodes that need none).
-  func accumulate(_ id: Int, _ gradient: Tensor) {
-    guard requiresGradient[id] else { return }
-    precondition(gradient.shape == values[id].shape || gradient.count == values[id].count,
-      "gradient shape \(gradient.shape) for node of shape \(values[id].shape)")
-    if gradients[id] == nil {
-      gradients[id] = gradient.shape == values[id].shape ? gradient : gradient.reshaped(values[id].shape)
+  // MARK: - Gradient buffers (what backward kernels accumulate into)
+
+  /// Node `id`'s gradient buffer, taken off the tape for a backward kernel to accumulate into:
+  /// what has accumulated so far, or zeros on first use; nil when the node needs no gradient.
+  /// Hand it back with `restoreGradient`.
+  ///
+  /// NOTE: taken out rather than lent in place: one kernel often fills several buffers at once
+  /// (input, weight, bias), and Swift forbids overlapping `inout` accesses to one array; a
+  /// buffer the tape no longer holds is also mutated without a copy.
+  func takeGradient(_ id: Int) -> Tensor? {
+    guard requiresGradient[id] else { return nil }
+    guard let gradient = gradients[id] else { return Tensor(shape: values[id].shape) }
+    gradients[id] = nil
+    return gradient
+  }
+
+  /// Puts back a buffer from `takeGradient` (no-op for nil).
+  func restoreGradient(_ id: Int, _ gradient: Tensor?) {
+    guard let gradient else { return }
+    precondition(gradient.shape == values[id].shape, "gradient shape \(gradient.shape) for node of shape \(values[id].shape)")
+    guard var existing = gradients[id] else {
+      gradients[id] = gradient
       return
     }
-    gradients[id]!.data.withUnsafeMutableBufferPointer { target in
-      gradient.data.withUnsafeBufferPointer { source in
-        for i in 0..<source.count { target[i] += source[i] }
-      }
+    // One op took the same node twice, or a finished gradient meets an accumulated one.
+    gradients[id] = nil  // so `existing` is the only reference and is added to without a copy
+    addInPlace(&existing, gradient)
+    gradients[id] = existing
+  }
+
+  /// `takeGradient`, `body`, `restoreGradient` for an op with one input (skipped when the node
+  /// needs no gradient).
+  func accumulateGradient(_ id: Int, _ body: (inout Tensor) -> Void) {
+    guard var gradient = takeGradient(id) else { return }
+    body(&gradient)
+    restoreGradient(id, gradient)
+  }
+
+  /// Adds a finished gradient (from a kernel that returns fresh arrays, or a reshape of the
+  /// output's own) into node `id`'s: stored as is on first use, added element-wise after.
+  func accumulateGradient(_ id: Int, adding gradient: Tensor) {
+    guard requiresGradient[id] else { return }
+    restoreGradient(id, gradient.shape == values[id].shape ? gradient : gradient.reshaped(values[id].shape))
+  }
+}
+
+/// A parameter leaf's node: its complete gradient goes into the store's flat gradient buffer.
+struct ParameterLeaf: BackwardNode {
+  let parameter: Parameter
+
+  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
+    // NOTE: reached after every consumer (reverse tape order), so `gradOutput` is complete here.
+    graph.parameters?.accumulateGradient(parameter, gradOutput)
+  }
+}
+
+/// target += source, element-wise (same element count).
+func addInPlace(_ target: inout Tensor, _ source: Tensor) {
+  precondition(target.count == source.count, "adding \(source.shape) to \(target.shape)")
+  target.data.withUnsafeMutableBufferPointer { to in
+    source.data.withUnsafeBufferPointer { from in
+      for i in 0..<from.count { to[i] += from[i] }
     }
   }
 }

@@ -45,3 +45,11 @@ public func dotProduct(_ a: Tensor, _ b: Tensor) -> Double {
   for i in 0..<a.count { sum += Double(a.data[i]) * Double(b.data[i]) }
   return sum
 }
+
+/// What an accumulating (`+=`) backward kernel adds to a zero buffer of `shape`: the gradient a
+/// first backward pass produces.
+public func freshGradient(_ shape: [Int], _ accumulate: (inout Tensor) -> Void) -> Tensor {
+  var gradient = Tensor(shape: shape)
+  accumulate(&gradient)
+  return gradient
+}

@@ -1,4 +1,5 @@
-// Element-wise activations (ReLU, LeakyReLU, sigmoid, tanh), forward and backward.
+// Element-wise activations (ReLU, LeakyReLU, sigmoid, tanh): forward, accumulating backward
+// (the local derivative beside each forward), and their graph nodes.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,105 +7,17 @@ import Darwin
 #endif
 import STNTensor
 
-// MARK: - Helpers
-
-/// y[i] = f(x[i]) over any shape.
-@inline(__always)
-func elementwise(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
-  var y = Tensor(shape: x.shape)
-  x.data.withUnsafeBufferPointer { source in
-    y.data.withUnsafeMutableBufferPointer { destination in
-      for i in 0..<source.count { destination[i] = f(source[i]) }
-    }
-  }
-  return y
-}
-
-/// z[i] = f(a[i], b[i]) for two tensors of one shape.
-@inline(__always)
-func elementwise(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) -> Tensor {
-  precondition(a.shape == b.shape, "\(op): gradient shape \(a.shape) does not match \(b.shape)")
-  var z = Tensor(shape: a.shape)
-  a.data.withUnsafeBufferPointer { first in
-    b.data.withUnsafeBufferPointer { second in
-      z.data.withUnsafeMutableBufferPointer { destination in
-        for i in 0..<first.count { destination[i] = f(first[i], second[i]) }
-      }
-    }
-  }
-  return z
-}
-
-/// A tensor whose storage is left uninitialized, for kernels that write every element (saves
-/// the zero fill `Tensor(shape:)` does, a pass over memory that is overwritten at once).
-@inline(__always)
-func uninitializedTensor(shape: [Int]) -> Tensor {
-  let count = shape.reduce(1, *)
-  return Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count })
-}
-
-/// Below this many elements an element-wise op runs on the calling thread (a thread hand-off
-/// costs more than it saves).
-let elementwiseParallelMinimum = 1 << 15
-
-/// y[i] = f(x[i]) with the flat range split across `threads` (each element's value does not
-/// depend on the split).
-@inline(__always)
-func elementwise(_ x: Tensor, threads: Int, _ f: (Float) -> Float) -> Tensor {
-  var y = uninitializedTensor(shape: x.shape)
-  let ranges = splitRange(x.count, parts: x.count >= elementwiseParallelMinimum ? max(1, threads) : 1)
-  x.data.withUnsafeBufferPointer { source in
-    y.data.withUnsafeMutableBufferPointer { destination in
-      let from = source.baseAddress, to = destination.baseAddress
-      parallelFor(chunks: ranges.count, threads: threads) { chunk in
-        guard let from, let to else { return }
-        for i in ranges[chunk] { to[i] = f(from[i]) }
-      }
-    }
-  }
-  return y
-}
-
-/// z[i] = f(a[i], b[i]) for two tensors of one shape, split across `threads`.
-@inline(__always)
-func elementwise(_ a: Tensor, _ b: Tensor, op: String, threads: Int, _ f: (Float, Float) -> Float) -> Tensor {
-  precondition(a.shape == b.shape, "\(op): gradient shape \(a.shape) does not match \(b.shape)")
-  var z = uninitializedTensor(shape: a.shape)
-  let ranges = splitRange(a.count, parts: a.count >= elementwiseParallelMinimum ? max(1, threads) : 1)
-  a.data.withUnsafeBufferPointer { first in
-    b.data.withUnsafeBufferPointer { second in
-      z.data.withUnsafeMutableBufferPointer { destination in
-        let p = first.baseAddress, q = second.baseAddress, to = destination.baseAddress
-        parallelFor(chunks: ranges.count, threads: threads) { chunk in
-          guard let p, let q, let to else { return }
-          for i in ranges[chunk] { to[i] = f(p[i], q[i]) }
-        }
-      }
-    }
-  }
-  return z
-}
-
 // MARK: - ReLU
 
-/// ReLU: y = max(x, 0), any shape. NaN propagates (as PyTorch's `clamp_min`).
-public func reluForward(_ x: Tensor) -> Tensor {
-  elementwise(x) { $0 > 0 || $0.isNaN ? $0 : 0 }
-}
-
-/// ReLU backward: dx = dy where x > 0, else 0 (PyTorch's choice at the kink x = 0 is 0).
-public func reluBackward(gradOutput: Tensor, input: Tensor) -> Tensor {
-  elementwise(gradOutput, input, op: "relu") { dy, x in x > 0 ? dy : 0 }
-}
-
-/// `reluForward` with the elements split across `threads` (same values for any thread count).
-public func reluForward(_ x: Tensor, threads: Int) -> Tensor {
+/// ReLU: y = max(x, 0), any shape, elements split across `threads` (same values for any count).
+/// NaN propagates (as PyTorch's `clamp_min`).
+public func reluForward(_ x: Tensor, threads: Int = 1) -> Tensor {
   elementwise(x, threads: threads) { $0 > 0 || $0.isNaN ? $0 : 0 }
 }
 
-/// `reluBackward` with the elements split across `threads` (same values for any thread count).
-public func reluBackward(gradOutput: Tensor, input: Tensor, threads: Int) -> Tensor {
-  elementwise(gradOutput, input, op: "relu", threads: threads) { dy, x in x > 0 ? dy : 0 }
+/// ReLU backward: gradInput += dy where x > 0, else 0 (PyTorch's choice at the kink x = 0 is 0).
+public func reluBackward(gradInput: inout Tensor, gradOutput: Tensor, input: Tensor, threads: Int = 1) {
+  accumulateElementwise(into: &gradInput, gradOutput, input, op: "relu", threads: threads) { dy, x in x > 0 ? dy : 0 }
 }
 
 // MARK: - LeakyReLU
@@ -114,9 +27,9 @@ public func leakyReLUForward(_ x: Tensor, slope: Float = 0.01) -> Tensor {
   elementwise(x) { $0 > 0 ? $0 : $0 * slope }
 }
 
-/// LeakyReLU backward: dx = dy for x > 0, slope·dy otherwise.
-public func leakyReLUBackward(gradOutput: Tensor, input: Tensor, slope: Float = 0.01) -> Tensor {
-  elementwise(gradOutput, input, op: "leaky_relu") { dy, x in x > 0 ? dy : dy * slope }
+/// LeakyReLU backward: gradInput += dy for x > 0, slope·dy otherwise.
+public func leakyReLUBackward(gradInput: inout Tensor, gradOutput: Tensor, input: Tensor, slope: Float = 0.01) {
+  accumulateElementwise(into: &gradInput, gradOutput, input, op: "leaky_relu") { dy, x in x > 0 ? dy : dy * slope }
 }
 
 // MARK: - Sigmoid
@@ -126,9 +39,9 @@ public func sigmoidForward(_ x: Tensor) -> Tensor {
   elementwise(x) { 1 / (1 + expf(-$0)) }
 }
 
-/// Sigmoid backward from the forward's output y: dx = dy·y·(1 - y).
-public func sigmoidBackward(gradOutput: Tensor, output: Tensor) -> Tensor {
-  elementwise(gradOutput, output, op: "sigmoid") { dy, y in dy * (1 - y) * y }
+/// Sigmoid backward from the forward's output y: gradInput += dy·y·(1 - y).
+public func sigmoidBackward(gradInput: inout Tensor, gradOutput: Tensor, output: Tensor) {
+  accumulateElementwise(into: &gradInput, gradOutput, output, op: "sigmoid") { dy, y in dy * (1 - y) * y }
 }
 
 // MARK: - Tanh
@@ -138,7 +51,49 @@ public func tanhForward(_ x: Tensor) -> Tensor {
   elementwise(x) { tanhf($0) }
 }
 
-/// Tanh backward from the forward's output y: dx = dy·(1 - y²).
-public func tanhBackward(gradOutput: Tensor, output: Tensor) -> Tensor {
-  elementwise(gradOutput, output, op: "tanh") { dy, y in dy * (1 - y * y) }
+/// Tanh backward from the forward's output y: gradInput += dy·(1 - y²).
+public func tanhBackward(gradInput: inout Tensor, gradOutput: Tensor, output: Tensor) {
+  accumulateElementwise(into: &gradInput, gradOutput, output, op: "tanh") { dy, y in dy * (1 - y * y) }
+}
+
+// MARK: - Graph
+
+extension Graph {
+  /// max(x, 0), any shape.
+  public func relu(_ x: Variable) -> Variable {
+    record(reluForward(values[x.id], threads: threads), ActivationNode(input: x.id, kind: .relu), requiresGradient: needsGradient(x.id))
+  }
+
+  /// x for x > 0, slope·x otherwise, any shape.
+  public func leakyReLU(_ x: Variable, slope: Float = 0.01) -> Variable {
+    record(leakyReLUForward(values[x.id], slope: slope), ActivationNode(input: x.id, kind: .leakyReLU(slope: slope)), requiresGradient: needsGradient(x.id))
+  }
+
+  /// 1 / (1 + e^-x), any shape.
+  public func sigmoid(_ x: Variable) -> Variable {
+    record(sigmoidForward(values[x.id]), ActivationNode(input: x.id, kind: .sigmoid), requiresGradient: needsGradient(x.id))
+  }
+
+  /// tanh(x), any shape.
+  public func tanh(_ x: Variable) -> Variable {
+    record(tanhForward(values[x.id]), ActivationNode(input: x.id, kind: .tanh), requiresGradient: needsGradient(x.id))
+  }
+}
+
+/// An activation on the tape: ReLU and LeakyReLU differentiate from their input, sigmoid and
+/// tanh from their output.
+struct ActivationNode: BackwardNode {
+  let input: Int
+  let kind: Activation.Kind
+
+  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
+    graph.accumulateGradient(input) { gradInput in
+      switch kind {
+      case .relu: reluBackward(gradInput: &gradInput, gradOutput: gradOutput, input: graph.values[input], threads: graph.threads)
+      case .leakyReLU(let slope): leakyReLUBackward(gradInput: &gradInput, gradOutput: gradOutput, input: graph.values[input], slope: slope)
+      case .sigmoid: sigmoidBackward(gradInput: &gradInput, gradOutput: gradOutput, output: graph.values[output])
+      case .tanh: tanhBackward(gradInput: &gradInput, gradOutput: gradOutput, output: graph.values[output])
+      }
+    }
+  }
 }

@@ -81,19 +81,22 @@ public func batchNorm2dForward(
   return (output, BatchNormCache(mean: mean, invStd: invStd, training: training))
 }
 
-/// Batch norm backward: gradOutput (N,C,H,W) -> gradInput (N,C,H,W), gradGamma (C), gradBeta (C).
+/// Batch norm backward, ACCUMULATING into the gradient buffers: gradInput (N,C,H,W), gradGamma (C)
+/// and gradBeta (C) get `+=` their share of gradOutput (N,C,H,W); a nil buffer is not computed.
 ///
 /// With x̂ = (x - mean)·invStd and M = N·H·W values per channel:
 /// gradBeta = Σ dy, gradGamma = Σ dy·x̂; in training (batch statistics depend on x)
 /// dx = gamma·invStd/M · (M·dy - Σdy - x̂·Σ dy·x̂), in evaluation dx = gamma·invStd·dy.
-public func batchNorm2dBackward(gradOutput: Tensor, input: Tensor, gamma: Tensor, cache: BatchNormCache) -> (gradInput: Tensor, gradGamma: Tensor, gradBeta: Tensor) {
+public func batchNorm2dBackward(
+  gradInput: inout Tensor?, gradGamma: inout Tensor?, gradBeta: inout Tensor?, gradOutput: Tensor, input: Tensor, gamma: Tensor,
+  cache: BatchNormCache
+) {
   precondition(input.rank == 4 && gradOutput.shape == input.shape, "batch_norm2d backward: gradOutput \(gradOutput.shape) must match input \(input.shape)")
   let N = input.shape[0], C = input.shape[1], plane = input.shape[2] * input.shape[3]
   precondition(gamma.shape == [C] && cache.mean.count == C && cache.invStd.count == C, "batch_norm2d backward: per-channel sizes do not match \(C) channels")
+  precondition((gradInput?.shape ?? input.shape) == input.shape && (gradGamma?.shape ?? [C]) == [C] && (gradBeta?.shape ?? [C]) == [C],
+    "batch_norm2d backward: gradient buffers do not match the input and \(C) channels")
   let count = Double(N * plane)
-  var gradInput = Tensor(shape: input.shape)
-  var gradGamma = Tensor(shape: [C])
-  var gradBeta = Tensor(shape: [C])
   for c in 0..<C {
     let mean = cache.mean[c], invStd = cache.invStd[c]
     var sumDy: Double = 0, sumDyXhat: Double = 0
@@ -105,8 +108,9 @@ public func batchNorm2dBackward(gradOutput: Tensor, input: Tensor, gamma: Tensor
         sumDyXhat += dy * Double((input.data[base + i] - mean) * invStd)
       }
     }
-    gradBeta.data[c] = Float(sumDy)
-    gradGamma.data[c] = Float(sumDyXhat)
+    gradBeta?.data[c] += Float(sumDy)
+    gradGamma?.data[c] += Float(sumDyXhat)
+    guard gradInput != nil else { continue }
     let scale = gamma.data[c] * invStd
     let meanDy = Float(sumDy / count), meanDyXhat = Float(sumDyXhat / count)
     for n in 0..<N {
@@ -115,12 +119,44 @@ public func batchNorm2dBackward(gradOutput: Tensor, input: Tensor, gamma: Tensor
         let dy = gradOutput.data[base + i]
         if cache.training {
           let xhat = (input.data[base + i] - mean) * invStd
-          gradInput.data[base + i] = scale * (dy - meanDy - xhat * meanDyXhat)
+          gradInput?.data[base + i] += scale * (dy - meanDy - xhat * meanDyXhat)
         } else {
-          gradInput.data[base + i] = scale * dy
+          gradInput?.data[base + i] += scale * dy
         }
       }
     }
   }
-  return (gradInput, gradGamma, gradBeta)
+}
+
+// MARK: - Graph
+
+extension Graph {
+  /// Batch norm over (N,H,W) per channel; updates the running statistics in training mode.
+  /// input (N,C,H,W), gamma/beta (C,), running stats (C,).
+  public func batchNorm2d(
+    _ x: Variable, gamma: Variable, beta: Variable, runningMean: inout Tensor, runningVar: inout Tensor,
+    momentum: Float, epsilon: Float
+  ) -> Variable {
+    let (y, cache) = batchNorm2dForward(
+      input: values[x.id], gamma: values[gamma.id], beta: values[beta.id], runningMean: &runningMean,
+      runningVar: &runningVar, training: training, momentum: momentum, epsilon: epsilon)
+    return record(y, BatchNorm2DNode(input: x.id, gamma: gamma.id, beta: beta.id, cache: cache),
+      requiresGradient: needsGradient(x.id, gamma.id, beta.id))
+  }
+}
+
+/// batch_norm2d on the tape, with the statistics its forward normalized by.
+struct BatchNorm2DNode: BackwardNode {
+  let input: Int, gamma: Int, beta: Int
+  let cache: BatchNormCache
+
+  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
+    var gradInput = graph.takeGradient(input), gradGamma = graph.takeGradient(gamma), gradBeta = graph.takeGradient(beta)
+    batchNorm2dBackward(
+      gradInput: &gradInput, gradGamma: &gradGamma, gradBeta: &gradBeta, gradOutput: gradOutput, input: graph.values[input],
+      gamma: graph.values[gamma], cache: cache)
+    graph.restoreGradient(input, gradInput)
+    graph.restoreGradient(gamma, gradGamma)
+    graph.restoreGradient(beta, gradBeta)
+  }
 }

@@ -164,60 +164,71 @@ func col2imAdd(_ g: Conv2DGeometry, col: UnsafePointer<Float>, padded: UnsafeMut
 ///
 /// Each image is lowered by im2col to (C·kH·kW, Ho·Wo) and multiplied by the weight viewed as
 /// (O, C·kH·kW); stride-1 convolutions with C·kW >= 64 are lowered by kernel rows instead (see
-/// `im2colKernelRows`). With `threads > 1` the batch is split across threads, each running
-/// single-threaded sgemm (OpenBLAS's own threads would fight ours on small matrices).
+/// `im2colKernelRows`). With `threads > 1` the batch is split across threads, each calling
+/// sgemm (single-threaded by `RuntimePolicy`: OpenBLAS's own threads would fight ours).
 public func conv2dForward(
   input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, dilation: Int = 1, threads: Int = 1
 ) -> Tensor {
   let g = Conv2DGeometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation)
   if let bias { precondition(bias.shape == [g.outChannels], "conv2d bias must be (\(g.outChannels)), got \(bias.shape)") }
-  if g.batch == 0 { return Tensor(shape: g.outputShape) }
-  // Every element is written below (bias fill, then beta 1; or beta 0, which OpenBLAS treats
-  // as "overwrite", never reading the old value).
-  var output = uninitializedTensor(shape: g.outputShape)
+  // Every element is written (bias fill, then beta 1; or beta 0, which OpenBLAS treats as
+  // "overwrite", never reading the old value).
+  var output = g.batch == 0 ? Tensor(shape: g.outputShape) : uninitializedTensor(shape: g.outputShape)
+  output.data.withUnsafeMutableBufferPointer { y in
+    conv2dForward(g, output: y.baseAddress, accumulate: false, input: input, weight: weight, bias: bias, threads: threads)
+  }
+  return output
+}
+
+/// output (N,O,Ho,Wo) = conv(input) + bias, or, with `accumulate` (and no bias), output +=
+/// conv(input): the transposed convolution that gives conv2d's input gradient adds into it.
+func conv2dForward(
+  _ g: Conv2DGeometry, output y: UnsafeMutablePointer<Float>?, accumulate: Bool, input: Tensor, weight: Tensor, bias: Tensor?,
+  threads: Int
+) {
+  precondition(!accumulate || bias == nil, "conv2d adds a bias only when it overwrites its output")
+  guard g.batch > 0, let y else { return }
   let K = g.patchSize, P = g.outPlane, O = g.outChannels
   let chunks = splitRange(g.batch, parts: max(1, min(threads, g.batch)))
   let byKernelRows = g.lowersByKernelRows
   let rowWeights = byKernelRows ? weightsByKernelRow(weight) : []
   let colCapacity = byKernelRows ? max(K * P, g.kernelRowPatchSize * g.paddedHeight * g.outWidth) : K * P
-  setBLASThreads(1)
+  // beta 0 overwrites the output (the first GEMM of an image without bias); 1 adds to it.
+  let overwrites = !accumulate && bias == nil
   input.data.withUnsafeBufferPointer { inputBuffer in
     weight.data.withUnsafeBufferPointer { weightBuffer in
       rowWeights.withUnsafeBufferPointer { rowWeightBuffer in
-        output.data.withUnsafeMutableBufferPointer { outputBuffer in
-          let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!, y = outputBuffer.baseAddress!
-          let wr = rowWeightBuffer.baseAddress
-          let b = bias?.data
-          parallelFor(chunks: chunks.count, threads: threads) { chunk in
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: colCapacity)
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * g.paddedPlane)
-            padded.initialize(repeating: 0, count: g.channels * g.paddedPlane)
-            defer { col.deallocate(); padded.deallocate() }
-            for n in chunks[chunk] {
-              copyIntoPadded(g, image: x + n * g.channels * g.inPlane, padded: padded)
-              let out = y + n * O * P
-              if let b {
-                for o in 0..<O { (out + o * P).update(repeating: b[o], count: P) }
+        let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!
+        let wr = rowWeightBuffer.baseAddress
+        let b = bias?.data
+        parallelFor(chunks: chunks.count, threads: threads) { chunk in
+          let col = UnsafeMutablePointer<Float>.allocate(capacity: colCapacity)
+          let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * g.paddedPlane)
+          padded.initialize(repeating: 0, count: g.channels * g.paddedPlane)
+          defer { col.deallocate(); padded.deallocate() }
+          for n in chunks[chunk] {
+            copyIntoPadded(g, image: x + n * g.channels * g.inPlane, padded: padded)
+            let out = y + n * O * P
+            if let b {
+              for o in 0..<O { (out + o * P).update(repeating: b[o], count: P) }
+            }
+            if byKernelRows, let wr {
+              // out (O,P) += W_ky (O, C·kW) x rows (C·kW, P) shifted down by ky·d, per ky.
+              let rowK = g.kernelRowPatchSize, ldb = g.paddedHeight * g.outWidth
+              im2colKernelRows(g, padded: padded, col: col)
+              for ky in 0..<g.kernelH {
+                sgemm(transposeA: false, transposeB: false, M: O, N: P, K: rowK, wr + ky * O * rowK, lda: rowK,
+                  col + ky * g.dilation * g.outWidth, ldb: ldb, beta: overwrites && ky == 0 ? 0 : 1, out, ldc: P)
               }
-              if byKernelRows, let wr {
-                // out (O,P) += W_ky (O, C·kW) x rows (C·kW, P) shifted down by ky·d, per ky.
-                let rowK = g.kernelRowPatchSize, ldb = g.paddedHeight * g.outWidth
-                im2colKernelRows(g, padded: padded, col: col)
-                for ky in 0..<g.kernelH {
-                  sgemm(transposeA: false, transposeB: false, M: O, N: P, K: rowK, wr + ky * O * rowK, lda: rowK,
-                    col + ky * g.dilation * g.outWidth, ldb: ldb, beta: b == nil && ky == 0 ? 0 : 1, out, ldc: P)
-                }
-              } else {
-                im2col(g, padded: padded, col: col)
-                sgemm(transposeA: false, transposeB: false, M: O, N: P, K: K, w, lda: K, col, ldb: P, beta: b == nil ? 0 : 1, out, ldc: P)
-              }
+            } else {
+              im2col(g, padded: padded, col: col)
+              sgemm(transposeA: false, transposeB: false, M: O, N: P, K: K, w, lda: K, col, ldb: P, beta: overwrites ? 0 : 1, out, ldc: P)
             }
           }
         }
       }
     }
   }
-  return output
 }
 
 // MARK: - Lowering by kernel rows (stride 1)
@@ -270,30 +281,36 @@ func im2colKernelRows(_ g: Conv2DGeometry, padded: UnsafePointer<Float>, col: Un
   }
 }
 
-/// Convolution backward: gradOutput (N,O,Ho,Wo) -> gradInput (N,C,H,W) (nil unless
-/// `needInputGradient`), gradWeight (O,C,kH,kW), gradBias (O). Gradients are returned fresh.
+/// Convolution backward, ACCUMULATING into the gradient buffers (llm.c): gradInput (N,C,H,W),
+/// gradWeight (O,C,kH,kW) and gradBias (O) get `+=` their share of gradOutput (N,O,Ho,Wo); a nil
+/// buffer is not needed and not computed.
 ///
-/// gradWeight = Σ_n gradOut_n (O, Ho·Wo) × col_nᵀ; gradInput_n = col2im(Wᵀ × gradOut_n).
+/// gradWeight += Σ_n gradOut_n (O, Ho·Wo) × col_nᵀ; gradInput_n += col2im(Wᵀ × gradOut_n).
 /// NOTE: the batch is cut into a fixed number of groups whatever `threads` is, and the
 /// per-group weight gradients are summed in group order, so results do not depend on threads.
 public func conv2dBackward(
-  gradOutput: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
-  needInputGradient: Bool = true, threads: Int = 1
-) -> (gradInput: Tensor?, gradWeight: Tensor, gradBias: Tensor) {
+  gradInput: inout Tensor?, gradWeight: inout Tensor?, gradBias: inout Tensor?,
+  gradOutput: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0, dilation: Int = 1, threads: Int = 1
+) {
   let g = Conv2DGeometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation)
   precondition(gradOutput.shape == g.outputShape, "conv2d gradOutput must be \(g.outputShape), got \(gradOutput.shape)")
+  precondition(gradInput.map { $0.shape == input.shape } ?? true, "conv2d gradInput must be \(input.shape)")
+  precondition(gradWeight.map { $0.shape == weight.shape } ?? true, "conv2d gradWeight must be \(weight.shape)")
+  precondition(gradBias.map { $0.shape == [g.outChannels] } ?? true, "conv2d gradBias must be (\(g.outChannels))")
   let K = g.patchSize, P = g.outPlane, O = g.outChannels
-  var gradWeight = Tensor(shape: weight.shape)
-  let gradBias = conv2dBiasGradient(gradOutput, threads: threads)
-  if g.batch == 0 { return (needInputGradient ? Tensor(shape: input.shape) : nil, gradWeight, gradBias) }
+  withOptionalMutablePointer(&gradBias) { db in
+    if let db { conv2dBiasGradient(db, gradOutput: gradOutput, threads: threads) }
+  }
+  if g.batch == 0 { return }
+  let needInputGradient = gradInput != nil, needWeightGradient = gradWeight != nil
   let groups = splitRange(g.batch, parts: max(1, min(g.batch, conv2dReductionGroups)))
   // The weight gradient is lowered by kernel rows when the forward is (see `im2colKernelRows`).
   let byKernelRows = g.lowersByKernelRows
   let colCapacity = byKernelRows ? max(K * P, g.kernelRowPatchSize * g.paddedHeight * g.outWidth) : K * P
-  let partials = UnsafeMutablePointer<Float>.allocate(capacity: groups.count * O * K)
+  let partialCount = needWeightGradient ? groups.count * O * K : 0
+  let partials = UnsafeMutablePointer<Float>.allocate(capacity: partialCount)
   defer { partials.deallocate() }
-  partials.initialize(repeating: 0, count: groups.count * O * K)
-  setBLASThreads(1)
+  partials.initialize(repeating: 0, count: partialCount)
   // Stride 1 with a square kernel: the input gradient is itself a convolution (below), which
   // runs as im2col + a GEMM with the long O·k·k inner dimension instead of GEMM + col2im.
   // NOTE: only when O <= C. That convolution's im2col matrix is (O·k·k, H·W) per image; with
@@ -303,43 +320,45 @@ public func conv2dBackward(
   let transposedPadding = dilation * (g.kernelH - 1) - padding
   let viaTransposedConvolution = needInputGradient && stride == 1 && g.kernelH == g.kernelW && transposedPadding >= 0 && O <= g.channels
   let scatterInputGradient = needInputGradient && !viaTransposedConvolution
-  var gradInputData = [Float](repeating: 0, count: scatterInputGradient ? input.count : 0)
-  input.data.withUnsafeBufferPointer { inputBuffer in
-    weight.data.withUnsafeBufferPointer { weightBuffer in
-      gradOutput.data.withUnsafeBufferPointer { gradOutputBuffer in
-        gradInputData.withUnsafeMutableBufferPointer { gradInputBuffer in
-          let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!, dy = gradOutputBuffer.baseAddress!
-          // NOTE: an empty array may still have a base address; never write through it.
-          let dx = scatterInputGradient ? gradInputBuffer.baseAddress : nil
-          parallelFor(chunks: groups.count, threads: threads) { group in
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: colCapacity)
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * g.paddedPlane)
-            padded.initialize(repeating: 0, count: g.channels * g.paddedPlane)
-            let gradPadded = UnsafeMutablePointer<Float>.allocate(capacity: dx == nil ? 0 : g.channels * g.paddedPlane)
-            defer { col.deallocate(); padded.deallocate(); gradPadded.deallocate() }
-            let partial = partials + group * O * K
-            for n in groups[group] {
-              let dyn = dy + n * O * P
-              copyIntoPadded(g, image: x + n * g.channels * g.inPlane, padded: padded)
-              if byKernelRows {
-                // partial_ky (O, C·kW) += dy_n (O,P) x rows_ky^T (P, C·kW), per kernel row ky.
-                let rowK = g.kernelRowPatchSize, ldb = g.paddedHeight * g.outWidth
-                im2colKernelRows(g, padded: padded, col: col)
-                for ky in 0..<g.kernelH {
-                  sgemm(transposeA: false, transposeB: true, M: O, N: rowK, K: P, dyn, lda: P, col + ky * g.dilation * g.outWidth, ldb: ldb,
-                    beta: 1, partial + ky * O * rowK, ldc: rowK)
+  if needWeightGradient || scatterInputGradient {
+    withOptionalMutablePointer(&gradInput) { gradInputPointer in
+      input.data.withUnsafeBufferPointer { inputBuffer in
+        weight.data.withUnsafeBufferPointer { weightBuffer in
+          gradOutput.data.withUnsafeBufferPointer { gradOutputBuffer in
+            let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!, dy = gradOutputBuffer.baseAddress!
+            let dx = scatterInputGradient ? gradInputPointer : nil
+            parallelFor(chunks: groups.count, threads: threads) { group in
+              let col = UnsafeMutablePointer<Float>.allocate(capacity: colCapacity)
+              let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.channels * g.paddedPlane)
+              padded.initialize(repeating: 0, count: g.channels * g.paddedPlane)
+              let gradPadded = UnsafeMutablePointer<Float>.allocate(capacity: dx == nil ? 0 : g.channels * g.paddedPlane)
+              defer { col.deallocate(); padded.deallocate(); gradPadded.deallocate() }
+              let partial = partials + group * O * K
+              for n in groups[group] {
+                let dyn = dy + n * O * P
+                if needWeightGradient {
+                  copyIntoPadded(g, image: x + n * g.channels * g.inPlane, padded: padded)
+                  if byKernelRows {
+                    // partial_ky (O, C·kW) += dy_n (O,P) x rows_ky^T (P, C·kW), per kernel row ky.
+                    let rowK = g.kernelRowPatchSize, ldb = g.paddedHeight * g.outWidth
+                    im2colKernelRows(g, padded: padded, col: col)
+                    for ky in 0..<g.kernelH {
+                      sgemm(transposeA: false, transposeB: true, M: O, N: rowK, K: P, dyn, lda: P, col + ky * g.dilation * g.outWidth,
+                        ldb: ldb, beta: 1, partial + ky * O * rowK, ldc: rowK)
+                    }
+                  } else {
+                    im2col(g, padded: padded, col: col)
+                    // partial (O,K) += dy_n (O,P) x col^T (P,K)
+                    sgemm(transposeA: false, transposeB: true, M: O, N: K, K: P, dyn, lda: P, col, ldb: P, beta: 1, partial, ldc: K)
+                  }
                 }
-              } else {
-                im2col(g, padded: padded, col: col)
-                // partial (O,K) += dy_n (O,P) x col^T (P,K)
-                sgemm(transposeA: false, transposeB: true, M: O, N: K, K: P, dyn, lda: P, col, ldb: P, beta: 1, partial, ldc: K)
-              }
-              if let dx {
-                // col (K,P) = W^T (K,O) x dy_n (O,P), then scattered back onto the image.
-                sgemm(transposeA: true, transposeB: false, M: K, N: P, K: O, w, lda: K, dyn, ldb: P, beta: 0, col, ldc: P)
-                gradPadded.update(repeating: 0, count: g.channels * g.paddedPlane)
-                col2imAdd(g, col: col, padded: gradPadded)
-                addPaddedInterior(g, padded: gradPadded, image: dx + n * g.channels * g.inPlane)
+                if let dx {
+                  // col (K,P) = W^T (K,O) x dy_n (O,P), then scattered back onto the image.
+                  sgemm(transposeA: true, transposeB: false, M: K, N: P, K: O, w, lda: K, dyn, ldb: P, beta: 0, col, ldc: P)
+                  gradPadded.update(repeating: 0, count: g.channels * g.paddedPlane)
+                  col2imAdd(g, col: col, padded: gradPadded)
+                  addPaddedInterior(g, padded: gradPadded, image: dx + n * g.channels * g.inPlane)
+                }
               }
             }
           }
@@ -347,7 +366,7 @@ public func conv2dBackward(
       }
     }
   }
-  gradWeight.data.withUnsafeMutableBufferPointer { dw in
+  gradWeight?.data.withUnsafeMutableBufferPointer { dw in
     for group in 0..<groups.count {
       let partial = partials + group * O * K
       if byKernelRows {
@@ -366,12 +385,12 @@ public func conv2dBackward(
     }
   }
   if viaTransposedConvolution {
-    let gradInput = conv2dForward(
-      input: gradOutput, weight: flippedTransposedKernel(weight), bias: nil, stride: 1, padding: transposedPadding,
-      dilation: dilation, threads: threads)
-    return (gradInput, gradWeight, gradBias)
+    let transposed = Conv2DGeometry(
+      input: gradOutput.shape, weight: [g.channels, O, g.kernelH, g.kernelW], stride: 1, padding: transposedPadding, dilation: dilation)
+    withOptionalMutablePointer(&gradInput) { dx in
+      conv2dForward(transposed, output: dx, accumulate: true, input: gradOutput, weight: flippedTransposedKernel(weight), bias: nil, threads: threads)
+    }
   }
-  return (scatterInputGradient ? Tensor(shape: input.shape, data: gradInputData) : nil, gradWeight, gradBias)
 }
 
 /// weight (O,C,k,k) -> (C,O,k,k) rotated by 180 degrees: the kernel of the transposed convolution.
@@ -396,26 +415,22 @@ func flippedTransposedKernel(_ weight: Tensor) -> Tensor {
 /// How many batch groups the weight gradient is reduced over (fixed, for thread-independence).
 let conv2dReductionGroups = 8
 
-/// gradBias (O) = Σ over batch and positions of gradOutput (N,O,Ho,Wo); planes summed in double.
+/// gradBias (O) += Σ over batch and positions of gradOutput (N,O,Ho,Wo); planes summed in double.
 /// Channels are split across `threads`; each channel's sum is the same whatever the split.
-func conv2dBiasGradient(_ gradOutput: Tensor, threads: Int = 1) -> Tensor {
+func conv2dBiasGradient(_ db: UnsafeMutablePointer<Float>, gradOutput: Tensor, threads: Int = 1) {
   let N = gradOutput.shape[0], O = gradOutput.shape[1], P = gradOutput.shape[2] * gradOutput.shape[3]
-  var gradBias = Tensor(shape: [O])
-  if N == 0 || P == 0 { return gradBias }
+  if N == 0 || P == 0 { return }
   let ranges = splitRange(O, parts: max(1, min(threads, O)))
   gradOutput.data.withUnsafeBufferPointer { dyBuffer in
-    gradBias.data.withUnsafeMutableBufferPointer { dbBuffer in
-      let dy = dyBuffer.baseAddress!, db = dbBuffer.baseAddress!
-      parallelFor(chunks: ranges.count, threads: threads) { chunk in
-        for o in ranges[chunk] {
-          var sum: Double = 0
-          for n in 0..<N { sum += Double(planeSum(dy + (n * O + o) * P, count: P)) }
-          db[o] = Float(sum)
-        }
+    let dy = dyBuffer.baseAddress!
+    parallelFor(chunks: ranges.count, threads: threads) { chunk in
+      for o in ranges[chunk] {
+        var sum: Double = 0
+        for n in 0..<N { sum += Double(planeSum(dy + (n * O + o) * P, count: P)) }
+        db[o] += Float(sum)
       }
     }
   }
-  return gradBias
 }
 
 /// Σ values[0..<count], with 16 independent lanes so the adds pipeline (a single running sum
@@ -474,21 +489,18 @@ public func conv2dForwardNaive(
 
 /// The direct definition of `conv2dBackward` (same contract; `threads` is ignored), kept as the tested twin.
 public func conv2dBackwardNaive(
-  gradOutput: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
-  needInputGradient: Bool = true, threads: Int = 1
-) -> (gradInput: Tensor?, gradWeight: Tensor, gradBias: Tensor) {
+  gradInput: inout Tensor?, gradWeight: inout Tensor?, gradBias: inout Tensor?,
+  gradOutput: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0, dilation: Int = 1, threads: Int = 1
+) {
   let g = Conv2DGeometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation)
   precondition(gradOutput.shape == g.outputShape, "conv2d gradOutput must be \(g.outputShape), got \(gradOutput.shape)")
   let C = g.channels, H = g.height, W = g.width, kH = g.kernelH, kW = g.kernelW, O = g.outChannels
-  var gradInput = Tensor(shape: input.shape)
-  var gradWeight = Tensor(shape: weight.shape)
-  var gradBias = Tensor(shape: [O])
   for n in 0..<g.batch {
     for o in 0..<O {
       for oy in 0..<g.outHeight {
         for ox in 0..<g.outWidth {
           let dy = gradOutput.data[((n * O + o) * g.outHeight + oy) * g.outWidth + ox]
-          gradBias.data[o] += dy
+          gradBias?.data[o] += dy
           for c in 0..<C {
             for ky in 0..<kH {
               let iy = oy * stride - padding + ky * dilation
@@ -499,8 +511,8 @@ public func conv2dBackwardNaive(
                 let inputIndex = ((n * C + c) * H + iy) * W + ix
                 let weightIndex = ((o * C + c) * kH + ky) * kW + kx
                 // d(out)/d(in) = w, d(out)/d(w) = in
-                gradWeight.data[weightIndex] += dy * input.data[inputIndex]
-                if needInputGradient { gradInput.data[inputIndex] += dy * weight.data[weightIndex] }
+                gradWeight?.data[weightIndex] += dy * input.data[inputIndex]
+                gradInput?.data[inputIndex] += dy * weight.data[weightIndex]
               }
             }
           }
@@ -508,5 +520,34 @@ public func conv2dBackwardNaive(
       }
     }
   }
-  return (needInputGradient ? gradInput : nil, gradWeight, gradBias)
+}
+
+// MARK: - Graph
+
+extension Graph {
+  /// Convolution. input (N,C,H,W), weight (O,C,kH,kW), bias (O,) -> (N,O,Ho,Wo).
+  public func conv2d(_ x: Variable, weight: Variable, bias: Variable?, stride: Int = 1, padding: Int = 0, dilation: Int = 1) -> Variable {
+    let y = conv2dForward(
+      input: values[x.id], weight: values[weight.id], bias: bias.map { values[$0.id] }, stride: stride, padding: padding, dilation: dilation,
+      threads: threads)
+    return record(y, Conv2DNode(input: x.id, weight: weight.id, bias: bias?.id, stride: stride, padding: padding, dilation: dilation),
+      requiresGradient: needsGradient(x.id, weight.id, bias?.id))
+  }
+}
+
+/// conv2d on the tape: d/d(input), d/d(weight) and d/d(bias) by `conv2dBackward`.
+struct Conv2DNode: BackwardNode {
+  let input: Int, weight: Int, bias: Int?
+  let stride: Int, padding: Int, dilation: Int
+
+  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
+    var gradInput = graph.takeGradient(input), gradWeight = graph.takeGradient(weight)
+    var gradBias = bias.flatMap(graph.takeGradient)
+    conv2dBackward(
+      gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: graph.values[input],
+      weight: graph.values[weight], stride: stride, padding: padding, dilation: dilation, threads: graph.threads)
+    graph.restoreGradient(input, gradInput)
+    graph.restoreGradient(weight, gradWeight)
+    if let bias { graph.restoreGradient(bias, gradBias) }
+  }
 }

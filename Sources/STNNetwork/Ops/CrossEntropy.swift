@@ -40,16 +40,47 @@ public func softmaxCrossEntropyForward(logits: Tensor, targets: [Int]) -> (loss:
   return (Float(total / Double(N)), probabilities)
 }
 
-/// Gradient of the mean loss with respect to the logits: (softmax - onehot(target)) / N, (N,K).
-public func softmaxCrossEntropyBackward(probabilities: Tensor, targets: [Int]) -> Tensor {
+/// Backward of the mean loss, ACCUMULATING: gradLogits (N,K) += gradLoss · (softmax -
+/// onehot(target)) / N, where gradLoss is the upstream gradient of the loss (1 at the root).
+public func softmaxCrossEntropyBackward(gradLogits: inout Tensor, gradLoss: Float = 1, probabilities: Tensor, targets: [Int]) {
   precondition(probabilities.rank == 2 && probabilities.shape[0] == targets.count, "cross_entropy backward: \(targets.count) targets for probabilities \(probabilities.shape)")
+  precondition(gradLogits.shape == probabilities.shape, "cross_entropy backward: gradLogits \(gradLogits.shape) for probabilities \(probabilities.shape)")
   let N = probabilities.shape[0], K = probabilities.shape[1]
-  var gradient = probabilities
   let scale = 1 / Float(N)
   for n in 0..<N {
     precondition(targets[n] >= 0 && targets[n] < K, "cross_entropy target \(targets[n]) outside 0..<\(K)")
-    gradient.data[n * K + targets[n]] -= 1
-    for k in 0..<K { gradient.data[n * K + k] *= scale }
+    for k in 0..<K {
+      let p = probabilities.data[n * K + k]
+      // NOTE: (p - onehot)·(1/N) first, then the upstream factor: at the root (x·1 = x) the
+      // result has the bits of the plain d(mean loss)/d(logits).
+      gradLogits.data[n * K + k] += (k == targets[n] ? p - 1 : p) * scale * gradLoss
+    }
   }
-  return gradient
+}
+
+// MARK: - Graph
+
+extension Graph {
+  /// Mean softmax cross-entropy of logits (N,K) against class indices; a (1,) node.
+  public func softmaxCrossEntropy(_ logits: Variable, targets: [Int]) -> Variable {
+    precondition(targets.count == values[logits.id].shape[0], "\(targets.count) targets for \(values[logits.id].shape[0]) rows")
+    let classes = values[logits.id].shape[1]
+    precondition(targets.allSatisfy { (0..<classes).contains($0) }, "targets must be class indices in 0..<\(classes) (check labels before training)")
+    let (loss, probabilities) = softmaxCrossEntropyForward(logits: values[logits.id], targets: targets)
+    return record(Tensor(shape: [1], data: [loss]), SoftmaxCrossEntropyNode(logits: logits.id, targets: targets, probabilities: probabilities),
+      requiresGradient: needsGradient(logits.id))
+  }
+}
+
+/// softmax_cross_entropy on the tape, with the probabilities its forward computed.
+struct SoftmaxCrossEntropyNode: BackwardNode {
+  let logits: Int
+  let targets: [Int]
+  let probabilities: Tensor
+
+  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
+    graph.accumulateGradient(logits) { gradLogits in
+      softmaxCrossEntropyBackward(gradLogits: &gradLogits, gradLoss: gradOutput.data[0], probabilities: probabilities, targets: targets)
+    }
+  }
 }

@@ -1,7 +1,7 @@
-// Inverted dropout, forward and backward.
+// Inverted dropout: forward, accumulating backward, and its graph node.
 import STNTensor
 
-// MARK: - Dropout
+// MARK: - Kernels
 
 /// Inverted dropout (training mode), any shape: each element is zeroed with probability `p` and
 /// the kept ones are scaled by 1/(1-p), so evaluation needs no rescaling. The mask holds the
@@ -12,13 +12,34 @@ public func dropoutForward(_ x: Tensor, probability p: Float, rng: inout RandomS
   let keep: Float = p < 1 ? 1 / (1 - p) : 0
   var mask = [Float](repeating: 0, count: x.count)
   for i in 0..<x.count { mask[i] = rng.nextUnitFloat() < p ? 0 : keep }
-  return (dropoutBackward(gradOutput: x, mask: mask), mask)
+  var output = Tensor(shape: x.shape)
+  for i in 0..<mask.count { output.data[i] = x.data[i] * mask[i] }
+  return (output, mask)
 }
 
-/// Dropout backward: dx = dy · mask.
-public func dropoutBackward(gradOutput: Tensor, mask: [Float]) -> Tensor {
-  precondition(mask.count == gradOutput.count, "dropout mask has \(mask.count) entries for \(gradOutput.count) elements")
-  var result = Tensor(shape: gradOutput.shape)
-  for i in 0..<mask.count { result.data[i] = gradOutput.data[i] * mask[i] }
-  return result
+/// Dropout backward, ACCUMULATING: gradInput += dy · mask (the local derivative is the mask).
+public func dropoutBackward(gradInput: inout Tensor, gradOutput: Tensor, mask: [Float]) {
+  precondition(mask.count == gradOutput.count && gradInput.count == mask.count, "dropout mask has \(mask.count) entries for \(gradOutput.count) elements")
+  for i in 0..<mask.count { gradInput.data[i] += gradOutput.data[i] * mask[i] }
+}
+
+// MARK: - Graph
+
+extension Graph {
+  /// Inverted dropout in training mode (kept values scaled by 1/(1-p)); identity in eval mode.
+  public func dropout(_ x: Variable, probability: Float, random: inout RandomStream) -> Variable {
+    guard training, probability > 0 else { return x }
+    let (y, mask) = dropoutForward(values[x.id], probability: probability, rng: &random)
+    return record(y, DropoutNode(input: x.id, mask: mask), requiresGradient: needsGradient(x.id))
+  }
+}
+
+/// dropout on the tape, with its mask.
+struct DropoutNode: BackwardNode {
+  let input: Int
+  let mask: [Float]
+
+  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
+    graph.accumulateGradient(input) { gradInput in dropoutBackward(gradInput: &gradInput, gradOutput: gradOutput, mask: mask) }
+  }
 }

@@ -1,7 +1,8 @@
-// Fully connected layer (PyTorch `nn.Linear` layout), forward and backward on sgemm.
+// Fully connected layer (PyTorch `nn.Linear` layout): forward and accumulating backward on
+// sgemm, and its graph node.
 import STNTensor
 
-// MARK: - Linear
+// MARK: - Kernels
 
 /// Linear layer: input (N,in), weight (out,in) (PyTorch layout), bias (out) or nil -> (N,out),
 /// y = x·Wᵀ + b.
@@ -17,10 +18,6 @@ public func linearForward(input: Tensor, weight: Tensor, bias: Tensor?) -> Tenso
     }
   }
   if N == 0 || outFeatures == 0 || inFeatures == 0 { return output }
-  // NOTE: one BLAS-thread policy for the whole network: OpenBLAS runs single-threaded and the
-  // kernels split work themselves (conv2d sets the same). These GEMMs are small (the ST-CNN's
-  // largest is 64x1600x64), where OpenBLAS's threads cost more than they save.
-  setBLASThreads(1)
   input.data.withUnsafeBufferPointer { x in
     weight.data.withUnsafeBufferPointer { w in
       output.data.withUnsafeMutableBufferPointer { y in
@@ -33,38 +30,66 @@ public func linearForward(input: Tensor, weight: Tensor, bias: Tensor?) -> Tenso
   return output
 }
 
-/// Linear backward: gradOutput (N,out) -> gradInput (N,in) = dy·W (nil unless
-/// `needInputGradient`), gradWeight (out,in) = dyᵀ·x, gradBias (out) = Σ_n dy.
-public func linearBackward(gradOutput: Tensor, input: Tensor, weight: Tensor, needInputGradient: Bool = true) -> (gradInput: Tensor?, gradWeight: Tensor, gradBias: Tensor) {
+/// Linear backward, ACCUMULATING into the gradient buffers: gradInput (N,in) += dy·W,
+/// gradWeight (out,in) += dyᵀ·x, gradBias (out) += Σ_n dy, for gradOutput dy (N,out); a nil
+/// buffer is not needed and not computed.
+public func linearBackward(
+  gradInput: inout Tensor?, gradWeight: inout Tensor?, gradBias: inout Tensor?, gradOutput: Tensor, input: Tensor, weight: Tensor
+) {
   precondition(input.rank == 2 && weight.rank == 2 && gradOutput.rank == 2, "linear backward wants 2-D tensors")
   let N = input.shape[0], inFeatures = input.shape[1], outFeatures = weight.shape[0]
   precondition(weight.shape[1] == inFeatures && gradOutput.shape == [N, outFeatures], "linear backward shapes do not match: input \(input.shape), weight \(weight.shape), gradOutput \(gradOutput.shape)")
-  var gradInput = Tensor(shape: needInputGradient ? input.shape : [0])
-  var gradWeight = Tensor(shape: weight.shape)
-  var gradBias = Tensor(shape: [outFeatures])
-  for o in 0..<outFeatures {
-    var sum: Float = 0
-    for n in 0..<N { sum += gradOutput.data[n * outFeatures + o] }
-    gradBias.data[o] = sum
+  precondition((gradInput?.shape ?? input.shape) == input.shape && (gradWeight?.shape ?? weight.shape) == weight.shape
+    && (gradBias?.shape ?? [outFeatures]) == [outFeatures], "linear backward: gradient buffers do not match the input, weight and bias")
+  withOptionalMutablePointer(&gradBias) { db in
+    guard let db else { return }
+    for o in 0..<outFeatures {
+      var sum: Float = 0
+      for n in 0..<N { sum += gradOutput.data[n * outFeatures + o] }
+      db[o] += sum
+    }
   }
-  if N > 0 && outFeatures > 0 && inFeatures > 0 {
-    setBLASThreads(1)  // see linearForward
-    gradOutput.data.withUnsafeBufferPointer { dy in
+  if N == 0 || outFeatures == 0 || inFeatures == 0 { return }
+  gradOutput.data.withUnsafeBufferPointer { dy in
+    withOptionalMutablePointer(&gradWeight) { dw in
+      guard let dw else { return }
       input.data.withUnsafeBufferPointer { x in
-        gradWeight.data.withUnsafeMutableBufferPointer { dw in
-          sgemm(transposeA: true, transposeB: false, M: outFeatures, N: inFeatures, K: N,
-                dy.baseAddress!, lda: outFeatures, x.baseAddress!, ldb: inFeatures, dw.baseAddress!, ldc: inFeatures)
-        }
-        if needInputGradient {
-          weight.data.withUnsafeBufferPointer { w in
-            gradInput.data.withUnsafeMutableBufferPointer { dx in
-              sgemm(transposeA: false, transposeB: false, M: N, N: inFeatures, K: outFeatures,
-                    dy.baseAddress!, lda: outFeatures, w.baseAddress!, ldb: inFeatures, dx.baseAddress!, ldc: inFeatures)
-            }
-          }
-        }
+        sgemm(transposeA: true, transposeB: false, M: outFeatures, N: inFeatures, K: N,
+              dy.baseAddress!, lda: outFeatures, x.baseAddress!, ldb: inFeatures, beta: 1, dw, ldc: inFeatures)
+      }
+    }
+    withOptionalMutablePointer(&gradInput) { dx in
+      guard let dx else { return }
+      weight.data.withUnsafeBufferPointer { w in
+        sgemm(transposeA: false, transposeB: false, M: N, N: inFeatures, K: outFeatures,
+              dy.baseAddress!, lda: outFeatures, w.baseAddress!, ldb: inFeatures, beta: 1, dx, ldc: inFeatures)
       }
     }
   }
-  return (needInputGradient ? gradInput : nil, gradWeight, gradBias)
+}
+
+// MARK: - Graph
+
+extension Graph {
+  /// Fully connected. input (N,in), weight (out,in), bias (out,) -> (N,out).
+  public func linear(_ x: Variable, weight: Variable, bias: Variable?) -> Variable {
+    let y = linearForward(input: values[x.id], weight: values[weight.id], bias: bias.map { values[$0.id] })
+    return record(y, LinearNode(input: x.id, weight: weight.id, bias: bias?.id), requiresGradient: needsGradient(x.id, weight.id, bias?.id))
+  }
+}
+
+/// linear on the tape: d/d(input), d/d(weight) and d/d(bias) by `linearBackward`.
+struct LinearNode: BackwardNode {
+  let input: Int, weight: Int, bias: Int?
+
+  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
+    var gradInput = graph.takeGradient(input), gradWeight = graph.takeGradient(weight)
+    var gradBias = bias.flatMap(graph.takeGradient)
+    linearBackward(
+      gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: graph.values[input],
+      weight: graph.values[weight])
+    graph.restoreGradient(input, gradInput)
+    graph.restoreGradient(weight, gradWeight)
+    if let bias { graph.restoreGradient(bias, gradBias) }
+  }
 }

@@ -174,28 +174,28 @@ func maxPool2x2RowVectorized(
   return ox
 }
 
-/// Max pooling backward: routes each gradOutput (N,C,Ho,Wo) element to its argmax position in
-/// gradInput (N,C,H,W) = `inputShape` (overlapping windows add up).
-public func maxPool2dBackward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int], threads: Int = 1) -> Tensor {
-  maxPool2dBackward(gradOutput: gradOutput, argmax: argmax, inputShape: inputShape, reluOutput: nil, threads: threads)
+/// Max pooling backward, ACCUMULATING: routes each gradOutput (N,C,Ho,Wo) element to its argmax
+/// position and adds it to gradInput (N,C,H,W) (overlapping windows add up).
+public func maxPool2dBackward(gradInput: inout Tensor, gradOutput: Tensor, argmax: [Int32], threads: Int = 1) {
+  maxPool2dBackward(gradInput: &gradInput, gradOutput: gradOutput, argmax: argmax, reluOutput: nil, threads: threads)
 }
 
-/// Backward of `maxPool2dReLUForward`: gradOutput (N,C,Ho,Wo) is masked where the forward
-/// `output` (N,C,Ho,Wo) is not > 0 (the ReLU's rule), then routed as `maxPool2dBackward` does.
-public func maxPool2dReLUBackward(gradOutput: Tensor, output: Tensor, argmax: [Int32], inputShape: [Int], threads: Int = 1) -> Tensor {
+/// Backward of `maxPool2dReLUForward`, accumulating into gradInput (N,C,H,W): gradOutput
+/// (N,C,Ho,Wo) is masked where the forward `output` (N,C,Ho,Wo) is not > 0 (the ReLU's rule),
+/// then routed as `maxPool2dBackward` does.
+public func maxPool2dReLUBackward(gradInput: inout Tensor, gradOutput: Tensor, output: Tensor, argmax: [Int32], threads: Int = 1) {
   precondition(output.shape == gradOutput.shape, "max_pool2d+relu output \(output.shape) does not match gradOutput \(gradOutput.shape)")
-  return maxPool2dBackward(gradOutput: gradOutput, argmax: argmax, inputShape: inputShape, reluOutput: output, threads: threads)
+  maxPool2dBackward(gradInput: &gradInput, gradOutput: gradOutput, argmax: argmax, reluOutput: output, threads: threads)
 }
 
-func maxPool2dBackward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int], reluOutput: Tensor?, threads: Int) -> Tensor {
+func maxPool2dBackward(gradInput: inout Tensor, gradOutput: Tensor, argmax: [Int32], reluOutput: Tensor?, threads: Int) {
+  let inputShape = gradInput.shape
   precondition(inputShape.count == 4 && gradOutput.rank == 4, "max_pool2d backward wants 4-D shapes, got \(gradOutput.shape) and \(inputShape)")
   precondition(gradOutput.shape[0] == inputShape[0] && gradOutput.shape[1] == inputShape[1], "max_pool2d gradOutput \(gradOutput.shape) does not match input \(inputShape)")
   precondition(argmax.count == gradOutput.count, "max_pool2d argmax has \(argmax.count) entries for \(gradOutput.count) outputs")
   let planes = inputShape[0] * inputShape[1], inPlane = inputShape[2] * inputShape[3]
   let outPlane = gradOutput.shape[2] * gradOutput.shape[3]
-  if planes == 0 || inPlane == 0 || outPlane == 0 { return Tensor(shape: inputShape) }
-  // Each plane is zeroed by the thread that fills it (in cache, and off the calling thread).
-  var gradInput = uninitializedTensor(shape: inputShape)
+  if planes == 0 || inPlane == 0 || outPlane == 0 { return }
   let ranges = splitRange(planes, parts: max(1, min(threads, planes)))
   let mask = reluOutput?.data ?? []
   gradOutput.data.withUnsafeBufferPointer { dyBuffer in
@@ -208,7 +208,6 @@ func maxPool2dBackward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int], r
           parallelFor(chunks: ranges.count, threads: threads) { chunk in
             for plane in ranges[chunk] {
               let dxPlane = dx + plane * inPlane
-              dxPlane.update(repeating: 0, count: inPlane)
               let first = plane * outPlane
               if let y {
                 for k in first..<(first + outPlane) {
@@ -231,7 +230,6 @@ func maxPool2dBackward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int], r
       }
     }
   }
-  return gradInput
 }
 
 // MARK: - Average pooling
@@ -279,12 +277,11 @@ public func avgPool2dForward(input: Tensor, kernel: Int, stride: Int? = nil, pad
   return output
 }
 
-/// Average pooling backward: gradOutput (N,C,Ho,Wo) -> gradInput (N,C,H,W) = `inputShape`;
-/// each output's gradient is shared equally (1/divisor) by the input cells of its window.
-public func avgPool2dBackward(gradOutput: Tensor, inputShape: [Int], kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) -> Tensor {
-  let g = Pool2DGeometry(inputShape: inputShape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, op: "avg_pool2d")
+/// Average pooling backward, ACCUMULATING into gradInput (N,C,H,W): each gradOutput (N,C,Ho,Wo)
+/// element is shared equally (1/divisor) by the input cells of its window.
+public func avgPool2dBackward(gradInput: inout Tensor, gradOutput: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
+  let g = Pool2DGeometry(inputShape: gradInput.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, op: "avg_pool2d")
   precondition(gradOutput.shape == g.outputShape, "avg_pool2d gradOutput must be \(g.outputShape), got \(gradOutput.shape)")
-  var gradInput = Tensor(shape: inputShape)
   let H = g.height, W = g.width, Ho = g.outHeight, Wo = g.outWidth
   gradOutput.data.withUnsafeBufferPointer { dy in
     gradInput.data.withUnsafeMutableBufferPointer { dx in
@@ -303,5 +300,60 @@ public func avgPool2dBackward(gradOutput: Tensor, inputShape: [Int], kernel: Int
       }
     }
   }
-  return gradInput
+}
+
+// MARK: - Graph
+
+extension Graph {
+  /// Max pooling (PyTorch `ceil_mode` semantics). (N,C,H,W) -> (N,C,Ho,Wo).
+  public func maxPool2d(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false) -> Variable {
+    let (y, argmax) = maxPool2dForward(input: values[x.id], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: threads)
+    return record(y, MaxPool2DNode(input: x.id, argmax: argmax, relu: false), requiresGradient: needsGradient(x.id))
+  }
+
+  /// relu(maxPool2d(x)) as one node (one pass over the pooled values forward and backward);
+  /// same values and gradients as the two ops. (N,C,H,W) -> (N,C,Ho,Wo).
+  public func maxPool2dReLU(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false) -> Variable {
+    let (y, argmax) = maxPool2dReLUForward(input: values[x.id], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: threads)
+    return record(y, MaxPool2DNode(input: x.id, argmax: argmax, relu: true), requiresGradient: needsGradient(x.id))
+  }
+
+  /// Average pooling. (N,C,H,W) -> (N,C,Ho,Wo).
+  public func avgPool2d(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) -> Variable {
+    let y = avgPool2dForward(input: values[x.id], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
+    return record(y, AvgPool2DNode(input: x.id, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad),
+      requiresGradient: needsGradient(x.id))
+  }
+}
+
+/// max_pool2d (optionally fused with the ReLU after it) on the tape: the forward's argmax routes
+/// the gradient.
+struct MaxPool2DNode: BackwardNode {
+  let input: Int
+  let argmax: [Int32]
+  let relu: Bool
+
+  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
+    graph.accumulateGradient(input) { gradInput in
+      if relu {
+        maxPool2dReLUBackward(gradInput: &gradInput, gradOutput: gradOutput, output: graph.values[output], argmax: argmax, threads: graph.threads)
+      } else {
+        maxPool2dBackward(gradInput: &gradInput, gradOutput: gradOutput, argmax: argmax, threads: graph.threads)
+      }
+    }
+  }
+}
+
+/// avg_pool2d on the tape.
+struct AvgPool2DNode: BackwardNode {
+  let input: Int
+  let kernel: Int, stride: Int, padding: Int, ceilMode: Bool, countIncludePad: Bool
+
+  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
+    graph.accumulateGradient(input) { gradInput in
+      avgPool2dBackward(
+        gradInput: &gradInput, gradOutput: gradOutput, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode,
+        countIncludePad: countIncludePad)
+    }
+  }
 }

@@ -9,23 +9,23 @@ final class ActivationsTests: XCTestCase {
 
   func testHandComputed() {
     XCTAssertEqual(reluForward(x).data, [0, 0, 0.5, 3])
-    XCTAssertEqual(reluBackward(gradOutput: Tensor(shape: [2, 2], repeating: 2), input: x).data, [0, 0, 2, 2])
+    XCTAssertEqual(freshGradient(x.shape) { reluBackward(gradInput: &$0, gradOutput: Tensor(shape: [2, 2], repeating: 2), input: x) }.data, [0, 0, 2, 2])
     XCTAssertEqual(leakyReLUForward(x, slope: 0.1).data, [-0.2, -0.05, 0.5, 3])
-    XCTAssertEqual(leakyReLUBackward(gradOutput: Tensor(shape: [2, 2], repeating: 2), input: x, slope: 0.1).data, [0.2, 0.2, 2, 2])
+    XCTAssertEqual(freshGradient(x.shape) { leakyReLUBackward(gradInput: &$0, gradOutput: Tensor(shape: [2, 2], repeating: 2), input: x, slope: 0.1) }.data, [0.2, 0.2, 2, 2])
     let s = sigmoidForward(Tensor(shape: [1], data: [0]))
     XCTAssertEqual(s.data, [0.5])
-    XCTAssertEqual(sigmoidBackward(gradOutput: Tensor(shape: [1], data: [4]), output: s).data, [1])
+    XCTAssertEqual(freshGradient([1]) { sigmoidBackward(gradInput: &$0, gradOutput: Tensor(shape: [1], data: [4]), output: s) }.data, [1])
     let t = tanhForward(Tensor(shape: [1], data: [0]))
     XCTAssertEqual(t.data, [0])
-    XCTAssertEqual(tanhBackward(gradOutput: Tensor(shape: [1], data: [3]), output: t).data, [3])
+    XCTAssertEqual(freshGradient([1]) { tanhBackward(gradInput: &$0, gradOutput: Tensor(shape: [1], data: [3]), output: t) }.data, [3])
   }
 
   /// At the kink x = 0 PyTorch's ReLU gradient is 0; LeakyReLU's is the slope.
   func testKinkConvention() {
     let zero = Tensor(shape: [1], data: [0])
     let one = Tensor(shape: [1], data: [1])
-    XCTAssertEqual(reluBackward(gradOutput: one, input: zero).data, [0])
-    XCTAssertEqual(leakyReLUBackward(gradOutput: one, input: zero, slope: 0.2).data, [0.2])
+    XCTAssertEqual(freshGradient([1]) { reluBackward(gradInput: &$0, gradOutput: one, input: zero) }.data, [0])
+    XCTAssertEqual(freshGradient([1]) { leakyReLUBackward(gradInput: &$0, gradOutput: one, input: zero, slope: 0.2) }.data, [0.2])
   }
 
   func testSaturationIsFinite() {
@@ -42,10 +42,10 @@ final class ActivationsTests: XCTestCase {
     for i in 0..<input.count where abs(input.data[i]) < 0.05 { input.data[i] = 0.3 }
     let probe = randomTensor(input.shape, rng: &rng)
     let checks: [(String, (Tensor) -> Tensor, Tensor)] = [
-      ("relu", reluForward, reluBackward(gradOutput: probe, input: input)),
-      ("leaky", { leakyReLUForward($0, slope: 0.2) }, leakyReLUBackward(gradOutput: probe, input: input, slope: 0.2)),
-      ("sigmoid", sigmoidForward, sigmoidBackward(gradOutput: probe, output: sigmoidForward(input))),
-      ("tanh", tanhForward, tanhBackward(gradOutput: probe, output: tanhForward(input))),
+      ("relu", { reluForward($0) }, freshGradient(input.shape) { reluBackward(gradInput: &$0, gradOutput: probe, input: input) }),
+      ("leaky", { leakyReLUForward($0, slope: 0.2) }, freshGradient(input.shape) { leakyReLUBackward(gradInput: &$0, gradOutput: probe, input: input, slope: 0.2) }),
+      ("sigmoid", sigmoidForward, freshGradient(input.shape) { sigmoidBackward(gradInput: &$0, gradOutput: probe, output: sigmoidForward(input)) }),
+      ("tanh", tanhForward, freshGradient(input.shape) { tanhBackward(gradInput: &$0, gradOutput: probe, output: tanhForward(input)) }),
     ]
     for (name, forward, analytic) in checks {
       let numeric = numericalGradient(of: { dotProduct(forward($0), probe) }, at: input, epsilon: 1e-2)
@@ -64,14 +64,14 @@ final class ActivationsTests: XCTestCase {
       let output: Tensor, gradInput: Tensor
       switch file.metadata["op"] {
       case "relu":
-        output = reluForward(input); gradInput = reluBackward(gradOutput: gradOutput, input: input)
+        output = reluForward(input); gradInput = freshGradient(input.shape) { reluBackward(gradInput: &$0, gradOutput: gradOutput, input: input) }
       case "leaky_relu":
         let slope = try XCTUnwrap(file.floatSetting("slope"))
-        output = leakyReLUForward(input, slope: slope); gradInput = leakyReLUBackward(gradOutput: gradOutput, input: input, slope: slope)
+        output = leakyReLUForward(input, slope: slope); gradInput = freshGradient(input.shape) { leakyReLUBackward(gradInput: &$0, gradOutput: gradOutput, input: input, slope: slope) }
       case "sigmoid":
-        output = sigmoidForward(input); gradInput = sigmoidBackward(gradOutput: gradOutput, output: output)
+        output = sigmoidForward(input); gradInput = freshGradient(input.shape) { sigmoidBackward(gradInput: &$0, gradOutput: gradOutput, output: output) }
       case "tanh":
-        output = tanhForward(input); gradInput = tanhBackward(gradOutput: gradOutput, output: output)
+        output = tanhForward(input); gradInput = freshGradient(input.shape) { tanhBackward(gradInput: &$0, gradOutput: gradOutput, output: output) }
       default:
         XCTFail("\(name): unknown op \(file.metadata["op"] ?? "nil")"); continue
       }
@@ -91,11 +91,21 @@ extension ActivationsTests {
     input.data[10] = .nan
     input.data[11] = 0
     let gradOutput = randomTensor(input.shape, rng: &rng)
-    let forward = reluForward(input), backward = reluBackward(gradOutput: gradOutput, input: input)
+    let forward = reluForward(input), backward = freshGradient(input.shape) { reluBackward(gradInput: &$0, gradOutput: gradOutput, input: input) }
     for threads in [1, 2, 3] {
       XCTAssertEqual(reluForward(input, threads: threads).data.map(\.bitPattern), forward.data.map(\.bitPattern))
-      XCTAssertEqual(reluBackward(gradOutput: gradOutput, input: input, threads: threads), backward)
+      XCTAssertEqual(freshGradient(input.shape) { reluBackward(gradInput: &$0, gradOutput: gradOutput, input: input, threads: threads) }, backward)
     }
     XCTAssertTrue(reluForward(input, threads: 2).data[10].isNaN)
+  }
+
+  /// Backward kernels add to what the buffer holds (a node read twice gets both shares).
+  func testBackwardAccumulatesIntoTheBuffer() {
+    let gradOutput = Tensor(shape: [2, 2], repeating: 2)
+    var gradInput = Tensor(shape: [2, 2], data: [1, 1, 1, 1])
+    reluBackward(gradInput: &gradInput, gradOutput: gradOutput, input: x)
+    XCTAssertEqual(gradInput.data, [1, 1, 3, 3])
+    tanhBackward(gradInput: &gradInput, gradOutput: gradOutput, output: Tensor(shape: [2, 2]))
+    XCTAssertEqual(gradInput.data, [3, 3, 5, 5])
   }
 }

@@ -5,6 +5,13 @@ import STNTestSupport
 import STNNetwork
 
 final class BatchNormTests: XCTestCase {
+  /// `batchNorm2dBackward` into zero buffers: the gradients of one backward pass.
+  private func gradients(_ gradOutput: Tensor, _ input: Tensor, _ gamma: Tensor, _ cache: BatchNormCache) -> (gradInput: Tensor, gradGamma: Tensor, gradBeta: Tensor) {
+    var gradInput: Tensor? = Tensor(shape: input.shape), gradGamma: Tensor? = Tensor(shape: gamma.shape), gradBeta: Tensor? = Tensor(shape: gamma.shape)
+    batchNorm2dBackward(gradInput: &gradInput, gradGamma: &gradGamma, gradBeta: &gradBeta, gradOutput: gradOutput, input: input, gamma: gamma, cache: cache)
+    return (gradInput ?? Tensor(shape: []), gradGamma ?? Tensor(shape: []), gradBeta ?? Tensor(shape: []))
+  }
+
   /// One channel holding 1, 2, 3, 4: mean 2.5, biased variance 1.25, unbiased 5/3.
   func testHandComputedTraining() {
     let input = Tensor(shape: [1, 1, 2, 2], data: [1, 2, 3, 4])
@@ -18,7 +25,7 @@ final class BatchNormTests: XCTestCase {
     XCTAssertEqual(runningMean.data[0], 0.25, accuracy: 1e-6)
     XCTAssertEqual(runningVar.data[0], 0.9 + 0.1 * 5 / 3, accuracy: 1e-6)
     // A constant upstream gradient is absorbed by the mean: no gradient reaches the input.
-    let grads = batchNorm2dBackward(gradOutput: Tensor(shape: [1, 1, 2, 2], repeating: 1), input: input, gamma: gamma, cache: cache)
+    let grads = gradients(Tensor(shape: [1, 1, 2, 2], repeating: 1), input, gamma, cache)
     for value in grads.gradInput.data { XCTAssertEqual(value, 0, accuracy: 1e-6) }
     XCTAssertEqual(grads.gradBeta.data, [4])
     XCTAssertEqual(grads.gradGamma.data[0], 0, accuracy: 1e-6)
@@ -31,7 +38,7 @@ final class BatchNormTests: XCTestCase {
     XCTAssertEqual(output.data, [1, 2])
     XCTAssertEqual(runningMean.data, [1])
     XCTAssertEqual(runningVar.data, [4])
-    let grads = batchNorm2dBackward(gradOutput: Tensor(shape: [1, 1, 1, 2], data: [2, 4]), input: input, gamma: Tensor(shape: [1], data: [3]), cache: cache)
+    let grads = gradients(Tensor(shape: [1, 1, 1, 2], data: [2, 4]), input, Tensor(shape: [1], data: [3]), cache)
     XCTAssertEqual(grads.gradInput.data, [3, 6])
   }
 
@@ -46,7 +53,7 @@ final class BatchNormTests: XCTestCase {
     }
     var rm = Tensor(shape: [2]), rv = Tensor(shape: [2], repeating: 1)
     let cache = batchNorm2dForward(input: input, gamma: gamma, beta: beta, runningMean: &rm, runningVar: &rv, training: true).cache
-    let grads = batchNorm2dBackward(gradOutput: probe, input: input, gamma: gamma, cache: cache)
+    let grads = gradients(probe, input, gamma, cache)
     XCTAssertNil(closeness(grads.gradInput, numericalGradient(of: { loss($0, gamma, beta) }, at: input, epsilon: 5e-3), atol: 5e-3, rtol: 5e-3))
     XCTAssertNil(closeness(grads.gradGamma, numericalGradient(of: { loss(input, $0, beta) }, at: gamma, epsilon: 5e-3), atol: 5e-3, rtol: 5e-3))
     XCTAssertNil(closeness(grads.gradBeta, numericalGradient(of: { loss(input, gamma, $0) }, at: beta, epsilon: 5e-3), atol: 5e-3, rtol: 5e-3))
@@ -68,7 +75,7 @@ final class BatchNormTests: XCTestCase {
       XCTAssertNil(closeness(output, try file.tensor("output", path: path), atol: 1e-5, rtol: 1e-5), name)
       XCTAssertNil(closeness(runningMean, try file.tensor("running_mean_after", path: path), atol: 1e-5, rtol: 1e-5), name)
       XCTAssertNil(closeness(runningVar, try file.tensor("running_var_after", path: path), atol: 1e-5, rtol: 1e-5), name)
-      let grads = batchNorm2dBackward(gradOutput: try file.tensor("grad_output", path: path), input: input, gamma: gamma, cache: cache)
+      let grads = gradients(try file.tensor("grad_output", path: path), input, gamma, cache)
       XCTAssertNil(closeness(grads.gradInput, try file.tensor("grad_input", path: path), atol: 1e-4, rtol: 1e-4), name)
       XCTAssertNil(closeness(grads.gradGamma, try file.tensor("grad_gamma", path: path), atol: 1e-4, rtol: 1e-4), name)
       XCTAssertNil(closeness(grads.gradBeta, try file.tensor("grad_beta", path: path), atol: 1e-4, rtol: 1e-4), name)

@@ -5,6 +5,29 @@ import STNTensor
 import STNTestSupport
 import STNNetwork
 
+/// conv2d's accumulating backward (fast, or the naive twin) into zero buffers: the gradients of
+/// one backward pass; gradInput is nil unless `needInputGradient`.
+private func conv2dGradients(
+  naive: Bool = false, gradOutput: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
+  needInputGradient: Bool = true, threads: Int = 1
+) -> (gradInput: Tensor?, gradWeight: Tensor, gradBias: Tensor) {
+  var gradInput: Tensor? = needInputGradient ? Tensor(shape: input.shape) : nil
+  var gradWeight: Tensor? = Tensor(shape: weight.shape), gradBias: Tensor? = Tensor(shape: [weight.shape[0]])
+  if naive {
+    conv2dBackwardNaive(
+      gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: input, weight: weight,
+      stride: stride, padding: padding, dilation: dilation)
+  } else {
+    conv2dBackward(
+      gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: input, weight: weight,
+      stride: stride, padding: padding, dilation: dilation, threads: threads)
+  }
+  return (gradInput, gradWeight ?? Tensor(shape: []), gradBias ?? Tensor(shape: []))
+}
+
+/// a + b element-wise.
+private func addTensors(_ a: Tensor, _ b: Tensor) -> Tensor { Tensor(shape: a.shape, data: zip(a.data, b.data).map { $0 + $1 }) }
+
 final class Conv2DTests: XCTestCase {
   // MARK: - Hand-computed
 
@@ -21,8 +44,8 @@ final class Conv2DTests: XCTestCase {
           : conv2dForward(input: input, weight: weight, bias: bias, threads: threads)
         XCTAssertEqual(output, Tensor(shape: [1, 1, 2, 2], data: [-3.5, -3.5, -3.5, -3.5]))
         let grads = naive
-          ? conv2dBackwardNaive(gradOutput: ones, input: input, weight: weight)
-          : conv2dBackward(gradOutput: ones, input: input, weight: weight, threads: threads)
+          ? conv2dGradients(naive: true, gradOutput: ones, input: input, weight: weight)
+          : conv2dGradients(gradOutput: ones, input: input, weight: weight, threads: threads)
         XCTAssertEqual(grads.gradBias.data, [4])
         // Each weight tap sums the four input values it sees.
         XCTAssertEqual(grads.gradWeight.data, [12, 16, 24, 28])
@@ -74,18 +97,18 @@ final class Conv2DTests: XCTestCase {
       let bias = randomTensor([cfg.o], rng: &rng)
       let reference = conv2dForwardNaive(input: input, weight: weight, bias: bias, stride: cfg.s, padding: cfg.p, dilation: cfg.d)
       let gradOutput = randomTensor(reference.shape, rng: &rng)
-      let expected = conv2dBackwardNaive(gradOutput: gradOutput, input: input, weight: weight, stride: cfg.s, padding: cfg.p, dilation: cfg.d)
+      let expected = conv2dGradients(naive: true, gradOutput: gradOutput, input: input, weight: weight, stride: cfg.s, padding: cfg.p, dilation: cfg.d)
       for threads in [1, 2, 3] {
         let output = conv2dForward(input: input, weight: weight, bias: bias, stride: cfg.s, padding: cfg.p, dilation: cfg.d, threads: threads)
         XCTAssertNil(closeness(output, reference, atol: 1e-5, rtol: 1e-5), "forward \(cfg) threads \(threads)")
         let noBias = conv2dForward(input: input, weight: weight, bias: nil, stride: cfg.s, padding: cfg.p, dilation: cfg.d, threads: threads)
         let referenceNoBias = conv2dForwardNaive(input: input, weight: weight, bias: nil, stride: cfg.s, padding: cfg.p, dilation: cfg.d)
         XCTAssertNil(closeness(noBias, referenceNoBias, atol: 1e-5, rtol: 1e-5), "forward without bias \(cfg)")
-        let grads = conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, stride: cfg.s, padding: cfg.p, dilation: cfg.d, threads: threads)
+        let grads = conv2dGradients(gradOutput: gradOutput, input: input, weight: weight, stride: cfg.s, padding: cfg.p, dilation: cfg.d, threads: threads)
         XCTAssertNil(closeness(grads.gradInput ?? Tensor(shape: [0]), expected.gradInput!, atol: 1e-4, rtol: 1e-4), "gradInput \(cfg)")
         XCTAssertNil(closeness(grads.gradWeight, expected.gradWeight, atol: 1e-4, rtol: 1e-4), "gradWeight \(cfg)")
         XCTAssertNil(closeness(grads.gradBias, expected.gradBias, atol: 1e-4, rtol: 1e-4), "gradBias \(cfg)")
-        let weightOnly = conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, stride: cfg.s, padding: cfg.p, dilation: cfg.d, needInputGradient: false, threads: threads)
+        let weightOnly = conv2dGradients(gradOutput: gradOutput, input: input, weight: weight, stride: cfg.s, padding: cfg.p, dilation: cfg.d, needInputGradient: false, threads: threads)
         XCTAssertNil(weightOnly.gradInput)
         XCTAssertEqual(weightOnly.gradWeight, grads.gradWeight)
       }
@@ -98,8 +121,8 @@ final class Conv2DTests: XCTestCase {
     let input = randomTensor([13, 3, 8, 8], rng: &rng)
     let weight = randomTensor([4, 3, 3, 3], rng: &rng)
     let gradOutput = randomTensor([13, 4, 8, 8], rng: &rng)
-    let one = conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, padding: 1, threads: 1)
-    let two = conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, padding: 1, threads: 2)
+    let one = conv2dGradients(gradOutput: gradOutput, input: input, weight: weight, padding: 1, threads: 1)
+    let two = conv2dGradients(gradOutput: gradOutput, input: input, weight: weight, padding: 1, threads: 2)
     XCTAssertEqual(one.gradWeight, two.gradWeight)
     XCTAssertEqual(one.gradInput, two.gradInput)
     XCTAssertEqual(one.gradBias, two.gradBias)
@@ -109,10 +132,39 @@ final class Conv2DTests: XCTestCase {
     XCTAssertEqual(
       conv2dForward(input: wide, weight: wideWeight, bias: nil, padding: 2, threads: 1),
       conv2dForward(input: wide, weight: wideWeight, bias: nil, padding: 2, threads: 3))
-    let wideOne = conv2dBackward(gradOutput: wideGradOutput, input: wide, weight: wideWeight, padding: 2, threads: 1)
-    let wideThree = conv2dBackward(gradOutput: wideGradOutput, input: wide, weight: wideWeight, padding: 2, threads: 3)
+    let wideOne = conv2dGradients(gradOutput: wideGradOutput, input: wide, weight: wideWeight, padding: 2, threads: 1)
+    let wideThree = conv2dGradients(gradOutput: wideGradOutput, input: wide, weight: wideWeight, padding: 2, threads: 3)
     XCTAssertEqual(wideOne.gradWeight, wideThree.gradWeight)
     XCTAssertEqual(wideOne.gradInput, wideThree.gradInput)
+  }
+
+  /// Backward adds into what the buffers hold, on every input-gradient path (scatter, transposed
+  /// convolution, kernel rows), and leaves out the buffers it is not given.
+  func testBackwardAccumulatesIntoTheBuffers() {
+    var rng = RandomStream(seed: 21)
+    for (c, o, padding) in [(2, 3, 1), (4, 3, 2), (16, 5, 2)] {
+      let input = randomTensor([3, c, 7, 6], rng: &rng), weight = randomTensor([o, c, 5, 5], rng: &rng)
+      let gradOutput = randomTensor(conv2dOutputShape(inputShape: input.shape, weightShape: weight.shape, padding: padding), rng: &rng)
+      let fresh = conv2dGradients(gradOutput: gradOutput, input: input, weight: weight, padding: padding, threads: 2)
+      let start = (input: randomTensor(input.shape, rng: &rng), weight: randomTensor(weight.shape, rng: &rng), bias: randomTensor([o], rng: &rng))
+      for naive in [false, true] {
+        var gradInput: Tensor? = start.input, gradWeight: Tensor? = start.weight, gradBias: Tensor? = start.bias
+        if naive {
+          conv2dBackwardNaive(gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: input, weight: weight, padding: padding)
+        } else {
+          conv2dBackward(gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: input, weight: weight, padding: padding, threads: 2)
+        }
+        let label = "C \(c) O \(o) \(naive ? "naive" : "fast")"
+        XCTAssertNil(closeness(gradInput ?? Tensor(shape: []), addTensors(start.input, fresh.gradInput ?? Tensor(shape: [])), atol: 1e-4, rtol: 1e-4), label)
+        XCTAssertNil(closeness(gradWeight ?? Tensor(shape: []), addTensors(start.weight, fresh.gradWeight), atol: 1e-4, rtol: 1e-4), label)
+        XCTAssertNil(closeness(gradBias ?? Tensor(shape: []), addTensors(start.bias, fresh.gradBias), atol: 1e-4, rtol: 1e-4), label)
+      }
+      var none: Tensor?, gradWeight: Tensor? = Tensor(shape: weight.shape), noBias: Tensor?
+      conv2dBackward(gradInput: &none, gradWeight: &gradWeight, gradBias: &noBias, gradOutput: gradOutput, input: input, weight: weight, padding: padding)
+      XCTAssertNil(none)
+      XCTAssertNil(noBias)
+      XCTAssertNil(closeness(gradWeight ?? Tensor(shape: []), fresh.gradWeight, atol: 1e-5, rtol: 1e-5))
+    }
   }
 
   // MARK: - Finite differences
@@ -124,7 +176,7 @@ final class Conv2DTests: XCTestCase {
     let bias = randomTensor([3], rng: &rng)
     let s = 2, p = 1, d = 1
     let probe = randomTensor(conv2dOutputShape(inputShape: input.shape, weightShape: weight.shape, stride: s, padding: p, dilation: d), rng: &rng)
-    let grads = conv2dBackward(gradOutput: probe, input: input, weight: weight, stride: s, padding: p, dilation: d)
+    let grads = conv2dGradients(gradOutput: probe, input: input, weight: weight, stride: s, padding: p, dilation: d)
     let numericInput = numericalGradient(of: { dotProduct(conv2dForward(input: $0, weight: weight, bias: bias, stride: s, padding: p, dilation: d), probe) }, at: input)
     let numericWeight = numericalGradient(of: { dotProduct(conv2dForward(input: input, weight: $0, bias: bias, stride: s, padding: p, dilation: d), probe) }, at: weight)
     let numericBias = numericalGradient(of: { dotProduct(conv2dForward(input: input, weight: weight, bias: $0, stride: s, padding: p, dilation: d), probe) }, at: bias)
@@ -166,8 +218,8 @@ final class Conv2DTests: XCTestCase {
         : conv2dForward(input: input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, threads: 2)
       XCTAssertNil(closeness(output, try file.tensor("output", path: path), atol: 1e-5, rtol: 1e-5), label)
       let grads = naive
-        ? conv2dBackwardNaive(gradOutput: gradOutput, input: input, weight: weight, stride: stride, padding: padding, dilation: dilation)
-        : conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, stride: stride, padding: padding, dilation: dilation, threads: 2)
+        ? conv2dGradients(naive: true, gradOutput: gradOutput, input: input, weight: weight, stride: stride, padding: padding, dilation: dilation)
+        : conv2dGradients(gradOutput: gradOutput, input: input, weight: weight, stride: stride, padding: padding, dilation: dilation, threads: 2)
       XCTAssertNil(closeness(try XCTUnwrap(grads.gradInput), try file.tensor("grad_input", path: path), atol: 1e-4, rtol: 1e-4), label)
       XCTAssertNil(closeness(grads.gradWeight, try file.tensor("grad_weight", path: path), atol: 1e-4, rtol: 1e-4), label)
       XCTAssertNil(closeness(grads.gradBias, try file.tensor("grad_bias", path: path), atol: 1e-4, rtol: 1e-4), label)
@@ -224,7 +276,12 @@ extension Conv2DTests {
       let forward = median { sink += conv2dForward(input: input, weight: weight, bias: bias, padding: layer.padding, threads: threads).data[0] }
       let forwardCPU = lastCPU
       let backward = median {
-        sink += conv2dBackward(gradOutput: gradOutput, input: input, weight: weight, padding: layer.padding, needInputGradient: layer.needInput, threads: threads).gradWeight.data[0]
+        var gradInput: Tensor? = layer.needInput ? Tensor(shape: input.shape) : nil
+        var gradWeight: Tensor? = Tensor(shape: weight.shape), gradBias: Tensor? = Tensor(shape: [weight.shape[0]])
+        conv2dBackward(
+          gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: input, weight: weight,
+          padding: layer.padding, threads: threads)
+        sink += gradWeight?.data[0] ?? 0
       }
       totalForward += forward; totalBackward += backward
       print(String(format: "%-26@ forward %7.2f ms (cpu %6.2f)  backward%@ %7.2f ms (cpu %6.2f)", layer.name as NSString, forward, forwardCPU, layer.needInput ? "" : " (weights only)", backward, lastCPU) + (sink.isNaN ? "!" : ""))

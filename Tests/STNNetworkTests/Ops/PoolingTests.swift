@@ -33,7 +33,7 @@ final class PoolingTests: XCTestCase {
     XCTAssertEqual(output.data, [5, 8, -1, 9])
     // NOTE: the 8s tie; PyTorch keeps the first in row-major order (index 6, not 7).
     XCTAssertEqual(argmax, [1, 6, 8, 14])
-    let gradInput = maxPool2dBackward(gradOutput: Tensor(shape: [1, 1, 2, 2], data: [1, 2, 3, 4]), argmax: argmax, inputShape: input.shape)
+    let gradInput = freshGradient(input.shape) { maxPool2dBackward(gradInput: &$0, gradOutput: Tensor(shape: [1, 1, 2, 2], data: [1, 2, 3, 4]), argmax: argmax) }
     XCTAssertEqual(gradInput.data, [0, 1, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 0, 0, 4, 0])
   }
 
@@ -42,7 +42,7 @@ final class PoolingTests: XCTestCase {
     let input = Tensor(shape: [1, 1, 3, 3], data: [0, 0, 0, 0, 9, 0, 0, 0, 0])
     let (output, argmax) = maxPool2dForward(input: input, kernel: 2, stride: 1)
     XCTAssertEqual(output.data, [9, 9, 9, 9])
-    let gradInput = maxPool2dBackward(gradOutput: Tensor(shape: [1, 1, 2, 2], repeating: 1), argmax: argmax, inputShape: input.shape)
+    let gradInput = freshGradient(input.shape) { maxPool2dBackward(gradInput: &$0, gradOutput: Tensor(shape: [1, 1, 2, 2], repeating: 1), argmax: argmax) }
     XCTAssertEqual(gradInput.data, [0, 0, 0, 0, 4, 0, 0, 0, 0])
   }
 
@@ -71,7 +71,7 @@ final class PoolingTests: XCTestCase {
     let kernel = 3, stride = 2, padding = 1
     let (output, argmax) = maxPool2dForward(input: input, kernel: kernel, stride: stride, padding: padding, ceilMode: true)
     let probe = randomTensor(output.shape, rng: &rng)
-    let analytic = maxPool2dBackward(gradOutput: probe, argmax: argmax, inputShape: input.shape)
+    let analytic = freshGradient(input.shape) { maxPool2dBackward(gradInput: &$0, gradOutput: probe, argmax: argmax) }
     let numeric = numericalGradient(of: { dotProduct(maxPool2dForward(input: $0, kernel: kernel, stride: stride, padding: padding, ceilMode: true).output, probe) }, at: input)
     XCTAssertNil(closeness(analytic, numeric, atol: 1e-3, rtol: 1e-3))
   }
@@ -100,7 +100,8 @@ final class PoolingTests: XCTestCase {
     let padding = file.intSetting("padding") ?? 0
     let (output, argmax) = maxPool2dForward(input: input, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
     XCTAssertNil(closeness(output, try file.tensor("output", path: path), atol: 1e-5, rtol: 1e-5), name)
-    let gradInput = maxPool2dBackward(gradOutput: try file.tensor("grad_output", path: path), argmax: argmax, inputShape: input.shape)
+    let gradOutput = try file.tensor("grad_output", path: path)
+    let gradInput = freshGradient(input.shape) { maxPool2dBackward(gradInput: &$0, gradOutput: gradOutput, argmax: argmax) }
     XCTAssertNil(closeness(gradInput, try file.tensor("grad_input", path: path), atol: 1e-4, rtol: 1e-4), name)
   }
 
@@ -112,7 +113,7 @@ final class PoolingTests: XCTestCase {
     // Padding 1, kernel 2, stride 2: each window holds one real cell and three zeros.
     XCTAssertEqual(avgPool2dForward(input: input, kernel: 2, stride: 2, padding: 1).data, [0.25, 0.5, 0.75, 1])
     XCTAssertEqual(avgPool2dForward(input: input, kernel: 2, stride: 2, padding: 1, countIncludePad: false).data, [1, 2, 3, 4])
-    let gradInput = avgPool2dBackward(gradOutput: Tensor(shape: [1, 1, 1, 1], data: [8]), inputShape: input.shape, kernel: 2)
+    let gradInput = freshGradient(input.shape) { avgPool2dBackward(gradInput: &$0, gradOutput: Tensor(shape: [1, 1, 1, 1], data: [8]), kernel: 2) }
     XCTAssertEqual(gradInput.data, [2, 2, 2, 2])
   }
 
@@ -122,7 +123,7 @@ final class PoolingTests: XCTestCase {
     for (countIncludePad, ceilMode) in [(true, true), (false, true), (true, false)] {
       let forward = { (x: Tensor) in avgPool2dForward(input: x, kernel: 3, stride: 2, padding: 1, ceilMode: ceilMode, countIncludePad: countIncludePad) }
       let probe = randomTensor(forward(input).shape, rng: &rng)
-      let analytic = avgPool2dBackward(gradOutput: probe, inputShape: input.shape, kernel: 3, stride: 2, padding: 1, ceilMode: ceilMode, countIncludePad: countIncludePad)
+      let analytic = freshGradient(input.shape) { avgPool2dBackward(gradInput: &$0, gradOutput: probe, kernel: 3, stride: 2, padding: 1, ceilMode: ceilMode, countIncludePad: countIncludePad) }
       let numeric = numericalGradient(of: { dotProduct(forward($0), probe) }, at: input)
       XCTAssertNil(closeness(analytic, numeric, atol: 1e-3, rtol: 1e-3), "countIncludePad \(countIncludePad) ceil \(ceilMode)")
     }
@@ -142,7 +143,8 @@ final class PoolingTests: XCTestCase {
       let countIncludePad = try XCTUnwrap(file.boolSetting("count_include_pad"), name)
       let output = avgPool2dForward(input: input, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
       XCTAssertNil(closeness(output, try file.tensor("output", path: path), atol: 1e-5, rtol: 1e-5), name)
-      let gradInput = avgPool2dBackward(gradOutput: try file.tensor("grad_output", path: path), inputShape: input.shape, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
+      let gradOutput = try file.tensor("grad_output", path: path)
+      let gradInput = freshGradient(input.shape) { avgPool2dBackward(gradInput: &$0, gradOutput: gradOutput, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad) }
       XCTAssertNil(closeness(gradInput, try file.tensor("grad_input", path: path), atol: 1e-4, rtol: 1e-4), name)
     }
   }
@@ -168,8 +170,8 @@ extension PoolingTests {
           XCTAssertEqual(fast.output.data.map(\.bitPattern), reference.output.data.map(\.bitPattern))
           let gradOutput = randomTensor(fast.output.shape, rng: &rng)
           XCTAssertEqual(
-            maxPool2dBackward(gradOutput: gradOutput, argmax: fast.argmax, inputShape: shape, threads: threads),
-            maxPool2dBackward(gradOutput: gradOutput, argmax: reference.argmax, inputShape: shape))
+            freshGradient(shape) { maxPool2dBackward(gradInput: &$0, gradOutput: gradOutput, argmax: fast.argmax, threads: threads) },
+            freshGradient(shape) { maxPool2dBackward(gradInput: &$0, gradOutput: gradOutput, argmax: reference.argmax) })
         }
       }
     }
@@ -191,13 +193,13 @@ extension PoolingTests {
         let pooled = maxPool2dForwardNaive(input: input, kernel: kernel, stride: stride, padding: padding)
         let expected = reluForward(pooled.output)
         let gradOutput = randomTensor(expected.shape, rng: &rng)
-        let expectedGrad = maxPool2dBackward(
-          gradOutput: reluBackward(gradOutput: gradOutput, input: expected), argmax: pooled.argmax, inputShape: shape)
+        let reluGradient = freshGradient(expected.shape) { reluBackward(gradInput: &$0, gradOutput: gradOutput, input: expected) }
+        let expectedGrad = freshGradient(shape) { maxPool2dBackward(gradInput: &$0, gradOutput: reluGradient, argmax: pooled.argmax) }
         for threads in [1, 2, 3] {
           let fused = maxPool2dReLUForward(input: input, kernel: kernel, stride: stride, padding: padding, threads: threads)
           XCTAssertEqual(fused.output.data.map(\.bitPattern), expected.data.map(\.bitPattern), "\(shape) k\(kernel) threads \(threads)")
           XCTAssertEqual(fused.argmax, pooled.argmax)
-          let grad = maxPool2dReLUBackward(gradOutput: gradOutput, output: fused.output, argmax: fused.argmax, inputShape: shape, threads: threads)
+          let grad = freshGradient(shape) { maxPool2dReLUBackward(gradInput: &$0, gradOutput: gradOutput, output: fused.output, argmax: fused.argmax, threads: threads) }
           XCTAssertEqual(grad.data.map(\.bitPattern), expectedGrad.data.map(\.bitPattern), "\(shape) k\(kernel) threads \(threads)")
         }
       }
