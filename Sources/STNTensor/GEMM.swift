@@ -30,5 +30,5 @@ public func sgemmReference(
 /// Which BLAS is in use, e.g. "OpenBLAS 0.3.21 ... (core SkylakeX)".
 public var blasDescription: String { String(cString: stn_blas_description()) }
 
-/// Sets how many threads OpenBLAS may use for one GEMM.
-public func setBLASThreads(_ threads: Int) { stn_blas_set_threads(Int32(threads)) }
+/// Sets how many threads OpenBLAS may use for one GEMM (only `RuntimePolicy.apply` does).
+func setBLASThreads(_ threads: Int) { stn_blas_set_threads(Int32(threads)) }

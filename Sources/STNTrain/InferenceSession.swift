@@ -115,7 +115,6 @@ public struct EvalRequest: Sendable {
 public enum EvaluationSession {
   /// Evaluates; `output` receives the human-readable report; returns the JSON summary.
   public static func run(_ request: EvalRequest, output: (String) -> Void) throws -> JSONText {
-    setBLASThreads(request.threads)
     let dataset = try TrainingSession.openData(request.data, split: request.split)
     var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: dataset)
     if request.noRandom { inference.removeRandomStages() }

@@ -8,7 +8,7 @@ import STNTensor
 public final class NetworkClassifier: TrainableClassifier {
   public let model: Model
   public let optimizer: Optimizer
-  /// Threads for the kernels (conv2d, grid_sample) and OpenBLAS.
+  /// Threads for the kernels (conv2d, grid_sample); OpenBLAS follows the `RuntimePolicy`.
   public let threads: Int
   /// Seed for dropout masks (keyed by step so resumed runs repeat them).
   public let seed: UInt64

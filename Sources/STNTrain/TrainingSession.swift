@@ -166,7 +166,6 @@ public enum TrainingSession {
     try settings.validate(path: "command line")
     let batchSize = settings.batchSize ?? config.batching.size
     let spec = try modelSpec(from: modelNode)
-    setBLASThreads(request.threads)
 
     // Data.
     var dataset = try openSource(source)

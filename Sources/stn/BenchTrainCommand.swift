@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import STNNetwork
 import STNTrain
 
 /// `stn bench train` (B5): seconds per training epoch of the benchmark ST-CNN.
@@ -10,15 +11,31 @@ struct BenchTrain: ParsableCommand {
       Trains pipelines/fashion-mnist-rts-stn.yaml (MODEL.md: Adam, batch 64, RTS Fashion-MNIST, \
       60k images) for one epoch, no validation, test pass or TensorBoard, and prints
       {"bench":"B5","seconds_per_epoch":…}. --limit N trains on N images and extrapolates to
-      60,000 ("extrapolated":true).
+      60,000 ("extrapolated":true). --steps N instead times N training steps of the same \
+      ST-CNN on one random batch of 64 (no pipeline, no data loading: the kernels alone) and prints \
+      {"bench":"B5-steps","ms_per_step":…,"cpu_ms_per_step":…}.
       """)
 
   @Option(help: "Pipeline of the benchmark model.") var pipeline: String = "pipelines/fashion-mnist-rts-stn.yaml"
   @Option(help: "Threads.") var threads: Int = 2
   @Option(help: "Train on N images and extrapolate to a 60,000-image epoch.") var limit: Int?
   @Option(help: "Epochs to time (the median is reported).") var epochs: Int = 1
+  @Option(help: "Time N training steps on random data instead of an epoch of the pipeline.") var steps: Int?
+
+  func validate() throws {
+    guard threads >= 1, epochs >= 1 else { throw ValidationError("--threads and --epochs must be >= 1") }
+    if let limit, limit < 1 { throw ValidationError("--limit must be >= 1") }
+    if let steps, steps < 1 { throw ValidationError("--steps must be >= 1") }
+  }
 
   func run() throws {
+    if let steps {
+      let step = try benchmarkTrainingStep(spec: .benchmarkSTCNN, batch: 64, threads: threads, steps: steps)
+      print(
+        "{\"bench\":\"B5-steps\",\"ms_per_step\":\(String(format: "%.2f", step.msPerBatch)),"
+          + "\"cpu_ms_per_step\":\(String(format: "%.2f", step.cpuMsPerBatch)),\"batch\":64,\"steps\":\(steps),\"threads\":\(threads)}")
+      return
+    }
     let folder = NSTemporaryDirectory() + "stn-bench-train-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: folder) }
     var request = TrainRequest(pipeline: pipeline)

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import STNTensor
 
 /// The `stn` command: spatial-transformer augmentation and training without Python.
 @main
@@ -16,6 +18,12 @@ struct STN: ParsableCommand {
         stn bench warp                                     measure against ANCHORS.md
       """,
     subcommands: [Info.self, Augment.self, Export.self, Train.self, Eval.self, Bench.self])
+
+  /// Applies the run-time policy (OpenBLAS threads, allocator) once, before any command runs.
+  static func main() {
+    for problem in RuntimePolicy.standard.apply() { FileHandle.standardError.write(Data("stn: note: \(problem)\n".utf8)) }
+    main(nil)
+  }
 }
 
 /// `stn bench ...`: benchmarks that print one JSON line per figure.

@@ -8,6 +8,12 @@ import XCTest
 /// Checkpoints: round trips, strict loading with clear errors, and PyTorch interop both ways
 /// against the committed fixture made by `Fixtures/make_torch_fixture.py`.
 final class CheckpointTests: XCTestCase {
+  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
+  override class func setUp() {
+    super.setUp()
+    RuntimePolicy.standard.apply()
+  }
+
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
   private var folder = ""

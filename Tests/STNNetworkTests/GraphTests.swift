@@ -9,6 +9,12 @@ import XCTest
 /// The tape: hand-computed cases, fan-out accumulation and finite-difference checks of whole
 /// models (every parameter and the input).
 final class GraphTests: XCTestCase {
+  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
+  override class func setUp() {
+    super.setUp()
+    RuntimePolicy.standard.apply()
+  }
+
   // MARK: - Helpers
 
   static func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {

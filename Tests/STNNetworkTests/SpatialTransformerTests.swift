@@ -7,6 +7,12 @@ import XCTest
 
 /// Constraint parameterizations, the identity start, and learning to undo a known distortion.
 final class SpatialTransformerTests: XCTestCase {
+  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
+  override class func setUp() {
+    super.setUp()
+    RuntimePolicy.standard.apply()
+  }
+
   func testConstraintsStartAtIdentityAndTheirGradientsMatchFiniteDifferences() {
     for constraint in TransformConstraint.allCases {
       XCTAssertEqual(constraint.theta(constraint.identityParameters), [1, 0, 0, 0, 1, 0], "\(constraint)")

@@ -10,6 +10,12 @@ import XCTest
 /// (ExportJob): a checkpoint that always predicts a known theta must write the same pixels as the
 /// equivalent fixed `affine` stage.
 final class LearnedAffineJobsTests: XCTestCase {
+  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
+  override class func setUp() {
+    super.setUp()
+    RuntimePolicy.standard.apply()
+  }
+
   var folder = ""
 
   override func setUpWithError() throws {

@@ -8,6 +8,12 @@ import XCTest
 /// `learned_affine: {checkpoint: PATH}` applies the transform a checkpoint's localization
 /// network predicts, composed into the pipeline's single resample.
 final class LearnedAffineTests: XCTestCase {
+  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
+  override class func setUp() {
+    super.setUp()
+    RuntimePolicy.standard.apply()
+  }
+
   var folder = ""
 
   override func setUpWithError() throws {

@@ -11,6 +11,12 @@ import XCTest
 /// saved by PyTorch (Tests/TorchFixtures, from scripts/make_torch_fixture.py) loads by name and
 /// gives PyTorch's logits.
 final class PyTorchInteropTests: XCTestCase {
+  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
+  override class func setUp() {
+    super.setUp()
+    RuntimePolicy.standard.apply()
+  }
+
   var fixtures: String { Golden.packageRoot + "/Tests/TorchFixtures" }
 
   func bundledModel(_ name: String) throws -> Model {

@@ -1,11 +1,18 @@
 import Foundation
 import STNFiles
 import STNNetwork
+import STNTensor
 import XCTest
 @testable import STNTrain
 
 /// End to end on the real network and pipeline: a tiny image folder, two epochs.
 final class TrainingSessionTests: XCTestCase {
+  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
+  override class func setUp() {
+    super.setUp()
+    RuntimePolicy.standard.apply()
+  }
+
   var folder = ""
 
   override func setUpWithError() throws {

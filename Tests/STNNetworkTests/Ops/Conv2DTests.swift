@@ -29,6 +29,12 @@ private func conv2dGradients(
 private func addTensors(_ a: Tensor, _ b: Tensor) -> Tensor { Tensor(shape: a.shape, data: zip(a.data, b.data).map { $0 + $1 }) }
 
 final class Conv2DTests: XCTestCase {
+  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
+  override class func setUp() {
+    super.setUp()
+    RuntimePolicy.standard.apply()
+  }
+
   // MARK: - Hand-computed
 
   /// 3x3 ramp, 2x2 kernel [[1,0],[0,-1]], bias 0.5: every output is x[i,j] - x[i+1,j+1] + 0.5 = -3.5.

@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import STNNetwork
 import STNTensor
 
 // MARK: - Training-step benchmark
@@ -15,13 +16,12 @@ import STNTensor
 ///
 /// Returns the MEDIAN wall time of one step and the mean process CPU time of one step, both in
 /// milliseconds (CPU time counts every thread, so it is the figure to compare on a shared
-/// machine). Calls `tuneAllocatorForTraining()` first, as the trainer does.
+/// machine). Runs under the process's `RuntimePolicy` (`stn` applies it at start-up).
 public func benchmarkTrainingStep(
   spec: ModelSpec = .benchmarkSTCNN, batch: Int = 64, threads: Int = 2, steps: Int = 20, inputShape: [Int] = [1, 42, 42],
   warmUp: Int = 2, seed: UInt64 = 0
 ) throws -> (msPerBatch: Double, cpuMsPerBatch: Double) {
   precondition(batch >= 1 && threads >= 1 && steps >= 1 && warmUp >= 0, "batch, threads and steps must be >= 1")
-  tuneAllocatorForTraining()
   let classes = 10
   let model = try Model(spec: spec, inputShape: inputShape, classCount: classes, seed: seed)
   let optimizer = try Adam(parameters: model.parameters, learningRate: 1e-3)

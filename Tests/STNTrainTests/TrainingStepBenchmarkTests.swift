@@ -1,11 +1,18 @@
+import STNNetwork
 import STNTensor
 import XCTest
 
-@testable import STNNetwork
+@testable import STNTrain
 
 /// The training-step benchmark runs real steps and reports sane times (no timing assertions:
 /// timing belongs in benchmarks).
 final class TrainingStepBenchmarkTests: XCTestCase {
+  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
+  override class func setUp() {
+    super.setUp()
+    RuntimePolicy.standard.apply()
+  }
+
   func testBenchmarkRunsAndReportsPositiveTimes() throws {
     let spec = ModelSpec([
       .conv2d(Conv2DSpec(out: 4, kernel: 3, padding: 1)), .maxPool2d(PoolSpec(kernel: 2)), .relu,
