@@ -1,5 +1,6 @@
 import Foundation
 import STNImageIO
+import STNNetwork
 import STNPipeline
 import STNTensor
 
@@ -47,7 +48,7 @@ public enum CheckpointExport {
     while let next = iterator.next() {
       let batch = try next.get()
       guard let view = try classifier.transformerView(images: batch.images) else { break }
-      let predictions = Trainer.argmax(logits: try classifier.logits(images: batch.images))
+      let predictions = argmaxRows(try classifier.logits(images: batch.images))
       let inputs = TensorImages.images(batch.images, mean: mean, std: std)
       let outputs = TensorImages.images(view.output, mean: mean, std: std)
       for k in 0..<batch.labels.count {

@@ -1,5 +1,6 @@
 import Foundation
 import STNFiles
+import STNNetwork
 import STNTensor
 
 /// Why a training run stopped early.
@@ -220,25 +221,14 @@ public final class Trainer {
       let batch = try next.get()
       let logits = try model.logits(images: batch.images)
       lossSum += crossEntropySum(logits: logits, labels: batch.labels)
-      let predictions = argmax(logits: logits)
+      let predictions = argmaxRows(logits)
       for (label, predicted) in zip(batch.labels, predictions) { matrix.add(actual: label, predicted: predicted) }
     }
     return EvaluationResult(loss: matrix.total > 0 ? lossSum / Double(matrix.total) : .nan, matrix: matrix)
   }
 
-  /// Index of the largest logit of each row; logits (N,K).
-  public static func argmax(logits: Tensor) -> [Int] {
-    precondition(logits.rank == 2)
-    let n = logits.shape[0], k = logits.shape[1]
-    return (0..<n).map { row in
-      var best = 0
-      for j in 1..<max(k, 1) where logits.data[row * k + j] > logits.data[row * k + best] { best = j }
-      return best
-    }
-  }
-
   static func countCorrect(logits: Tensor, labels: [Int]) -> Int {
-    zip(argmax(logits: logits), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
+    zip(argmaxRows(logits), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
   }
 
   /// Sum over rows of -log softmax(logits)[label], computed stably in double. logits (N,K).
