@@ -79,7 +79,7 @@ let package = Package(
     .testTarget(name: "STNPipelineTests", dependencies: ["STNPipeline", "STNTestSupport"]),
     .testTarget(
       name: "STNNetworkTests", dependencies: ["STNNetwork", "STNTestSupport"],
-      exclude: ["Ops/Fixtures", "Fixtures"]),  // located through #filePath, read as files
+      exclude: ["Ops/Fixtures"]),  // located through #filePath, read as files
     .testTarget(name: "STNTensorBoardTests", dependencies: ["STNTensorBoard", "STNTestSupport"]),
     .testTarget(name: "STNTrainTests", dependencies: ["STNTrain", "STNTestSupport"]),
     .testTarget(name: "stnTests", dependencies: ["STNTestSupport"]),

@@ -24,6 +24,8 @@ import sys
 import time
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network check on import
+# The B5 models are defined once, in scripts/stcnn.py (the ST-CNN and CNN swift-stn builds).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 
 PHOTOS = "/work/photos"
 FASHION = "/usr/share/datasets/fashion-mnist"
@@ -341,36 +343,14 @@ def bench_b4(args):
 # MARK: - B5: training epoch of the benchmark ST-CNN (MODEL.md)
 
 def classifier():
-    import torch.nn as nn
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Conv2d(32, 32, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Conv2d(32, 64, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Flatten(), nn.Linear(1600, 64), nn.ReLU(), nn.Linear(64, 10))
+    """MODEL.md's CNN (scripts/stcnn.py)."""
+    from stcnn import classifier as cnn
+    return cnn()
 
 
 def st_cnn():
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class STCNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.loc = nn.Sequential(
-                nn.Conv2d(1, 8, 7), nn.MaxPool2d(2), nn.ReLU(),
-                nn.Conv2d(8, 10, 5), nn.MaxPool2d(2), nn.ReLU(),
-                nn.Flatten(), nn.Linear(490, 32), nn.ReLU(), nn.Linear(32, 6))
-            nn.init.zeros_(self.loc[9].weight)
-            with torch.no_grad():
-                self.loc[9].bias.copy_(torch.tensor([1.0, 0, 0, 0, 1.0, 0]))
-            self.cls = classifier()
-
-        def forward(self, x):
-            theta = self.loc(x).view(-1, 2, 3)
-            grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-            return self.cls(F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False))
-
+    """MODEL.md's ST-CNN (scripts/stcnn.py); its forward returns (logits, theta)."""
+    from stcnn import STCNN
     return STCNN()
 
 
@@ -429,7 +409,9 @@ def bench_b5(args):
             for start in range(0, count, 64):
                 batch = order[start:start + 64]
                 optimizer.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(images[batch]), labels[batch])
+                out = model(images[batch])
+                logits = out[0] if isinstance(out, tuple) else out  # the ST-CNN also returns theta
+                loss = F.cross_entropy(logits, labels[batch])
                 loss.backward()
                 optimizer.step()
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from make_torch_fixture import STCNN
+from stcnn import STCNN
 
 
 def load(folder):

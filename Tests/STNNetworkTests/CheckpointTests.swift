@@ -1,20 +1,19 @@
 import Foundation
 import STNFiles
 import STNTensor
+import STNTestSupport
 import XCTest
 
 @testable import STNNetwork
 
 /// Checkpoints: round trips, strict loading with clear errors, and PyTorch interop both ways
-/// against the committed fixture made by `Fixtures/make_torch_fixture.py`.
+/// against the committed fixture set (`TorchFixtures`, made by scripts/make_torch_fixture.py).
 final class CheckpointTests: XCTestCase {
   /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
   override class func setUp() {
     super.setUp()
     RuntimePolicy.standard.apply()
   }
-
-  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
   private var folder = ""
 
@@ -28,7 +27,7 @@ final class CheckpointTests: XCTestCase {
   }
 
   private func fixtureIO() throws -> (input: Tensor, logits: Tensor, theta: Tensor) {
-    let file = try SafeTensorsFile(contentsOf: CheckpointTests.fixtures + "/torch_stcnn_io.safetensors")
+    let file = try SafeTensorsFile(contentsOf: TorchFixtures.inputOutput)
     return (try file.tensor("input"), try file.tensor("logits"), try file.tensor("theta"))
   }
 
@@ -57,7 +56,7 @@ final class CheckpointTests: XCTestCase {
   // MARK: - PyTorch -> swift-stn
 
   func testImportsPyTorchStateDictAndReproducesItsLogits() throws {
-    let model = try Checkpoint.importPyTorch(CheckpointTests.fixtures + "/torch_stcnn_state.safetensors", spec: .benchmarkSTCNN, inputShape: [1, 42, 42])
+    let model = try Checkpoint.importPyTorch(TorchFixtures.stateDict, spec: .benchmarkSTCNN, inputShape: [1, 42, 42])
     XCTAssertEqual(model.classCount, 10)
     let io = try fixtureIO()
     model.training = false
@@ -73,7 +72,7 @@ final class CheckpointTests: XCTestCase {
   }
 
   func testImportRejectsAMismatchedArchitectureNamingTheFile() throws {
-    let path = CheckpointTests.fixtures + "/torch_stcnn_state.safetensors"
+    let path = TorchFixtures.stateDict
     XCTAssertThrowsError(try Checkpoint.importPyTorch(path, spec: .benchmarkCNN, inputShape: [1, 42, 42], classCount: 10)) { error in
       let text = "\(error)"
       XCTAssertTrue(text.contains("torch_stcnn_state.safetensors") && text.contains("missing tensors") && text.contains("0.weight"), text)
@@ -102,7 +101,7 @@ final class CheckpointTests: XCTestCase {
 
     // Start from the fixture, change the weights with a few Adam steps so nothing is copied
     // through unchanged, and save with optimizer state (which PyTorch must ignore).
-    let model = try Checkpoint.importPyTorch(CheckpointTests.fixtures + "/torch_stcnn_state.safetensors", spec: .benchmarkSTCNN, inputShape: [1, 42, 42])
+    let model = try Checkpoint.importPyTorch(TorchFixtures.stateDict, spec: .benchmarkSTCNN, inputShape: [1, 42, 42])
     let io = try fixtureIO()
     let adam = try Adam(parameters: model.parameters, learningRate: 1e-3)
     let graph = Graph(parameters: model.parameters)
@@ -117,7 +116,7 @@ final class CheckpointTests: XCTestCase {
     let output = folder + "/torch_logits.safetensors"
     let run = Process()
     run.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    run.arguments = ["python3", CheckpointTests.fixtures + "/make_torch_fixture.py", "check", checkpoint, CheckpointTests.fixtures + "/torch_stcnn_io.safetensors", output]
+    run.arguments = ["python3", TorchFixtures.scripts + "/make_torch_fixture.py", "check", checkpoint, TorchFixtures.inputOutput, output]
     try run.run()
     run.waitUntilExit()
     XCTAssertEqual(run.terminationStatus, 0, "PyTorch could not load the exported checkpoint")

@@ -214,9 +214,9 @@ final class GraphTests: XCTestCase {
   // MARK: - Against PyTorch
 
   func testSTCNNLossAndGradientsMatchPyTorch() throws {
-    // The fixture's model, input, loss and gradients come from make_torch_fixture.py.
-    let model = try Checkpoint.importPyTorch(CheckpointTests.fixtures + "/torch_stcnn_state.safetensors", spec: .benchmarkSTCNN, inputShape: [1, 42, 42])
-    let io = try SafeTensorsFile(contentsOf: CheckpointTests.fixtures + "/torch_stcnn_io.safetensors")
+    // The fixture's model, input, loss and gradients come from scripts/make_torch_fixture.py.
+    let model = try Checkpoint.importPyTorch(TorchFixtures.stateDict, spec: .benchmarkSTCNN, inputShape: [1, 42, 42])
+    let io = try SafeTensorsFile(contentsOf: TorchFixtures.inputOutput)
     let targets = try io.tensor("targets").data.map { Int($0) }
     let graph = Graph(parameters: model.parameters)
     let loss = graph.softmaxCrossEntropy(model.forward(graph, try io.tensor("input")), targets: targets)

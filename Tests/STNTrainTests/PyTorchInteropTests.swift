@@ -8,7 +8,7 @@ import XCTest
 @testable import STNTrain
 
 /// The bundled pipeline's `model:` section is the PyTorch ST-CNN of MODEL.md: a state dict
-/// saved by PyTorch (Tests/TorchFixtures, from scripts/make_torch_fixture.py) loads by name and
+/// saved by PyTorch (`TorchFixtures`, from scripts/make_torch_fixture.py) loads by name and
 /// gives PyTorch's logits.
 final class PyTorchInteropTests: XCTestCase {
   /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
@@ -16,8 +16,6 @@ final class PyTorchInteropTests: XCTestCase {
     super.setUp()
     RuntimePolicy.standard.apply()
   }
-
-  var fixtures: String { Golden.packageRoot + "/Tests/TorchFixtures" }
 
   func bundledModel(_ name: String) throws -> Model {
     let config = try PipelineConfig.load(path: Golden.packageRoot + "/pipelines/" + name)
@@ -27,9 +25,9 @@ final class PyTorchInteropTests: XCTestCase {
 
   func testTorchStateDictLoadsIntoBundledPipelineModel() throws {
     let model = try bundledModel("fashion-mnist-rts-stn.yaml")
-    let state = try SafeTensorsFile(contentsOf: fixtures + "/torch_stcnn_state.safetensors")
+    let state = try SafeTensorsFile(contentsOf: TorchFixtures.stateDict)
     try Checkpoint.loadWeights(into: model, from: state, path: "torch_stcnn_state.safetensors")
-    let io = try SafeTensorsFile(contentsOf: fixtures + "/torch_stcnn_io.safetensors")
+    let io = try SafeTensorsFile(contentsOf: TorchFixtures.inputOutput)
     let logits = model.predict(try io.tensor("input"))
     XCTAssertLessThanOrEqual(logits.maxAbsDifference(try io.tensor("logits")), 1e-4)
     let theta = try CheckpointThetaPredictor(model: model, preprocessing: nil, checkpoint: "torch").thetaTensor(try io.tensor("input"))
@@ -70,16 +68,16 @@ final class PyTorchInteropTests: XCTestCase {
     model.parameters.set(bias, to: Tensor(shape: [6], data: [0.9, 0.1, 0.05, -0.1, 1.1, -0.05]))
     let path = folder + "/ours.safetensors"
     try Checkpoint.save(model: model, optimizer: try Adam(parameters: model.parameters), info: CheckpointInfo(classNames: (0..<10).map(String.init)), to: path)
-    let io = try SafeTensorsFile(contentsOf: fixtures + "/torch_stcnn_io.safetensors")
+    let io = try SafeTensorsFile(contentsOf: TorchFixtures.inputOutput)
     let input = try io.tensor("input")
     let ours = model.predict(input)
     try SafeTensorsFile(tensors: ["input": SafeTensorsEntry(input)]).write(to: folder + "/input.safetensors")
     let script = """
       import sys, importlib.util
-      sys.path.insert(0, "\(Golden.packageRoot)/scripts")
+      sys.path.insert(0, "\(TorchFixtures.scripts)")
       import torch
       from safetensors.torch import load_file, save_file
-      from make_torch_fixture import STCNN
+      from stcnn import STCNN
       m = STCNN()
       state = {k: v for k, v in load_file("\(path)").items() if not k.startswith("optimizer.")}
       m.load_state_dict(state)
@@ -112,7 +110,7 @@ final class PyTorchInteropTests: XCTestCase {
     }
     try Data(images).write(to: URL(fileURLWithPath: folder + "/t10k-images-idx3-ubyte"))
     try Data(labels).write(to: URL(fileURLWithPath: folder + "/t10k-labels-idx1-ubyte"))
-    var request = EvalRequest(checkpoint: fixtures + "/torch_stcnn_state.safetensors", data: folder)
+    var request = EvalRequest(checkpoint: TorchFixtures.stateDict, data: folder)
     request.pipeline = Golden.packageRoot + "/pipelines/fashion-mnist-rts-stn.yaml"
     request.threads = 1
     let json = try EvaluationSession.run(request) { _ in }
