@@ -83,30 +83,11 @@ public enum TrainingSession {
     return try ImageFolder(root: path)
   }
 
-  /// The `model:` section as a `ModelSpec` (layer errors name the pipeline file and line).
+  /// The `model:` section as a `ModelSpec`, decoded straight from the YAML node. A decoding
+  /// error names the pipeline file, the line and column of the offending layer or key, and its
+  /// path (e.g. `model[3].conv2d: unknown key kernal in conv2d (allowed: ...)`).
   public static func modelSpec(from node: ConfigNode) throws -> ModelSpec {
-    do {
-      return try ModelSpec.fromJSON(json(node).description, source: "\(node.file):\(node.line): model")
-    } catch let error as ModelSpecError {
-      throw PipelineError(file: node.file, line: node.line, reason: error.description)
-    }
-  }
-
-  /// YAML node -> JSON with typed scalars (integers, numbers, booleans, null, strings).
-  static func json(_ node: ConfigNode) -> JSONText {
-    switch node.value {
-    case .scalar(let text):
-      if node.isNull { return .null }
-      if let value = Int(text) { return .int(value) }
-      if let value = Double(text), value.isFinite { return .number(value) }
-      switch text.lowercased() {
-      case "true", "yes", "on": return .bool(true)
-      case "false", "no", "off": return .bool(false)
-      default: return .string(text)
-      }
-    case .sequence(let items): return .array(items.map(json))
-    case .mapping(let pairs): return .object(pairs.map { ($0.key, json($0.value)) })
-    }
+    try ConfigNodeDecoder().decode(ModelSpec.self, from: node) { "model" + describe($0) }
   }
 
   /// Per-sample output shape [C,H,W] of `config` on `dataset` (from its first readable image).

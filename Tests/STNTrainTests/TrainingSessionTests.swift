@@ -1,6 +1,7 @@
 import Foundation
 import STNFiles
 import STNNetwork
+import STNPipeline
 import STNTensor
 import XCTest
 @testable import STNTrain
@@ -166,5 +167,52 @@ final class TrainingSessionTests: XCTestCase {
     let moved = zip(first.model.parameters.values, second.model.parameters.values).map { abs($0 - $1) }.max() ?? 0
     XCTAssertGreaterThan(moved, 0)
     XCTAssertLessThan(moved, 0.2, "one short epoch from the imported weights, not a fresh initialization")
+  }
+
+  // MARK: - The model: section
+
+  /// `model:` decodes straight from YAML to what the JSON form of the same list decodes to,
+  /// for every layer kind and spelling (JSON flow syntax is YAML too).
+  func testModelSectionDecodesLikeItsJSONForm() throws {
+    let forms = [
+      ModelSpec.benchmarkSTCNN.jsonString(),
+      """
+      [{"conv2d": {"out": 4, "kernel": 3, "stride": 2, "padding": 1, "dilation": 1, "bias": false}},
+       {"batch_norm2d": {}}, "batch_norm2d", {"batch_norm2d": {"eps": 0.001, "momentum": 0.2}},
+       {"avg_pool2d": {"kernel": 2, "count_include_pad": false}}, {"max_pool2d": {"kernel": 3, "stride": 1, "padding": 1, "ceil_mode": true}},
+       "leaky_relu", {"leaky_relu": 0.2}, {"leaky_relu": {"negative_slope": 0.3}}, "sigmoid", "tanh", {"relu": null},
+       {"spatial_transformer": {"constraint": "rts", "localization": ["flatten", {"linear": {"out": 4}}]}},
+       "flatten", {"dropout": 0.25}, "dropout", {"dropout": {"p": 0.1}}, {"linear": {"out": 7, "bias": false}}, {"linear": "classes"}]
+      """,
+      "{\"layers\": [\"flatten\", {\"linear\": {\"out\": \"classes\"}}]}",
+    ]
+    for json in forms {
+      let node = try ConfigNode.parse(yaml: json, file: "model.yaml")
+      XCTAssertEqual(try TrainingSession.modelSpec(from: node), try ModelSpec.fromJSON(json, source: "test"), json)
+    }
+    let yaml = try ConfigNode.parse(yaml: "- {conv2d: {out: 8, kernel: 3}}\n- {max_pool2d: 2}\n- relu:\n- flatten\n- {linear: classes}\n", file: "m.yaml")
+    XCTAssertEqual(try TrainingSession.modelSpec(from: yaml), ModelSpec([
+      .conv2d(Conv2DSpec(out: 8, kernel: 3)), .maxPool2d(PoolSpec(kernel: 2)), .relu, .flatten, .linear(LinearSpec(out: nil)),
+    ]))
+  }
+
+  /// A mistake in `model:` names the pipeline file, the line (and column) of the layer or key,
+  /// and the layer's place in the list.
+  func testModelSectionErrorsNameFileLineAndLayer() throws {
+    let pipeline = try writePipeline("typo.yaml", linearModel: true)
+    let text = try String(contentsOfFile: pipeline, encoding: .utf8)
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    let modelLine = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("model:") })
+    // The first layer after `model:` gets a misspelt key.
+    let layerLine = modelLine + 1
+    var edited = lines.map(String.init)
+    edited[layerLine] = "  - {conv2d: {out: 4, kernal: 3}}"
+    try edited.joined(separator: "\n").write(toFile: pipeline, atomically: true, encoding: .utf8)
+    let config = try PipelineConfig.load(path: pipeline)
+    XCTAssertThrowsError(try TrainingSession.modelSpec(from: try XCTUnwrap(config.model))) { error in
+      let message = "\(error)"
+      XCTAssertTrue(message.hasPrefix("\(pipeline):\(layerLine + 1):"), message)
+      XCTAssertTrue(message.contains("model[0].conv2d") && message.contains("unknown key kernal in conv2d (allowed: "), message)
+    }
   }
 }
