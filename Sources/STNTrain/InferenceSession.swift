@@ -92,6 +92,7 @@ final class InferenceClassifier: TrainableClassifier {
   func saveCheckpoint(to path: String, metadata: [String: String]) throws { throw TrainSessionError("evaluation only") }
   func loadCheckpoint(from path: String) throws -> [String: String] { throw TrainSessionError("evaluation only") }
   var summary: String { model.summary() }
+  var parametersAreFinite: Bool { model.parameters.valuesAreFinite }
 }
 
 /// Everything `stn eval` can be told.

@@ -68,6 +68,8 @@ public final class NetworkClassifier: TrainableClassifier {
 
   public var summary: String { model.summary() }
 
+  public var parametersAreFinite: Bool { model.parameters.valuesAreFinite }
+
   // MARK: - Checkpoints
 
   public func saveCheckpoint(to path: String, metadata: [String: String]) throws {

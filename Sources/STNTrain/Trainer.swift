@@ -4,19 +4,33 @@ import STNNetwork
 import STNTensor
 
 /// Why a training run stopped early.
+///
+/// The three non-finite stops leave `last.safetensors` (and `best.safetensors`) as the previous
+/// epoch wrote them: a checkpoint is written only after its epoch's training loss, parameters,
+/// validation loss and test loss were all finite.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
-  /// The loss became NaN or infinite; the last checkpoint (if any) is the previous epoch's.
+  /// The training loss became NaN or infinite; the last checkpoint (if any) is the previous epoch's.
   case nonFiniteLoss(epoch: Int, batch: Int, loss: Double, lastGoodCheckpoint: String?)
+  /// A parameter became NaN or infinite during the epoch's training pass.
+  case nonFiniteParameters(epoch: Int, lastGoodCheckpoint: String?)
+  /// The validation or test pass (`split`) gave a NaN or infinite loss.
+  case nonFiniteEvaluationLoss(epoch: Int, split: String, loss: Double, lastGoodCheckpoint: String?)
   /// `--resume` found no usable checkpoint.
   case cannotResume(path: String, reason: String)
   /// The data cannot be split as asked.
   case badSplit(String)
 
   public var description: String {
+    func kept(_ checkpoint: String?) -> String {
+      checkpoint.map { "the last good checkpoint is intact: \($0)" } ?? "no checkpoint was written yet"
+    }
     switch self {
     case let .nonFiniteLoss(epoch, batch, loss, checkpoint):
-      let kept = checkpoint.map { "the last good checkpoint is intact: \($0)" } ?? "no checkpoint was written yet"
-      return "training stopped: loss became \(loss) at epoch \(epoch), batch \(batch) (learning rate too high?); \(kept)"
+      return "training stopped: loss became \(loss) at epoch \(epoch), batch \(batch) (learning rate too high?); \(kept(checkpoint))"
+    case let .nonFiniteParameters(epoch, checkpoint):
+      return "training stopped: a parameter became NaN or infinite in epoch \(epoch) (learning rate too high?); \(kept(checkpoint))"
+    case let .nonFiniteEvaluationLoss(epoch, split, loss, checkpoint):
+      return "training stopped: the \(split) loss became \(loss) after epoch \(epoch) (learning rate too high?); \(kept(checkpoint))"
     case let .cannotResume(path, reason): return "cannot resume from \(path): \(reason)"
     case let .badSplit(reason): return "cannot split the data: \(reason)"
     }
@@ -158,6 +172,10 @@ public final class Trainer {
           accuracy: Double(correct) / Double(seen), imagesPerSecond: Double(seen) / max(elapsed, 1e-9))
       }
       let trainElapsed = Date().timeIntervalSince(started)
+      let lastGood = haveCheckpoint ? lastCheckpointPath : nil
+      // NOTE: the training loss is measured before each step, so the last step of an epoch can
+      // leave NaN or infinite weights behind a finite loss; they must not reach a checkpoint.
+      guard model.parametersAreFinite else { throw TrainingError.nonFiniteParameters(epoch: epoch, lastGoodCheckpoint: lastGood) }
       // MARK: validation and test
       var validation: EvaluationResult?
       if !data.validationIndices.isEmpty {
@@ -167,6 +185,13 @@ public final class Trainer {
       if let testProvider = data.test {
         test = try Trainer.evaluate(
           model: model, provider: testProvider, indices: Array(0..<testProvider.sampleCount), batchSize: batchSize)
+      }
+      // Finite but huge weights (1e29) give NaN or infinite logits: a non-finite evaluation loss
+      // stops the run too, before these weights become the "last good" checkpoint.
+      for (split, result) in [("validation", validation), ("test", test)] {
+        if let loss = result?.loss, !loss.isFinite {
+          throw TrainingError.nonFiniteEvaluationLoss(epoch: epoch, split: split, loss: loss, lastGoodCheckpoint: lastGood)
+        }
       }
       // NOTE: without a validation split, "best" is simply the latest epoch: choosing by test
       // accuracy would leak the test set into model selection.

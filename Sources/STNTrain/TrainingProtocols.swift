@@ -46,6 +46,8 @@ public protocol TrainableClassifier: AnyObject {
   func saveCheckpoint(to path: String, metadata: [String: String]) throws
   /// Restores model + optimizer state; returns the file's metadata.
   func loadCheckpoint(from path: String) throws -> [String: String]
+  /// False when any parameter is NaN or infinite (the trainer then stops before checkpointing).
+  var parametersAreFinite: Bool { get }
   /// Printable module summary (layers, output shapes, parameter counts).
   var summary: String { get }
 }

@@ -73,6 +73,43 @@ final class ToyClassifier: TrainableClassifier {
   }
 
   var summary: String { "ToyClassifier(\(inputs) -> \(classes))" }
+
+  var parametersAreFinite: Bool { weight.allSatisfy(\.isFinite) && bias.allSatisfy(\.isFinite) }
+}
+
+/// A `ToyClassifier` that goes wrong the way a diverging network does, without a non-finite
+/// training loss: from training step `failingStep` on, its evaluation logits are NaN (finite
+/// weights near 1e29 overflow), or one of its weights is infinite (the epoch's last step blew
+/// up after its loss was measured).
+final class FailingToyClassifier: TrainableClassifier {
+  enum Failure { case evaluationLogits, infiniteWeight }
+  let base: ToyClassifier
+  let failingStep: Int
+  let failure: Failure
+
+  init(failingStep: Int, failure: Failure) {
+    base = ToyClassifier(inputs: 4, classes: 3, seed: 1)
+    self.failingStep = failingStep
+    self.failure = failure
+  }
+
+  func trainStep(images: Tensor, labels: [Int], learningRate: Double, step: Int) throws -> StepResult {
+    let result = try base.trainStep(images: images, labels: labels, learningRate: learningRate, step: step)
+    if failure == .infiniteWeight && base.stepsTaken >= failingStep { base.weight[0] = .infinity }
+    return result
+  }
+
+  func logits(images: Tensor) throws -> Tensor {
+    let logits = try base.logits(images: images)
+    guard failure == .evaluationLogits && base.stepsTaken >= failingStep else { return logits }
+    return Tensor(shape: logits.shape, repeating: .nan)
+  }
+
+  func transformerView(images: Tensor) throws -> TransformerView? { nil }
+  func saveCheckpoint(to path: String, metadata: [String: String]) throws { try base.saveCheckpoint(to: path, metadata: metadata) }
+  func loadCheckpoint(from path: String) throws -> [String: String] { try base.loadCheckpoint(from: path) }
+  var summary: String { "FailingToyClassifier" }
+  var parametersAreFinite: Bool { base.parametersAreFinite }
 }
 
 /// In-memory labelled samples; training batches are shuffled per epoch and get fresh noise per

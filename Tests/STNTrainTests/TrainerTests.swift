@@ -15,14 +15,17 @@ final class TrainerTests: XCTestCase {
     try? FileManager.default.removeItem(atPath: folder)
   }
 
-  func makeTrainer(epochs: Int, learningRate: Double = 0.5, validation: Double = 0.2, folder: String? = nil) -> Trainer {
+  func makeTrainer(
+    epochs: Int, learningRate: Double = 0.5, validation: Double = 0.2, folder: String? = nil,
+    model: TrainableClassifier = ToyClassifier(inputs: 4, classes: 3, seed: 1)
+  ) -> Trainer {
     let provider = ToyProvider(count: 120, classes: 3, seed: 5)
     var settings = TrainSettings()
     settings.epochs = epochs
     settings.learningRate = learningRate
     let split = DataSplit.validation(count: provider.sampleCount, fraction: validation, seed: 11)
     let data = TrainingData(train: provider, trainIndices: split.train, validationIndices: split.validation, test: ToyProvider(count: 30, classes: 3, seed: 6))
-    return Trainer(model: ToyClassifier(inputs: 4, classes: 3, seed: 1), data: data, settings: settings, folder: folder ?? self.folder, batchSize: 16)
+    return Trainer(model: model, data: data, settings: settings, folder: folder ?? self.folder, batchSize: 16)
   }
 
   func testRunWritesMetricsAndCheckpoints() throws {
@@ -85,6 +88,42 @@ final class TrainerTests: XCTestCase {
     XCTAssertTrue(try AtomicFile.read(folder + "/last.safetensors") == before, "last good checkpoint untouched")
     let lines = try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
     XCTAssertEqual(lines.count, 1)
+  }
+
+  /// Issue 14: a NaN validation loss went unnoticed and "last good" held weights near 1e29. The
+  /// model's evaluation logits turn NaN during epoch 2 (its training loss stays finite): the run
+  /// stops after epoch 2's validation, before checkpointing, and the checkpoints stay epoch 1's.
+  func testNonFiniteValidationLossStopsBeforeCheckpointing() throws {
+    let trainer = makeTrainer(epochs: 3, model: FailingToyClassifier(failingStep: 8, failure: .evaluationLogits))
+    XCTAssertThrowsError(try trainer.run()) { error in
+      XCTAssertTrue(error is TrainingError, "\(error)")
+      XCTAssertTrue("\(error)".contains("validation loss became nan after epoch 2"), "\(error)")
+      XCTAssertTrue("\(error)".contains("intact: \(self.folder)/last.safetensors"), "\(error)")
+    }
+    try assertCheckpointsAreEpochOne()
+  }
+
+  /// The last step of epoch 2 leaves an infinite weight behind a finite loss: the run stops
+  /// before evaluating or checkpointing epoch 2.
+  func testNonFiniteParameterStopsBeforeCheckpointing() throws {
+    let trainer = makeTrainer(epochs: 3, model: FailingToyClassifier(failingStep: 12, failure: .infiniteWeight))
+    XCTAssertThrowsError(try trainer.run()) { error in
+      XCTAssertEqual(error as? TrainingError, .nonFiniteParameters(epoch: 2, lastGoodCheckpoint: self.folder + "/last.safetensors"))
+    }
+    try assertCheckpointsAreEpochOne()
+  }
+
+  /// last.safetensors and best.safetensors hold epoch 1 with finite weights; one metrics row.
+  private func assertCheckpointsAreEpochOne(file: StaticString = #filePath, line: UInt = #line) throws {
+    for name in ["last", "best"] {
+      let checkpoint = try SafeTensorsFile(contentsOf: folder + "/\(name).safetensors")
+      XCTAssertEqual(checkpoint.metadata["stn.train.epoch"], "1", name, file: file, line: line)
+      for tensor in ["weight", "bias"] {
+        XCTAssertTrue(try checkpoint.tensor(tensor).data.allSatisfy(\.isFinite), "\(name) \(tensor)", file: file, line: line)
+      }
+    }
+    let rows = try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+    XCTAssertEqual(rows.count, 1, file: file, line: line)
   }
 
   func testNoValidationKeepsLatestAsBest() throws {
