@@ -8,9 +8,10 @@ public struct Variable: Hashable, Sendable {
 /// How a recorded op sends its output's gradient back to its inputs.
 ///
 /// Each op keeps its node beside its kernels (`Ops/<Op>.swift`: the forward and backward
-/// kernels, then `extension Graph` with the op's recorder, then its node), as micrograd keeps
-/// the local derivative next to the forward math. A new op is one new file: nothing here lists
-/// the ops.
+/// kernels, then `extension Graph` with the op's recorder and its node, then the `Layer` that
+/// records it), as micrograd keeps the local derivative next to the forward math. A new op is
+/// one new file: nothing here lists the ops. (A layer the `model:` list can name is also a
+/// `LayerSpec` case and a line of `Model`'s builder.)
 protocol BackwardNode {
   /// Adds this node's share of the gradient to its inputs' gradient buffers (taken with
   /// `Graph.takeGradient`, or added with `Graph.accumulateGradient`). `gradOutput` is the

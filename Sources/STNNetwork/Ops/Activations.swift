@@ -1,5 +1,5 @@
 // Element-wise activations (ReLU, LeakyReLU, sigmoid, tanh): forward, accumulating backward
-// (the local derivative beside each forward), and their graph nodes.
+// (the local derivative beside each forward), their graph node, and the `Activation` layer.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -94,6 +94,41 @@ struct ActivationNode: BackwardNode {
       case .sigmoid: sigmoidBackward(gradInput: &gradInput, gradOutput: gradOutput, output: graph.values[output])
       case .tanh: tanhBackward(gradInput: &gradInput, gradOutput: gradOutput, output: graph.values[output])
       }
+    }
+  }
+}
+
+// MARK: - Layer
+
+/// Element-wise activation functions (`nn.ReLU`, `nn.LeakyReLU`, `nn.Sigmoid`, `nn.Tanh`).
+public final class Activation: Layer {
+  /// Which function.
+  public enum Kind: Equatable, Sendable {
+    case relu, leakyReLU(slope: Float), sigmoid, tanh
+  }
+  public let kind: Kind
+  public let outputShape: [Int]
+
+  public init(_ kind: Kind, inputShape: [Int]) {
+    self.kind = kind
+    outputShape = inputShape
+  }
+
+  public var parameterCount: Int { 0 }
+  public var moduleDescription: String {
+    switch kind {
+    case .relu: return "ReLU()"
+    case .leakyReLU(let slope): return "LeakyReLU(negative_slope=\(slope))"
+    case .sigmoid: return "Sigmoid()"
+    case .tanh: return "Tanh()"
+    }
+  }
+  public func forward(_ x: Variable, in graph: Graph) -> Variable {
+    switch kind {
+    case .relu: return graph.relu(x)
+    case .leakyReLU(let slope): return graph.leakyReLU(x, slope: slope)
+    case .sigmoid: return graph.sigmoid(x)
+    case .tanh: return graph.tanh(x)
     }
   }
 }

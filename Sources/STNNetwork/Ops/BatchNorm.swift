@@ -1,4 +1,5 @@
-// 2-D batch normalization (PyTorch `nn.BatchNorm2d`), training and evaluation, forward and backward.
+// 2-D batch normalization (PyTorch `nn.BatchNorm2d`), training and evaluation: forward,
+// accumulating backward, its graph node, and the `BatchNorm2D` layer.
 import STNTensor
 
 // MARK: - Batch norm
@@ -158,5 +159,49 @@ struct BatchNorm2DNode: BackwardNode {
     graph.restoreGradient(input, gradInput)
     graph.restoreGradient(gamma, gradGamma)
     graph.restoreGradient(beta, gradBeta)
+  }
+}
+
+// MARK: - Layer
+
+/// Batch normalization over channels, PyTorch `nn.BatchNorm2d` (affine, tracked running stats).
+public final class BatchNorm2D: Layer {
+  public let channels: Int, momentum: Float, epsilon: Float
+  /// gamma (C,), named `weight` like PyTorch.
+  public let weight: Parameter
+  /// beta (C,), named `bias`.
+  public let bias: Parameter
+  /// (C,), starts at 0.
+  public var runningMean: Tensor
+  /// (C,), starts at 1; updated with the unbiased batch variance, as PyTorch does.
+  public var runningVar: Tensor
+  /// Training forward passes seen (PyTorch's `num_batches_tracked`).
+  public var numBatchesTracked: Int64 = 0
+  /// State-dict prefix, e.g. `cls.1.`.
+  public let name: String
+  public let outputShape: [Int]
+
+  public init(store: ParameterStore, name: String, inputShape: [Int], momentum: Float = 0.1, epsilon: Float = 1e-5) {
+    precondition(inputShape.count == 3 && momentum >= 0 && momentum <= 1 && epsilon > 0)
+    channels = inputShape[0]
+    self.momentum = momentum
+    self.epsilon = epsilon
+    self.name = name
+    weight = store.add(name: name + "weight", shape: [channels], initial: [Float](repeating: 1, count: channels))
+    bias = store.add(name: name + "bias", shape: [channels], initial: [Float](repeating: 0, count: channels))
+    runningMean = Tensor(shape: [channels], repeating: 0)
+    runningVar = Tensor(shape: [channels], repeating: 1)
+    outputShape = inputShape
+  }
+
+  public var parameterCount: Int { 2 * channels }
+  public var moduleDescription: String {
+    "BatchNorm2d(\(channels), eps=\(epsilon), momentum=\(momentum), affine=True, track_running_stats=True)"
+  }
+  public func forward(_ x: Variable, in graph: Graph) -> Variable {
+    if graph.training { numBatchesTracked += 1 }
+    return graph.batchNorm2d(
+      x, gamma: graph.parameter(weight), beta: graph.parameter(bias), runningMean: &runningMean, runningVar: &runningVar,
+      momentum: momentum, epsilon: epsilon)
   }
 }

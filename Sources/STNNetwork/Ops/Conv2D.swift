@@ -1,4 +1,5 @@
-// 2-D convolution (PyTorch `nn.Conv2d` semantics, groups = 1), forward and backward.
+// 2-D convolution (PyTorch `nn.Conv2d` semantics, groups = 1): forward, accumulating backward,
+// its graph node, and the `Conv2D` layer.
 //
 // The fast path lowers each image to an im2col matrix and multiplies it with OpenBLAS `sgemm`;
 // the naive twins below it are the direct seven-loop definitions the tests compare with.
@@ -549,5 +550,54 @@ struct Conv2DNode: BackwardNode {
     graph.restoreGradient(input, gradInput)
     graph.restoreGradient(weight, gradWeight)
     if let bias { graph.restoreGradient(bias, gradBias) }
+  }
+}
+
+// MARK: - Layer
+
+/// 2-D convolution, PyTorch `nn.Conv2d` (square kernel, stride, padding, dilation).
+public final class Conv2D: Layer {
+  public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, dilation: Int
+  /// (O,I,kH,kW)
+  public let weight: Parameter
+  /// (O,)
+  public let bias: Parameter?
+  public let outputShape: [Int]
+
+  /// PyTorch default init: Kaiming-uniform with a = sqrt(5), i.e. weight and bias uniform in
+  /// ±1/sqrt(fan_in), fan_in = I·kH·kW. `inputShape` is [C,H,W] with C == inChannels.
+  public init(
+    store: ParameterStore, name: String, inputShape: [Int], outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+    dilation: Int = 1, bias: Bool = true, random: inout RandomStream
+  ) {
+    precondition(inputShape.count == 3 && kernel > 0 && stride > 0 && padding >= 0 && dilation > 0 && outChannels > 0)
+    inChannels = inputShape[0]
+    self.outChannels = outChannels
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.dilation = dilation
+    let fanIn = inChannels * kernel * kernel
+    let bound = 1 / Float(fanIn).squareRoot()
+    let shape = [outChannels, inChannels, kernel, kernel]
+    weight = store.add(name: name + "weight", shape: shape, initial: uniformValues(shape.reduce(1, *), bound: bound, &random))
+    self.bias = bias ? store.add(name: name + "bias", shape: [outChannels], initial: uniformValues(outChannels, bound: bound, &random)) : nil
+    outputShape = [outChannels,
+      conv2dOutputSize(inputShape[1], kernel: kernel, stride: stride, padding: padding, dilation: dilation),
+      conv2dOutputSize(inputShape[2], kernel: kernel, stride: stride, padding: padding, dilation: dilation)]
+  }
+
+  public var parameterCount: Int { weight.count + (bias?.count ?? 0) }
+
+  public var moduleDescription: String {
+    var text = "Conv2d(\(inChannels), \(outChannels), kernel_size=(\(kernel), \(kernel)), stride=(\(stride), \(stride))"
+    if padding != 0 { text += ", padding=(\(padding), \(padding))" }
+    if dilation != 1 { text += ", dilation=(\(dilation), \(dilation))" }
+    if bias == nil { text += ", bias=False" }
+    return text + ")"
+  }
+
+  public func forward(_ x: Variable, in graph: Graph) -> Variable {
+    graph.conv2d(x, weight: graph.parameter(weight), bias: bias.map { graph.parameter($0) }, stride: stride, padding: padding, dilation: dilation)
   }
 }

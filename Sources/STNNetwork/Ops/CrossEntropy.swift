@@ -1,4 +1,5 @@
-// Softmax cross-entropy loss (PyTorch `F.cross_entropy`, mean reduction), forward and backward.
+// Softmax cross-entropy loss (PyTorch `F.cross_entropy`, mean reduction): forward, accumulating
+// backward, and its graph node.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,4 +1,4 @@
-// Inverted dropout: forward, accumulating backward, and its graph node.
+// Inverted dropout: forward, accumulating backward, its graph node, and the `Dropout` layer.
 import STNTensor
 
 // MARK: - Kernels
@@ -41,5 +41,35 @@ struct DropoutNode: BackwardNode {
 
   func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
     graph.accumulateGradient(input) { gradInput in dropoutBackward(gradInput: &gradInput, gradOutput: gradOutput, mask: mask) }
+  }
+}
+
+// MARK: - Layer
+
+/// Inverted dropout, PyTorch `nn.Dropout`; identity in eval mode.
+///
+/// The mask of the k-th training pass comes from the stream keyed (seed, k), so a run resumed
+/// from a checkpoint (which records `calls`) draws exactly the masks the uninterrupted run would.
+public final class Dropout: Layer {
+  public let probability: Float
+  public let outputShape: [Int]
+  public let seed: UInt64
+  /// Training forward passes so far.
+  public var calls: UInt64 = 0
+
+  public init(inputShape: [Int], probability: Float, seed: UInt64) {
+    precondition(probability >= 0 && probability < 1)
+    self.probability = probability
+    self.seed = seed
+    outputShape = inputShape
+  }
+
+  public var parameterCount: Int { 0 }
+  public var moduleDescription: String { "Dropout(p=\(probability), inplace=False)" }
+  public func forward(_ x: Variable, in graph: Graph) -> Variable {
+    guard graph.training else { return x }
+    var random = RandomStream(seed: seed, index: calls, salt: 0xD809_0117)
+    calls += 1
+    return graph.dropout(x, probability: probability, random: &random)
   }
 }

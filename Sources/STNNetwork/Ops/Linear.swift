@@ -1,5 +1,5 @@
 // Fully connected layer (PyTorch `nn.Linear` layout): forward and accumulating backward on
-// sgemm, and its graph node.
+// sgemm, its graph node, and the `Linear` layer.
 import STNTensor
 
 // MARK: - Kernels
@@ -91,5 +91,35 @@ struct LinearNode: BackwardNode {
     graph.restoreGradient(input, gradInput)
     graph.restoreGradient(weight, gradWeight)
     if let bias { graph.restoreGradient(bias, gradBias) }
+  }
+}
+
+// MARK: - Layer
+
+/// Fully connected layer, PyTorch `nn.Linear`; weight (out,in).
+public final class Linear: Layer {
+  public let inFeatures: Int, outFeatures: Int
+  /// (out,in)
+  public let weight: Parameter
+  /// (out,)
+  public let bias: Parameter?
+  public var outputShape: [Int] { [outFeatures] }
+
+  /// PyTorch default init: weight and bias uniform in ±1/sqrt(in).
+  public init(store: ParameterStore, name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true, random: inout RandomStream) {
+    precondition(inFeatures > 0 && outFeatures > 0)
+    self.inFeatures = inFeatures
+    self.outFeatures = outFeatures
+    let bound = 1 / Float(inFeatures).squareRoot()
+    weight = store.add(name: name + "weight", shape: [outFeatures, inFeatures], initial: uniformValues(outFeatures * inFeatures, bound: bound, &random))
+    self.bias = bias ? store.add(name: name + "bias", shape: [outFeatures], initial: uniformValues(outFeatures, bound: bound, &random)) : nil
+  }
+
+  public var parameterCount: Int { weight.count + (bias?.count ?? 0) }
+  public var moduleDescription: String {
+    "Linear(in_features=\(inFeatures), out_features=\(outFeatures), bias=\(bias == nil ? "False" : "True"))"
+  }
+  public func forward(_ x: Variable, in graph: Graph) -> Variable {
+    graph.linear(x, weight: graph.parameter(weight), bias: bias.map { graph.parameter($0) })
   }
 }

@@ -1,4 +1,6 @@
-// Max and average 2-D pooling (PyTorch `F.max_pool2d` / `F.avg_pool2d` semantics, square windows).
+// Max and average 2-D pooling (PyTorch `F.max_pool2d` / `F.avg_pool2d` semantics, square
+// windows): forward, accumulating backward, their graph nodes, and the `MaxPool2D` and
+// `AvgPool2D` layers.
 import STNTensor
 
 // MARK: - Shapes
@@ -355,5 +357,56 @@ struct AvgPool2DNode: BackwardNode {
         gradInput: &gradInput, gradOutput: gradOutput, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode,
         countIncludePad: countIncludePad)
     }
+  }
+}
+
+// MARK: - Layer
+
+/// Max pooling, PyTorch `nn.MaxPool2d` (stride defaults to the kernel).
+public final class MaxPool2D: Layer {
+  public let kernel: Int, stride: Int, padding: Int, ceilMode: Bool
+  public let outputShape: [Int]
+
+  public init(inputShape: [Int], kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
+    precondition(inputShape.count == 3 && kernel > 0 && (stride ?? 1) > 0 && padding >= 0 && padding * 2 <= kernel)
+    self.kernel = kernel
+    self.stride = stride ?? kernel
+    self.padding = padding
+    self.ceilMode = ceilMode
+    outputShape = [inputShape[0],
+      pool2dOutputSize(inputShape[1], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode),
+      pool2dOutputSize(inputShape[2], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode)]
+  }
+
+  public var parameterCount: Int { 0 }
+  public var moduleDescription: String {
+    "MaxPool2d(kernel_size=\(kernel), stride=\(stride), padding=\(padding), dilation=1, ceil_mode=\(ceilMode ? "True" : "False"))"
+  }
+  public func forward(_ x: Variable, in graph: Graph) -> Variable {
+    graph.maxPool2d(x, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+  }
+}
+
+/// Average pooling, PyTorch `nn.AvgPool2d` (stride defaults to the kernel).
+public final class AvgPool2D: Layer {
+  public let kernel: Int, stride: Int, padding: Int, ceilMode: Bool, countIncludePad: Bool
+  public let outputShape: [Int]
+
+  public init(inputShape: [Int], kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
+    precondition(inputShape.count == 3 && kernel > 0 && (stride ?? 1) > 0 && padding >= 0 && padding * 2 <= kernel)
+    self.kernel = kernel
+    self.stride = stride ?? kernel
+    self.padding = padding
+    self.ceilMode = ceilMode
+    self.countIncludePad = countIncludePad
+    outputShape = [inputShape[0],
+      pool2dOutputSize(inputShape[1], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode),
+      pool2dOutputSize(inputShape[2], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode)]
+  }
+
+  public var parameterCount: Int { 0 }
+  public var moduleDescription: String { "AvgPool2d(kernel_size=\(kernel), stride=\(stride), padding=\(padding))" }
+  public func forward(_ x: Variable, in graph: Graph) -> Variable {
+    graph.avgPool2d(x, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
   }
 }

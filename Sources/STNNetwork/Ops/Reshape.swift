@@ -1,4 +1,5 @@
-// Reshape and flatten (no arithmetic: the gradient is the output's, reshaped back).
+// Reshape and flatten (no arithmetic: the gradient is the output's, reshaped back), and the
+// `Flatten` layer.
 import STNTensor
 
 extension Graph {
@@ -21,4 +22,15 @@ struct ReshapeNode: BackwardNode {
   func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
     graph.accumulateGradient(input, adding: gradOutput)
   }
+}
+
+// MARK: - Layer
+
+/// `nn.Flatten()`: (N, ...) -> (N, product).
+public final class Flatten: Layer {
+  public let outputShape: [Int]
+  public init(inputShape: [Int]) { outputShape = [inputShape.reduce(1, *)] }
+  public var parameterCount: Int { 0 }
+  public var moduleDescription: String { "Flatten(start_dim=1, end_dim=-1)" }
+  public func forward(_ x: Variable, in graph: Graph) -> Variable { graph.flatten(x) }
 }
