@@ -5,25 +5,35 @@ public struct Variable: Hashable, Sendable {
   public let id: Int
 }
 
-/// How a recorded op sends its output's gradient back to its inputs.
+/// How a recorded op sends its output's gradient back to its inputs: given the complete
+/// gradient of the op's output (tape id `output`), it adds each input's share into that input's
+/// gradient buffer (`Graph.accumulateGradient`, or `takeGradient`/`restoreGradient` for a kernel
+/// that fills several).
 ///
-/// Each op keeps its node beside its kernels (`Ops/<Op>.swift`: the forward and backward
-/// kernels, then `extension Graph` with the op's recorder and its node, then the `Layer` that
-/// records it), as micrograd keeps the local derivative next to the forward math. A new op is
-/// one new file: nothing here lists the ops. (A layer the `model:` list can name is also a
-/// `LayerSpec` case and a line of `Model`'s builder.)
-protocol BackwardNode {
-  /// Adds this node's share of the gradient to its inputs' gradient buffers (taken with
-  /// `Graph.takeGradient`, or added with `Graph.accumulateGradient`). `gradOutput` is the
-  /// complete gradient of the node's output, whose tape id is `output`.
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph)
+/// Each op's recorder passes its backward as a closure right below the forward call, as
+/// micrograd sets `out._backward` inside the op: the local derivative sits next to the forward
+/// math, and each op lives in one file (`Ops/<Op>.swift`: the forward and backward kernels, the
+/// `Graph` recorder, then the `Layer` that records it). Nothing lists the ops; a new op is one
+/// new file. (A layer the `model:` list can name is also a `LayerSpec` case and a line of
+/// `Model`'s builder.)
+typealias Backward = (_ gradOutput: Tensor, _ output: Int, _ graph: Graph) -> Void
+
+/// What produced one value on the tape.
+struct Node {
+  /// The op's name (`input`, `parameter`, `conv2d`, `max_pool2d_relu`, ...), for inspection.
+  let op: String
+  /// nil for inputs; parameters add their gradient to the store.
+  let backward: Backward?
+
+  /// Inputs and parameters keep their gradient after `Graph.backward`.
+  var isLeaf: Bool { op == "input" || op == "parameter" }
 }
 
 /// A tape of operations recorded during the forward pass, replayed backwards for gradients.
 ///
 /// Each op call computes its output at once (eager, like micrograd), stores it on the tape with
-/// a `BackwardNode` holding what its backward needs (inputs by id, argmax, masks, caches), and
-/// returns a `Variable`. Nodes are appended in execution order, which is a topological order, so
+/// its `Backward` closure (holding what the backward needs: inputs by id, argmax, masks,
+/// caches), and returns a `Variable`. Nodes are appended in execution order, which is a topological order, so
 /// `backward` walks the tape from the loss down to the first node. Backward kernels ACCUMULATE
 /// (`+=`) into each input's gradient buffer (llm.c), which is what makes non-chain models right:
 /// the spatial transformer's localization branch and its sampler both read the same input and
@@ -49,8 +59,8 @@ public final class Graph {
   var values: [Tensor] = []
   var gradients: [Tensor?] = []
   var requiresGradient: [Bool] = []
-  /// The node that produced each value; nil for inputs (constant or not).
-  var nodes: [BackwardNode?] = []
+  /// What produced each value.
+  var nodes: [Node] = []
 
   public init(parameters: ParameterStore? = nil, training: Bool = true, threads: Int = 1) {
     self.parameters = parameters
@@ -83,21 +93,24 @@ public final class Graph {
 
   /// Records a constant input; with `requiresGradient` its gradient is kept (tests, saliency).
   public func input(_ tensor: Tensor, requiresGradient: Bool = false) -> Variable {
-    record(tensor, nil, requiresGradient: requiresGradient)
+    record(tensor, op: "input", requiresGradient: requiresGradient, backward: nil)
   }
 
   /// Records a parameter leaf: a copy of its values; backward adds its gradient to the store.
   public func parameter(_ parameter: Parameter) -> Variable {
     guard let store = parameters else { preconditionFailure("graph has no ParameterStore") }
-    return record(store.tensor(parameter), ParameterLeaf(parameter: parameter), requiresGradient: true)
+    return record(store.tensor(parameter), op: "parameter", requiresGradient: true) { gradOutput, _, graph in
+      // NOTE: reached after every consumer (reverse tape order), so `gradOutput` is complete here.
+      graph.parameters?.accumulateGradient(parameter, gradOutput)
+    }
   }
 
-  /// Appends one node to the tape (the ops' recorders call this).
-  func record(_ value: Tensor, _ node: BackwardNode?, requiresGradient: Bool) -> Variable {
+  /// Appends one value to the tape with the op that produced it (the ops' recorders call this).
+  func record(_ value: Tensor, op: String, requiresGradient: Bool, backward: Backward?) -> Variable {
     values.append(value)
     gradients.append(nil)
     self.requiresGradient.append(requiresGradient)
-    nodes.append(node)
+    nodes.append(Node(op: op, backward: backward))
     return Variable(id: values.count - 1)
   }
 
@@ -115,9 +128,9 @@ public final class Graph {
     precondition(values[loss.id].count == 1, "backward needs a scalar, got shape \(values[loss.id].shape)")
     gradients[loss.id] = Tensor(shape: values[loss.id].shape, repeating: 1)
     for id in stride(from: loss.id, through: 0, by: -1) {
-      guard requiresGradient[id], let gradient = gradients[id], let node = nodes[id] else { continue }
-      node.backward(gradient, output: id, in: self)
-      if !keepsIntermediateGradients && !(node is ParameterLeaf) { gradients[id] = nil }
+      guard requiresGradient[id], let gradient = gradients[id], let backward = nodes[id].backward else { continue }
+      backward(gradient, id, self)
+      if !keepsIntermediateGradients && !nodes[id].isLeaf { gradients[id] = nil }
     }
   }
 
@@ -152,7 +165,7 @@ public final class Graph {
   }
 
   /// `takeGradient`, `body`, `restoreGradient` for an op with one input (skipped when the node
-  /// needs no gradient).
+  /// needs no gradient): `body` is the op's accumulating backward kernel.
   func accumulateGradient(_ id: Int, _ body: (inout Tensor) -> Void) {
     guard var gradient = takeGradient(id) else { return }
     body(&gradient)
@@ -164,16 +177,6 @@ public final class Graph {
   func accumulateGradient(_ id: Int, adding gradient: Tensor) {
     guard requiresGradient[id] else { return }
     restoreGradient(id, gradient.shape == values[id].shape ? gradient : gradient.reshaped(values[id].shape))
-  }
-}
-
-/// A parameter leaf's node: its complete gradient goes into the store's flat gradient buffer.
-struct ParameterLeaf: BackwardNode {
-  let parameter: Parameter
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    // NOTE: reached after every consumer (reverse tape order), so `gradOutput` is complete here.
-    graph.parameters?.accumulateGradient(parameter, gradOutput)
   }
 }
 

@@ -61,39 +61,29 @@ public func tanhBackward(gradInput: inout Tensor, gradOutput: Tensor, output: Te
 extension Graph {
   /// max(x, 0), any shape.
   public func relu(_ x: Variable) -> Variable {
-    record(reluForward(values[x.id], threads: threads), ActivationNode(input: x.id, kind: .relu), requiresGradient: needsGradient(x.id))
+    record(reluForward(values[x.id], threads: threads), op: "relu", requiresGradient: needsGradient(x.id)) { gradOutput, _, graph in
+      graph.accumulateGradient(x.id) { reluBackward(gradInput: &$0, gradOutput: gradOutput, input: graph.values[x.id], threads: graph.threads) }
+    }
   }
 
   /// x for x > 0, slope·x otherwise, any shape.
   public func leakyReLU(_ x: Variable, slope: Float = 0.01) -> Variable {
-    record(leakyReLUForward(values[x.id], slope: slope), ActivationNode(input: x.id, kind: .leakyReLU(slope: slope)), requiresGradient: needsGradient(x.id))
+    record(leakyReLUForward(values[x.id], slope: slope), op: "leaky_relu", requiresGradient: needsGradient(x.id)) { gradOutput, _, graph in
+      graph.accumulateGradient(x.id) { leakyReLUBackward(gradInput: &$0, gradOutput: gradOutput, input: graph.values[x.id], slope: slope) }
+    }
   }
 
-  /// 1 / (1 + e^-x), any shape.
+  /// 1 / (1 + e^-x), any shape; the derivative is read off the output.
   public func sigmoid(_ x: Variable) -> Variable {
-    record(sigmoidForward(values[x.id]), ActivationNode(input: x.id, kind: .sigmoid), requiresGradient: needsGradient(x.id))
+    record(sigmoidForward(values[x.id]), op: "sigmoid", requiresGradient: needsGradient(x.id)) { gradOutput, output, graph in
+      graph.accumulateGradient(x.id) { sigmoidBackward(gradInput: &$0, gradOutput: gradOutput, output: graph.values[output]) }
+    }
   }
 
-  /// tanh(x), any shape.
+  /// tanh(x), any shape; the derivative is read off the output.
   public func tanh(_ x: Variable) -> Variable {
-    record(tanhForward(values[x.id]), ActivationNode(input: x.id, kind: .tanh), requiresGradient: needsGradient(x.id))
-  }
-}
-
-/// An activation on the tape: ReLU and LeakyReLU differentiate from their input, sigmoid and
-/// tanh from their output.
-struct ActivationNode: BackwardNode {
-  let input: Int
-  let kind: Activation.Kind
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    graph.accumulateGradient(input) { gradInput in
-      switch kind {
-      case .relu: reluBackward(gradInput: &gradInput, gradOutput: gradOutput, input: graph.values[input], threads: graph.threads)
-      case .leakyReLU(let slope): leakyReLUBackward(gradInput: &gradInput, gradOutput: gradOutput, input: graph.values[input], slope: slope)
-      case .sigmoid: sigmoidBackward(gradInput: &gradInput, gradOutput: gradOutput, output: graph.values[output])
-      case .tanh: tanhBackward(gradInput: &gradInput, gradOutput: gradOutput, output: graph.values[output])
-      }
+    record(tanhForward(values[x.id]), op: "tanh", requiresGradient: needsGradient(x.id)) { gradOutput, output, graph in
+      graph.accumulateGradient(x.id) { tanhBackward(gradInput: &$0, gradOutput: gradOutput, output: graph.values[output]) }
     }
   }
 }

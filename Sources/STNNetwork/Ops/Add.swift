@@ -1,5 +1,7 @@
-// Element-wise sum of two values (residual connections, fan-out tests) and its graph node.
+// Element-wise sum of two values (residual connections, fan-out tests) on the tape.
 import STNTensor
+
+// MARK: - Graph
 
 extension Graph {
   /// Element-wise sum of two same-shape values.
@@ -7,16 +9,10 @@ extension Graph {
     precondition(values[a.id].shape == values[b.id].shape, "add: shapes \(values[a.id].shape) and \(values[b.id].shape)")
     var sum = values[a.id]
     addInPlace(&sum, values[b.id])
-    return record(sum, AddNode(lhs: a.id, rhs: b.id), requiresGradient: needsGradient(a.id, b.id))
-  }
-}
-
-/// add on the tape: d(a + b)/da = d(a + b)/db = 1, so each side gets the output's gradient.
-struct AddNode: BackwardNode {
-  let lhs: Int, rhs: Int
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    graph.accumulateGradient(lhs, adding: gradOutput)
-    graph.accumulateGradient(rhs, adding: gradOutput)
+    return record(sum, op: "add", requiresGradient: needsGradient(a.id, b.id)) { gradOutput, _, graph in
+      // d(a + b)/da = d(a + b)/db = 1: each side gets the output's gradient.
+      graph.accumulateGradient(a.id, adding: gradOutput)
+      graph.accumulateGradient(b.id, adding: gradOutput)
+    }
   }
 }

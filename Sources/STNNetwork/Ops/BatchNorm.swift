@@ -141,24 +141,16 @@ extension Graph {
     let (y, cache) = batchNorm2dForward(
       input: values[x.id], gamma: values[gamma.id], beta: values[beta.id], runningMean: &runningMean,
       runningVar: &runningVar, training: training, momentum: momentum, epsilon: epsilon)
-    return record(y, BatchNorm2DNode(input: x.id, gamma: gamma.id, beta: beta.id, cache: cache),
-      requiresGradient: needsGradient(x.id, gamma.id, beta.id))
-  }
-}
-
-/// batch_norm2d on the tape, with the statistics its forward normalized by.
-struct BatchNorm2DNode: BackwardNode {
-  let input: Int, gamma: Int, beta: Int
-  let cache: BatchNormCache
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    var gradInput = graph.takeGradient(input), gradGamma = graph.takeGradient(gamma), gradBeta = graph.takeGradient(beta)
-    batchNorm2dBackward(
-      gradInput: &gradInput, gradGamma: &gradGamma, gradBeta: &gradBeta, gradOutput: gradOutput, input: graph.values[input],
-      gamma: graph.values[gamma], cache: cache)
-    graph.restoreGradient(input, gradInput)
-    graph.restoreGradient(gamma, gradGamma)
-    graph.restoreGradient(beta, gradBeta)
+    return record(y, op: "batch_norm2d", requiresGradient: needsGradient(x.id, gamma.id, beta.id)) { gradOutput, _, graph in
+      // `cache`: the statistics the forward normalized by.
+      var gradInput = graph.takeGradient(x.id), gradGamma = graph.takeGradient(gamma.id), gradBeta = graph.takeGradient(beta.id)
+      batchNorm2dBackward(
+        gradInput: &gradInput, gradGamma: &gradGamma, gradBeta: &gradBeta, gradOutput: gradOutput, input: graph.values[x.id],
+        gamma: graph.values[gamma.id], cache: cache)
+      graph.restoreGradient(x.id, gradInput)
+      graph.restoreGradient(gamma.id, gradGamma)
+      graph.restoreGradient(beta.id, gradBeta)
+    }
   }
 }
 

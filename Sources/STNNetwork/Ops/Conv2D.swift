@@ -531,25 +531,16 @@ extension Graph {
     let y = conv2dForward(
       input: values[x.id], weight: values[weight.id], bias: bias.map { values[$0.id] }, stride: stride, padding: padding, dilation: dilation,
       threads: threads)
-    return record(y, Conv2DNode(input: x.id, weight: weight.id, bias: bias?.id, stride: stride, padding: padding, dilation: dilation),
-      requiresGradient: needsGradient(x.id, weight.id, bias?.id))
-  }
-}
-
-/// conv2d on the tape: d/d(input), d/d(weight) and d/d(bias) by `conv2dBackward`.
-struct Conv2DNode: BackwardNode {
-  let input: Int, weight: Int, bias: Int?
-  let stride: Int, padding: Int, dilation: Int
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    var gradInput = graph.takeGradient(input), gradWeight = graph.takeGradient(weight)
-    var gradBias = bias.flatMap(graph.takeGradient)
-    conv2dBackward(
-      gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: graph.values[input],
-      weight: graph.values[weight], stride: stride, padding: padding, dilation: dilation, threads: graph.threads)
-    graph.restoreGradient(input, gradInput)
-    graph.restoreGradient(weight, gradWeight)
-    if let bias { graph.restoreGradient(bias, gradBias) }
+    return record(y, op: "conv2d", requiresGradient: needsGradient(x.id, weight.id, bias?.id)) { gradOutput, _, graph in
+      var gradInput = graph.takeGradient(x.id), gradWeight = graph.takeGradient(weight.id)
+      var gradBias = bias.flatMap { graph.takeGradient($0.id) }
+      conv2dBackward(
+        gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: graph.values[x.id],
+        weight: graph.values[weight.id], stride: stride, padding: padding, dilation: dilation, threads: graph.threads)
+      graph.restoreGradient(x.id, gradInput)
+      graph.restoreGradient(weight.id, gradWeight)
+      if let bias { graph.restoreGradient(bias.id, gradBias) }
+    }
   }
 }
 

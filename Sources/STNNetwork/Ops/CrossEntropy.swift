@@ -68,20 +68,10 @@ extension Graph {
     let classes = values[logits.id].shape[1]
     precondition(targets.allSatisfy { (0..<classes).contains($0) }, "targets must be class indices in 0..<\(classes) (check labels before training)")
     let (loss, probabilities) = softmaxCrossEntropyForward(logits: values[logits.id], targets: targets)
-    return record(Tensor(shape: [1], data: [loss]), SoftmaxCrossEntropyNode(logits: logits.id, targets: targets, probabilities: probabilities),
-      requiresGradient: needsGradient(logits.id))
-  }
-}
-
-/// softmax_cross_entropy on the tape, with the probabilities its forward computed.
-struct SoftmaxCrossEntropyNode: BackwardNode {
-  let logits: Int
-  let targets: [Int]
-  let probabilities: Tensor
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    graph.accumulateGradient(logits) { gradLogits in
-      softmaxCrossEntropyBackward(gradLogits: &gradLogits, gradLoss: gradOutput.data[0], probabilities: probabilities, targets: targets)
+    return record(Tensor(shape: [1], data: [loss]), op: "softmax_cross_entropy", requiresGradient: needsGradient(logits.id)) { gradOutput, _, graph in
+      graph.accumulateGradient(logits.id) {
+        softmaxCrossEntropyBackward(gradLogits: &$0, gradLoss: gradOutput.data[0], probabilities: probabilities, targets: targets)
+      }
     }
   }
 }

@@ -30,17 +30,9 @@ extension Graph {
   public func dropout(_ x: Variable, probability: Float, random: inout RandomStream) -> Variable {
     guard training, probability > 0 else { return x }
     let (y, mask) = dropoutForward(values[x.id], probability: probability, rng: &random)
-    return record(y, DropoutNode(input: x.id, mask: mask), requiresGradient: needsGradient(x.id))
-  }
-}
-
-/// dropout on the tape, with its mask.
-struct DropoutNode: BackwardNode {
-  let input: Int
-  let mask: [Float]
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    graph.accumulateGradient(input) { gradInput in dropoutBackward(gradInput: &gradInput, gradOutput: gradOutput, mask: mask) }
+    return record(y, op: "dropout", requiresGradient: needsGradient(x.id)) { gradOutput, _, graph in
+      graph.accumulateGradient(x.id) { dropoutBackward(gradInput: &$0, gradOutput: gradOutput, mask: mask) }
+    }
   }
 }
 

@@ -74,23 +74,16 @@ extension Graph {
   /// Fully connected. input (N,in), weight (out,in), bias (out,) -> (N,out).
   public func linear(_ x: Variable, weight: Variable, bias: Variable?) -> Variable {
     let y = linearForward(input: values[x.id], weight: values[weight.id], bias: bias.map { values[$0.id] })
-    return record(y, LinearNode(input: x.id, weight: weight.id, bias: bias?.id), requiresGradient: needsGradient(x.id, weight.id, bias?.id))
-  }
-}
-
-/// linear on the tape: d/d(input), d/d(weight) and d/d(bias) by `linearBackward`.
-struct LinearNode: BackwardNode {
-  let input: Int, weight: Int, bias: Int?
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    var gradInput = graph.takeGradient(input), gradWeight = graph.takeGradient(weight)
-    var gradBias = bias.flatMap(graph.takeGradient)
-    linearBackward(
-      gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: graph.values[input],
-      weight: graph.values[weight])
-    graph.restoreGradient(input, gradInput)
-    graph.restoreGradient(weight, gradWeight)
-    if let bias { graph.restoreGradient(bias, gradBias) }
+    return record(y, op: "linear", requiresGradient: needsGradient(x.id, weight.id, bias?.id)) { gradOutput, _, graph in
+      var gradInput = graph.takeGradient(x.id), gradWeight = graph.takeGradient(weight.id)
+      var gradBias = bias.flatMap { graph.takeGradient($0.id) }
+      linearBackward(
+        gradInput: &gradInput, gradWeight: &gradWeight, gradBias: &gradBias, gradOutput: gradOutput, input: graph.values[x.id],
+        weight: graph.values[weight.id])
+      graph.restoreGradient(x.id, gradInput)
+      graph.restoreGradient(weight.id, gradWeight)
+      if let bias { graph.restoreGradient(bias.id, gradBias) }
+    }
   }
 }
 

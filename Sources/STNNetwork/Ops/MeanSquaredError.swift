@@ -28,18 +28,10 @@ extension Graph {
   /// mean((x - target)²) over all elements; a (1,) node. x and target have the same shape.
   public func meanSquaredError(_ x: Variable, target: Tensor) -> Variable {
     let loss = meanSquaredErrorForward(input: values[x.id], target: target)
-    return record(Tensor(shape: [1], data: [loss]), MeanSquaredErrorNode(input: x.id, target: target), requiresGradient: needsGradient(x.id))
-  }
-}
-
-/// mean_squared_error on the tape, with its target.
-struct MeanSquaredErrorNode: BackwardNode {
-  let input: Int
-  let target: Tensor
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    graph.accumulateGradient(input) { gradInput in
-      meanSquaredErrorBackward(gradInput: &gradInput, gradLoss: gradOutput.data[0], input: graph.values[input], target: target)
+    return record(Tensor(shape: [1], data: [loss]), op: "mean_squared_error", requiresGradient: needsGradient(x.id)) { gradOutput, _, graph in
+      graph.accumulateGradient(x.id) {
+        meanSquaredErrorBackward(gradInput: &$0, gradLoss: gradOutput.data[0], input: graph.values[x.id], target: target)
+      }
     }
   }
 }

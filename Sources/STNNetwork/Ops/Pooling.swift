@@ -310,57 +310,46 @@ extension Graph {
   /// Max pooling (PyTorch `ceil_mode` semantics). (N,C,H,W) -> (N,C,Ho,Wo).
   public func maxPool2d(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false) -> Variable {
     let (y, argmax) = maxPool2dForward(input: values[x.id], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: threads)
-    return record(y, MaxPool2DNode(input: x.id, argmax: argmax, relu: false), requiresGradient: needsGradient(x.id))
+    return record(y, op: "max_pool2d", requiresGradient: needsGradient(x.id)) { gradOutput, _, graph in
+      // The forward's argmax routes the gradient.
+      graph.accumulateGradient(x.id) { maxPool2dBackward(gradInput: &$0, gradOutput: gradOutput, argmax: argmax, threads: graph.threads) }
+    }
   }
 
   /// relu(maxPool2d(x)) as one node (one pass over the pooled values forward and backward);
   /// same values and gradients as the two ops. (N,C,H,W) -> (N,C,Ho,Wo).
   public func maxPool2dReLU(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false) -> Variable {
     let (y, argmax) = maxPool2dReLUForward(input: values[x.id], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, threads: threads)
-    return record(y, MaxPool2DNode(input: x.id, argmax: argmax, relu: true), requiresGradient: needsGradient(x.id))
+    return record(y, op: "max_pool2d_relu", requiresGradient: needsGradient(x.id)) { gradOutput, output, graph in
+      graph.accumulateGradient(x.id) {
+        maxPool2dReLUBackward(gradInput: &$0, gradOutput: gradOutput, output: graph.values[output], argmax: argmax, threads: graph.threads)
+      }
+    }
   }
 
   /// Average pooling. (N,C,H,W) -> (N,C,Ho,Wo).
   public func avgPool2d(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) -> Variable {
     let y = avgPool2dForward(input: values[x.id], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
-    return record(y, AvgPool2DNode(input: x.id, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad),
-      requiresGradient: needsGradient(x.id))
-  }
-}
-
-/// max_pool2d (optionally fused with the ReLU after it) on the tape: the forward's argmax routes
-/// the gradient.
-struct MaxPool2DNode: BackwardNode {
-  let input: Int
-  let argmax: [Int32]
-  let relu: Bool
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    graph.accumulateGradient(input) { gradInput in
-      if relu {
-        maxPool2dReLUBackward(gradInput: &gradInput, gradOutput: gradOutput, output: graph.values[output], argmax: argmax, threads: graph.threads)
-      } else {
-        maxPool2dBackward(gradInput: &gradInput, gradOutput: gradOutput, argmax: argmax, threads: graph.threads)
+    return record(y, op: "avg_pool2d", requiresGradient: needsGradient(x.id)) { gradOutput, _, graph in
+      graph.accumulateGradient(x.id) {
+        avgPool2dBackward(
+          gradInput: &$0, gradOutput: gradOutput, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode,
+          countIncludePad: countIncludePad)
       }
     }
   }
 }
 
-/// avg_pool2d on the tape.
-struct AvgPool2DNode: BackwardNode {
-  let input: Int
-  let kernel: Int, stride: Int, padding: Int, ceilMode: Bool, countIncludePad: Bool
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    graph.accumulateGradient(input) { gradInput in
-      avgPool2dBackward(
-        gradInput: &gradInput, gradOutput: gradOutput, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode,
-        countIncludePad: countIncludePad)
-    }
-  }
-}
-
 // MARK: - Layer
+
+/// Per-sample output shape [C,Ho,Wo] of a pooling layer on [C,H,W] (the builder has checked the
+/// settings against PyTorch's rules).
+func pool2dLayerOutputShape(_ inputShape: [Int], kernel: Int, stride: Int, padding: Int, ceilMode: Bool) -> [Int] {
+  precondition(inputShape.count == 3 && kernel > 0 && stride > 0 && padding >= 0 && padding * 2 <= kernel)
+  return [inputShape[0],
+    pool2dOutputSize(inputShape[1], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode),
+    pool2dOutputSize(inputShape[2], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)]
+}
 
 /// Max pooling, PyTorch `nn.MaxPool2d` (stride defaults to the kernel).
 public final class MaxPool2D: Layer {
@@ -368,14 +357,11 @@ public final class MaxPool2D: Layer {
   public let outputShape: [Int]
 
   public init(inputShape: [Int], kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
-    precondition(inputShape.count == 3 && kernel > 0 && (stride ?? 1) > 0 && padding >= 0 && padding * 2 <= kernel)
     self.kernel = kernel
     self.stride = stride ?? kernel
     self.padding = padding
     self.ceilMode = ceilMode
-    outputShape = [inputShape[0],
-      pool2dOutputSize(inputShape[1], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode),
-      pool2dOutputSize(inputShape[2], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode)]
+    outputShape = pool2dLayerOutputShape(inputShape, kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode)
   }
 
   public var parameterCount: Int { 0 }
@@ -393,15 +379,12 @@ public final class AvgPool2D: Layer {
   public let outputShape: [Int]
 
   public init(inputShape: [Int], kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
-    precondition(inputShape.count == 3 && kernel > 0 && (stride ?? 1) > 0 && padding >= 0 && padding * 2 <= kernel)
     self.kernel = kernel
     self.stride = stride ?? kernel
     self.padding = padding
     self.ceilMode = ceilMode
     self.countIncludePad = countIncludePad
-    outputShape = [inputShape[0],
-      pool2dOutputSize(inputShape[1], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode),
-      pool2dOutputSize(inputShape[2], kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode)]
+    outputShape = pool2dLayerOutputShape(inputShape, kernel: kernel, stride: self.stride, padding: padding, ceilMode: ceilMode)
   }
 
   public var parameterCount: Int { 0 }

@@ -34,19 +34,10 @@ extension Graph {
   /// Turns the localization output (N,P) into theta (N,2,3) under a constraint (see
   /// `TransformConstraint` for each parameterization).
   public func theta(_ x: Variable, constraint: TransformConstraint) -> Variable {
-    record(thetaForward(parameters: values[x.id], constraint: constraint), ThetaNode(input: x.id, constraint: constraint),
-      requiresGradient: needsGradient(x.id))
-  }
-}
-
-/// theta on the tape.
-struct ThetaNode: BackwardNode {
-  let input: Int
-  let constraint: TransformConstraint
-
-  func backward(_ gradOutput: Tensor, output: Int, in graph: Graph) {
-    graph.accumulateGradient(input) { gradParameters in
-      thetaBackward(gradParameters: &gradParameters, gradTheta: gradOutput, parameters: graph.values[input], constraint: constraint)
+    record(thetaForward(parameters: values[x.id], constraint: constraint), op: "theta", requiresGradient: needsGradient(x.id)) { gradOutput, _, graph in
+      graph.accumulateGradient(x.id) {
+        thetaBackward(gradParameters: &$0, gradTheta: gradOutput, parameters: graph.values[x.id], constraint: constraint)
+      }
     }
   }
 }
