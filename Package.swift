@@ -5,7 +5,7 @@
 // Module boundaries (a module never reaches "up"):
 //   C shims        CJPEG, CPNG, COpenBLAS   (longjmp-based libraries stay in C)
 //   CWarpKernels   AVX2 warp kernels, run-time dispatched from STNWarp
-//   STNTensor      tensors, threading, RNG, GEMM        (no file I/O)
+//   STNTensor      tensors, threading, RNG, GEMM, run-time policy (no file I/O)
 //   STNFiles       atomic writes, safetensors           (file formats, no codecs)
 //   STNImageIO     JPEG/PNG codecs, IDX, ImageFolder    (no network code)
 //   STNWarp        affine math, affine_grid, grid_sample, fused uint8 warp
