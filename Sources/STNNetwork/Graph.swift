@@ -33,12 +33,12 @@ struct Node {
 ///
 /// Each op call computes its output at once (eager, like micrograd), stores it on the tape with
 /// its `Backward` closure (holding what the backward needs: inputs by id, argmax, masks,
-/// caches), and returns a `Variable`. Nodes are appended in execution order, which is a topological order, so
-/// `backward` walks the tape from the loss down to the first node. Backward kernels ACCUMULATE
-/// (`+=`) into each input's gradient buffer (llm.c), which is what makes non-chain models right:
-/// the spatial transformer's localization branch and its sampler both read the same input and
-/// both add to its gradient. Parameter leaves read their values from a `ParameterStore` and add
-/// their gradients into its flat gradient buffer.
+/// caches), and returns a `Variable`. Nodes are appended in execution order, which is a
+/// topological order, so `backward` walks the tape from the loss down to the first node.
+/// Backward kernels ACCUMULATE (`+=`) into each input's gradient buffer (llm.c), which is what
+/// makes non-chain models right: the spatial transformer's localization branch and its sampler
+/// both read the same input and both add to its gradient. Parameter leaves read their values
+/// from a `ParameterStore` and add their gradients into its flat gradient buffer.
 ///
 /// One graph per batch: call `reset()` (keeps capacity) before recording the next forward pass.
 public final class Graph {

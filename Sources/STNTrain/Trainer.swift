@@ -188,9 +188,10 @@ public final class Trainer {
       }
       // Finite but huge weights (1e29) give NaN or infinite logits: a non-finite evaluation loss
       // stops the run too, before these weights become the "last good" checkpoint.
+      // NOTE: a pass that read no sample has no loss (NaN by convention); that is not a stop.
       for (split, result) in [("validation", validation), ("test", test)] {
-        if let loss = result?.loss, !loss.isFinite {
-          throw TrainingError.nonFiniteEvaluationLoss(epoch: epoch, split: split, loss: loss, lastGoodCheckpoint: lastGood)
+        if let result, result.matrix.total > 0, !result.loss.isFinite {
+          throw TrainingError.nonFiniteEvaluationLoss(epoch: epoch, split: split, loss: result.loss, lastGoodCheckpoint: lastGood)
         }
       }
       // NOTE: without a validation split, "best" is simply the latest epoch: choosing by test
