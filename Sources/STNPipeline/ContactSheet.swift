@@ -123,9 +123,7 @@ public struct ExportJob {
     }
     if let predictor, config.hasLearnedStage {
       // One forward pass for the whole sheet (at most `count` images, a batch).
-      let readable = samples.indices.filter { if case .success = samples[$0] { return true } else { return false } }
-      let completed = LearnedBatch.complete(readable.compactMap { try? samples[$0].get() }, processor: processor, predictor: predictor, threads: threads)
-      for (k, slot) in readable.enumerated() { samples[slot] = completed[k] }
+      samples = LearnedStep.complete(samples, processor: processor, predictor: predictor, threads: threads)
     }
     var entries: [ContactSheetEntry] = []
     var skipped: [SkippedSample] = []

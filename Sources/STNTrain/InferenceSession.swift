@@ -60,9 +60,19 @@ public struct InferenceModel {
     return config
   }
 
-  /// Drops `random_affine` stages (evaluating on data that is not to be distorted).
+  /// Keeps only what is deterministic: `random_affine` stages are dropped and a `pad` at a
+  /// random position pads centred (same size). Evaluation does this by default, torchvision's
+  /// train/eval convention.
   public mutating func removeRandomStages() {
-    config.stages.removeAll { if case .randomAffine = $0.stage { return true } else { return false } }
+    config.stages = config.stages.compactMap { entry in
+      var entry = entry
+      switch entry.stage {
+      case .randomAffine: return nil
+      case .pad(.canvas(let width, let height, .random)): entry.stage = .pad(.canvas(width: width, height: height, position: .center))
+      default: break
+      }
+      return entry
+    }
   }
 
   /// The `TrainableClassifier` view used by the evaluator (no optimizer).
@@ -103,8 +113,10 @@ public struct EvalRequest: Sendable {
   public var pipeline: String?
   public var threads = 2
   public var batchSize = 256
-  /// Evaluate without the pipeline's random stages.
-  public var noRandom = false
+  /// Also apply the pipeline's random stages, drawn once from the fixed evaluation key (seed,
+  /// epoch 0), as `stn train`'s per-epoch test pass does. Off by default: evaluation applies only
+  /// the deterministic stages (torchvision's train/eval convention).
+  public var random = false
   public init(checkpoint: String, data: String) {
     self.checkpoint = checkpoint
     self.data = data
@@ -118,7 +130,7 @@ public enum EvaluationSession {
     setBLASThreads(request.threads)
     let dataset = try TrainingSession.openData(request.data, split: request.split)
     var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: dataset)
-    if request.noRandom { inference.removeRandomStages() }
+    if !request.random { inference.removeRandomStages() }
     let map = try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.data)
     let provider = PipelineBatches(
       config: inference.config, dataset: dataset, threads: request.threads, classNames: inference.classNames, labelMap: map)

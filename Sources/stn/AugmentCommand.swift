@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import STNFiles
 import STNImageIO
 import STNPipeline
 import STNTrain
@@ -8,11 +9,21 @@ import STNTrain
 struct Augment: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "augment",
-    abstract: "Run a pipeline over an image folder and write the transformed images.",
+    abstract: "Run a pipeline over an image folder (or IDX files) and write the transformed images.",
     discussion: """
-      Mirrors the input tree under --output (PNG by default, or JPEG), writing each file \
-      atomically; never writes into the input folder. Normalization is not applied to written \
-      images; a pipeline without stages writes the decoded pixels unchanged.
+      Writes one image per input (per copy with --copies) under --output, mirroring the input \
+      tree: cat/001.jpg becomes cat/001.png (cat/001_0.png, cat/001_1.png, ... with copies). \
+      When inputs in one folder share a name but not an extension (a.jpg, a.png), each keeps \
+      its whole name: a.jpg.png, a.png.png. IDX data is written as <class>/<index>.png. \
+      Normalization is not applied to written images; a pipeline without stages writes the \
+      decoded pixels unchanged.
+
+      Safety: --output must not be, contain or lie inside an input; it must be empty unless \
+      --overwrite (replace files of the same name) or --skip-existing (keep them, write only \
+      the missing ones: resumes an interrupted run). All of this, and name collisions, is \
+      checked before the first image. Files are written atomically (temporary name, then \
+      rename) and synced once per batch and at the end: after exit 0 everything is on disk, \
+      and after a crash or Ctrl-C only complete files exist.
 
       Without --input, the pipeline's own `source:` is used (e.g. IDX files).
 
@@ -20,107 +31,56 @@ struct Augment: ParsableCommand {
       and rectifies each image with the transform it predicts (one batched forward pass per \
       batch.size images, composed into the single resample).
 
-      Exit status: 0 all written; 3 finished but some inputs were skipped (unreadable files, \
-      listed in the summary); 1 the run could not start (bad pipeline, bad folders).
+      \(ExitStatus.table)
       """)
 
-  /// Exit status when the run finished but skipped some inputs.
-  static let skippedExitCode: Int32 = 3
-
   @Argument(help: "Pipeline file (.yaml).") var pipeline: String
-  @Option(help: "Input folder (default: the pipeline's source).") var input: String?
-  @Option(help: "Output folder (created if missing; must not be inside the input).") var output: String
-  @Option(help: "Transformed copies per image (copy k draws its parameters as epoch k).") var copies: Int = 1
-  @Option(help: "Worker threads.") var threads: Int = 2
+  @Option(help: "Input: an image folder, a folder of IDX files, or an IDX image file (default: the pipeline's source).") var input: String?
+  @Option(help: "IDX split to read when the input is a folder of IDX files: train or test.") var split: String = "train"
+  @Option(help: "Output folder (created if missing; must be empty, see --overwrite / --skip-existing).") var output: String
+  @Option(parsing: .unconditional, help: "Transformed copies per image, 1...10000 (copy k draws its parameters as epoch k).") var copies: Int = 1
+  @Option(parsing: .unconditional, help: "Worker threads.") var threads: Int = 2
   @Option(help: "Random seed (overrides the pipeline's).") var seed: UInt64?
   @Option(help: "Process only shard i of N (i/N: every N-th file from the i-th), to split a folder across machines.") var shard: String?
   @Option(help: "Output format: png or jpeg.") var format: String = "png"
-  @Option(help: "JPEG quality 1...100.") var quality: Int = 90
+  @Option(parsing: .unconditional, help: "JPEG quality 1...100.") var quality: Int = 90
+  @Flag(help: "Write into a non-empty output folder, replacing files of the same name (others are left as they are).") var overwrite = false
+  @Flag(name: .customLong("skip-existing"), help: "Keep outputs that already exist and write only the missing ones (resume an interrupted run).") var skipExisting = false
 
   func validate() throws {
-    guard copies >= 1 else { throw ValidationError("--copies must be >= 1") }
-    guard threads >= 1 else { throw ValidationError("--threads must be >= 1") }
-    guard OutputImageFormat(rawValue: format) != nil || format == "jpg" else { throw ValidationError("--format must be png or jpeg") }
-    guard (1...100).contains(quality) else { throw ValidationError("--quality must be in 1...100") }
+    try requireCount(copies, in: 1...10_000, "--copies")
+    try requireCount(threads, in: 1...maxThreads, "--threads")
+    try requireCount(quality, in: 1...100, "--quality")
+    guard OutputImageFormat(rawValue: format) != nil || format == "jpg" else { throw ValidationError("--format must be png or jpeg, got '\(format)'") }
+    guard split == "train" || split == "test" else { throw ValidationError("--split must be train or test, got '\(split)'") }
+    if overwrite && skipExisting { throw ValidationError("--overwrite and --skip-existing exclude each other") }
   }
 
   func run() throws {
     var config = try PipelineConfig.load(path: pipeline)
     if let seed { config.seed = seed }
-    let dataset: any ImageDataset = try input.map { try ImageTree(root: $0) } ?? config.openSource()
-    var job = AugmentJob(config: config, dataset: dataset, inputRoot: input ?? config.sourceFolder, outputRoot: output)
+    let dataset: any ImageDataset = try input.map { try ImageDatasets.open($0, split: split) } ?? config.openSource()
+    let inputs = [input ?? config.sourceFolder].compactMap { $0 } + (config.learnedStage.flatMap { entry -> String? in
+      if case .learnedAffine(let checkpoint) = entry.stage { return checkpoint }
+      return nil
+    }.map { [$0] } ?? [])
+    var job = AugmentJob(config: config, dataset: dataset, inputs: inputs, outputRoot: output)
     job.copies = copies
     job.threads = threads
     job.shard = try shard.map { try Shard(parsing: $0) }
     job.format = format == "png" ? .png : .jpeg
     job.jpegQuality = quality
-    job.predictor = try Augment.learnedPredictor(for: config, threads: threads)
+    job.existing = overwrite ? .overwrite : skipExisting ? .skipExisting : .refuse
+    job.predictor = try learnedPredictor(for: config, threads: threads)
+    job.shouldStop = { Interruption.requested }
+    Interruption.install(graceful: true)
     let bar = ProgressBar(label: "augment")
     let summary = try job.run(progress: bar.isActive ? { done, total in bar.update(done: done, total: total) } : nil)
     bar.finish()
     print(summary.line)
-    for entry in summary.skipped {
-      FileHandle.standardError.write(Data("skipped: \(entry)\n".utf8))
-    }
-    if !summary.skipped.isEmpty { throw ExitCode(Augment.skippedExitCode) }
-  }
-}
-
-/// Why a pipeline's `learned_affine` checkpoint could not be loaded.
-struct LearnedCheckpointError: Error, CustomStringConvertible {
-  var checkpoint: String
-  var reason: String
-  var description: String {
-    // Loader errors usually start with the path already; name it once.
-    reason.hasPrefix(checkpoint) ? "learned_affine: \(reason)" : "learned_affine checkpoint \(checkpoint): \(reason)"
-  }
-}
-
-extension Augment {
-  /// The predictor for the pipeline's `learned_affine` stage (nil when it has none); errors
-  /// name the checkpoint file.
-  static func learnedPredictor(for config: PipelineConfig, threads: Int) throws -> CheckpointThetaPredictor? {
-    let checkpoint = config.stages.lazy.compactMap { entry -> String? in
-      if case .learnedAffine(let path) = entry.stage { return path }
-      return nil
-    }.first
-    guard let checkpoint else { return nil }
-    do {
-      return try CheckpointThetaPredictor.forPipeline(config, threads: threads)
-    } catch let error as PipelineError {
-      throw error
-    } catch {
-      throw LearnedCheckpointError(checkpoint: checkpoint, reason: "\(error)")
-    }
-  }
-}
-
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
-final class ProgressBar: @unchecked Sendable {
-  let label: String
-  let isActive: Bool
-  private let started = Date()
-  private var lastDraw = Date.distantPast
-
-  init(label: String) {
-    self.label = label
-    isActive = isatty(2) != 0
-  }
-
-  /// Redraws at most ten times a second (callers serialize calls).
-  func update(done: Int, total: Int) {
-    guard isActive else { return }
-    let now = Date()
-    guard done == total || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
-    lastDraw = now
-    let width = 30
-    let filled = total > 0 ? width * done / total : width
-    let rate = Double(done) / max(now.timeIntervalSince(started), 1e-6)
-    let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-    FileHandle.standardError.write(Data(String(format: "\r%@ [%@] %d/%d %.0f img/s", label, bar, done, total, rate).utf8))
-  }
-
-  func finish() {
-    if isActive { FileHandle.standardError.write(Data("\n".utf8)) }
+    for entry in summary.skipped { FileHandle.standardError.write(Data("skipped: \(entry)\n".utf8)) }
+    for entry in summary.unsupported { FileHandle.standardError.write(Data("skipped: \(entry)\n".utf8)) }
+    if summary.interrupted { throw ExitCode(Interruption.exitStatus) }
+    if summary.skippedCount > 0 { throw ExitCode(ExitStatus.skipped) }
   }
 }

@@ -11,7 +11,7 @@ final class PhotoFixtureTests: XCTestCase {
   private var fixtures: String { Golden.packageRoot + "/Tests/STNPipelineFixtures" }
 
   func testOneResampleWithReducedDecodeMatchesStepByStepOnPhotos() throws {
-    let dataset = try ImageTree(root: fixtures)
+    let dataset = try ImageFolder(root: fixtures)
     XCTAssertEqual(dataset.count, 3)
     let config = try PipelineConfig.parse(yaml: """
       stages:
@@ -35,7 +35,7 @@ final class PhotoFixtureTests: XCTestCase {
   }
 
   func testReducedDecodeFactorFollowsTheShrink() throws {
-    let dataset = try ImageTree(root: fixtures)
+    let dataset = try ImageFolder(root: fixtures)
     for (size, expected) in [("[150, 200]", 1), ("[75, 100]", 2), ("[50, 66]", 2), ("[37, 50]", 4), ("[18, 25]", 8)] {
       let processor = try SampleProcessor(config: try PipelineConfig.parse(yaml: "stages:\n  - resize: {size: \(size)}\n"))
       let sample = try processor.prepare(dataset: dataset, index: 0, epoch: 0)

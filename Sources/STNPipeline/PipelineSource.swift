@@ -1,0 +1,44 @@
+import Foundation
+import STNImageIO
+
+extension PipelineConfig {
+  /// Opens the pipeline's `source:` (an image folder or IDX files) with `ImageDatasets.open`,
+  /// the one way data is opened.
+  public func openSource() throws -> any ImageDataset {
+    switch source {
+    case .imageFolder(let path)?:
+      return try ImageDatasets.open(path)
+    case .idx(let folder, let split)?:
+      return try ImageDatasets.open(folder, split: split)
+    case nil:
+      throw PipelineError(file: path, line: 0, reason: "the pipeline has no 'source:'; give the data with --input")
+    }
+  }
+
+  /// The folder the pipeline's `source:` reads (for refusing writes into it).
+  public var sourceFolder: String? {
+    switch source {
+    case .imageFolder(let path)?: return path
+    case .idx(let folder, _)?: return folder
+    case nil: return nil
+    }
+  }
+
+  /// The `learned_affine` stage, if the pipeline has one.
+  public var learnedStage: StageEntry? { stages.first { $0.stage.isLearned } }
+
+  /// The one "needs a predictor" check: throws, at the stage's line, when a `learned_affine`
+  /// stage is present but `what` (a command) was given no `ThetaPredictor` to drive it.
+  public func requirePredictor(_ predictor: ThetaPredictor?, what: String) throws {
+    guard predictor == nil, let entry = learnedStage else { return }
+    throw PipelineError(file: path, line: entry.line, reason: "learned_affine needs a trained model (its checkpoint), which \(what) was not given")
+  }
+}
+
+extension Stage {
+  /// True for `learned_affine`, whose transform a trained model predicts per image.
+  public var isLearned: Bool {
+    if case .learnedAffine = self { return true }
+    return false
+  }
+}
