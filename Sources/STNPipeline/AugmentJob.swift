@@ -145,6 +145,7 @@ public struct AugmentJob {
         ? "no images to augment" + (shard.map { " in shard \($0)" } ?? "")
         : "no readable images: \(unsupported.count) file(s) of unsupported formats, e.g. \(unsupported[0].path)")
     }
+    try LearnedStep.checkInput(processor: processor, predictor: predictor, dataset: dataset, candidates: indices)
     try OutputLocation.refuseOverlap(output: outputRoot, inputs: inputs)
     let created = !FileManager.default.fileExists(atPath: outputRoot)
     do {

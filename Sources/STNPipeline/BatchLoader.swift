@@ -124,6 +124,7 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     let batchSize = config.batching.size
     batchCount = config.batching.dropLast ? order.count / batchSize : (order.count + batchSize - 1) / batchSize
     if order.isEmpty { throw PipelineError(file: config.path, line: 0, reason: "the dataset (or this shard) has no samples") }
+    try LearnedStep.checkInput(processor: processor, predictor: predictor, dataset: dataset, candidates: order)
     let shape = try processor.sampleShape(dataset: dataset, candidates: order)
     sampleShape = shape
     // The ring holds (prefetch + 1) batches of floats: refuse sizes that cannot be allocated.

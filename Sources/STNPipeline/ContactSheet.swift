@@ -118,6 +118,7 @@ public struct ExportJob {
     let processor = try SampleProcessor(config: config)
     try config.requirePredictor(predictor, what: "stn export with a pipeline")
     let shown = indices
+    try LearnedStep.checkInput(processor: processor, predictor: predictor, dataset: dataset, candidates: shown)
     var samples: [Result<PreparedSample, any Error>] = shown.map { index in
       Result { try processor.prepare(dataset: dataset, index: index, epoch: epoch) }
     }

@@ -1,3 +1,4 @@
+import STNImageIO
 import STNTensor
 import STNWarp
 
@@ -48,5 +49,25 @@ public enum LearnedStep {
       }
     }
     return results
+  }
+}
+
+extension LearnedStep {
+  /// Before any work: throws, at the `learned_affine` stage's line, when the stages before it
+  /// do not produce the input the predictor's model expects (checked on the first readable of
+  /// `candidates`). Nothing to check without a learned stage or a readable sample.
+  public static func checkInput(processor: SampleProcessor, predictor: ThetaPredictor?, dataset: any ImageDataset, candidates: [Int]) throws {
+    guard let predictor, let entry = processor.config.learnedStage else { return }
+    for index in candidates.prefix(64) {
+      guard let image = try? dataset.loadImage(at: index, options: DecodeOptions(channels: processor.config.channels)) else { continue }
+      var random = RandomStream(seed: 0)
+      let geometry = processor.prefix.plan(width: image.width, height: image.height, random: &random)
+      let produced = [processor.config.channels, geometry.outputHeight, geometry.outputWidth]
+      let expected = [predictor.inputChannels, predictor.inputHeight, predictor.inputWidth]
+      guard produced == expected else {
+        throw PipelineError(file: processor.config.path, line: entry.line, reason: "the stages before learned_affine produce \(produced.map(String.init).joined(separator: "x")) (C x H x W) from \(dataset.sourcePath(at: index)), but the model of \(predictor.checkpoint) expects \(expected.map(String.init).joined(separator: "x")); add or fix a resize/pad stage before it")
+      }
+      return
+    }
   }
 }

@@ -38,6 +38,7 @@ public enum CheckpointExport {
     let dataset = try TrainingSession.openData(request.input, split: request.split)
     var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: nil, data: dataset)
     if !request.random { inference.removeRandomStages() }
+    try inference.checkInput(dataset: dataset, data: request.input, pipeline: nil, checkpoint: request.checkpoint)
     guard !inference.model.spatialTransformers.isEmpty else {
       throw TrainSessionError("\(request.checkpoint): its model has no spatial transformer to show")
     }

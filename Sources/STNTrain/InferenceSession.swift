@@ -75,6 +75,16 @@ public struct InferenceModel {
     }
   }
 
+  /// Before any work: the pipeline turns `dataset`'s samples into the model's input size (a
+  /// mismatch is one error naming the pipeline and both sizes, not a trap in the network).
+  public func checkInput(dataset: any ImageDataset, data: String, pipeline: String?, checkpoint: String) throws {
+    let produced = try TrainingSession.inputShape(config: config, dataset: dataset)
+    guard produced == model.inputShape else {
+      let what = pipeline.map { "--pipeline \($0)" } ?? "the checkpoint's recorded pipeline"
+      throw TrainSessionError("\(what) produces \(produced.map(String.init).joined(separator: "x")) (C x H x W) from \(data), but the model of \(checkpoint) expects \(model.inputShape.map(String.init).joined(separator: "x")); add or fix a resize/pad stage")
+    }
+  }
+
   /// The `TrainableClassifier` view used by the evaluator (no optimizer).
   func classifier(threads: Int) -> TrainableClassifier { InferenceClassifier(model: model, threads: threads) }
 }
@@ -131,6 +141,7 @@ public enum EvaluationSession {
     let dataset = try TrainingSession.openData(request.data, split: request.split)
     var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: dataset)
     if !request.random { inference.removeRandomStages() }
+    try inference.checkInput(dataset: dataset, data: request.data, pipeline: request.pipeline, checkpoint: request.checkpoint)
     let map = try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.data)
     let provider = PipelineBatches(
       config: inference.config, dataset: dataset, threads: request.threads, classNames: inference.classNames, labelMap: map)

@@ -118,6 +118,28 @@ final class LearnedAffineJobsTests: XCTestCase {
     }
   }
 
+  /// Issue 14: a learned stage whose input size differs from the model's was one "skipped" per
+  /// image; now it is one error at the stage's line, before any work (augment, export, loader).
+  func testLearnedStageInputSizeMismatchIsOneErrorBeforeWork() throws {
+    let path = try writeConstantThetaCheckpoint(theta)
+    let config = try pipeline("  - resize: {size: [10, 10]}\n  - learned_affine: {checkpoint: \(path)}")
+    guard let predictor = try CheckpointThetaPredictor.forPipeline(config, threads: 1) else { throw TrainSessionError("no predictor") }
+    let dataset = try ImageFolder(root: folder + "/data")
+    var job = AugmentJob(config: config, dataset: dataset, inputs: [folder + "/data"], outputRoot: folder + "/mismatch")
+    job.predictor = predictor
+    func check(_ error: Error) {
+      guard let error = error as? PipelineError else { return XCTFail("not a PipelineError: \(error)") }
+      XCTAssertEqual(error.line, 8)
+      XCTAssertTrue(error.reason.contains("1x10x10") && error.reason.contains("1x12x12"), error.reason)
+    }
+    XCTAssertThrowsError(try job.run(), "augment", check)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/mismatch"), "nothing written")
+    var export = ExportJob(config: config, dataset: dataset, count: 2)
+    export.predictor = predictor
+    XCTAssertThrowsError(try export.run(), "export", check)
+    XCTAssertThrowsError(try BatchLoader(config: config, dataset: dataset, epoch: 0, predictor: predictor), "loader", check)
+  }
+
   // MARK: - stn export (pipeline form)
 
   func testExportWithLearnedStageMakesASheetOfRectifiedImages() throws {

@@ -109,6 +109,19 @@ final class TrainCommandTests: XCTestCase {
     // per-epoch test pass does.
     XCTAssertEqual(report["accuracy"] as? Double ?? -1, summary["test_acc"] as? Double ?? -2, accuracy: 1e-6)
 
+    // Deterministic by default (no random_affine), so the number may differ from the above.
+    let plain = try stn(["eval", run + "/best.safetensors", "--input", folder + "/data", "--threads", "1"])
+    XCTAssertEqual(plain.status, 0, plain.stderr)
+    XCTAssertEqual(try lastJSON(plain.stdout)["n"] as? Int, 8)
+
+    // A --pipeline whose output size differs from the model's input is one error line, not a trap.
+    let other = folder + "/other.yaml"
+    try "decode: {channels: 1}\nstages: [{pad: {size: [10, 10]}}]\n".write(toFile: other, atomically: true, encoding: .utf8)
+    let mismatch = try stn(["eval", run + "/best.safetensors", "--input", folder + "/data", "--pipeline", other])
+    XCTAssertEqual(mismatch.status, 1, mismatch.stderr)
+    XCTAssertEqual(mismatch.stderr.split(separator: "\n").count, 1, mismatch.stderr)
+    XCTAssertTrue(mismatch.stderr.contains("1x10x10") && mismatch.stderr.contains("1x12x12"), mismatch.stderr)
+
     // What the transformer made of the test images: a sheet, and a folder of rectified images.
     let sheet = try stn(["export", run + "/best.safetensors", "--input", folder + "/data", "--output", folder + "/sheet.png", "--count", "6"])
     XCTAssertEqual(sheet.status, 0, sheet.stderr)

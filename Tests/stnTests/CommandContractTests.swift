@@ -1,0 +1,95 @@
+import Foundation
+import STNTestSupport
+import XCTest
+
+/// Issue 14: what every command promises on the command line: the exit-status table, --version,
+/// --input/--output everywhere, nothing read is silently ignored, `info --check`.
+final class CommandContractTests: XCTestCase {
+  private let pipelines = Golden.packageRoot + "/pipelines"
+  private let samples = Golden.packageRoot + "/samples/images"
+  private var work = ""
+
+  override func setUpWithError() throws {
+    work = try STNBinary.temporaryFolder("contract")
+  }
+
+  override func tearDownWithError() throws {
+    try? FileManager.default.removeItem(atPath: work)
+  }
+
+  func testVersionAndOneExitStatusTableInEveryHelp() throws {
+    let version = try STNBinary.run(["--version"])
+    XCTAssertEqual(version.status, 0)
+    XCTAssertTrue(version.stdout.range(of: #"^\d+\.\d+\.\d+\n$"#, options: .regularExpression) != nil, version.stdout)
+    for command in [[], ["augment"], ["export"], ["train"], ["eval"]] {
+      let help = try STNBinary.run(command + ["--help"])
+      XCTAssertEqual(help.status, 0, help.stderr)
+      for line in ["0    done", "1    could not start or failed", "2    stn train stopped", "3    done, but some inputs were skipped", "64   wrong flag", "130  interrupted"] {
+        XCTAssertTrue(help.stdout.contains(line), "\(command) --help lacks '\(line)'")
+      }
+    }
+  }
+
+  /// `--input` / `--output` are accepted by every command that reads / writes; `--data` and
+  /// `--out` stay as aliases.
+  func testInputAndOutputFlagsEverywhere() throws {
+    for command in ["augment", "export", "eval", "train"] {
+      let help = try STNBinary.run([command, "--help"]).stdout
+      if command != "train" { XCTAssertTrue(help.contains("--input"), "\(command) --help lacks --input") }
+      if command != "eval" { XCTAssertTrue(help.contains("--output"), "\(command) --help lacks --output") }
+    }
+    XCTAssertTrue(try STNBinary.run(["eval", "--help"]).stdout.contains("--data"))
+    XCTAssertTrue(try STNBinary.run(["train", "--help"]).stdout.contains("--out "))
+  }
+
+  /// An empty folder, or a folder with only images of other formats, wrote nothing and exited 0.
+  func testAugmentOfNothingReadableIsAnError() throws {
+    try FileManager.default.createDirectory(atPath: work + "/empty", withIntermediateDirectories: true)
+    let empty = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", work + "/empty", "--output", work + "/o"])
+    XCTAssertEqual(empty.status, 1)
+    XCTAssertTrue(empty.stderr.contains("no images"), empty.stderr)
+    try FileManager.default.createDirectory(atPath: work + "/odd/c", withIntermediateDirectories: true)
+    for name in ["a.bmp", "b.webp", "c.gif"] { try Data("x".utf8).write(to: URL(fileURLWithPath: work + "/odd/c/" + name)) }
+    let odd = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", work + "/odd", "--output", work + "/o"])
+    XCTAssertEqual(odd.status, 1)
+    XCTAssertTrue(odd.stderr.contains("3 file(s) of unsupported formats"), odd.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/o"))
+  }
+
+  /// Unsupported image files beside readable ones are counted and named as skipped (status 3).
+  func testUnsupportedFormatsAreNamedAsSkipped() throws {
+    try FileManager.default.createDirectory(atPath: work + "/in/c", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: samples + "/sneaker/0.png", toPath: work + "/in/c/0.png")
+    try Data("GIF89a".utf8).write(to: URL(fileURLWithPath: work + "/in/c/anim.gif"))
+    let result = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", work + "/in", "--output", work + "/o"])
+    XCTAssertEqual(result.status, 3, result.stderr)
+    XCTAssertTrue(result.stdout.hasPrefix("written 1, skipped 1"), result.stdout)
+    XCTAssertTrue(result.stderr.contains("anim.gif: unsupported format (.gif)"), result.stderr)
+  }
+
+  /// A folder of IDX files is augmented as `<class>/<index>.png`.
+  func testAugmentOfIDXWritesClassFolders() throws {
+    let idx = Golden.packageRoot + "/Tests/STNImageIOTests/Fixtures/idx"
+    let result = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", idx, "--split", "train", "--output", work + "/o"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let files = try FileManager.default.subpathsOfDirectory(atPath: work + "/o").filter { $0.hasSuffix(".png") }.sorted()
+    XCTAssertEqual(files, ["0/00000.png", "0/00005.png", "1/00003.png", "2/00001.png", "2/00004.png", "4/00002.png"])
+  }
+
+  /// `stn info` reads headers only; `--check` decodes everything and reports what fails.
+  func testInfoCheckFindsTruncatedImages() throws {
+    try FileManager.default.createDirectory(atPath: work + "/data/c", withIntermediateDirectories: true)
+    let good = try Data(contentsOf: URL(fileURLWithPath: samples + "/insect/ladybird.jpg"))
+    try good.write(to: URL(fileURLWithPath: work + "/data/c/good.jpg"))
+    try good.prefix(good.count * 2 / 3).write(to: URL(fileURLWithPath: work + "/data/c/cut.jpg"))
+    let quick = try STNBinary.run(["info", work + "/data"])
+    XCTAssertEqual(quick.status, 0, "headers alone pass: \(quick.stdout)")
+    let checked = try STNBinary.run(["info", "--check", "--threads", "2", work + "/data"])
+    XCTAssertEqual(checked.status, 1)
+    let lines = checked.stdout.split(separator: "\n").map(String.init)
+    XCTAssertEqual(lines.count, 2)
+    XCTAssertTrue(lines[0].contains("cut.jpg") && lines[0].contains("\"error\""), lines[0])
+    XCTAssertTrue(lines[1].contains("good.jpg") && lines[1].contains("\"width\""), lines[1])
+    XCTAssertTrue(checked.stderr.contains("1 of 2 files failed"), checked.stderr)
+  }
+}
