@@ -193,6 +193,7 @@ public enum TrainingSession {
 
     let first = try makeClassifier()
     output(first.summary)
+    output("classes: " + classNames.joined(separator: ", "))
     output("data: \(dataset.count) images, \(classNames.count) classes, input \(shape), batch \(batchSize); "
       + "\(settings.optimizer.rawValue) lr \(settings.learningRate), \(settings.epochs) epochs; run folder \(folder)")
 

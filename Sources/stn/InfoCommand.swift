@@ -62,7 +62,9 @@ struct Info: ParsableCommand {
           lines.append((path, "\(error)"))
           continue
         }
-        let files = (scan.images.map { path + "/" + $0.relativePath } + scan.idxFiles).sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
+        // Images in the order every command reads them (by class, then path), then IDX files.
+        let folder = scan.images.isEmpty ? nil : try? ImageFolder(scan: scan)
+        let files = (folder.map { dataset in (0..<dataset.count).map(dataset.sourcePath(at:)) } ?? []) + scan.idxFiles
         if files.isEmpty && scan.unsupported.isEmpty {
           lines.append((path, "no .jpg/.jpeg/.jpe/.jfif/.png or IDX files in this folder"))
         }

@@ -93,3 +93,84 @@ final class CommandContractTests: XCTestCase {
     XCTAssertTrue(checked.stderr.contains("1 of 2 files failed"), checked.stderr)
   }
 }
+
+extension CommandContractTests {
+  /// `make install PREFIX=...` puts the binary and its shell completions in place (the copying
+  /// step, `install-files`, run with the debug binary the tests use).
+  func testMakeInstallPutsBinaryAndCompletions() throws {
+    guard let binary = STNBinary.path else { throw XCTSkip("stn not built") }
+    let make = Process()
+    make.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    make.arguments = ["make", "-s", "-C", Golden.packageRoot, "install-files", "STN=\(binary)", "PREFIX=\(work)/prefix"]
+    make.standardOutput = FileHandle.nullDevice
+    try make.run()
+    make.waitUntilExit()
+    XCTAssertEqual(make.terminationStatus, 0)
+    XCTAssertTrue(FileManager.default.isExecutableFile(atPath: work + "/prefix/bin/stn"))
+    for file in ["share/bash-completion/completions/stn", "share/zsh/site-functions/_stn", "share/fish/vendor_completions.d/stn.fish"] {
+      let text = try String(contentsOfFile: work + "/prefix/" + file, encoding: .utf8)
+      XCTAssertTrue(text.contains("augment"), file)
+    }
+  }
+}
+
+extension CommandContractTests {
+  /// Issue 10: one folder gives the same classes and samples in `info`, `augment`, `train`,
+  /// `eval` and `export`: root files (class "."), hidden files, `.jpe`, nested folders and a
+  /// symbolic-link loop.
+  func testEveryCommandSeesTheSameFolder() throws {
+    let data = work + "/data"
+    let gray = samples + "/sneaker/0.png"
+    for path in ["root.png", "b/1.png", "b/deep/er/2.png", "a/3.jpe", "a/.hidden.png", ".git/4.png", "a/5.PNG"] {
+      try FileManager.default.createDirectory(atPath: (data + "/" + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+      if path.hasSuffix(".jpe") {
+        try FileManager.default.copyItem(atPath: samples + "/insect/wings-gray.jpg", toPath: data + "/" + path)
+      } else {
+        try FileManager.default.copyItem(atPath: gray, toPath: data + "/" + path)
+      }
+    }
+    try FileManager.default.createSymbolicLink(atPath: data + "/b/deep/loop", withDestinationPath: data + "/b")
+    let expected = ["root.png", "a/3.jpe", "a/5.PNG", "b/1.png", "b/deep/er/2.png"]  // class ".", then a, then b
+
+    let info = try STNBinary.run(["info", data])
+    XCTAssertEqual(info.status, 0, info.stdout)
+    XCTAssertEqual(info.stdout.split(separator: "\n").map { line in
+      String(line).components(separatedBy: "\"path\":\"").dropFirst().first?.components(separatedBy: "\"").first ?? ""
+    }, expected.map { data + "/" + $0 })
+
+    let augmented = work + "/augmented"
+    let augment = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", data, "--output", augmented])
+    XCTAssertEqual(augment.status, 0, augment.stderr)
+    let written = try FileManager.default.subpathsOfDirectory(atPath: augmented).filter { $0.hasSuffix(".png") }.sorted()
+    XCTAssertEqual(written, expected.map { ($0 as NSString).deletingPathExtension + ".png" }.sorted())
+
+    let pipeline = work + "/tiny.yaml"
+    try """
+      source: {image_folder: \(data)}
+      decode: {channels: 1}
+      stages: [{resize: {size: [8, 8]}}]
+      batch: {size: 4, shuffle: false}
+      model:
+        - spatial_transformer: {localization: [flatten, {linear: 6}]}
+        - flatten
+        - {linear: classes}
+      train: {epochs: 1, val_fraction: 0}
+
+      """.write(toFile: pipeline, atomically: true, encoding: .utf8)
+    let train = try STNBinary.run(["train", pipeline, "--output", work + "/run", "--no-tensorboard", "--threads", "1"])
+    XCTAssertEqual(train.status, 0, train.stderr)
+    XCTAssertTrue(train.stdout.contains("classes: ., a, b\n"), train.stdout)
+    XCTAssertTrue(train.stdout.contains("data: 5 images, 3 classes"), train.stdout)
+
+    let eval = try STNBinary.run(["eval", work + "/run/last.safetensors", "--input", data, "--threads", "1"])
+    XCTAssertEqual(eval.status, 0, eval.stderr)
+    let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data((eval.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+    XCTAssertEqual(report["classes"] as? [String], [".", "a", "b"])
+    XCTAssertEqual(report["n"] as? Int, 5)
+
+    let exported = work + "/rectified"
+    let export = try STNBinary.run(["export", work + "/run/last.safetensors", "--input", data, "--output", exported])
+    XCTAssertEqual(export.status, 0, export.stderr)
+    XCTAssertEqual(try FileManager.default.subpathsOfDirectory(atPath: exported).filter { $0.hasSuffix(".png") }.sorted(), written)
+  }
+}
