@@ -29,11 +29,11 @@ public struct SampleGeometry: Equatable, Sendable {
 public struct ChainPlanner: Sendable {
   public let stages: [Stage]
 
-  /// `stages` may include `normalize` (ignored here); `learned_affine` must have been split off.
+  /// The geometric stages of `stages`. `normalize` is not geometric and `learned_affine` is not
+  /// planned here (its transform is known only after prediction: `SampleProcessor` splits the
+  /// chain at it and plans each side), so both are left out.
   public init(stages: [Stage]) {
-    self.stages = stages.filter { $0.isGeometric }
-    precondition(!self.stages.contains { if case .learnedAffine = $0 { return true } else { return false } },
-                 "learned_affine is split off before planning")
+    self.stages = stages.filter { $0.isGeometric && !$0.isLearned }
   }
 
   /// The geometry for a source of `width` x `height`, drawing random parameters from `random`.
@@ -50,12 +50,12 @@ public struct ChainPlanner: Sendable {
         step = ChainPlanner.randomAffine(parameters, width: currentWidth, height: currentHeight, sourceWidth: width, sourceHeight: height, sourceToCanvas: total, random: &random)
       case .affine(.matrix(let matrix)):
         step = matrix
-      case .affine(.named(let rotate, let scale, let translateX, let translateY, let shearX, let shearY)):
+      case .affine(.named(let p)):
         let center = AffineTransform.center(width: currentWidth, height: currentHeight)
-        step = AffineTransform.translation(x: translateX, y: translateY)
-          * AffineTransform.rotation(degrees: rotate, center: center)
-          * AffineTransform.shear(xDegrees: shearX, yDegrees: shearY, center: center)
-          * AffineTransform.scale(scale, center: center)
+        step = AffineTransform.translation(x: p.translateX, y: p.translateY)
+          * AffineTransform.rotation(degrees: p.angle, center: center)
+          * AffineTransform.shear(xDegrees: p.shearX, yDegrees: p.shearY, center: center)
+          * AffineTransform.scale(p.scale, center: center)
       case .resize(let resize):
         switch resize {
         case .size(let w, let h):

@@ -98,7 +98,7 @@ public final class SampleProcessor: @unchecked Sendable {
 
   public init(config: PipelineConfig) throws {
     self.config = config
-    let learned = config.stages.enumerated().filter { if case .learnedAffine = $0.element.stage { return true } else { return false } }
+    let learned = config.stages.enumerated().filter { $0.element.stage.isLearned }
     if learned.count > 1 {
       throw PipelineError(file: config.path, line: config.stages[learned[1].offset].line, reason: "only one learned_affine stage is supported")
     }

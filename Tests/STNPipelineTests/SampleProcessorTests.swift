@@ -78,8 +78,13 @@ final class ResampleSettingsTests: XCTestCase {
 
 final class OutputLimitTests: XCTestCase {
   func testHugeOutputsAreRefusedNotAllocated() throws {
-    let config = try PipelineConfig.parse(yaml: "decode: {channels: 1}\nstages:\n  - resize: {size: [65536, 65536]}\nbatch: {size: 64}\n")
-    let data = MemoryDataset(images: [TestImages.smooth(width: 8, height: 8, channels: 1)], labels: [0])
+    // A size fixed in the file is refused at load time (PipelineConfigTests); one that depends
+    // on the image is refused per sample.
+    XCTAssertThrowsError(try PipelineConfig.parse(yaml: "decode: {channels: 1}\nstages:\n  - resize: {size: [65536, 65536]}\n")) {
+      XCTAssertTrue("\($0)".contains(":3: resize produces") && "\($0)".contains("pixel limit"), "\($0)")
+    }
+    let config = try PipelineConfig.parse(yaml: "decode: {channels: 1}\nstages:\n  - resize: {shorter_side: 8000}\nbatch: {size: 64}\n")
+    let data = MemoryDataset(images: [TestImages.smooth(width: 80, height: 8, channels: 1)], labels: [0])
     let processor = try SampleProcessor(config: config)
     XCTAssertThrowsError(try processor.prepare(dataset: data, index: 0, epoch: 0)) { XCTAssertTrue("\($0)".contains("pixel limit"), "\($0)") }
     let medium = try PipelineConfig.parse(yaml: "decode: {channels: 3}\nstages:\n  - resize: {size: [8000, 8000]}\nbatch: {size: 64}\n")
