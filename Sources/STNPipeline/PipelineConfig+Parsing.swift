@@ -265,8 +265,11 @@ extension PipelineConfig {
       (parameters.translateX, parameters.translateY) = (translate[0], translate[1])
     }
     if let node = reader.optional("shear") {
+      // F.affine's rule: a number is x only; a one-item list is x and y; [x, y] is both.
       var shear = try numbers(node, what: "affine.shear")
-      if shear.count == 1 { shear.append(0) }
+      if shear.count == 1 {
+        if case .sequence = node.value { shear.append(shear[0]) } else { shear.append(0) }
+      }
       guard shear.count == 2, shear.allSatisfy({ abs($0) <= 89 }) else { throw node.error("affine.shear is x or [x, y] in degrees, each within ±89") }
       (parameters.shearX, parameters.shearY) = (shear[0], shear[1])
     }

@@ -6,7 +6,8 @@ import STNWarp
 public enum TranslateSpec: Equatable, Sendable {
   /// No translation.
   case none
-  /// Uniform in [-x·width, x·width] by [-y·height, y·height] (torchvision's `translate=(x, y)`).
+  /// torchvision `RandomAffine(translate=(x, y))`: a whole number of pixels,
+  /// `round(U[-x·width, x·width])` by `round(U[-y·height, y·height])` (Python's round, half to even).
   case fraction(x: Double, y: Double)
   /// Anywhere the transformed content box stays inside the canvas (the STN paper's RTS
   /// placement). The content box is the decoded image's rectangle carried through the earlier
@@ -15,6 +16,9 @@ public enum TranslateSpec: Equatable, Sendable {
 }
 
 /// `random_affine`: torchvision `RandomAffine` plus flips, drawn per sample.
+///
+/// The drawn (angle, translate, scale, shear) act exactly as `F.affine` with those values (see
+/// `AffineParameters`): a positive angle turns the content clockwise on screen, as in torchvision.
 public struct RandomAffineStage: Equatable, Sendable {
   /// Rotation range in degrees (`RandomAffine(degrees=n)` is -n...n).
   public var degrees: ClosedRange<Double> = 0...0
@@ -32,9 +36,10 @@ public struct RandomAffineStage: Equatable, Sendable {
   public init() {}
 }
 
-/// The parameters of a named `affine` stage (torchvision `F.affine`'s names).
+/// torchvision `F.affine(img, angle, translate, scale, shear)`'s parameters.
 public struct AffineParameters: Equatable, Sendable {
-  /// Degrees.
+  /// Degrees; positive turns the content clockwise on screen (torchvision `F.affine`'s sign;
+  /// note torchvision's `F.rotate`/`RandomRotation` use the opposite one).
   public var angle: Double
   /// Pixels, applied after the rest (x right, y down).
   public var translateX: Double
