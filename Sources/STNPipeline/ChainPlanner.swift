@@ -9,11 +9,21 @@ import STNWarp
 /// One geometric stage as it acts on one sample: the source->destination pixel map of that stage
 /// alone, and the canvas size after it.
 public struct StageStep: Equatable, Sendable {
+  /// How a step moves pixels, which decides how the step-by-step reference and the separable
+  /// resampler render it.
+  public enum Kind: Equatable, Sendable {
+    /// `resize`: the antialiased triangle filter of torchvision `Resize` (edges clamped).
+    case resize
+    /// `center_crop` / `pad`: a whole-pixel shift onto a new canvas; outside the old one is fill.
+    case shift
+    /// Any other affine map: a bilinear warp with the resample padding.
+    case warp
+  }
+
   public var transform: AffineTransform
   public var width: Int
   public var height: Int
-  /// True for `resize` steps (the step-by-step reference resamples those with an antialiased filter).
-  public var isResize: Bool
+  public var kind: Kind
 }
 
 /// The geometry of one sample: every step, and their composition (one matrix, one resample).
@@ -89,7 +99,7 @@ public struct ChainPlanner: Sendable {
     for stage in stages {
       let step: AffineTransform
       var nextWidth = currentWidth, nextHeight = currentHeight
-      var isResize = false
+      var kind = StageStep.Kind.warp
       switch stage {
       case .randomAffine(let parameters):
         step = ChainPlanner.randomAffine(parameters, width: currentWidth, height: currentHeight, sourceWidth: width, sourceHeight: height, sourceToCanvas: total, random: &random)
@@ -111,13 +121,14 @@ public struct ChainPlanner: Sendable {
           }
         }
         step = ChainPlanner.resizeMap(fromWidth: currentWidth, fromHeight: currentHeight, toWidth: nextWidth, toHeight: nextHeight)
-        isResize = true
+        kind = .resize
       case .centerCrop(let w, let h):
         // torchvision: top = int(round((H - h) / 2)), Python rounds half to even.
         let left = (Double(currentWidth - w) / 2).rounded(.toNearestOrEven)
         let top = (Double(currentHeight - h) / 2).rounded(.toNearestOrEven)
         step = AffineTransform.translation(x: -left, y: -top)
         nextWidth = w; nextHeight = h
+        kind = .shift
       case .pad(.canvas(let w, let h, let position)):
         let spareX = w - currentWidth, spareY = h - currentHeight
         let left: Int, top: Int
@@ -129,15 +140,17 @@ public struct ChainPlanner: Sendable {
         }
         step = AffineTransform.translation(x: Double(left), y: Double(top))
         nextWidth = w; nextHeight = h
+        kind = .shift
       case .pad(.borders(let left, let top, let right, let bottom)):
         step = AffineTransform.translation(x: Double(left), y: Double(top))
         nextWidth = currentWidth + left + right; nextHeight = currentHeight + top + bottom
+        kind = .shift
       case .normalize, .learnedAffine:
         continue
       }
       total = step * total
       currentWidth = nextWidth; currentHeight = nextHeight
-      steps.append(StageStep(transform: step, width: nextWidth, height: nextHeight, isResize: isResize))
+      steps.append(StageStep(transform: step, width: nextWidth, height: nextHeight, kind: kind))
     }
     return SampleGeometry(transform: total, outputWidth: currentWidth, outputHeight: currentHeight, steps: steps)
   }

@@ -290,17 +290,23 @@ extension PipelineConfig {
     return (width, height)
   }
 
+  /// torchvision `Resize(size)`: `[height, width]`, or `n` (also `[n]` or `shorter_side: n`) for
+  /// "the shorter side becomes n, the aspect ratio kept".
   private static func parseResize(_ reader: inout MappingReader) throws -> ResizeStage {
     let size = reader.optional("size"), shorter = reader.optional("shorter_side")
     switch (size, shorter) {
     case (let size?, nil):
-      let (width, height) = try parseSize(size, what: "resize.size")
-      return .size(width: width, height: height)
+      if case .sequence(let items) = size.value, items.count == 2 {
+        let (width, height) = try parseSize(size, what: "resize.size")
+        return .size(width: width, height: height)
+      }
+      let (side, _) = try parseSize(size, what: "resize.size")
+      return .shorterSide(side)
     case (nil, let shorter?):
       let side = try shorter.int("resize.shorter_side")
       guard (1...65536).contains(side) else { throw shorter.error("resize.shorter_side must be in 1...65536, got \(side)") }
       return .shorterSide(side)
-    case (nil, nil): throw reader.node.error("resize needs 'size: [height, width]' or 'shorter_side: n'")
+    case (nil, nil): throw reader.node.error("resize needs 'size: [height, width]' or 'size: n' (the shorter side)")
     case (_?, let shorter?): throw shorter.error("resize takes 'size' or 'shorter_side', not both")
     }
   }

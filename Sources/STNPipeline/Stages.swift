@@ -69,7 +69,10 @@ public enum AffineStage: Equatable, Sendable {
 
 /// `resize`: to a fixed size, or so the shorter side has a given length (aspect kept).
 public enum ResizeStage: Equatable, Sendable {
+  /// `size: [height, width]`.
   case size(width: Int, height: Int)
+  /// `size: n` (or `shorter_side: n`): torchvision `Resize(n)`, the shorter side becomes n and the
+  /// longer `int(n · long / short)`.
   case shorterSide(Int)
 }
 
@@ -109,6 +112,16 @@ public enum Stage: Equatable, Sendable {
   public var isLearned: Bool {
     if case .learnedAffine = self { return true }
     return false
+  }
+
+  /// True for stages that keep the pixel grid axis-aligned and only resize, crop or pad: a chain
+  /// of these alone is rendered by the exact separable resampler (torchvision `Resize`, then
+  /// hard-edged crops and pads) instead of the one bilinear warp.
+  public var isResizeCropOrPad: Bool {
+    switch self {
+    case .resize, .centerCrop, .pad: return true
+    case .randomAffine, .affine, .normalize, .learnedAffine: return false
+    }
   }
 }
 

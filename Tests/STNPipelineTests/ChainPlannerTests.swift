@@ -186,16 +186,21 @@ final class ChainPlannerTests: XCTestCase {
     XCTAssertGreaterThan(prefiltered, 0, "125 -> 56 shrinks by > 1.5x, the area prefilter should run")
   }
 
-  /// Shrinking a one-pixel checkerboard 4x must give flat gray (the prefilter removes what the
-  /// output cannot represent) instead of aliasing into stripes.
+  /// Shrinking a one-pixel checkerboard 4x must give flat gray instead of aliasing into
+  /// stripes: on the separable path (resize alone: the antialiased filter) and on the warp path
+  /// (an affine before the resize: the box prefilter removes what the output cannot represent).
   func testMinifyingDoesNotAlias() throws {
-    let c = try config("decode: {channels: 1}\nstages:\n  - resize: {size: [16, 16]}\n")
     let dataset = MemoryDataset(images: [TestImages.checkerboard(width: 64, height: 64)], labels: [0])
-    let processor = try SampleProcessor(config: c)
-    let sample = try processor.prepare(dataset: dataset, index: 0, epoch: 0)
-    XCTAssertTrue(sample.prefiltered)
-    let output = try processor.renderUInt8(sample)
-    for value in output.pixels { XCTAssertEqual(Double(value), 127.5, accuracy: 2) }
+    for (stages, warps) in [("  - resize: {size: [16, 16]}\n", false), ("  - affine: {rotate: 0.01}\n  - resize: {size: [16, 16]}\n", true)] {
+      let processor = try SampleProcessor(config: try config("decode: {channels: 1}\nstages:\n" + stages))
+      let sample = try processor.prepare(dataset: dataset, index: 0, epoch: 0)
+      XCTAssertEqual(sample.prefiltered, warps, stages)
+      XCTAssertEqual(sample.resampleAxes == nil, warps, stages)
+      let output = try processor.renderUInt8(sample)
+      for (i, value) in output.pixels.enumerated() where !warps || (i % 16 > 0 && i % 16 < 15 && i > 16 && i < 240) {
+        XCTAssertEqual(Double(value), 127.5, accuracy: 2, stages)
+      }
+    }
   }
 
   func testEmptyStagesGiveTheDecodedPixelsUnchanged() throws {

@@ -148,6 +148,22 @@ final class PipelineConfigTests: XCTestCase {
     XCTAssertEqual(parseError("stages:\n  - normalize: {mean: 0, std: 1, fill: 3}\n")?.line, 2)
   }
 
+  /// torchvision `Resize`: `size: n` (or `[n]`, or the `shorter_side: n` alias) sets the shorter
+  /// side; `size: [h, w]` is the exact size.
+  func testResizeSizeFollowsTorchvision() throws {
+    for yaml in ["size: 32", "size: [32]", "shorter_side: 32"] {
+      XCTAssertEqual(try PipelineConfig.parse(yaml: "stages:\n  - resize: {\(yaml)}\n").stages.first?.stage, .resize(.shorterSide(32)), yaml)
+    }
+    XCTAssertEqual(try PipelineConfig.parse(yaml: "stages:\n  - resize: {size: [20, 30]}\n").stages.first?.stage, .resize(.size(width: 30, height: 20)))
+    // The planner: the long side is int(n * long / short).
+    let planner = ChainPlanner(stages: [.resize(.shorterSide(224))])
+    var random = RandomStream(seed: 0)
+    let landscape = planner.plan(width: 500, height: 375, random: &random)
+    XCTAssertEqual([landscape.outputWidth, landscape.outputHeight], [298, 224])
+    let portrait = planner.plan(width: 375, height: 500, random: &random)
+    XCTAssertEqual([portrait.outputWidth, portrait.outputHeight], [224, 298])
+  }
+
   func testDecodeExifOrientationAndLearnedStage() throws {
     XCTAssertFalse(try PipelineConfig.parse(yaml: "decode: {channels: 3}\n").exifOrientation)
     XCTAssertTrue(try PipelineConfig.parse(yaml: "decode: {exif_orientation: true}\n").exifOrientation)
