@@ -117,9 +117,15 @@ public enum SeparableResample {
     (0..<size).map { i in rows.indices.contains(i - offset) ? rows[i - offset] : .empty }
   }
 
+  /// Longest canvas side the composition handles: it keeps one weight row per index of every
+  /// intermediate canvas, and a file may stack wide pads before a small crop.
+  static let maxCanvasSide = 1 << 20
+
   /// The two axes of a chain of `resize` and `center_crop`/`pad` steps on a `sourceWidth` x
-  /// `sourceHeight` image, or nil when a step is a general warp (or a shift is not whole pixels).
+  /// `sourceHeight` image, or nil when a step is a general warp, a shift is not whole pixels, or
+  /// a canvas side exceeds `maxCanvasSide` (the caller then warps instead).
   static func axes(steps: [StageStep], sourceWidth: Int, sourceHeight: Int) -> (x: Axis, y: Axis)? {
+    guard steps.allSatisfy({ $0.width <= maxCanvasSide && $0.height <= maxCanvasSide }) else { return nil }
     var x = (0..<sourceWidth).map { Row(start: $0, weights: [1]) }
     var y = (0..<sourceHeight).map { Row(start: $0, weights: [1]) }
     for step in steps {

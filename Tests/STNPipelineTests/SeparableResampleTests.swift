@@ -89,6 +89,17 @@ final class SeparableResampleTests: XCTestCase {
     XCTAssertEqual(output.pixels, [7, 10, 20, 7, 40, 50, 7, 7, 7])
   }
 
+  /// A canvas wider than the composition handles falls back to the warp (same pixels here: the
+  /// chain only shifts), instead of allocating a weight row per index of a huge canvas.
+  func testHugeIntermediateCanvasesFallBackToTheWarp() throws {
+    let pads = String(repeating: "  - pad: {padding: [65536, 0]}\n", count: 9)
+    let processor = try processor(pads + "  - center_crop: {size: [3, 4]}\n", channels: 1)
+    let image = Image(width: 4, height: 3, channels: 1, pixels: (0..<12).map { UInt8($0 * 10) })
+    let sample = try processor.prepare(dataset: MemoryDataset(images: [image], labels: [0]), index: 0, epoch: 0)
+    XCTAssertNil(sample.resampleAxes)
+    XCTAssertEqual(try processor.renderUInt8(sample), image)
+  }
+
   /// Identity-size resizes copy; the weights of a resize row sum to one.
   func testTriangleWeights() {
     let same = SeparableResample.triangleRows(source: 7, destination: 7)
