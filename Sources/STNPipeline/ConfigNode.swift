@@ -108,19 +108,24 @@ public struct ConfigNode: Sendable, CustomStringConvertible {
       throw PipelineError(file: file, line: 0, reason: "the pipeline file is larger than \(maxBytes / 1024) KiB; pipeline files are small YAML documents")
     }
     if bytes.isEmpty { return }
-    var parser = yaml_parser_t()
-    guard yaml_parser_initialize(&parser) == 1 else { throw PipelineError(file: file, line: 0, reason: "cannot start the YAML parser (out of memory)") }
-    defer { yaml_parser_delete(&parser) }
+    // NOTE: libyaml keeps a pointer to the parser inside the parser (its string reader's
+    // context), so the parser needs an address that stays put: `&localVariable` is only valid
+    // for the duration of one call.
+    let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+    parser.initialize(to: yaml_parser_t())
+    defer { parser.deallocate() }
+    guard yaml_parser_initialize(parser) == 1 else { throw PipelineError(file: file, line: 0, reason: "cannot start the YAML parser (out of memory)") }
+    defer { yaml_parser_delete(parser) }
     try bytes.withUnsafeMutableBufferPointer { buffer in
-      yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
-      yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+      yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+      yaml_parser_set_input_string(parser, buffer.baseAddress, buffer.count)
       var anchorSizes: [String: Int] = [:]
       // Open collections: the node count when each began, and its anchor.
       var open: [(countAtStart: Int, anchor: String?)] = []
       var count = 0
       while true {
         var event = yaml_event_t()
-        guard yaml_parser_parse(&parser, &event) == 1 else { return }
+        guard yaml_parser_parse(parser, &event) == 1 else { return }
         defer { yaml_event_delete(&event) }
         let line = Int(event.start_mark.line) + 1
         switch event.type {
