@@ -17,7 +17,7 @@ public enum StepByStepReference {
     let fillValues = (0..<channels).map { Float(fill.count == channels ? fill[$0] : (fill.first ?? 0)) }
     var current = image.pixels.map { Float($0) }
     for step in geometry.steps {
-      if step.isResize {
+      if step.kind == .resize {
         current = resizeAntialiased(current, width: width, height: height, channels: channels, toWidth: step.width, toHeight: step.height)
       } else {
         current = warpBilinear(current, width: width, height: height, channels: channels, transform: step.transform,
