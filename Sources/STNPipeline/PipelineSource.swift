@@ -24,21 +24,10 @@ extension PipelineConfig {
     }
   }
 
-  /// The `learned_affine` stage, if the pipeline has one.
-  public var learnedStage: StageEntry? { stages.first { $0.stage.isLearned } }
-
   /// The one "needs a predictor" check: throws, at the stage's line, when a `learned_affine`
   /// stage is present but `what` (a command) was given no `ThetaPredictor` to drive it.
   public func requirePredictor(_ predictor: ThetaPredictor?, what: String) throws {
     guard predictor == nil, let entry = learnedStage else { return }
     throw PipelineError(file: path, line: entry.line, reason: "learned_affine needs a trained model (its checkpoint), which \(what) was not given")
-  }
-}
-
-extension Stage {
-  /// True for `learned_affine`, whose transform a trained model predicts per image.
-  public var isLearned: Bool {
-    if case .learnedAffine = self { return true }
-    return false
   }
 }
