@@ -39,6 +39,19 @@ void stn_png_close(stn_png_decoder *decoder);
 int stn_png_encode(const uint8_t *pixels, int width, int height, int channels,
                    uint8_t **out, size_t *out_size, char message[STN_PNG_MESSAGE_SIZE]);
 
+/* The fast encoder (stn_png_fast.c): every row Paeth-filtered, then one deflate block of
+ * literals and distance-1 runs under a Huffman table built for this image (stored blocks if
+ * that would be smaller). No libpng, no zlib deflate. Same output contract as stn_png_encode. */
+int stn_png_encode_fast(const uint8_t *pixels, int width, int height, int channels,
+                        uint8_t **out, size_t *out_size, char message[STN_PNG_MESSAGE_SIZE]);
+
+/* PNG's Paeth filter of one row of `count` bytes (`previous` NULL for the first row): the
+ * encoder's version and the specification's text, kept side by side for the tests. */
+void stn_png_paeth_filter_row(uint8_t *out, const uint8_t *row, const uint8_t *previous,
+                              size_t count, int bytes_per_pixel);
+void stn_png_paeth_filter_row_naive(uint8_t *out, const uint8_t *row, const uint8_t *previous,
+                                    size_t count, int bytes_per_pixel);
+
 void stn_png_free(void *pointer);
 
 // MARK: - zlib / gzip inflate
