@@ -15,13 +15,73 @@ public struct DecodeOptions: Sendable, Equatable {
   /// JPEG only: decode at 1/1, 1/2, 1/4 or 1/8 of the size in the DCT (libjpeg `scale_denom`).
   /// Other formats ignore it.
   public var jpegScaleDenominator: Int
-
   public static let defaultMaxPixels = 178_956_970
 
   public init(channels: Int = 3, maxPixels: Int = 178_956_970, jpegScaleDenominator: Int = 1) {
     self.channels = channels
     self.maxPixels = maxPixels
     self.jpegScaleDenominator = jpegScaleDenominator
+  }
+}
+
+/// How to compress a PNG: the fast encoder (default) or zlib through libpng at a level 0...9.
+///
+/// Size against speed on 240 augmented 224x224 RGB photos (rotated, scaled crops of the bench
+/// corpus with black corners), one core, medians of 5 rounds alternated with OpenCV in one
+/// sitting (a loaded 2-core machine: compare the rows, not the absolute times):
+///
+/// | setting                                         | ms/image | bytes/image |
+/// |-------------------------------------------------|---------:|------------:|
+/// | `.fast` (default)                               |     0.88 |      59,802 |
+/// | OpenCV `cv2.imencode(".png")` (level 1, Z_RLE, Sub filter) | 3.55 | 68,076 |
+/// | level 0 (stored)                                |     0.40 |     151,056 |
+/// | level 1                                         |     6.6  |      66,395 |
+/// | level 3                                         |     9.1  |      63,926 |
+/// | level 6 (libpng's default, the encoder before `.fast`) | 32.6 | 58,794 |
+/// | level 9                                         |   110    |      57,955 |
+///
+/// On photos the levels buy at most 3% over `.fast`; on flat pictures with text or repeated
+/// patterns (plots, contact sheets) zlib finds matches the fast encoder does not look for, and
+/// levels 6-9 can be much smaller.
+public struct PNGOptions: Sendable, Equatable {
+  /// nil: the fast encoder, every row Paeth-filtered, then one deflate block of literals and
+  /// byte runs under a Huffman table built for the image (fpng/fpnge's approach).
+  /// 0...9: zlib level through libpng with its adaptive row filters; 0 stores the rows
+  /// uncompressed, 1 is fastest, 9 smallest, 6 is libpng's own default.
+  public var level: Int?
+
+  /// The accepted zlib levels.
+  public static let levels: ClosedRange<Int> = 0 ... 9
+  /// The fast encoder: the default.
+  public static let fast = PNGOptions()
+
+  /// `level` nil for the fast encoder, or 0...9 (checked when encoding).
+  public init(level: Int? = nil) {
+    self.level = level
+  }
+
+  /// Reads a command-line value (for `--png-level`): "fast", or a zlib level "0" ... "9".
+  /// nil for anything else.
+  public init?(argument: String) {
+    if argument.lowercased() == "fast" {
+      self.init()
+    } else if let level = Int(argument), PNGOptions.levels.contains(level) {
+      self.init(level: level)
+    } else {
+      return nil
+    }
+  }
+}
+
+/// How to encode an image: PNG compression and JPEG quality (each format uses its own).
+public struct EncodeOptions: Sendable, Equatable {
+  public var png: PNGOptions
+  /// JPEG quality 1...100 (libjpeg's scale); baseline, 4:2:0 for colour.
+  public var jpegQuality: Int
+
+  public init(png: PNGOptions = .fast, jpegQuality: Int = 90) {
+    self.png = png
+    self.jpegQuality = jpegQuality
   }
 }
 
@@ -119,10 +179,29 @@ public enum ImageCodec {
     }
   }
 
-  /// Encodes a gray or RGB image as an 8-bit PNG.
-  public static func encodePNG(_ image: Image) throws -> [UInt8] {
-    try encode(image, what: "PNG") { pixels, out, size, message in
-      stn_png_encode(pixels, Int32(image.width), Int32(image.height), Int32(image.channels), out, size, message)
+  /// Encodes a gray or RGB image as PNG or JPEG bytes in memory, so the caller can write the
+  /// file in one call. IDX is not an output format (`.invalidArgument`).
+  public static func encode(_ image: Image, format: ImageFormat, options: EncodeOptions = .init()) throws -> [UInt8] {
+    switch format {
+    case .png: return try encodePNG(image, options: options.png)
+    case .jpeg: return try encodeJPEG(image, quality: options.jpegQuality)
+    case .idx:
+      throw ImageError(path: "<IDX>", kind: .invalidArgument, reason: "cannot encode IDX: images are written as PNG or JPEG")
+    }
+  }
+
+  /// Encodes a gray or RGB image as an 8-bit PNG (fast encoder unless `options.level` is set).
+  public static func encodePNG(_ image: Image, options: PNGOptions = .fast) throws -> [UInt8] {
+    guard let level = options.level else {
+      return try encode(image, what: "PNG") { pixels, out, size, message in
+        stn_png_encode_fast(pixels, Int32(image.width), Int32(image.height), Int32(image.channels), out, size, message)
+      } release: { stn_png_free($0) }
+    }
+    guard PNGOptions.levels.contains(level) else {
+      throw ImageError(path: "<PNG>", kind: .invalidArgument, reason: "PNG compression level must be 0...9 or fast, not \(level)")
+    }
+    return try encode(image, what: "PNG") { pixels, out, size, message in
+      stn_png_encode(pixels, Int32(image.width), Int32(image.height), Int32(image.channels), Int32(level), out, size, message)
     } release: { stn_png_free($0) }
   }
 
@@ -136,17 +215,30 @@ public enum ImageCodec {
     } release: { stn_jpeg_free($0) }
   }
 
+  /// The output format a file name asks for: .png, or .jpg/.jpeg (any case); nil otherwise.
+  public static func outputFormat(forPath path: String) -> ImageFormat? {
+    switch (path as NSString).pathExtension.lowercased() {
+    case "png": return .png
+    case "jpg", "jpeg": return .jpeg
+    default: return nil
+    }
+  }
+
   /// Writes `image` to `path` atomically, as PNG or JPEG by the extension (.png, .jpg, .jpeg).
-  /// `jpegQuality` defaults to 90.
+  /// `jpegQuality` defaults to 90; PNGs use the fast encoder.
   public static func write(_ image: Image, to path: String, jpegQuality: Int? = nil) throws {
+    try write(image, to: path, options: EncodeOptions(jpegQuality: jpegQuality ?? 90))
+  }
+
+  /// Writes `image` to `path` atomically (encoded in memory, then AtomicFile), as PNG or JPEG by
+  /// the extension (.png, .jpg, .jpeg), with `options` for that format.
+  public static func write(_ image: Image, to path: String, options: EncodeOptions) throws {
     let bytes: [UInt8]
     do {
-      switch (path as NSString).pathExtension.lowercased() {
-      case "png": bytes = try encodePNG(image)
-      case "jpg", "jpeg": bytes = try encodeJPEG(image, quality: jpegQuality ?? 90)
-      default:
+      guard let format = outputFormat(forPath: path) else {
         throw ImageError(path: path, kind: .invalidArgument, reason: "cannot tell the format: use a .png, .jpg or .jpeg name")
       }
+      bytes = try encode(image, format: format, options: options)
     } catch var error as ImageError {
       error.path = path
       throw error

@@ -34,9 +34,10 @@ int stn_png_decode(stn_png_decoder *decoder, uint8_t *out, size_t out_size,
 
 void stn_png_close(stn_png_decoder *decoder);
 
-/* Encodes packed 8-bit gray (1) or RGB (3) pixels. On success *out is a malloc'd buffer of
- * *out_size bytes, released with stn_png_free. */
-int stn_png_encode(const uint8_t *pixels, int width, int height, int channels,
+/* Encodes packed 8-bit gray (1) or RGB (3) pixels through libpng at zlib `level` 0...9
+ * (libpng's adaptive filters; level 0: unfiltered, stored). On success *out is a malloc'd
+ * buffer of *out_size bytes, released with stn_png_free. */
+int stn_png_encode(const uint8_t *pixels, int width, int height, int channels, int level,
                    uint8_t **out, size_t *out_size, char message[STN_PNG_MESSAGE_SIZE]);
 
 /* The fast encoder (stn_png_fast.c): every row Paeth-filtered, then one deflate block of
