@@ -164,6 +164,22 @@ int stn_png_open(const uint8_t *data, size_t size, int channels, int64_t max_pix
   return OK;
 }
 
+int stn_png_exif(const stn_png_decoder *decoder, const uint8_t **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+#ifdef PNG_eXIf_SUPPORTED
+  png_uint_32 length = 0;
+  png_bytep exif = NULL;
+  // NOTE: png_get_eXIf_1 only reads the info struct (no png_error, so no setjmp needed).
+  if (png_get_eXIf_1(decoder->png, decoder->info, &length, &exif) != 0 && exif != NULL) {
+    *data = exif;
+    *size = length;
+    return 1;
+  }
+#endif
+  return 0;
+}
+
 void stn_png_header(const stn_png_decoder *decoder, int *width, int *height, int *file_channels,
                     int *bit_depth, int *interlaced) {
   *width = (int)decoder->width;

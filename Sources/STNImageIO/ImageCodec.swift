@@ -5,7 +5,8 @@ import STNFiles
 
 // MARK: - Options and facts
 
-/// How to decode an image: output channels, the decompression-bomb limit, reduced JPEG decoding.
+/// How to decode an image: output channels, the decompression-bomb limit, reduced JPEG decoding,
+/// EXIF orientation.
 public struct DecodeOptions: Sendable, Equatable {
   /// Output channels: 1 (gray, Pillow's `convert("L")`) or 3 (RGB, Pillow's `convert("RGB")`).
   public var channels: Int
@@ -15,12 +16,22 @@ public struct DecodeOptions: Sendable, Equatable {
   /// JPEG only: decode at 1/1, 1/2, 1/4 or 1/8 of the size in the DCT (libjpeg `scale_denom`).
   /// Other formats ignore it.
   public var jpegScaleDenominator: Int
+  /// Turn the pixels upright by the file's EXIF Orientation tag (1...8), as Pillow's
+  /// `ImageOps.exif_transpose` does; `probe` then reports the displayed size. Off by default,
+  /// as in torchvision's `read_image`/`decode_jpeg` and Pillow's plain `Image.open`: pixels as
+  /// stored. Read from JPEG APP1 "Exif" segments and from a PNG eXIf chunk placed before the
+  /// image data (not from XMP, which Pillow also consults when EXIF has no tag). Missing,
+  /// damaged or cut-off EXIF data counts as orientation 1, never an error (see ExifOrientation).
+  public var exifOrientation: Bool
+
   public static let defaultMaxPixels = 178_956_970
 
-  public init(channels: Int = 3, maxPixels: Int = 178_956_970, jpegScaleDenominator: Int = 1) {
+  public init(channels: Int = 3, maxPixels: Int = 178_956_970, jpegScaleDenominator: Int = 1,
+              exifOrientation: Bool = false) {
     self.channels = channels
     self.maxPixels = maxPixels
     self.jpegScaleDenominator = jpegScaleDenominator
+    self.exifOrientation = exifOrientation
   }
 }
 
@@ -94,13 +105,17 @@ public struct ImageInfo: Sendable, Equatable {
   public var channels: Int
   /// Images in the file: 1 for JPEG/PNG, N for an IDX file.
   public var count: Int
+  /// The EXIF orientation applied to `width` and `height`: 1 (as stored) unless probed with
+  /// `DecodeOptions.exifOrientation` and the file has a valid tag.
+  public var orientation: Int
 
-  public init(format: ImageFormat, width: Int, height: Int, channels: Int, count: Int = 1) {
+  public init(format: ImageFormat, width: Int, height: Int, channels: Int, count: Int = 1, orientation: Int = 1) {
     self.format = format
     self.width = width
     self.height = height
     self.channels = channels
     self.count = count
+    self.orientation = orientation
   }
 }
 
@@ -118,23 +133,38 @@ public enum ImageCodec {
 
   /// Reads the header of the file at `path`; images over `maxPixels` are `.tooLarge` errors.
   public static func probe(path: String, maxPixels: Int = DecodeOptions.defaultMaxPixels) throws -> ImageInfo {
-    try probe(bytes: readFile(path), path: path, maxPixels: maxPixels)
+    try probe(bytes: readFile(path), path: path, options: DecodeOptions(maxPixels: maxPixels))
   }
 
   /// Reads the header of `bytes` (the contents of `path`, which names the file in errors).
   public static func probe(bytes: [UInt8], path: String, maxPixels: Int = DecodeOptions.defaultMaxPixels) throws -> ImageInfo {
+    try probe(bytes: bytes, path: path, options: DecodeOptions(maxPixels: maxPixels))
+  }
+
+  /// Reads the header of the file at `path` under `options` (`maxPixels`; `exifOrientation`
+  /// makes width and height the displayed ones). Channel count and scale do not apply.
+  public static func probe(path: String, options: DecodeOptions) throws -> ImageInfo {
+    try probe(bytes: readFile(path), path: path, options: options)
+  }
+
+  /// Reads the header of `bytes` (the contents of `path`, which names the file in errors).
+  public static func probe(bytes: [UInt8], path: String, options: DecodeOptions) throws -> ImageInfo {
+    let maxPixels = options.maxPixels
+    var info: ImageInfo
     switch try format(of: bytes, path: path) {
     case .jpeg:
-      return try withJPEGDecoder(bytes, path: path, options: DecodeOptions(maxPixels: maxPixels)) { decoder in
+      info = try withJPEGDecoder(bytes, path: path, options: DecodeOptions(maxPixels: maxPixels, exifOrientation: options.exifOrientation)) { decoder in
         var width: Int32 = 0, height: Int32 = 0, components: Int32 = 0
         stn_jpeg_header(decoder, &width, &height, &components)
-        return ImageInfo(format: .jpeg, width: Int(width), height: Int(height), channels: Int(components))
+        return ImageInfo(format: .jpeg, width: Int(width), height: Int(height), channels: Int(components),
+                         orientation: options.exifOrientation ? jpegOrientation(decoder) : 1)
       }
     case .png:
-      return try withPNGDecoder(bytes, path: path, options: DecodeOptions(maxPixels: maxPixels)) { decoder in
+      info = try withPNGDecoder(bytes, path: path, options: DecodeOptions(maxPixels: maxPixels)) { decoder in
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0, depth: Int32 = 0, interlaced: Int32 = 0
         stn_png_header(decoder, &width, &height, &channels, &depth, &interlaced)
-        return ImageInfo(format: .png, width: Int(width), height: Int(height), channels: Int(channels))
+        return ImageInfo(format: .png, width: Int(width), height: Int(height), channels: Int(channels),
+                         orientation: options.exifOrientation ? pngOrientation(decoder) : 1)
       }
     case .idx:
       let header = try IDXHeader.read(bytes, path: path)
@@ -144,6 +174,8 @@ public enum ImageCodec {
       }
       return ImageInfo(format: .idx, width: header.width, height: header.height, channels: 1, count: header.count)
     }
+    (info.width, info.height) = ExifOrientation.displayedSize(width: info.width, height: info.height, orientation: info.orientation)
+    return info
   }
 
   /// Decodes the JPEG or PNG file at `path` into 8-bit pixels with `options.channels` channels.
@@ -161,17 +193,20 @@ public enum ImageCodec {
       return try withJPEGDecoder(bytes, path: path, options: options) { decoder in
         var width: Int32 = 0, height: Int32 = 0
         stn_jpeg_output_size(decoder, &width, &height)
+        // Read before decoding: libjpeg releases the saved markers when it finishes.
+        let orientation = options.exifOrientation ? jpegOrientation(decoder) : 1
         return try decodePixels(path: path, what: "JPEG", width: Int(width), height: Int(height), channels: options.channels) {
           stn_jpeg_decode(decoder, $0, $1, $2)
-        }
+        }.applyingExifOrientation(orientation)
       }
     case .png:
       return try withPNGDecoder(bytes, path: path, options: options) { decoder in
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0, depth: Int32 = 0, interlaced: Int32 = 0
         stn_png_header(decoder, &width, &height, &channels, &depth, &interlaced)
+        let orientation = options.exifOrientation ? pngOrientation(decoder) : 1
         return try decodePixels(path: path, what: "PNG", width: Int(width), height: Int(height), channels: options.channels) {
           stn_png_decode(decoder, $0, $1, $2)
-        }
+        }.applyingExifOrientation(orientation)
       }
     case .idx:
       throw ImageError(path: path, kind: .unsupportedFormat,
@@ -321,7 +356,7 @@ public enum ImageCodec {
     var decoder: OpaquePointer? = nil
     let status = bytes.withUnsafeBufferPointer { buffer in
       stn_jpeg_open(buffer.baseAddress, buffer.count, Int32(options.channels), Int32(options.jpegScaleDenominator),
-                    Int64(options.maxPixels), &decoder, &message)
+                    Int64(options.maxPixels), options.exifOrientation ? 1 : 0, &decoder, &message)
     }
     guard status == 0, let decoder else { throw shimError(status, message, path: path, what: "JPEG") }
     defer { stn_jpeg_close(decoder) }
@@ -339,6 +374,25 @@ public enum ImageCodec {
     guard status == 0, let decoder else { throw shimError(status, message, path: path, what: "PNG") }
     defer { stn_png_close(decoder) }
     return try withExtendedLifetime(bytes) { try body(decoder) }
+  }
+
+  /// EXIF orientation from an open JPEG decoder's kept APP1 segments (opened with exifOrientation).
+  private static func jpegOrientation(_ decoder: OpaquePointer) -> Int {
+    var segments: [[UInt8]] = []
+    var data: UnsafePointer<UInt8>? = nil
+    var size = 0
+    while stn_jpeg_exif_segment(decoder, Int32(segments.count), &data, &size) != 0, let data {
+      segments.append(Array(UnsafeBufferPointer(start: data, count: size)))
+    }
+    return ExifOrientation.orientation(app1Segments: segments)
+  }
+
+  /// EXIF orientation from an open PNG decoder's eXIf chunk.
+  private static func pngOrientation(_ decoder: OpaquePointer) -> Int {
+    var data: UnsafePointer<UInt8>? = nil
+    var size = 0
+    guard stn_png_exif(decoder, &data, &size) != 0, let data else { return ExifOrientation.upright }
+    return ExifOrientation.orientation(tiff: Array(UnsafeBufferPointer(start: data, count: size))[...])
   }
 
   /// Allocates the image once and lets the shim decode straight into it.

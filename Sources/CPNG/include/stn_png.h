@@ -28,6 +28,10 @@ int stn_png_open(const uint8_t *data, size_t size, int channels, int64_t max_pix
 void stn_png_header(const stn_png_decoder *decoder, int *width, int *height, int *file_channels,
                     int *bit_depth, int *interlaced);
 
+/* The eXIf chunk read with the header (it must come before the image data), starting with the
+ * TIFF byte-order mark; returns 0 when there is none. Valid until stn_png_close. */
+int stn_png_exif(const stn_png_decoder *decoder, const uint8_t **data, size_t *size);
+
 /* Decodes into `out` (height * width * channels bytes, rows packed), then reads to IEND. */
 int stn_png_decode(stn_png_decoder *decoder, uint8_t *out, size_t out_size,
                    char message[STN_PNG_MESSAGE_SIZE]);
