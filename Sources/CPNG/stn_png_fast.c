@@ -1,6 +1,6 @@
 // Fast PNG writer, without libpng or zlib's deflate: one row filter, then a deflate stream of
-// literals and distance-1 runs (what zlib's Z_RLE strategy finds) coded with one dynamic
-// Huffman table built for this image. The idea is fpng's and fpnge's: on photos most of zlib's
+// literals and distance-1 runs (the only matches zlib's Z_RLE strategy looks for; here only
+// runs that fill an 8-byte word) coded with one dynamic Huffman table built for this image. The idea is fpng's and fpnge's: on photos most of zlib's
 // time goes into searching for matches that barely exist, and PNG's filters already turn
 // smooth areas into small residuals a per-image Huffman table codes well.
 //
