@@ -41,12 +41,17 @@ void stn_png_paeth_filter_row_naive(uint8_t *out, const uint8_t *row, const uint
   }
 }
 
-/// Same predictor without branches on the data, so the compiler can keep it in registers and
-/// vectorize: pa = |b - c|, pb = |a - c|, pc = |a + b - 2c| (the distances above, simplified).
-static inline uint8_t paeth_predictor(int a, int b, int c) {
-  int pa = abs(b - c), pb = abs(a - c), pc = abs(a + b - 2 * c);
-  int use_a = (pa <= pb) & (pa <= pc);
-  int use_b = pb <= pc;
+/// Same predictor without branches on the data, so the compiler vectorizes it:
+/// pa = |b - c|, pb = |a - c|, pc = |(a - c) + (b - c)| (the distances above, simplified).
+/// NOTE: 16-bit arithmetic on purpose (|pc| <= 510 fits): with int the vectorized loop works
+/// in 32-bit lanes and runs about half as fast.
+static inline uint8_t paeth_predictor(int16_t a, int16_t b, int16_t c) {
+  int16_t from_b = (int16_t)(b - c), from_a = (int16_t)(a - c), sum = (int16_t)(from_a + from_b);
+  int16_t pa = from_b < 0 ? (int16_t)-from_b : from_b;
+  int16_t pb = from_a < 0 ? (int16_t)-from_a : from_a;
+  int16_t pc = sum < 0 ? (int16_t)-sum : sum;
+  int16_t use_a = (pa <= pb) & (pa <= pc);
+  int16_t use_b = pb <= pc;
   return (uint8_t)(use_a ? a : use_b ? b : c);
 }
 
