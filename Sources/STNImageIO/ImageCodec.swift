@@ -38,22 +38,24 @@ public struct DecodeOptions: Sendable, Equatable {
 /// How to compress a PNG: the fast encoder (default) or zlib through libpng at a level 0...9.
 ///
 /// Size against speed on 240 augmented 224x224 RGB photos (rotated, scaled crops of the bench
-/// corpus with black corners), one core, medians of 5 rounds alternated with OpenCV in one
-/// sitting (a loaded 2-core machine: compare the rows, not the absolute times):
+/// corpus with black corners), one core, medians of 3 rounds alternated with OpenCV in one
+/// sitting (2-core machine under a load average of 3 to 6.6 from other builds: compare the
+/// rows, not the absolute times):
 ///
-/// | setting                                         | ms/image | bytes/image |
-/// |-------------------------------------------------|---------:|------------:|
-/// | `.fast` (default)                               |     0.88 |      59,802 |
-/// | OpenCV `cv2.imencode(".png")` (level 1, Z_RLE, Sub filter) | 3.55 | 68,076 |
-/// | level 0 (stored)                                |     0.40 |     151,056 |
-/// | level 1                                         |     6.6  |      66,395 |
-/// | level 3                                         |     9.1  |      63,926 |
-/// | level 6 (libpng's default, the encoder before `.fast`) | 32.6 | 58,794 |
-/// | level 9                                         |   110    |      57,955 |
+/// | setting                                                    | ms/image | bytes/image |
+/// |------------------------------------------------------------|---------:|------------:|
+/// | `.fast` (default)                                          |     0.49 |      59,802 |
+/// | OpenCV `cv2.imencode(".png")` (level 1, Z_RLE, Sub filter) |     2.59 |      68,076 |
+/// | level 0 (stored)                                           |     0.30 |     151,056 |
+/// | level 1                                                    |     3.57 |      66,395 |
+/// | level 3                                                    |     5.37 |      63,926 |
+/// | level 6 (libpng's default, the encoder before `.fast`)     |    16.1  |      58,794 |
+/// | level 9                                                    |    57.4  |      57,955 |
 ///
-/// On photos the levels buy at most 3% over `.fast`; on flat pictures with text or repeated
-/// patterns (plots, contact sheets) zlib finds matches the fast encoder does not look for, and
-/// levels 6-9 can be much smaller.
+/// On photos the levels buy at most 3% over `.fast`. Flat pictures with text or repeated
+/// patterns (plots, contact sheets) are another matter: zlib finds matches the fast encoder does
+/// not look for; a 640x480 line plot with text took 66,827 bytes with `.fast`, 44,213 at level
+/// 1 and 39,759 at level 9.
 public struct PNGOptions: Sendable, Equatable {
   /// nil: the fast encoder, every row Paeth-filtered, then one deflate block of literals and
   /// byte runs under a Huffman table built for the image (fpng/fpnge's approach).
