@@ -96,6 +96,10 @@ public struct EncodeOptions: Sendable, Equatable {
     self.png = png
     self.jpegQuality = jpegQuality
   }
+
+  /// For drawn pictures (sheets, plots, TensorBoard grids): flat areas and text compress far
+  /// better with zlib (a 640x480 plot: 44 KB at level 6 against 67 KB fast), and there are few.
+  public static let pictures = EncodeOptions(png: PNGOptions(level: 6))
 }
 
 /// What a file's header says, read without decoding the pixels.

@@ -130,7 +130,7 @@ public struct ExportJob {
     var skipped: [SkippedSample] = []
     for (index, sample) in zip(shown, samples) {
       do {
-        let original = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
+        let original = try dataset.loadImage(at: index, options: config.decodeOptions)
         let transformed = try processor.renderUInt8(try sample.get())
         let label = dataset.label(at: index)
         let className = label >= 0 && label < dataset.classes.count ? dataset.classes[label] : "\(label)"

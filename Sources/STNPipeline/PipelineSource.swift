@@ -15,6 +15,10 @@ extension PipelineConfig {
     }
   }
 
+  /// How every sample of this pipeline is decoded: its channels, and EXIF orientation when
+  /// `decode.exif_orientation` is on (the one place both are turned into `DecodeOptions`).
+  public var decodeOptions: DecodeOptions { DecodeOptions(channels: channels, exifOrientation: exifOrientation) }
+
   /// The folder the pipeline's `source:` reads (for refusing writes into it).
   public var sourceFolder: String? {
     switch source {

@@ -154,7 +154,7 @@ public final class SampleProcessor: @unchecked Sendable {
   public func prepare(dataset: any ImageDataset, index: Int, epoch: Int) throws -> PreparedSample {
     var random = randomStream(epoch: epoch, index: index)
     let path = dataset.sourcePath(at: index)
-    var options = DecodeOptions(channels: config.channels)
+    var options = config.decodeOptions
 
     // Plan first when the file is a JPEG: the plan decides how far the DCT may reduce.
     var geometry: SampleGeometry?
@@ -165,7 +165,7 @@ public final class SampleProcessor: @unchecked Sendable {
     if suffix == nil, !rendersSeparably, config.resample.interpolation == .bilinear, SampleProcessor.isJPEGName(path) {
       // One read serves both the header probe and the (possibly reduced) decode.
       let bytes = try AtomicFile.read(path)
-      let info = try ImageCodec.probe(bytes: bytes, path: path)
+      let info = try ImageCodec.probe(bytes: bytes, path: path, options: options)
       sourceWidth = info.width; sourceHeight = info.height
       let planned = prefix.plan(width: info.width, height: info.height, random: &random)
       geometry = planned

@@ -113,7 +113,7 @@ extension SampleProcessor {
   /// resampled on its own), with exactly the random parameters `prepare` draws.
   public func referenceRender(dataset: any ImageDataset, index: Int, epoch: Int) throws -> Image {
     if suffix != nil { throw PipelineError(file: config.path, line: 0, reason: "the step-by-step reference does not model learned_affine") }
-    let image = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
+    let image = try dataset.loadImage(at: index, options: config.decodeOptions)
     var random = randomStream(epoch: epoch, index: index)
     let geometry = prefix.plan(width: image.width, height: image.height, random: &random)
     return StepByStepReference.render(image, geometry: geometry, fill: config.resample.fill)

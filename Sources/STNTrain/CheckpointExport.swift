@@ -84,7 +84,7 @@ public enum CheckpointExport {
       let picture = Canvas.grid(
         images: images, labels: labels, columns: 8, cellScale: scale, padding: 6,
         title: "input | transformed -> predicted (true), \((request.checkpoint as NSString).lastPathComponent)")
-      try ImageCodec.write(picture, to: request.output)
+      try ImageCodec.write(picture, to: request.output, options: .pictures)
       return "wrote \(request.output): \(images.count / 2) samples, \(picture.width)x\(picture.height)"
     }
     try writer.finish()

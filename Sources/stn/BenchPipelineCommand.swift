@@ -65,7 +65,7 @@ struct BenchPipeline: ParsableCommand {
   private func reportProfile(config: PipelineConfig, dataset: any ImageDataset) throws {
     let processor = try SampleProcessor(config: config)
     let n = min(profile, dataset.count)
-    let options = DecodeOptions(channels: config.channels)
+    let options = config.decodeOptions
     var started = Date()
     for index in 0..<n { _ = try dataset.loadImage(at: index, options: options) }
     let decode = Date().timeIntervalSince(started)
