@@ -1,4 +1,5 @@
 import Foundation
+import STNFiles
 import STNWarp
 
 // MARK: - Reading a pipeline file
@@ -28,7 +29,7 @@ extension PipelineConfig {
       try decode.finish()
     }
     if let node = top.optional("source"), !node.isNull {
-      config.source = try parseSource(node, pipelinePath: path)
+      (config.source, config.classNames) = try parseSource(node, pipelinePath: path)
     }
     if let node = top.optional("batch") {
       config.batching = try parseBatching(node)
@@ -62,12 +63,43 @@ extension PipelineConfig {
     return folder.isEmpty ? path : folder + "/" + path
   }
 
-  private static func parseSource(_ node: ConfigNode, pipelinePath: String) throws -> SourceSpec {
+  /// `source:`: the data, and optionally its class names (`classes: [...]` or
+  /// `classes_file: PATH`, one name per line).
+  private static func parseSource(_ node: ConfigNode, pipelinePath: String) throws -> (SourceSpec, [String]?) {
     var source = try node.mapping("source")
     let folder = source.optional("image_folder")
     let idx = source.optional("idx")
     let split = source.optional("split")
+    let classes = source.optional("classes")
+    let classesFile = source.optional("classes_file")
     try source.finish()
+    var names: [String]?
+    switch (classes, classesFile) {
+    case (let list?, nil):
+      names = try list.sequence("source.classes").map { try $0.string("source.classes") }
+    case (nil, let file?):
+      let path = resolve(try file.string("source.classes_file"), relativeTo: pipelinePath)
+      let bytes: [UInt8]
+      do {
+        bytes = try AtomicFile.read(path, limit: 1 << 20)
+      } catch {
+        throw file.error("source.classes_file: \(error)")
+      }
+      names = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    case (_?, let file?):
+      throw file.error("source takes 'classes' or 'classes_file', not both")
+    case (nil, nil):
+      break
+    }
+    if let names {
+      let where_ = classes ?? classesFile ?? node
+      guard !names.isEmpty, names.count <= 100_000 else { throw where_.error("source.classes needs 1...100000 names, got \(names.count)") }
+      guard Set(names).count == names.count else { throw where_.error("source.classes names a class twice") }
+    }
+    return (try parseSourceData(node, folder: folder, idx: idx, split: split, pipelinePath: pipelinePath), names)
+  }
+
+  private static func parseSourceData(_ node: ConfigNode, folder: ConfigNode?, idx: ConfigNode?, split: ConfigNode?, pipelinePath: String) throws -> SourceSpec {
     switch (folder, idx) {
     case (let folder?, nil):
       if let split { throw split.error("'split' applies to idx sources only") }

@@ -13,6 +13,9 @@ public struct PipelineConfig: Sendable {
   public var path: String
   public var name: String?
   public var source: SourceSpec?
+  /// The classes' names from `source.classes` / `source.classes_file` (nil: the data's own:
+  /// folder names, or "0", "1", ... for IDX).
+  public var classNames: [String]?
   /// 1 (gray) or 3 (RGB).
   public var channels: Int = 3
   /// `decode.exif_orientation`: turn images upright by their EXIF orientation tag before any

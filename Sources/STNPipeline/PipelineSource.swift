@@ -3,16 +3,30 @@ import STNImageIO
 
 extension PipelineConfig {
   /// Opens the pipeline's `source:` (an image folder or IDX files) with `ImageDatasets.open`,
-  /// the one way data is opened.
+  /// the one way data is opened, with the class names the pipeline gives.
   public func openSource() throws -> any ImageDataset {
     switch source {
     case .imageFolder(let path)?:
-      return try ImageDatasets.open(path)
+      return try ImageDatasets.open(path, classNames: classNames)
     case .idx(let folder, let split)?:
-      return try ImageDatasets.open(folder, split: split)
+      return try ImageDatasets.open(folder, split: split, classNames: classNames)
     case nil:
       throw PipelineError(file: path, line: 0, reason: "the pipeline has no 'source:'; give the data with --input")
     }
+  }
+
+  /// Opens data named on the command line (`--input`) for this pipeline. The pipeline's class
+  /// names apply to IDX data, and to image folders when its own source is an image folder (a
+  /// name list for Fashion-MNIST labels says nothing about a folder of photos).
+  public func openInput(_ path: String, split: String = "train") throws -> any ImageDataset {
+    let dataset = try ImageDatasets.open(path, split: split)
+    guard let classNames else { return dataset }
+    if var idx = dataset as? IDXDataset {
+      try idx.name(classes: classNames)
+      return idx
+    }
+    if case .imageFolder? = source { return try ImageDatasets.open(path, split: split, classNames: classNames) }
+    return dataset
   }
 
   /// How every sample of this pipeline is decoded: its channels, and EXIF orientation when

@@ -63,7 +63,7 @@ struct Augment: ParsableCommand {
   func run() throws {
     var config = try PipelineConfig.load(path: pipeline)
     if let seed { config.seed = seed }
-    let dataset: any ImageDataset = try input.map { try ImageDatasets.open($0, split: split) } ?? config.openSource()
+    let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split) } ?? config.openSource()
     let inputs = [input ?? config.sourceFolder].compactMap { $0 } + (config.learnedStage.flatMap { entry -> String? in
       if case .learnedAffine(let checkpoint) = entry.stage { return checkpoint }
       return nil

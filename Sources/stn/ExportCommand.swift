@@ -71,7 +71,7 @@ struct Export: ParsableCommand {
   private func exportPipelineSheet() throws {
     var config = try PipelineConfig.load(path: source)
     if let seed { config.seed = seed }
-    let dataset: any ImageDataset = try input.map { try ImageDatasets.open($0, split: split ?? "train") } ?? config.openSource()
+    let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split ?? "train") } ?? config.openSource()
     guard [".png", ".jpg", ".jpeg"].contains(where: { output.lowercased().hasSuffix($0) }) else {
       throw ValidationError("--output must name a .png or .jpg file, got \(output)")
     }
