@@ -24,6 +24,8 @@ public struct StageStep: Equatable, Sendable {
   public var width: Int
   public var height: Int
   public var kind: Kind
+  /// What a `random_affine` step drew (for contact sheets); nil for other stages.
+  public var draw: RandomAffineDraw? = nil
 }
 
 /// The geometry of one sample: every step, and their composition (one matrix, one resample).
@@ -100,10 +102,12 @@ public struct ChainPlanner: Sendable {
       let step: AffineTransform
       var nextWidth = currentWidth, nextHeight = currentHeight
       var kind = StageStep.Kind.warp
+      var draw: RandomAffineDraw?
       switch stage {
       case .randomAffine(let parameters):
-        step = ChainPlanner.randomAffine(parameters, width: currentWidth, height: currentHeight, sourceWidth: width, sourceHeight: height, sourceToCanvas: total, random: &random)
-          .transform(width: currentWidth, height: currentHeight)
+        let drawn = ChainPlanner.randomAffine(parameters, width: currentWidth, height: currentHeight, sourceWidth: width, sourceHeight: height, sourceToCanvas: total, random: &random)
+        draw = drawn
+        step = drawn.transform(width: currentWidth, height: currentHeight)
       case .affine(.matrix(let matrix)):
         step = matrix
       case .affine(.named(let parameters)):
@@ -150,7 +154,7 @@ public struct ChainPlanner: Sendable {
       }
       total = step * total
       currentWidth = nextWidth; currentHeight = nextHeight
-      steps.append(StageStep(transform: step, width: nextWidth, height: nextHeight, kind: kind))
+      steps.append(StageStep(transform: step, width: nextWidth, height: nextHeight, kind: kind, draw: draw))
     }
     return SampleGeometry(transform: total, outputWidth: currentWidth, outputHeight: currentHeight, steps: steps)
   }

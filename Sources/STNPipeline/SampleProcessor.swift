@@ -139,6 +139,13 @@ public final class SampleProcessor: @unchecked Sendable {
     return (after.outputWidth, after.outputHeight)
   }
 
+  /// The plan of the stages before any `learned_affine` for a source of the given size, with the
+  /// random parameters sample `index` draws in `epoch` (what `prepare` uses; for inspection).
+  public func plan(sourceWidth: Int, sourceHeight: Int, epoch: Int, index: Int) -> SampleGeometry {
+    var random = randomStream(epoch: epoch, index: index)
+    return prefix.plan(width: sourceWidth, height: sourceHeight, random: &random)
+  }
+
   /// The sample's random stream: a pure function of (seed, epoch, index).
   public func randomStream(epoch: Int, index: Int) -> RandomStream {
     RandomStream(seed: config.seed, epoch: UInt64(epoch), index: UInt64(index))

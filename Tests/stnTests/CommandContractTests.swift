@@ -211,3 +211,14 @@ extension CommandContractTests {
     XCTAssertTrue(bad.stderr.contains("--png-level must be fast or 0...9"), bad.stderr)
   }
 }
+
+extension CommandContractTests {
+  /// The pipeline sheet: originals in cells of the outputs' size (224 here), two text lines under
+  /// each pair (name; drawn parameters) — the layout `ContactSheetTests` checks in detail.
+  func testExportSheetLayout() throws {
+    let sheet = work + "/sheet.png"
+    let result = try STNBinary.run(["export", pipelines + "/photos-augment.yaml", "--input", samples, "--output", sheet, "--count", "6"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    XCTAssertTrue(result.stdout.contains("6 samples, 1410x530"), result.stdout)
+  }
+}
