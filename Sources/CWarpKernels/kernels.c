@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #define CWK_X86 1
 #define CWK_AVX2 __attribute__((target("avx2,fma")))
+#define CWK_AVX512 __attribute__((target("avx512f,avx512bw,avx2,fma")))
 #endif
 
 // MARK: - Dispatch
@@ -23,6 +24,17 @@ int cwk_cpu_has_avx2(void) {
   // compiler-rt checks OSXSAVE/XCR0 before reporting AVX features, so the OS saves ymm state.
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return 0;
+#endif
+}
+
+int cwk_cpu_has_avx512(void) {
+#if CWK_X86
+  // As for AVX2: compiler-rt reports AVX-512 features only when XCR0 says the OS saves the
+  // opmask and zmm state.
+  __builtin_cpu_init();
+  return cwk_cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
 #else
   return 0;
 #endif
@@ -423,7 +435,7 @@ CWK_AVX2 void cwk_affine_backward_row_zeros_avx2(
   _mm256_storeu_ps(lane_sums + 24, sum_y);
 }
 
-#else  // not x86: never selected (cwk_cpu_has_avx2 returns 0); stubs keep the symbols defined.
+#else  // not x86: never selected (cwk_cpu_has_avx2/avx512 return 0); stubs keep the symbols defined.
 
 void cwk_normalized3_bilinear_avx2(
   const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,

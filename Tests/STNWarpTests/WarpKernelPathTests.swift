@@ -3,8 +3,9 @@ import STNTensor
 import STNTestSupport
 @testable import STNWarp
 
-/// The run-time kernel choice: AVX2 twins against the portable Swift kernels, and the fallback.
-/// (Every fast-against-naive test in this target also runs once per supported path.)
+/// The run-time kernel choice: AVX2 and AVX-512 twins against the portable Swift kernels and the
+/// naive twins, and the fallback. (Every fast-against-naive test in this target also runs once
+/// per supported path.)
 final class WarpKernelPathTests: XCTestCase {
   override func tearDown() {
     warpKernelPath = .best
@@ -17,16 +18,26 @@ final class WarpKernelPathTests: XCTestCase {
 
   // MARK: - Selection
 
-  /// The portable path is always selectable; AVX2 only where supported, else the portable path.
+  /// The portable path is always selectable; AVX2 and AVX-512 only where supported, else the next
+  /// slower supported path.
   func testSelectionFallsBackToPortable() {
     XCTAssertTrue(WarpKernelPath.portable.isSupported)
-    XCTAssertEqual(WarpKernelPath.best, cpuHasAVX2 ? .avx2 : .portable)
+    XCTAssertEqual(WarpKernelPath.best, cpuHasAVX512 ? .avx512 : cpuHasAVX2 ? .avx2 : .portable)
+    XCTAssertTrue(WarpKernelPath.best.isSupported)
     warpKernelPath = .portable
     XCTAssertEqual(warpKernelPath, .portable)
     XCTAssertFalse(useAVX2Kernels)
+    XCTAssertFalse(useAVX512Kernels)
     warpKernelPath = .avx2
     XCTAssertEqual(warpKernelPath, cpuHasAVX2 ? .avx2 : .portable)
     XCTAssertEqual(useAVX2Kernels, cpuHasAVX2)
+    XCTAssertFalse(useAVX512Kernels)
+    warpKernelPath = .avx512
+    XCTAssertEqual(warpKernelPath, cpuHasAVX512 ? .avx512 : cpuHasAVX2 ? .avx2 : .portable)
+    // Kernels without an AVX-512 twin run their AVX2 twin under .avx512.
+    XCTAssertEqual(useAVX2Kernels, cpuHasAVX2)
+    XCTAssertEqual(useAVX512Kernels, cpuHasAVX512)
+    if cpuHasAVX512 { XCTAssertTrue(cpuHasAVX2, "every AVX-512 CPU the kernels accept has AVX2") }
   }
 
   // MARK: - Fused uint8 -> normalized float32

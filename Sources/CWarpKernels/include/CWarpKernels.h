@@ -1,4 +1,5 @@
-// AVX2 twins of the STNWarp interior kernels, selected at run time (cwk_cpu_has_avx2).
+// AVX2 and AVX-512 twins of the STNWarp interior kernels, selected at run time
+// (cwk_cpu_has_avx2, cwk_cpu_has_avx512).
 //
 // Each function computes exactly the float arithmetic of its portable Swift twin, in the same
 // order, without FMA contraction, so forward results are bit for bit identical (backward sums
@@ -16,6 +17,10 @@ extern "C" {
 
 /// 1 when the CPU and the OS support AVX2 and FMA (the AVX2 kernels below may run), else 0.
 int cwk_cpu_has_avx2(void);
+
+/// 1 when the CPU and the OS support AVX-512 F and BW as well as AVX2 and FMA (the avx512
+/// kernels below may run), else 0.
+int cwk_cpu_has_avx512(void);
 
 /// Fused uint8 HWC (3 channels) -> bilinear -> `value * scale[c] + bias[c]` -> planar float rows.
 /// Output columns start..<end of one row; source pixel (x, y) of column ox is
