@@ -248,13 +248,19 @@ func interiorNormalized3(
   switch mode {
   case .bilinear:
     if int32Offsets && useAVX2Kernels {
-      // The AVX2 twin: 8 columns per step from 8-byte loads and byte shuffles, same arithmetic.
+      // The C twins: AVX-512, 16 columns per step from 4-byte gathers, or AVX2, 8 columns per
+      // step from 8-byte loads and byte shuffles; same arithmetic.
       withUnsafePointer(to: scale) { scalePointer in
         withUnsafePointer(to: bias) { biasPointer in
           scalePointer.withMemoryRebound(to: Float.self, capacity: 4) { scale in
             biasPointer.withMemoryRebound(to: Float.self, capacity: 4) { bias in
-              cwk_normalized3_bilinear_avx2(src, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound,
-                                            out0, out1, out2, scale, bias)
+              if useAVX512Kernels {
+                cwk_normalized3_bilinear_avx512(src, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound,
+                                                out0, out1, out2, scale, bias)
+              } else {
+                cwk_normalized3_bilinear_avx2(src, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound,
+                                              out0, out1, out2, scale, bias)
+              }
             }
           }
         }
@@ -394,6 +400,14 @@ func interiorUInt8x3(
   let stride = w * 3
   let end = source + h * stride
   let int32Offsets = interiorOffsetsFitInt32(width: w, height: h, channels: 3)
+  if int32Offsets && useAVX512Kernels {
+    cwk_uint8_3_bilinear_avx512(source, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound, output)
+    return
+  }
+  if int32Offsets && useAVX2Kernels {
+    cwk_uint8_3_bilinear_avx2(source, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound, output)
+    return
+  }
   var start = columns.lowerBound
   while int32Offsets && start + 8 <= columns.upperBound {
     let g = warpGeometry8(row, ox: start, width: w)

@@ -30,6 +30,24 @@ void cwk_normalized3_bilinear_avx2(
   const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
   ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias);
 
+/// AVX-512 twin of cwk_normalized3_bilinear_avx2 (same arguments and bits), 16 columns per step.
+void cwk_normalized3_bilinear_avx512(
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias);
+
+/// uint8 HWC (3 channels) -> bilinear -> uint8 HWC, rounded like the Swift `roundToUInt8`
+/// (nearest, halves up, clamped to 0...255). Output columns start..<end of one row, whose first
+/// byte is `output`; geometry, `stride` and `size` as in cwk_normalized3_bilinear_avx2, every
+/// tap of every column inside the source.
+void cwk_uint8_3_bilinear_avx2(
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t start, ptrdiff_t end, uint8_t *output);
+
+/// AVX-512 twin of cwk_uint8_3_bilinear_avx2 (same arguments and bytes), 16 columns per step.
+void cwk_uint8_3_bilinear_avx512(
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t start, ptrdiff_t end, uint8_t *output);
+
 /// Affine grid row geometry shared by the float kernels: theta of the image (6 values), the
 /// row's normalized y, unnormalize scale/offset per axis (x_pixel = (g + 1) * scale_x - offset_x).
 typedef struct {
