@@ -22,6 +22,11 @@ int cwk_cpu_has_avx2(void);
 /// kernels below may run), else 0.
 int cwk_cpu_has_avx512(void);
 
+/// Reads one byte of every 64-byte line of bytes[0..<count] and returns their sum (so that the
+/// reads happen): brings a source that is about to be warped into the cache in one sequential
+/// pass, instead of one miss at a time in the warp's rotated order. Plain C, every CPU.
+unsigned cwk_touch_lines(const uint8_t *bytes, ptrdiff_t count);
+
 /// Fused uint8 HWC (3 channels) -> bilinear -> `value * scale[c] + bias[c]` -> planar float rows.
 /// Output columns start..<end of one row; source pixel (x, y) of column ox is
 /// (row_x + step_x * ox, row_y + step_y * ox). `stride` = width * 3 bytes, `size` = the
