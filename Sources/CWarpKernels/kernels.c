@@ -257,10 +257,12 @@ CWK_AVX2 void cwk_uint8_3_bilinear_avx2(
 // shuffle port) and the same gathers 8 lanes wide: 1.7 against 3.7 and 2.6 ns per interior
 // pixel of one hot row. (Gathers are slower on AMD Zen; the AVX2 kernels keep the pair loads.)
 
-/// Bilinear geometry of 16 columns: byte offsets of the nw taps and the 4 weights.
+/// Bilinear geometry of 16 columns: byte offsets of the nw taps, the 4 weights and, for the
+/// zeros-padding row kernels, which taps are inside the source.
 typedef struct {
   __m512i offset;
   __m512 w0, w1, w2, w3;
+  __mmask16 m0, m1, m2, m3;  // nw, ne, sw, se inside (row kernels only)
 } cwk_geometry16;
 
 /// Source coordinates (x, y) of columns ox...ox+15: the scalar `row_x + step_x * ox`.
@@ -285,7 +287,9 @@ CWK_AVX512 static inline cwk_geometry16 cwk_geometry16_at(__m512 x, __m512 y, __
   g.w3 = _mm512_mul_ps(south, east);
   *ix = _mm512_cvttps_epi32(x0);
   *iy = _mm512_cvttps_epi32(y0);
+  // Lanes with a tap outside may wrap here; their offsets are used only through masks.
   g.offset = _mm512_mullo_epi32(_mm512_add_epi32(_mm512_mullo_epi32(*iy, vwidth), *ix), _mm512_set1_epi32(3));
+  g.m0 = g.m1 = g.m2 = g.m3 = 0xFFFF;
   return g;
 }
 
@@ -296,6 +300,29 @@ CWK_AVX512 static inline cwk_geometry16 cwk_interior_geometry16(
   __m512i ix, iy;
   cwk_coordinates16(row_x, row_y, step_x, step_y, ox, &x, &y);
   return cwk_geometry16_at(x, y, vwidth, &ix, &iy);
+}
+
+/// Any columns with zeros padding: `paddedPixelCoordinate` (coordinates that are not finite or
+/// beyond ±1e9 go to -100), then `sampleUInt8`'s tap checks as masks within lane mask `m`.
+CWK_AVX512 static inline cwk_geometry16 cwk_zeros_geometry16(
+  float row_x, float row_y, float step_x, float step_y, ptrdiff_t ox, __mmask16 m, ptrdiff_t width, ptrdiff_t height) {
+  const __m512 limit = _mm512_set1_ps(1e9f), far = _mm512_set1_ps(-100.0f);
+  __m512 x, y;
+  cwk_coordinates16(row_x, row_y, step_x, step_y, ox, &x, &y);
+  // NOTE: ordered compare: NaN is not valid; +-Inf is beyond 1e9.
+  x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(x), limit, _CMP_LE_OQ), far, x);
+  y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(y), limit, _CMP_LE_OQ), far, y);
+  __m512i ix, iy;
+  cwk_geometry16 g = cwk_geometry16_at(x, y, _mm512_set1_epi32((int)width), &ix, &iy);
+  // 0 <= i < size as one unsigned compare (negative i is a large unsigned number).
+  const __m512i vw = _mm512_set1_epi32((int)width), vh = _mm512_set1_epi32((int)height), one = _mm512_set1_epi32(1);
+  __mmask16 x_in0 = _mm512_cmplt_epu32_mask(ix, vw), x_in1 = _mm512_cmplt_epu32_mask(_mm512_add_epi32(ix, one), vw);
+  __mmask16 y_in0 = _mm512_cmplt_epu32_mask(iy, vh), y_in1 = _mm512_cmplt_epu32_mask(_mm512_add_epi32(iy, one), vh);
+  g.m0 = m & y_in0 & x_in0;
+  g.m1 = m & y_in0 & x_in1;
+  g.m2 = m & y_in1 & x_in0;
+  g.m3 = m & y_in1 & x_in1;
+  return g;
 }
 
 /// The 4 taps of 16 columns, one dword per lane: nw and sw hold the pixel's bytes at 0...2, ne
@@ -314,6 +341,31 @@ CWK_AVX512 static inline cwk_taps16 cwk_interior_taps16(const uint8_t *source, p
   t.ne = _mm512_mask_i32gather_epi32(zero, m, offset, source + 2, 1);
   t.sw = _mm512_mask_i32gather_epi32(zero, m, offset, source + stride, 1);
   t.se = _mm512_mask_i32gather_epi32(zero, m, offset, source + stride + 2, 1);
+  return t;
+}
+
+/// One tap of 16 lanes at byte offsets `pixel`, read where `inside`, else `fill` (already in the
+/// tap's byte layout). A 4-byte read at the pixel passes the end of the source for its last
+/// pixel; there it starts one byte earlier, and the word is shifted into the tap's layout.
+CWK_AVX512 static inline __m512i cwk_checked_tap16(const uint8_t *source, __m512i pixel, __mmask16 inside, __m512i last_start, __m512i fill, int east) {
+  __mmask16 at_end = _mm512_mask_cmpgt_epi32_mask(inside, pixel, last_start);
+  __m512i start = _mm512_mask_sub_epi32(pixel, at_end, pixel, _mm512_set1_epi32(1));
+  __m512i word = _mm512_mask_i32gather_epi32(fill, inside, start, source, 1);
+  // Now bytes 0...2 (read at the pixel) or 1...3 (read one byte earlier).
+  return east ? _mm512_mask_slli_epi32(word, inside & (__mmask16)~at_end, word, 8) : _mm512_mask_srli_epi32(word, at_end, word, 8);
+}
+
+/// Taps with zeros padding: inside taps from the source, the others `fill` (3 bytes in a dword).
+CWK_AVX512 static inline cwk_taps16 cwk_zeros_taps16(const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, const cwk_geometry16 *g, uint32_t fill) {
+  const __m512i last_start = _mm512_set1_epi32((int)(size - 4));  // a 4-byte read at <= this stays inside
+  const __m512i fill_west = _mm512_set1_epi32((int)fill), fill_east = _mm512_set1_epi32((int)(fill << 8));
+  const __m512i east = _mm512_set1_epi32(3), south = _mm512_set1_epi32((int)stride);
+  __m512i sw = _mm512_add_epi32(g->offset, south);
+  cwk_taps16 t;
+  t.nw = cwk_checked_tap16(source, g->offset, g->m0, last_start, fill_west, 0);
+  t.ne = cwk_checked_tap16(source, _mm512_add_epi32(g->offset, east), g->m1, last_start, fill_east, 1);
+  t.sw = cwk_checked_tap16(source, sw, g->m2, last_start, fill_west, 0);
+  t.se = cwk_checked_tap16(source, _mm512_add_epi32(sw, east), g->m3, last_start, fill_east, 1);
   return t;
 }
 
@@ -400,6 +452,69 @@ CWK_AVX512 void cwk_normalized3_bilinear_avx512(
     cwk_geometry16 g = cwk_interior_geometry16(row_x, row_y, step_x, step_y, ox, vwidth);
     cwk_taps16 t = cwk_interior_taps16(source, stride, g.offset, m);
     cwk_store_normalized16(outs, ox, &t, &g, count, vscale, vbias);
+  }
+}
+
+// MARK: - AVX-512 rows with zeros padding (masked taps)
+
+/// Geometry and taps of one block of a zeros-padding row; false when no tap of any lane is
+/// inside and the fill is 0, so that every sample is exactly 0 and nothing was read.
+CWK_AVX512 static inline int cwk_zeros_block16(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t ox, __mmask16 m, uint32_t fill, cwk_geometry16 *g, cwk_taps16 *t) {
+  ptrdiff_t stride = width * 3;
+  *g = cwk_zeros_geometry16(row_x, row_y, step_x, step_y, ox, m, width, height);
+  __mmask16 all = g->m0 & g->m1 & g->m2 & g->m3, any = g->m0 | g->m1 | g->m2 | g->m3;
+  if (all == m) {
+    *t = cwk_interior_taps16(source, stride, g->offset, m);
+  } else if (any == 0 && fill == 0) {
+    // NOTE: 0 · weight is 0 for every (finite) weight, so such lanes sample exactly 0.
+    return 0;
+  } else {
+    *t = cwk_zeros_taps16(source, stride, height * stride, g, fill);
+  }
+  return 1;
+}
+
+CWK_AVX512 void cwk_uint8_3_bilinear_row_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, uint8_t *output) {
+  uint32_t fill_word = (uint32_t)fill[0] | (uint32_t)fill[1] << 8 | (uint32_t)fill[2] << 16;
+  for (ptrdiff_t ox = 0; ox < count; ox += 16) {
+    __mmask16 m;
+    ptrdiff_t n = cwk_block_count(ox, count, &m);
+    cwk_geometry16 g;
+    cwk_taps16 t;
+    if (cwk_zeros_block16(source, width, height, row_x, row_y, step_x, step_y, ox, m, fill_word, &g, &t)) {
+      cwk_store_rgb16(output + ox * 3, &t, &g, n);
+    } else {
+      _mm512_mask_storeu_epi8(output + ox * 3, (__mmask64)((1ull << (3 * n)) - 1), _mm512_setzero_si512());
+    }
+  }
+}
+
+CWK_AVX512 void cwk_normalized3_bilinear_row_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias) {
+  uint32_t fill_word = (uint32_t)fill[0] | (uint32_t)fill[1] << 8 | (uint32_t)fill[2] << 16;
+  float *const outs[3] = {out0, out1, out2};
+  const __m512 vscale[3] = {_mm512_set1_ps(scale[0]), _mm512_set1_ps(scale[1]), _mm512_set1_ps(scale[2])};
+  const __m512 vbias[3] = {_mm512_set1_ps(bias[0]), _mm512_set1_ps(bias[1]), _mm512_set1_ps(bias[2])};
+  for (ptrdiff_t ox = 0; ox < count; ox += 16) {
+    __mmask16 m;
+    ptrdiff_t n = cwk_block_count(ox, count, &m);
+    cwk_geometry16 g;
+    cwk_taps16 t;
+    if (cwk_zeros_block16(source, width, height, row_x, row_y, step_x, step_y, ox, m, fill_word, &g, &t)) {
+      cwk_store_normalized16(outs, ox, &t, &g, n, vscale, vbias);
+    } else {
+      // The sample is 0: 0 · scale + bias, as the Swift kernels write misses.
+      for (int c = 0; c < 3; c++) {
+        __m512 value = _mm512_add_ps(_mm512_mul_ps(_mm512_setzero_ps(), vscale[c]), vbias[c]);
+        if (n == 16) _mm512_storeu_ps(outs[c] + ox, value);
+        else _mm512_mask_storeu_ps(outs[c] + ox, m, value);
+      }
+    }
   }
 }
 
@@ -712,6 +827,12 @@ void cwk_uint8_3_bilinear_avx512(
 void cwk_normalized3_bilinear_avx512(
   const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
   ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias) {}
+void cwk_uint8_3_bilinear_row_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, uint8_t *output) {}
+void cwk_normalized3_bilinear_row_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias) {}
 
 void cwk_uint8_3_bilinear_avx2(
   const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,

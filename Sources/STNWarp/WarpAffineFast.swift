@@ -4,7 +4,9 @@ import STNTensor
 // Fast fused warps. Each output row is split analytically into a left border part, an interior
 // span where every tap is inside the source (no bounds checks, no fill, no padding), and a right
 // border part; border pixels take the same per-pixel path as the naive kernels, interior pixels
-// the same arithmetic in SIMD form, so results equal the naive twins bit for bit.
+// the same arithmetic in SIMD form, so results equal the naive twins bit for bit. With AVX-512,
+// bilinear, zeros padding and 3 channels, whole rows go to C kernels that mask the taps outside
+// the source instead (the same values again).
 
 // MARK: - Interior spans
 
@@ -87,6 +89,27 @@ func warmSource(_ source: UnsafePointer<UInt8>, width: Int, height: Int, channel
   let bytes = width * height * channels
   guard bytes <= 512 * 1024, 2 * outputWidth * outputHeight >= width * height else { return }
   _ = cwk_touch_lines(source, bytes)
+}
+
+/// The fill of 3 channels as 3 bytes when every value is a whole number in 0...255, as the
+/// zeros-padding row kernels need (they read the fill like source bytes), else nil.
+func fillBytes3(_ options: WarpOptions) -> [UInt8]? {
+  var bytes: [UInt8] = []
+  for c in 0..<3 {
+    let value = options.fillValue(c)
+    // NOTE: -0 is left out: it reads as byte 0, but a -0 fill gives -0 samples.
+    guard value >= 0, value <= 255, value == value.rounded(), value.sign == .plus else { return nil }
+    bytes.append(UInt8(value))
+  }
+  return bytes
+}
+
+/// True when the AVX-512 zeros-padding row kernels compute this warp: bilinear, zeros padding,
+/// 3 channels, a fill of bytes, a source of at least 2 pixels whose offsets fit in Int32.
+@inline(__always)
+func useZerosRowKernels(width: Int, height: Int, channels: Int, options: WarpOptions) -> Bool {
+  useAVX512Kernels && channels == 3 && options.mode == .bilinear && options.padding == .zeros && width * height >= 2
+    && interiorOffsetsFitInt32(width: width, height: height, channels: 3)
 }
 
 /// The columns of a warp row whose bilinear taps touch a w x h source (all other columns miss it
@@ -195,6 +218,16 @@ public func warpAffineNormalized(
   let scale3 = channels == 3 ? SIMD4(scale[0], scale[1], scale[2], 0) : .zero
   let bias3 = channels == 3 ? SIMD4(bias[0], bias[1], bias[2], 0) : .zero
   warmSource(source, width: w, height: h, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight)
+  if useZerosRowKernels(width: w, height: h, channels: channels, options: options), let fill = fillBytes3(options) {
+    // Whole rows in C: the kernel masks taps outside the source, so no spans, no border path.
+    for oy in 0..<outputHeight {
+      let row = WarpRow(destinationToSource, y: oy)
+      let rowOut = output + oy * outputWidth
+      cwk_normalized3_bilinear_row_zeros_avx512(source, w, h, row.rowX, row.rowY, row.stepX, row.stepY, outputWidth, fill,
+                                                rowOut, rowOut + plane, rowOut + 2 * plane, scale, bias)
+    }
+    return
+  }
   withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
     let sample = sampleBuffer.baseAddress!
     for oy in 0..<outputHeight {
@@ -358,6 +391,15 @@ public func warpAffineUInt8(
   // 3-channel bilinear border pixels take `sampleBilinear3`.
   let fill3 = channels == 3 && options.mode == .bilinear ? SIMD4(options.fillValue(0), options.fillValue(1), options.fillValue(2), 0) : nil
   warmSource(source, width: w, height: h, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight)
+  if useZerosRowKernels(width: w, height: h, channels: channels, options: options), let fill = fillBytes3(options) {
+    // Whole rows in C: the kernel masks taps outside the source, so no spans, no border path.
+    for oy in 0..<outputHeight {
+      let row = WarpRow(destinationToSource, y: oy)
+      cwk_uint8_3_bilinear_row_zeros_avx512(source, w, h, row.rowX, row.rowY, row.stepX, row.stepY, outputWidth, fill,
+                                            output + oy * outputWidth * 3)
+    }
+    return
+  }
   withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
     let sample = sampleBuffer.baseAddress!
     for oy in 0..<outputHeight {

@@ -150,6 +150,56 @@ final class WarpKernelPathTests: XCTestCase {
     }
   }
 
+  /// Maps whose coordinates are not finite or far outside (the kernels' -100 rule), fills that
+  /// are not whole bytes (the row kernels leave those to the Swift path) and 1-pixel sources: the
+  /// SIMD paths still give the naive twin's bytes and normalized values.
+  func testKernelsEqualNaiveOnUnusualInput() throws {
+    let paths = try supportedSIMDPaths()
+    var random = RandomStream(seed: 23)
+    let maps = [
+      AffineTransform(a: .nan, b: 0, c: 1, d: 0, e: 1, f: 0),
+      AffineTransform(a: 1, b: 0, c: .infinity, d: 0, e: 1, f: 0),
+      AffineTransform(a: 1e12, b: 0, c: 0, d: 0, e: 1, f: 0),
+      AffineTransform(a: 0.7, b: 0.2, c: -3e9, d: -0.2, e: 0.7, f: 5),
+      AffineTransform(a: 0.9, b: 0.3, c: 2.5, d: -0.3, e: 0.9, f: 4.25),
+    ]
+    let fills: [[Float]] = [[0, 0, 0], [127.5, 0, 255], [-0.0, 0, 0], [300, 1, 2], [7, 7, 7]]
+    for (w, h) in [(23, 17), (1, 1), (2, 1)] {
+      let image = (0..<(w * h * 3)).map { _ in UInt8(truncatingIfNeeded: random.next() >> 56) }
+      for t in maps {
+        for fill in fills {
+          let options = WarpOptions(fill: fill)
+          let naive = warpUInt8(image, w, h, 3, t, 21, 9, options: options, naive: true)
+          let scale: [Float] = [0.5, 1, 2], bias: [Float] = [0, -1, 0]
+          let naiveNormalized = warpNormalized(image, w, h, t, 21, 9, scale: scale, bias: bias, options: options, naive: true)
+          for path in paths {
+            warpKernelPath = path
+            XCTAssertEqual(warpUInt8(image, w, h, 3, t, 21, 9, options: options, naive: false), naive, "\(path) \(w)x\(h) \(t) fill \(fill)")
+            let normalized = warpNormalized(image, w, h, t, 21, 9, scale: scale, bias: bias, options: options, naive: false)
+            XCTAssertEqual(normalized.map(\.bitPattern), naiveNormalized.map(\.bitPattern), "\(path) normalized \(w)x\(h) \(t) fill \(fill)")
+          }
+        }
+      }
+    }
+  }
+
+  func warpNormalized(_ image: [UInt8], _ w: Int, _ h: Int, _ t: AffineTransform, _ wo: Int, _ ho: Int,
+                      scale: [Float], bias: [Float], options: WarpOptions, naive: Bool) -> [Float] {
+    var output = [Float](repeating: .nan, count: wo * ho * 3)
+    image.withUnsafeBufferPointer { src in
+      output.withUnsafeMutableBufferPointer { dst in
+        if naive {
+          warpAffineNormalizedNaive(source: src.baseAddress!, width: w, height: h, channels: 3, destinationToSource: t, output: dst.baseAddress!,
+                                    outputWidth: wo, outputHeight: ho, scale: scale, bias: bias, options: options)
+        } else {
+          warpAffineNormalized(source: src.baseAddress!, width: w, height: h, channels: 3, destinationToSource: t, output: dst.baseAddress!,
+                               outputWidth: wo, outputHeight: ho, scale: scale, bias: bias, options: options)
+        }
+      }
+    }
+    return output
+  }
+
   func warpUInt8(_ image: [UInt8], _ w: Int, _ h: Int, _ c: Int, _ t: AffineTransform, _ wo: Int, _ ho: Int, options: WarpOptions, naive: Bool) -> [UInt8] {
     var output = [UInt8](repeating: 7, count: wo * ho * c)
     image.withUnsafeBufferPointer { src in

@@ -53,6 +53,19 @@ void cwk_uint8_3_bilinear_avx512(
   const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
   ptrdiff_t start, ptrdiff_t end, uint8_t *output);
 
+/// Zeros padding, bilinear, 3 channels: a whole output row of `count` columns, every column
+/// as the naive `warpAffineUInt8Naive` computes it (coordinates that are not finite or beyond
+/// 1e9 go to -100; taps outside the source read fill[c], a whole number 0...255 given as a byte).
+/// Never reads outside the source; needs width * height >= 2 (a source of at least 4 bytes).
+void cwk_uint8_3_bilinear_row_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, uint8_t *output);
+
+/// The same row for the fused normalized warp: `sample * scale[c] + bias[c]` into planar rows.
+void cwk_normalized3_bilinear_row_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias);
+
 /// Affine grid row geometry shared by the float kernels: theta of the image (6 values), the
 /// row's normalized y, unnormalize scale/offset per axis (x_pixel = (g + 1) * scale_x - offset_x).
 typedef struct {
