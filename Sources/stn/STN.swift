@@ -28,7 +28,7 @@ struct STN: ParsableCommand {
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmarks (one JSON line per figure; compare with shared/bench/ANCHORS.md).",
-    subcommands: [BenchWarp.self, BenchSTNGrad.self, BenchPipeline.self, BenchDecode.self, BenchTrain.self])
+    subcommands: [BenchWarp.self, BenchSTNGrad.self, BenchPipeline.self, BenchDecode.self, BenchTrain.self, BenchAugment.self])
 }
 
 /// The entry point: parses, runs, and reports a mistake in one line ("Error: ..." plus where to
