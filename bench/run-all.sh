@@ -102,21 +102,21 @@ import json, statistics, sys
 
 ROWS = [
     # figure, unit, higher is better, ours (tag, path or None), peer (tag, peer, path), ANCHORS.md figure
-    ("B1 warp float32 NCHW", "img/s", True, ("B1", "float32"), ("B1", "torch", "float32"), 1360),
-    ("B1 warp float32 NCHW", "img/s", True, ("B1", "float32"), ("B1", "kornia", "float32"), 1462),
-    ("B1 warp uint8 -> normalized float32 (fused)", "img/s", True, ("B1", "uint8-fused"), ("B1", "opencv", "uint8"), 8861),
-    ("B1 warp uint8 -> uint8", "img/s", True, ("B1", "uint8"), ("B1", "opencv", "uint8"), 8861),
-    ("B1 warp uint8 -> uint8", "img/s", True, ("B1", "uint8"), ("B1", "albumentations", "uint8"), 6110),
-    ("B2 affine_grid+grid_sample fwd+bwd 64x1x42x42", "ms/batch", False, ("B2", "fused"), ("B2", "torch", "fwd+bwd"), 1.07),
-    ("B3 decode->affine->resize->normalize->batch", "img/s", True, ("B3", None), ("B3", "torchvision", None), 323),
-    ("B3 decode->affine->resize->normalize->batch", "img/s", True, ("B3", None), ("B3", "albumentations", None), 839),
-    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "torchvision", None), 2253),
-    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "opencv", None), 2224),
-    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "pillow", None), 1827),
+    ("B1 warp float32 NCHW", "img/s", True, ("B1", "float32"), ("B1", "torch", "float32"), 1005),
+    ("B1 warp float32 NCHW", "img/s", True, ("B1", "float32"), ("B1", "kornia", "float32"), 1035),
+    ("B1 warp uint8 -> normalized float32 (fused)", "img/s", True, ("B1", "uint8-fused"), ("B1", "opencv", "uint8"), 6895),
+    ("B1 warp uint8 -> uint8", "img/s", True, ("B1", "uint8"), ("B1", "opencv", "uint8"), 6895),
+    ("B1 warp uint8 -> uint8", "img/s", True, ("B1", "uint8"), ("B1", "albumentations", "uint8"), 4280),
+    ("B2 affine_grid+grid_sample fwd+bwd 64x1x42x42", "ms/batch", False, ("B2", "fused"), ("B2", "torch", "fwd+bwd"), 2.17),
+    ("B3 decode->affine->resize->normalize->batch", "img/s", True, ("B3", None), ("B3", "torchvision", None), 237),
+    ("B3 decode->affine->resize->normalize->batch", "img/s", True, ("B3", None), ("B3", "albumentations", None), 738),
+    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "torchvision", None), 1858),
+    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "opencv", None), 1876),
+    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "pillow", None), 1705),
     ("B8 folder -> folder, PNG (ours: fast; peer: OpenCV default)", "img/s", True, ("B8", "png"), ("B8", "opencv+albumentations", "cv2.imread+A.Affine+A.Resize+cv2.imwrite png"), 626),
     ("B8 folder -> folder, JPEG q90", "img/s", True, ("B8", "jpeg"), ("B8", "opencv+albumentations", "cv2.imread+A.Affine+A.Resize+cv2.imwrite jpeg"), 1168),
-    ("B5 ST-CNN training epoch", "s/epoch", False, ("B5", None), ("B5", "torch", "st-cnn"), 41),
-    ("B5 plain CNN training epoch (peer only)", "s/epoch", False, None, ("B5", "torch", "cnn"), 26.5),
+    ("B5 ST-CNN training epoch", "s/epoch", False, ("B5", None), ("B5", "torch", "st-cnn"), 71),
+    ("B5 plain CNN training epoch (peer only)", "s/epoch", False, None, ("B5", "torch", "cnn"), 46.5),
 ]
 
 records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -202,7 +202,7 @@ CPU columns: work per process-CPU second (B3 includes the DataLoader worker proc
 B3 on $( [ "$B3_LIMIT" -gt 0 ] && echo "the first $B3_LIMIT images" || echo "the whole corpus" ) of $INPUT,
 B4 on $( [ "$B4_LIMIT" -gt 0 ] && echo "the first $B4_LIMIT" || echo "all" ) JPEGs,
 B5 peer: $( [ "$B5_LIMIT" -gt 0 ] && echo "$B5_LIMIT images, extrapolated to 60,000" || echo "a whole epoch" ).
-Machine: $(nproc) CPUs, $CPU_NAME, best SIMD $SIMD (ANCHORS.md: AVX-512). Threads $THREADS,
+Machine: $(nproc) CPUs, $CPU_NAME, best SIMD $SIMD (ANCHORS.md 2026-12-04: AVX-512 Zen 4; anchor = middle of its range). Threads $THREADS,
 OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}. Load average before: $LOAD_BEFORE, after: $LOAD_AFTER.
 Total run time: ${ELAPSED} s. stn: $STN.
 EOF
