@@ -8,12 +8,16 @@ final class WorldTests: XCTestCase {
   }
 
   func testDetectsOpenMPIPMIxAndSrunSteps() {
-    XCTAssertEqual(Launch.detect(in: ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "1"])?.evidence, "OMPI_COMM_WORLD_SIZE=2")
+    XCTAssertEqual(Launch.detect(in: ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "1"]),
+                   Launch(launcher: "Open MPI's mpirun", evidence: "OMPI_COMM_WORLD_SIZE=2", size: 2))
     // mpirun -np 1 is a launcher too (MPI starts, with one rank).
     XCTAssertNotNil(Launch.detect(in: ["OMPI_COMM_WORLD_SIZE": "1"]))
-    XCTAssertEqual(Launch.detect(in: ["PMIX_RANK": "0"])?.evidence, "PMIX_RANK=0")
-    XCTAssertEqual(Launch.detect(in: ["SLURM_PROCID": "3", "SLURM_STEP_NUM_TASKS": "4", "SLURM_NTASKS": "4"])?.launcher, "Slurm's srun")
-    XCTAssertNotNil(Launch.detect(in: ["SLURM_PROCID": "0", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "2"]))
+    XCTAssertEqual(Launch.detect(in: ["PMIX_RANK": "0"]), Launch(launcher: "a PMIx launcher", evidence: "PMIX_RANK=0", size: nil))
+    // srun --mpi=pmix: PMIx, with the step's size to check MPI's against.
+    XCTAssertEqual(Launch.detect(in: ["PMIX_RANK": "1", "SLURM_PROCID": "1", "SLURM_STEP_NUM_TASKS": "4"])?.size, 4)
+    XCTAssertEqual(Launch.detect(in: ["SLURM_PROCID": "3", "SLURM_STEP_NUM_TASKS": "4", "SLURM_NTASKS": "4"]),
+                   Launch(launcher: "Slurm's srun", evidence: "SLURM_PROCID=3 of a 4-task step", size: 4))
+    XCTAssertEqual(Launch.detect(in: ["SLURM_PROCID": "0", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "2"])?.size, 2)
   }
 
   /// A batch script's shell (SLURM_NTASKS=N, SLURM_PROCID=0, no step) and one-task steps run

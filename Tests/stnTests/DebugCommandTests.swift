@@ -33,4 +33,14 @@ final class DebugCommandTests: XCTestCase {
     XCTAssertTrue(result.stderr.contains("libstn-no-such-mpi.so.40") && result.stderr.contains("apt-get install openmpi-bin"), result.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: output))
   }
+
+  /// srun without PMI support starts lone processes that MPI sees as "rank 0 of 1" each; they
+  /// would each do the whole job. A launcher's size that MPI does not see is one error.
+  func testALauncherWhoseRanksMPICannotSeeIsOneError() throws {
+    guard MPIRun.mpirun != nil else { throw XCTSkip("Open MPI not installed (apt-get install openmpi-bin)") }
+    let result = try MPIRun.runPlain(["debug", "mpi-selftest"], environment: MPIRun.environment.merging(["SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "2"]) { $1 })
+    XCTAssertEqual(result.status, 1, result.stdout)
+    XCTAssertTrue(result.stderr.contains("Slurm's srun started 2 processes") && result.stderr.contains("MPI sees 1") && result.stderr.contains("srun --mpi=pmix"), result.stderr)
+    XCTAssertEqual(result.stdout, "")
+  }
 }
