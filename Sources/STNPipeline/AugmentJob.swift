@@ -176,6 +176,8 @@ public struct AugmentJob {
   public var shard: Shard?
   public var format: OutputImageFormat = .png
   public var jpegQuality: Int = 90
+  /// PNG compression (`--png-level`): the fast default, or a zlib level for smaller files.
+  public var png: PNGOptions = .fast
   /// What to do with outputs that exist already.
   public var existing: ExistingOutputPolicy = .refuse
   /// The trained model a `learned_affine` stage needs (nil: such a stage is refused).
@@ -289,7 +291,7 @@ public struct AugmentJob {
     }
     /// Encodes and queues one output; a write failure (disk full, ...) stops the run.
     func write(_ image: Image, job number: Int) throws {
-      let bytes = format == .png ? try ImageCodec.encodePNG(image) : try ImageCodec.encodeJPEG(image, quality: jpegQuality)
+      let bytes = format == .png ? try ImageCodec.encodePNG(image, options: png) : try ImageCodec.encodeJPEG(image, quality: jpegQuality)
       do {
         try writer.write(bytes, to: outputPath(number))
       } catch {

@@ -79,7 +79,7 @@ extension SampleProcessor {
     var failures: [SkippedSample] = []
     for index in candidates.prefix(64) {
       do {
-        let image = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
+        let image = try dataset.loadImage(at: index, options: config.decodeOptions)
         let size = outputSize(sourceWidth: image.width, sourceHeight: image.height)
         return [config.channels, size.height, size.width]
       } catch {

@@ -59,7 +59,7 @@ extension LearnedStep {
   public static func checkInput(processor: SampleProcessor, predictor: ThetaPredictor?, dataset: any ImageDataset, candidates: [Int]) throws {
     guard let predictor, let entry = processor.config.learnedStage else { return }
     for index in candidates.prefix(64) {
-      guard let image = try? dataset.loadImage(at: index, options: DecodeOptions(channels: processor.config.channels)) else { continue }
+      guard let image = try? dataset.loadImage(at: index, options: processor.config.decodeOptions) else { continue }
       var random = RandomStream(seed: 0)
       let geometry = processor.prefix.plan(width: image.width, height: image.height, random: &random)
       let produced = [processor.config.channels, geometry.outputHeight, geometry.outputWidth]

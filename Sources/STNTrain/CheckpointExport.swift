@@ -35,8 +35,9 @@ public enum CheckpointExport {
     let lower = request.output.lowercased()
     let sheet = lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
     try OutputLocation.refuseOverlap(output: request.output, inputs: [request.input, request.checkpoint])
-    let dataset = try TrainingSession.openData(request.input, split: request.split)
-    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: nil, data: dataset)
+    let opened = try TrainingSession.openData(request.input, split: request.split)
+    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: nil, data: opened)
+    let dataset = try inference.naming(opened)
     if !request.random { inference.removeRandomStages() }
     try inference.checkInput(dataset: dataset, data: request.input, pipeline: nil, checkpoint: request.checkpoint)
     guard !inference.model.spatialTransformers.isEmpty else {
@@ -50,8 +51,10 @@ public enum CheckpointExport {
     let names = sheet ? nil : try AugmentPlan(dataset: dataset, indices: Array(0..<dataset.count), copies: 1, format: .png,
                                               caseSensitive: OutputLocation.namesAreCaseSensitive(in: request.output))
     let writer = BatchedFileWriter(syncPath: sheet ? "." : request.output)
-    let knownClasses = dataset.classes.allSatisfy { inference.classNames.contains($0) }
-    let map = knownClasses ? try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.input) : nil
+    // Classes matched to the checkpoint's by name (or folder spelling); unknown ones are shown as they are.
+    let matched = Result { try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.input) }
+    let knownClasses = (try? matched.get()) != nil
+    let map = (try? matched.get()) ?? nil
     let provider = PipelineBatches(
       config: inference.config, dataset: dataset, threads: request.threads,
       classNames: knownClasses ? inference.classNames : dataset.classes, labelMap: map)
@@ -84,7 +87,7 @@ public enum CheckpointExport {
       let picture = Canvas.grid(
         images: images, labels: labels, columns: 8, cellScale: scale, padding: 6,
         title: "input | transformed -> predicted (true), \((request.checkpoint as NSString).lastPathComponent)")
-      try ImageCodec.write(picture, to: request.output)
+      try ImageCodec.write(picture, to: request.output, options: .pictures)
       return "wrote \(request.output): \(images.count / 2) samples, \(picture.width)x\(picture.height)"
     }
     try writer.finish()

@@ -75,6 +75,14 @@ public struct InferenceModel {
     }
   }
 
+  /// IDX data with the checkpoint's class names (its labels are the checkpoint's label
+  /// numbers); other data as it is (image-folder classes are matched by name).
+  public func naming(_ dataset: any ImageDataset) throws -> any ImageDataset {
+    guard var idx = dataset as? IDXDataset, idx.classes != classNames, idx.classes.count <= classNames.count else { return dataset }
+    try idx.name(classes: classNames)
+    return idx
+  }
+
   /// Before any work: the pipeline turns `dataset`'s samples into the model's input size (a
   /// mismatch is one error naming the pipeline and both sizes, not a trap in the network).
   public func checkInput(dataset: any ImageDataset, data: String, pipeline: String?, checkpoint: String) throws {
@@ -138,8 +146,9 @@ public enum EvaluationSession {
   /// Evaluates; `output` receives the human-readable report; returns the JSON summary.
   public static func run(_ request: EvalRequest, output: (String) -> Void) throws -> JSONText {
     setBLASThreads(request.threads)
-    let dataset = try TrainingSession.openData(request.data, split: request.split)
-    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: dataset)
+    let opened = try TrainingSession.openData(request.data, split: request.split)
+    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: opened)
+    let dataset = try inference.naming(opened)
     if !request.random { inference.removeRandomStages() }
     try inference.checkInput(dataset: dataset, data: request.data, pipeline: request.pipeline, checkpoint: request.checkpoint)
     let map = try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.data)

@@ -104,13 +104,18 @@ public enum TrainingSession {
 
   /// `labelMap[datasetLabel]` = index of that class name in `classNames`; unknown folders are
   /// an error listing them.
+  /// A folder matches a class by its name or by the folder spelling of it
+  /// (`ImageFolder.folderName(forClass:)`: "T-shirt/top" is written to "T-shirt_top").
   public static func labelMap(dataset: [String], model classNames: [String], data: String) throws -> [Int]? {
     if dataset == classNames { return nil }
-    let unknown = dataset.filter { !classNames.contains($0) }
+    func index(_ name: String) -> Int? {
+      classNames.firstIndex(of: name) ?? classNames.firstIndex { ImageFolder.folderName(forClass: $0) == name }
+    }
+    let unknown = dataset.filter { index($0) == nil }
     guard unknown.isEmpty else {
       throw TrainSessionError("\(data): class folders unknown to the checkpoint: \(unknown.joined(separator: ", ")) (its classes: \(classNames.joined(separator: ", ")))")
     }
-    return dataset.map { name in classNames.firstIndex(of: name) ?? 0 }
+    return dataset.map { index($0) ?? 0 }
   }
 
   // MARK: - Training
@@ -154,10 +159,10 @@ public enum TrainingSession {
     if let testName = settings.test, !request.skipTest, request.folds == nil {
       let testData: any ImageDataset
       if case .idx(let folder, _) = source, ["test", "t10k", "train"].contains(testName.lowercased()) {
-        testData = try IDXDataset.locate(folder: folder, split: testName)
+        testData = try config.openInput(folder, split: testName)
       } else {
         let folder = testName.hasPrefix("/") ? testName : ((config.path as NSString).deletingLastPathComponent + "/" + testName)
-        testData = try ImageDatasets.open(folder)
+        testData = try config.openInput(folder)
       }
       let map = try labelMap(dataset: testData.classes, model: classNames, data: testName)
       test = PipelineBatches(config: config, dataset: testData, threads: request.threads, classNames: classNames, labelMap: map)

@@ -71,7 +71,7 @@ struct Export: ParsableCommand {
   private func exportPipelineSheet() throws {
     var config = try PipelineConfig.load(path: source)
     if let seed { config.seed = seed }
-    let dataset: any ImageDataset = try input.map { try ImageDatasets.open($0, split: split ?? "train") } ?? config.openSource()
+    let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split ?? "train") } ?? config.openSource()
     guard [".png", ".jpg", ".jpeg"].contains(where: { output.lowercased().hasSuffix($0) }) else {
       throw ValidationError("--output must name a .png or .jpg file, got \(output)")
     }
@@ -87,7 +87,7 @@ struct Export: ParsableCommand {
       throw ValidationError("no sample could be read (\(skipped.count) skipped; first: \(skipped.first?.description ?? "none"))")
     }
     let sheet = ContactSheet.render(entries)
-    try ImageCodec.write(sheet, to: output, jpegQuality: 92)
+    try ImageCodec.write(sheet, to: output, options: EncodeOptions(png: EncodeOptions.pictures.png, jpegQuality: 92))
     print("wrote \(output): \(entries.count) samples, \(sheet.width)x\(sheet.height)")
     for entry in skipped { FileHandle.standardError.write(Data("skipped: \(entry)\n".utf8)) }
     if !skipped.isEmpty { throw ExitCode(ExitStatus.skipped) }

@@ -174,3 +174,51 @@ extension CommandContractTests {
     XCTAssertEqual(try FileManager.default.subpathsOfDirectory(atPath: exported).filter { $0.hasSuffix(".png") }.sorted(), written)
   }
 }
+
+extension CommandContractTests {
+  /// `decode: {exif_orientation: true}` writes what Pillow's `exif_transpose` shows; off (the
+  /// default, as torchvision and Pillow's plain open) keeps the stored pixels.
+  func testExifOrientationDecodeOption() throws {
+    let fixtures = Golden.packageRoot + "/Tests/STNImageIOTests/Fixtures/exif"
+    try FileManager.default.createDirectory(atPath: work + "/in/c", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: fixtures + "/orientation_6.jpg", toPath: work + "/in/c/o6.jpg")
+    for exif in [false, true] {
+      let pipeline = work + "/exif-\(exif).yaml"
+      try "decode: {channels: 3, exif_orientation: \(exif)}\nstages: []\n".write(toFile: pipeline, atomically: true, encoding: .utf8)
+      let output = work + "/out-\(exif)"
+      let result = try STNBinary.run(["augment", pipeline, "--input", work + "/in", "--output", output])
+      XCTAssertEqual(result.status, 0, result.stderr)
+      let written = try STNBinary.run(["info", output + "/c/o6.png"]).stdout
+      let stored = try STNBinary.run(["info", fixtures + "/orientation_6.jpg"]).stdout
+      let upright = try STNBinary.run(["info", fixtures + "/orientation_6.upright.png"]).stdout
+      func size(_ line: String) -> String { line.components(separatedBy: "\"width\":").last?.components(separatedBy: ",\"channels\"").first ?? "" }
+      XCTAssertEqual(size(written), size(exif ? upright : stored), "exif_orientation \(exif)")
+    }
+  }
+
+  func testPNGLevelFlag() throws {
+    try FileManager.default.createDirectory(atPath: work + "/in/c", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: samples + "/insect/ladybird.jpg", toPath: work + "/in/c/a.jpg")
+    var sizes: [Int] = []
+    for level in ["fast", "9"] {
+      let result = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", work + "/in", "--output", work + "/o" + level, "--png-level", level])
+      XCTAssertEqual(result.status, 0, result.stderr)
+      sizes.append(try FileManager.default.attributesOfItem(atPath: work + "/o\(level)/c/a.png")[.size] as? Int ?? 0)
+    }
+    XCTAssertLessThan(sizes[1], sizes[0], "level 9 is smaller than fast on a photo")
+    let bad = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", work + "/in", "--output", work + "/ox", "--png-level", "11"])
+    XCTAssertEqual(bad.status, 64)
+    XCTAssertTrue(bad.stderr.contains("--png-level must be fast or 0...9"), bad.stderr)
+  }
+}
+
+extension CommandContractTests {
+  /// The pipeline sheet: originals in cells of the outputs' size (224 here), two text lines under
+  /// each pair (name; drawn parameters) — the layout `ContactSheetTests` checks in detail.
+  func testExportSheetLayout() throws {
+    let sheet = work + "/sheet.png"
+    let result = try STNBinary.run(["export", pipelines + "/photos-augment.yaml", "--input", samples, "--output", sheet, "--count", "6"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    XCTAssertTrue(result.stdout.contains("6 samples, 1410x530"), result.stdout)
+  }
+}
