@@ -3,7 +3,9 @@
 #   make test   installs what is missing, builds and runs the whole test suite
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libjpeg-dev libpng-dev zlib1g-dev libopenblas-dev
+# Open MPI is not linked (stn loads it only under mpirun/srun); it is here for the 2-rank tests
+# (mpirun) and for users who launch stn with it.
+APT_PACKAGES := libjpeg-dev libpng-dev zlib1g-dev libopenblas-dev openmpi-bin libopenmpi-dev
 STN := .build/release/stn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -11,7 +13,7 @@ PREFIX ?= /usr/local
 
 .PHONY: demo test deps test-deps build release bench clean install install-files uninstall
 
-# Installs the Debian packages the build links against, only those that are missing.
+# Installs the Debian packages the build links against and the tests run, only those missing.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

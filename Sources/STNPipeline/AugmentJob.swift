@@ -45,6 +45,58 @@ public struct AugmentSummary: Sendable {
   }
 }
 
+// MARK: - Summaries of several ranks
+
+extension AugmentSummary {
+  /// The summary of shards run side by side (the ranks of an mpirun), as one run over the
+  /// whole dataset would report it: counts added, skipped files merged in dataset order,
+  /// unsupported files listed once, `seconds` the slowest shard's (the wall time of the run).
+  public static func combined(_ parts: [AugmentSummary]) -> AugmentSummary {
+    var total = AugmentSummary(written: 0, skipped: [], seconds: 0)
+    for part in parts {
+      total.written += part.written
+      total.kept += part.kept
+      total.planned += part.planned
+      total.skipped += part.skipped
+      total.unsupported += part.unsupported.filter { !total.unsupported.contains($0) }
+      total.interrupted = total.interrupted || part.interrupted
+      total.seconds = max(total.seconds, part.seconds)
+    }
+    total.skipped.sort { $0.index < $1.index }
+    return total
+  }
+
+  /// The summary as bytes, to send to rank 0 (`init(transferBytes:)` reads them back).
+  public func transferBytes() throws -> [UInt8] {
+    let wire = Wire(written: written, kept: kept, planned: planned, interrupted: interrupted, seconds: seconds,
+                    skipped: skipped.map { Wire.Skipped(index: $0.index, path: $0.path, reason: $0.reason) },
+                    unsupported: unsupported.map { Wire.Unsupported(path: $0.path, reason: $0.reason) })
+    return Array(try JSONEncoder().encode(wire))
+  }
+
+  /// Reads a summary sent by `transferBytes()`.
+  public init(transferBytes bytes: [UInt8]) throws {
+    let wire = try JSONDecoder().decode(Wire.self, from: Data(bytes))
+    self.init(written: wire.written, skipped: wire.skipped.map { SkippedSample(index: $0.index, path: $0.path, reason: $0.reason) },
+              seconds: wire.seconds)
+    kept = wire.kept
+    planned = wire.planned
+    interrupted = wire.interrupted
+    unsupported = wire.unsupported.map { FileError(path: $0.path, reason: $0.reason) }
+  }
+
+  /// The transfer form of a summary (plain Codable fields; not a user-facing format).
+  private struct Wire: Codable {
+    struct Skipped: Codable { var index: Int; var path: String; var reason: String }
+    struct Unsupported: Codable { var path: String; var reason: String }
+    var written, kept, planned: Int
+    var interrupted: Bool
+    var seconds: Double
+    var skipped: [Skipped]
+    var unsupported: [Unsupported]
+  }
+}
+
 /// Where each output of an augment run goes: output-relative paths per (input, copy), decided
 /// for the whole run before the first write.
 ///
@@ -54,6 +106,10 @@ public struct AugmentSummary: Sendable {
 /// output name (`a.jpg`, `a.png`, `a.JPG`; compared ignoring case, as some file systems do),
 /// each of them keeps its whole source name: `a.jpg.png`, `a.png.png`, `a.JPG.png`. Names that
 /// still collide are an error naming the inputs, before anything is written.
+///
+/// The names are a pure function of the whole dataset (every item, whatever `indices` picks),
+/// so a shard (`--shard`, a rank under mpirun) names its outputs exactly as a one-process run
+/// does, and shards writing into one folder never collide.
 public struct AugmentPlan: Sendable {
   /// Dataset indices in processing order (after the shard).
   public let indices: [Int]
@@ -67,26 +123,26 @@ public struct AugmentPlan: Sendable {
     self.indices = indices
     self.copies = copies
     func fold(_ text: String) -> String { caseSensitive ? text : text.lowercased() }
-    let relatives = indices.map { dataset.relativePath(at: $0) }
+    let relatives = (0..<dataset.count).map { dataset.relativePath(at: $0) }
     let stems = relatives.map { ($0 as NSString).deletingPathExtension }
     var stemUse: [String: Int] = [:]
     for stem in stems { stemUse[fold(stem), default: 0] += 1 }
     let ext = format.fileExtension
     var names: [[String]] = []
     var owner: [String: Int] = [:]
-    for (position, relative) in relatives.enumerated() {
-      let base = stemUse[fold(stems[position]), default: 0] > 1 ? relative : stems[position]
+    for (index, relative) in relatives.enumerated() {
+      let base = stemUse[fold(stems[index]), default: 0] > 1 ? relative : stems[index]
       let outputs = copies > 1 ? (0..<copies).map { "\(base)_\($0).\(ext)" } : ["\(base).\(ext)"]
       for name in outputs {
         if let first = owner[fold(name)] {
-          throw PipelineError(file: dataset.sourcePath(at: indices[position]), line: 0,
-                              reason: "would be written to \(name), as \(dataset.sourcePath(at: indices[first])) would; rename one of them (no two inputs may share an output)")
+          throw PipelineError(file: dataset.sourcePath(at: index), line: 0,
+                              reason: "would be written to \(name), as \(dataset.sourcePath(at: first)) would; rename one of them (no two inputs may share an output)")
         }
-        owner[fold(name)] = position
+        owner[fold(name)] = index
       }
       names.append(outputs)
     }
-    self.names = names
+    self.names = indices.map { names[$0] }
   }
 
   /// Output path (relative) of job `number` (copies of one input are adjacent jobs).
@@ -94,6 +150,15 @@ public struct AugmentPlan: Sendable {
 
   /// (dataset index, copy) of job `number`.
   public func job(_ number: Int) -> (index: Int, copy: Int) { (indices[number / copies], number % copies) }
+}
+
+extension Shard {
+  /// Part `rank` of `ranks` of this shard: every (count x ranks)-th file from index + count x
+  /// rank. Shard i/N holds the files i + N*k; its rank r of P takes k = r + P*j, that is shard
+  /// (i + N*r)/(N*P), so the P parts cover exactly shard i/N, each file once.
+  public func split(rank: Int, of ranks: Int) throws -> Shard {
+    try Shard(index: index + count * rank, count: count * ranks)
+  }
 }
 
 /// Runs a pipeline over every image of a dataset and writes the uint8 results (no
@@ -138,32 +203,56 @@ public struct AugmentJob {
   /// output name (compared as the output's file system compares names). A refused run leaves
   /// no output folder behind that it created.
   public func check() throws -> (processor: SampleProcessor, plan: AugmentPlan) {
+    let processor = try checkInputs()
+    return (processor, try prepareOutput())
+  }
+
+  /// The half of `check()` about the inputs (no file is created): the pipeline compiles, a
+  /// learned stage has its model and fits the images, and there is something to do. With
+  /// `emptyShardAllowed` (the ranks beyond the file count under mpirun) only an empty dataset
+  /// is refused, not an empty shard.
+  public func checkInputs(emptyShardAllowed: Bool = false) throws -> SampleProcessor {
     let processor = try SampleProcessor(config: config)
     try config.requirePredictor(predictor, what: "stn augment")
     let indices = indices
-    if indices.isEmpty {
+    if indices.isEmpty && !(emptyShardAllowed && dataset.count > 0) {
       let unsupported = dataset.notSamples
       throw PipelineError(file: inputs.first ?? config.path, line: 0, reason: unsupported.isEmpty
         ? "no images to augment" + (shard.map { " in shard \($0)" } ?? "")
         : "no readable images: \(unsupported.count) file(s) of unsupported formats, e.g. \(unsupported[0].path)")
     }
     try LearnedStep.checkInput(processor: processor, predictor: predictor, dataset: dataset, candidates: indices)
+    return processor
+  }
+
+  /// The half of `check()` about the output, made once per run (by rank 0 under mpirun): no
+  /// overlap with an input, the folder exists (created if missing) and is writable, it is empty
+  /// unless the policy says otherwise, and the naming plan has no collision.
+  public func prepareOutput() throws -> AugmentPlan {
     try OutputLocation.refuseOverlap(output: outputRoot, inputs: inputs)
     let created = !FileManager.default.fileExists(atPath: outputRoot)
     do {
       try OutputLocation.prepareFolder(outputRoot, policy: existing)
-      let plan = try AugmentPlan(dataset: dataset, indices: indices, copies: copies, format: format,
-                                 caseSensitive: OutputLocation.namesAreCaseSensitive(in: outputRoot))
-      return (processor, plan)
+      return try plan(caseSensitive: OutputLocation.namesAreCaseSensitive(in: outputRoot))
     } catch {
       if created { try? FileManager.default.removeItem(atPath: outputRoot) }
       throw error
     }
   }
 
+  /// The naming plan of this run's shard (see `AugmentPlan`).
+  public func plan(caseSensitive: Bool) throws -> AugmentPlan {
+    try AugmentPlan(dataset: dataset, indices: indices, copies: copies, format: format, caseSensitive: caseSensitive)
+  }
+
   /// Runs the job; `progress(done, total)` is called from worker threads (serialized).
   public func run(progress: ((Int, Int) -> Void)? = nil) throws -> AugmentSummary {
     let (processor, plan) = try check()
+    return try run(processor: processor, plan: plan, progress: progress)
+  }
+
+  /// Runs the job after `check()` (or its halves) passed, with their results.
+  public func run(processor: SampleProcessor, plan: AugmentPlan, progress: ((Int, Int) -> Void)? = nil) throws -> AugmentSummary {
     let writer = BatchedFileWriter(syncPath: outputRoot, maxPending: filesPerSync)
     let total = plan.count
     let started = Date()

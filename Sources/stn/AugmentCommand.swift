@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import STNDistributed
 import STNFiles
 import STNImageIO
 import STNPipeline
@@ -26,6 +27,17 @@ struct Augment: ParsableCommand {
       and after a crash or Ctrl-C only complete files exist.
 
       Without --input, the pipeline's own `source:` is used (e.g. IDX files).
+
+      Output: the summary line (`written N, skipped M, ...`), then one JSON line: \
+      {"written":N,"kept":K,"skipped":S,"unsupported":U,"seconds":T,"images_per_s":R,"ranks":P,\
+      "interrupted":false} (skipped: unreadable inputs; unsupported: files of other formats; \
+      together the summary's M). Skipped files are named on stderr.
+
+      Under mpirun (or srun), each of the P ranks takes shard rank/P by itself (with --shard \
+      i/N: shard i+N*rank of N*P, so the ranks split shard i/N) and all write into one --output, \
+      which must be on a file system every rank sees. Rank 0 alone makes the output checks \
+      before any rank writes, and prints the combined summary; every rank exits with the same \
+      status. Ctrl-C stops every rank at once (only complete files stay). See docs/distributed.md.
 
       A `learned_affine: {checkpoint: PATH}` stage loads that checkpoint's spatial transformer \
       and rectifies each image with the transform it predicts (one batched forward pass per \
@@ -61,31 +73,100 @@ struct Augment: ParsableCommand {
   }
 
   func run() throws {
-    var config = try PipelineConfig.load(path: pipeline)
-    if let seed { config.seed = seed }
-    let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split) } ?? config.openSource()
-    let inputs = [input ?? config.sourceFolder].compactMap { $0 } + (config.learnedStage.flatMap { entry -> String? in
-      if case .learnedAffine(let checkpoint) = entry.stage { return checkpoint }
-      return nil
-    }.map { [$0] } ?? [])
-    var job = AugmentJob(config: config, dataset: dataset, inputs: inputs, outputRoot: output)
-    job.copies = copies
-    job.threads = threads
-    job.shard = try shard.map { try Shard(parsing: $0) }
-    job.format = format == "png" ? .png : .jpeg
-    job.jpegQuality = quality
-    job.png = PNGOptions(argument: pngLevel) ?? .fast
-    job.existing = overwrite ? .overwrite : skipExisting ? .skipExisting : .refuse
-    job.predictor = try learnedPredictor(for: config, threads: threads)
-    job.shouldStop = { Interruption.requested }
+    let world = try World.communicator()
+    try RankAware.run(world) { try augment(on: world) }
+  }
+
+  /// The run, on one process or on every rank of `world` (the same steps in the same order;
+  /// each step that can fail on one rank is agreed on with `collectively`).
+  private func augment(on world: any Communicator) throws {
     Interruption.install(graceful: true)
+    // 1. Every rank: the pipeline, its data and model, its shard (reading only inputs).
+    let (job, processor) = try world.collectively { () throws -> (AugmentJob, SampleProcessor) in
+      var config = try PipelineConfig.load(path: pipeline)
+      if let seed { config.seed = seed }
+      let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split) } ?? config.openSource()
+      let inputs = [input ?? config.sourceFolder].compactMap { $0 } + (config.learnedStage.flatMap { entry -> String? in
+        if case .learnedAffine(let checkpoint) = entry.stage { return checkpoint }
+        return nil
+      }.map { [$0] } ?? [])
+      var job = AugmentJob(config: config, dataset: dataset, inputs: inputs, outputRoot: output)
+      job.copies = copies
+      job.threads = threads
+      let asked = try shard.map { try Shard(parsing: $0) }
+      job.shard = world.isDistributed ? try (asked ?? Shard(index: 0, count: 1)).split(rank: world.rank, of: world.size) : asked
+      job.format = format == "png" ? .png : .jpeg
+      job.jpegQuality = quality
+      job.png = PNGOptions(argument: pngLevel) ?? .fast
+      job.existing = overwrite ? .overwrite : skipExisting ? .skipExisting : .refuse
+      job.predictor = try learnedPredictor(for: config, threads: threads)
+      job.shouldStop = { Interruption.requested }
+      return (job, try job.checkInputs(emptyShardAllowed: world.isDistributed))
+    }
+    // 2. The output, checked once (by rank 0) before any rank writes.
+    let plan = try prepareOutput(job, on: world)
+    // 3. Every rank: its shard.
     let bar = ProgressBar(label: "augment")
-    let summary = try job.run(progress: bar.isActive ? { done, total in bar.update(done: done, total: total) } : nil)
-    bar.finish()
+    let showsProgress = bar.isActive && world.isRoot
+    let summary = try world.collectively {
+      try job.run(processor: processor, plan: plan, progress: showsProgress ? { done, total in bar.update(done: done, total: total) } : nil)
+    }
+    if showsProgress { bar.finish() }
+    // 4. Rank 0: the combined summary; every rank: its exit status.
+    let parts = try world.gather(bytes: try world.collectively { try summary.transferBytes() }, root: 0)
+    var status: [Int64] = [try world.collectively { () -> Int64 in
+      guard world.isRoot else { return 0 }
+      return Int64(report(AugmentSummary.combined(try parts.map(AugmentSummary.init(transferBytes:))), ranks: world.size))
+    }]
+    try world.broadcast(&status, root: 0)
+    if status[0] != 0 { throw ExitCode(Int32(truncatingIfNeeded: status[0])) }
+  }
+
+  /// Rank 0 prepares the output folder under the --overwrite/--skip-existing policy and checks
+  /// the names, alone, so no rank sees another's first files as "not empty"; then every other
+  /// rank checks it sees that folder and can write there, and makes its plan with rank 0's
+  /// verdict on case-sensitive names. One process: `AugmentJob.prepareOutput()`, as always.
+  private func prepareOutput(_ job: AugmentJob, on world: any Communicator) throws -> AugmentPlan {
+    guard world.isDistributed else { return try job.prepareOutput() }
+    let existed = world.isRoot && FileManager.default.fileExists(atPath: output)
+    var caseSensitive: [Int64] = [try world.collectively { () -> Int64 in
+      guard world.isRoot else { return 0 }
+      _ = try job.prepareOutput()
+      return OutputLocation.namesAreCaseSensitive(in: output) ? 1 : 0
+    }]
+    try world.broadcast(&caseSensitive, root: 0)
+    do {
+      return try world.collectively {
+        if !world.isRoot {
+          guard FileManager.default.fileExists(atPath: output) else {
+            throw FileError(path: output, reason: "rank 0 prepared this --output folder, but this rank does not see it: --output must be on a file system every rank shares")
+          }
+          try OutputLocation.prepareFolder(output)
+        }
+        return try job.plan(caseSensitive: caseSensitive[0] != 0)
+      }
+    } catch {
+      // Nothing was written yet: a folder rank 0 created for this run goes again (rmdir
+      // removes it only while it is empty).
+      if world.isRoot && !existed { rmdir(output) }
+      throw error
+    }
+  }
+
+  /// Prints the summary line, its JSON line and the skipped files; returns the exit status.
+  private func report(_ summary: AugmentSummary, ranks: Int) -> Int32 {
     print(summary.line)
+    print(JSONText.object([
+      ("written", .int(summary.written)), ("kept", .int(summary.kept)),
+      ("skipped", .int(summary.skipped.count)), ("unsupported", .int(summary.unsupported.count)),
+      ("seconds", .number(summary.seconds)), ("images_per_s", .number(summary.imagesPerSecond)),
+      ("ranks", .int(ranks)), ("interrupted", .bool(summary.interrupted)),
+    ]))
     for entry in summary.skipped { FileHandle.standardError.write(Data("skipped: \(entry)\n".utf8)) }
     for entry in summary.unsupported { FileHandle.standardError.write(Data("skipped: \(entry)\n".utf8)) }
-    if summary.interrupted { throw ExitCode(Interruption.exitStatus) }
-    if summary.skippedCount > 0 { throw ExitCode(ExitStatus.skipped) }
+    // Out before any rank exits: mpirun may end this rank once another exits non-zero.
+    fflush(stdout)
+    if summary.interrupted { return Interruption.exitStatus }
+    return summary.skippedCount > 0 ? ExitStatus.skipped : ExitStatus.success
   }
 }

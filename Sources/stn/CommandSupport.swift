@@ -1,12 +1,13 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import STNDistributed
 import STNFiles
 import STNPipeline
 import STNTrain
 
 // Shared by the commands: exit statuses, bounded flags, interruption, the learned stage's
-// predictor, the progress bar.
+// predictor, the progress bar, ending a rank-aware command under mpirun.
 
 // MARK: - Exit statuses
 
@@ -55,6 +56,14 @@ let maxThreads = 1024
 /// first signal, finish and commit the files in progress, and report what they finished; a
 /// second signal (and the first, for other commands) removes this process's temporary files
 /// and exits at once, so only complete files are ever left behind.
+///
+/// Under mpirun (more than one rank) every signal exits at once, without MPI_Finalize (which
+/// would wait for ranks still at work). NOTE: Open MPI 4.1's mpirun answers Ctrl-C with SIGCONT,
+/// then one second later SIGTERM to every rank, and SIGKILL to all the others as soon as one
+/// rank exits: far too soon to finish files and combine a summary. So each rank removes its
+/// temporary files at once, says so, and waits 0.3 s before exiting 143 (130 for SIGINT), so
+/// the other ranks, signalled at the same moment, can remove theirs before the SIGKILL. Only
+/// complete files are left under final names; `--skip-existing` resumes.
 enum Interruption {
   nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
   private static let lock = NSLock()
@@ -75,6 +84,8 @@ enum Interruption {
 
   /// Installs the handlers; `graceful` commands poll `requested`.
   static func install(graceful: Bool, note: String = "stopping: finishing the files in progress (Ctrl-C again to stop at once)") {
+    let world = World.current
+    let ranks = world.map { $0.isDistributed ? " (rank \($0.rank) of \($0.size))" : "" } ?? ""
     for number in [SIGINT, SIGTERM] {
       signal(number, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -83,17 +94,58 @@ enum Interruption {
         let first = signalNumber == 0
         if first { signalNumber = number }
         lock.unlock()
-        if graceful && first {
+        if graceful && first && ranks.isEmpty {
           FileHandle.standardError.write(Data("\n\(note)\n".utf8))
           return
         }
+        world?.leaveWithoutFinalizing()
         AtomicFile.removeTemporaryFiles()
-        FileHandle.standardError.write(Data("\ninterrupted\n".utf8))
+        FileHandle.standardError.write(Data("\ninterrupted\(ranks)\n".utf8))
+        if !ranks.isEmpty { usleep(300_000) }  // see the NOTE above
         exit(number == SIGTERM ? ExitStatus.terminated : ExitStatus.interrupted)
       }
       source.resume()
       sources.append(source)
     }
+  }
+}
+
+// MARK: - Under mpirun
+
+/// Ends a rank-aware command the same way on every rank. Its steps that may fail on one rank
+/// (its data, its disk) run inside `Communicator.collectively`, so a failure is known to all
+/// ranks, which then end normally together instead of waiting for each other forever.
+enum RankAware {
+  /// Runs `body` and maps its failure to the exit of this rank:
+  /// - one process: the error as it is, exactly as without MPI;
+  /// - a `CollectiveFailure`: a rank that failed prints its own `Error:` line with its rank and
+  ///   exits with its error's status; rank 0, when it did not fail itself, names the ranks that
+  ///   did; the others stay quiet and exit 1. Every rank reaches MPI_Finalize.
+  /// - any other error under mpirun (an MPI call failed, so the ranks may disagree on where
+  ///   they are): its `Error:` line, then MPI_Abort ends every rank (no hang).
+  static func run(_ world: any Communicator, _ body: () throws -> Void) throws {
+    do {
+      try body()
+    } catch let failure as CollectiveFailure {
+      guard world.isDistributed else { throw failure.localError ?? failure }
+      if let local = failure.localError {
+        report(local, on: world)
+        throw ExitCode(STN.exitCode(for: local).rawValue)
+      }
+      if world.isRoot { FileHandle.standardError.write(Data("Error: \(failure)\n".utf8)) }
+      throw ExitCode(ExitStatus.failure)
+    } catch let exit as ExitCode {
+      throw exit
+    } catch {
+      guard world.isDistributed else { throw error }
+      report(error, on: world)
+      world.abort(code: STN.exitCode(for: error).rawValue)
+    }
+  }
+
+  /// "Error: rank 1 of 2: <message>" on stderr.
+  private static func report(_ error: any Error, on world: any Communicator) {
+    FileHandle.standardError.write(Data("Error: rank \(world.rank) of \(world.size): \(STN.message(for: error))\n".utf8))
   }
 }
 

@@ -21,7 +21,7 @@ struct STN: ParsableCommand {
       \(ExitStatus.table)
       """,
     version: version,
-    subcommands: [Info.self, Augment.self, Export.self, Train.self, Eval.self, Bench.self])
+    subcommands: [Info.self, Augment.self, Export.self, Train.self, Eval.self, Bench.self, Debug.self])
 }
 
 /// `stn bench ...`: benchmarks that print one JSON line per figure.
