@@ -4,6 +4,7 @@
 //
 // Module boundaries (a module never reaches "up"):
 //   C shims        CJPEG, CPNG, COpenBLAS   (longjmp-based libraries stay in C)
+//   CMPI           Open MPI loaded at run time (its handles are macros Swift cannot import)
 //   CWarpKernels   AVX2 warp kernels, run-time dispatched from STNWarp
 //   STNTensor      tensors, threading, RNG, GEMM, run-time policy (no file I/O)
 //   STNFiles       atomic writes, safetensors           (file formats, no codecs)
@@ -13,6 +14,7 @@
 //   STNNetwork     differentiable ops, autograd graph, layers, optimizers, checkpoints
 //   STNTensorBoard TensorBoard event-file writer
 //   STNTrain       trainer/evaluator tying pipeline and network together
+//   STNDistributed communicator: one process, or the ranks of mpirun/srun (no file I/O)
 //   stn            the command-line tool: wiring only
 import PackageDescription
 
@@ -44,6 +46,8 @@ let package = Package(
     .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
     // AVX2 twins of the warp kernels, picked at run time (Swift cannot target one function).
     .target(name: "CWarpKernels"),
+    // Open MPI is loaded with dlopen only under a launcher, so `stn` runs where it is missing.
+    .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
 
     // MARK: - Core modules
     .target(name: "STNTensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
@@ -60,13 +64,14 @@ let package = Package(
       name: "STNTrain",
       dependencies: ["STNPipeline", "STNNetwork", "STNTensorBoard", "STNImageIO", "STNWarp", "STNFiles"],
       swiftSettings: swiftSettings),
+    .target(name: "STNDistributed", dependencies: ["CMPI"], swiftSettings: swiftSettings),
 
     // MARK: - Command-line tool
     .executableTarget(
       name: "stn",
       dependencies: [
         "STNTensor", "STNFiles", "STNImageIO", "STNWarp", "STNPipeline", "STNNetwork", "STNTrain",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "STNDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings),
 
@@ -82,6 +87,7 @@ let package = Package(
       exclude: ["Ops/Fixtures"]),  // located through #filePath, read as files
     .testTarget(name: "STNTensorBoardTests", dependencies: ["STNTensorBoard", "STNTestSupport"]),
     .testTarget(name: "STNTrainTests", dependencies: ["STNTrain", "STNTestSupport"]),
+    .testTarget(name: "STNDistributedTests", dependencies: ["STNDistributed", "STNTestSupport"]),
     .testTarget(name: "stnTests", dependencies: ["STNTestSupport"]),
   ],
   swiftLanguageModes: [.v5]

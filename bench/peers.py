@@ -10,7 +10,7 @@ CPU time: time.process_time() (every thread of this process) plus, for B3, the C
 DataLoader worker processes (getrusage(RUSAGE_CHILDREN), counted once the workers are reaped at
 the end of each epoch). On a shared machine CPU time is steadier than wall time.
 
-Usage: peers.py B1|B1-uint8|B2|B3|B4|B5 [--threads N] [--runs R] [--input DIR] [--limit N]
+Usage: peers.py B1|B1-uint8|B2|B3|B4|B5|B8 [--threads N] [--runs R] [--input DIR] [--limit N] [--format png|jpeg]
 """
 
 import argparse
@@ -423,10 +423,76 @@ def bench_b5(args):
              work="Adam 1e-3, batch 64, fwd+bwd+step, 1x42x42 RTS Fashion-MNIST")
 
 
+# MARK: - B8: folder -> augment -> folder of files (the main job), multiprocessing.Pool
+
+_B8 = {}
+
+
+def b8_init(out_root, fmt):
+    """Each pool worker: one OpenCV thread, its own Albumentations pipeline."""
+    import cv2
+    import albumentations as A
+    cv2.setNumThreads(1)
+    _B8["transform"] = A.Compose([
+        A.Affine(rotate=(-30, 30), translate_percent=(-0.1, 0.1), scale=(0.8, 1.2),
+                 interpolation=cv2.INTER_LINEAR, border_mode=cv2.BORDER_CONSTANT, fill=0, p=1.0),
+        A.Resize(224, 224, interpolation=cv2.INTER_LINEAR),
+    ])
+    _B8["out"], _B8["fmt"] = out_root, fmt
+
+
+def b8_one(job):
+    """cv2.imread -> Albumentations -> cv2.imwrite (JPEG q90, or PNG at OpenCV's default)."""
+    import cv2
+    source, relative = job
+    image = cv2.imread(source, cv2.IMREAD_COLOR)
+    image = _B8["transform"](image=image)["image"]
+    stem = os.path.splitext(relative)[0]
+    path = os.path.join(_B8["out"], stem + (".jpg" if _B8["fmt"] == "jpeg" else ".png"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if _B8["fmt"] == "jpeg":
+        cv2.imwrite(path, image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    else:
+        cv2.imwrite(path, image)
+    return 1
+
+
+def bench_b8(args):
+    import multiprocessing
+    import shutil
+    import tempfile
+    root = args.input or PHOTOS
+    jobs = []
+    for folder, _, names in sorted(os.walk(root)):
+        for name in sorted(names):
+            if name.lower().endswith((".jpg", ".jpeg", ".png")):
+                full = os.path.join(folder, name)
+                jobs.append((full, os.path.relpath(full, root)))
+    jobs = jobs[: args.limit or None]
+    scratch = tempfile.mkdtemp(prefix="peer-b8-")
+    for fmt in args.formats:
+        out = os.path.join(scratch, "out")
+
+        def run():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+            with multiprocessing.Pool(args.threads, initializer=b8_init, initargs=(out, fmt)) as pool:
+                return sum(pool.imap_unordered(b8_one, jobs, chunksize=16))
+
+        walls, cpus = measure(run, args.runs, children=True)
+        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
+        per_images("B8", "opencv+albumentations", f"cv2.imread+A.Affine+A.Resize+cv2.imwrite {fmt}", len(jobs), walls, cpus,
+                   args.threads, args.runs, workers=args.threads, format=fmt, output_bytes=size,
+                   work="folder -> cv2.imread -> A.Affine(+-30, translate 0.1, scale 0.8-1.2) -> A.Resize 224 -> "
+                        + ("cv2.imwrite JPEG q90" if fmt == "jpeg" else "cv2.imwrite PNG (OpenCV default level)")
+                        + ", multiprocessing.Pool")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 # MARK: - main
 
 BENCHES = {"B1": (bench_b1, 7), "B1-uint8": (bench_b1_uint8, 7), "B2": (bench_b2, 21), "B3": (bench_b3, 3),
-           "B4": (bench_b4, 3), "B5": (bench_b5, 1)}
+           "B4": (bench_b4, 3), "B5": (bench_b5, 1), "B8": (bench_b8, 3)}
 
 
 def main():
@@ -435,10 +501,13 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="threads (B4 always uses 1)")
     parser.add_argument("--runs", type=int, help="timed runs after the warm-up (default per bench)")
     parser.add_argument("--input", help=f"photos corpus folder for B3/B4 (default {PHOTOS})")
-    parser.add_argument("--limit", type=int, help="B3/B4: at most N images; B5: train on N images, extrapolate")
+    parser.add_argument("--limit", type=int, help="B3/B4/B8: at most N images; B5: train on N images, extrapolate")
+    parser.add_argument("--format", dest="formats", action="append", choices=["png", "jpeg"],
+                        help="B8: output format (repeatable; default png and jpeg)")
     args = parser.parse_args()
     body, default_runs = BENCHES[args.bench]
     args.runs = args.runs or default_runs
+    args.formats = args.formats or ["png", "jpeg"]
     if args.threads < 1 or args.runs < 1 or (args.limit is not None and args.limit < 1):
         parser.error("--threads, --runs and --limit must be >= 1")
     body(args)

@@ -5,7 +5,7 @@
 # Usage: bench/run-all.sh [STN_BINARY]      (default .build/release/stn; builds nothing)
 # Environment knobs (defaults in brackets):
 #   ROUNDS [3]  THREADS [2]  INPUT [/work/photos]  B3_LIMIT [1280]  B4_LIMIT [1200]
-#   B5_LIMIT [1280]  OMP_WAIT_POLICY [PASSIVE]  KEEP [unset: keep the raw JSON lines folder]
+#   B5_LIMIT [1280]  B8_LIMIT [0: all 2,400]  OMP_WAIT_POLICY [PASSIVE]  KEEP [unset: keep the raw JSON lines folder]
 # Use B3_LIMIT=0 / B4_LIMIT=0 / B5_LIMIT=0 for the whole corpus / a whole epoch (slow).
 set -euo pipefail
 
@@ -16,6 +16,7 @@ INPUT=${INPUT:-/work/photos}
 B3_LIMIT=${B3_LIMIT:-1280}
 B4_LIMIT=${B4_LIMIT:-1200}
 B5_LIMIT=${B5_LIMIT:-1280}
+B8_LIMIT=${B8_LIMIT:-0}
 # NOTE: PyTorch's OpenMP threads spin-wait between parallel regions. On a machine shared with
 # other busy processes the spinning is counted as CPU time and the spinners get preempted, which
 # made B2 about 20x slower here; PASSIVE makes waiting threads sleep. Set OMP_WAIT_POLICY=ACTIVE
@@ -80,6 +81,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
   record ours "$r" B4 "$STN" bench decode --input "$INPUT" --runs 3 $(limit_flag "$B4_LIMIT")
   # shellcheck disable=SC2046
   record peer "$r" B4 python3 "$PEERS" B4 --runs 3 --input "$INPUT" $(limit_flag "$B4_LIMIT")
+  for format in png jpeg; do
+    # shellcheck disable=SC2046
+    record ours "$r" B8 "$STN" bench augment --input "$INPUT" --format "$format" --threads "$THREADS" --runs 1 $(limit_flag "$B8_LIMIT")
+    # shellcheck disable=SC2046
+    record peer "$r" B8 python3 "$PEERS" B8 --format "$format" --threads "$THREADS" --runs 1 --input "$INPUT" $(limit_flag "$B8_LIMIT")
+  done
   record ours "$r" B5 "$STN" bench train "${TRAIN_FLAGS[@]}"
   # shellcheck disable=SC2046
   record peer "$r" B5 python3 "$PEERS" B5 --threads "$THREADS" --runs 1 $(limit_flag "$B5_LIMIT")
@@ -95,19 +102,21 @@ import json, statistics, sys
 
 ROWS = [
     # figure, unit, higher is better, ours (tag, path or None), peer (tag, peer, path), ANCHORS.md figure
-    ("B1 warp float32 NCHW", "img/s", True, ("B1", "float32"), ("B1", "torch", "float32"), 1360),
-    ("B1 warp float32 NCHW", "img/s", True, ("B1", "float32"), ("B1", "kornia", "float32"), 1462),
-    ("B1 warp uint8 -> normalized float32 (fused)", "img/s", True, ("B1", "uint8-fused"), ("B1", "opencv", "uint8"), 8861),
-    ("B1 warp uint8 -> uint8", "img/s", True, ("B1", "uint8"), ("B1", "opencv", "uint8"), 8861),
-    ("B1 warp uint8 -> uint8", "img/s", True, ("B1", "uint8"), ("B1", "albumentations", "uint8"), 6110),
-    ("B2 affine_grid+grid_sample fwd+bwd 64x1x42x42", "ms/batch", False, ("B2", "fused"), ("B2", "torch", "fwd+bwd"), 1.07),
-    ("B3 decode->affine->resize->normalize->batch", "img/s", True, ("B3", None), ("B3", "torchvision", None), 323),
-    ("B3 decode->affine->resize->normalize->batch", "img/s", True, ("B3", None), ("B3", "albumentations", None), 839),
-    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "torchvision", None), 2253),
-    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "opencv", None), 2224),
-    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "pillow", None), 1827),
-    ("B5 ST-CNN training epoch", "s/epoch", False, ("B5", None), ("B5", "torch", "st-cnn"), 41),
-    ("B5 plain CNN training epoch (peer only)", "s/epoch", False, None, ("B5", "torch", "cnn"), 26.5),
+    ("B1 warp float32 NCHW", "img/s", True, ("B1", "float32"), ("B1", "torch", "float32"), 1005),
+    ("B1 warp float32 NCHW", "img/s", True, ("B1", "float32"), ("B1", "kornia", "float32"), 1035),
+    ("B1 warp uint8 -> normalized float32 (fused)", "img/s", True, ("B1", "uint8-fused"), ("B1", "opencv", "uint8"), 6895),
+    ("B1 warp uint8 -> uint8", "img/s", True, ("B1", "uint8"), ("B1", "opencv", "uint8"), 6895),
+    ("B1 warp uint8 -> uint8", "img/s", True, ("B1", "uint8"), ("B1", "albumentations", "uint8"), 4280),
+    ("B2 affine_grid+grid_sample fwd+bwd 64x1x42x42", "ms/batch", False, ("B2", "fused"), ("B2", "torch", "fwd+bwd"), 2.17),
+    ("B3 decode->affine->resize->normalize->batch", "img/s", True, ("B3", None), ("B3", "torchvision", None), 237),
+    ("B3 decode->affine->resize->normalize->batch", "img/s", True, ("B3", None), ("B3", "albumentations", None), 738),
+    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "torchvision", None), 1858),
+    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "opencv", None), 1876),
+    ("B4 JPEG decode, 1 thread", "img/s", True, ("B4", None), ("B4", "pillow", None), 1705),
+    ("B8 folder -> folder, PNG (ours: fast; peer: OpenCV default)", "img/s", True, ("B8", "png"), ("B8", "opencv+albumentations", "cv2.imread+A.Affine+A.Resize+cv2.imwrite png"), 626),
+    ("B8 folder -> folder, JPEG q90", "img/s", True, ("B8", "jpeg"), ("B8", "opencv+albumentations", "cv2.imread+A.Affine+A.Resize+cv2.imwrite jpeg"), 1168),
+    ("B5 ST-CNN training epoch", "s/epoch", False, ("B5", None), ("B5", "torch", "st-cnn"), 71),
+    ("B5 plain CNN training epoch (peer only)", "s/epoch", False, None, ("B5", "torch", "cnn"), 46.5),
 ]
 
 records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -175,6 +184,15 @@ for figure, unit, higher, ours_sel, peer_sel, anchor in ROWS:
     print(f"| {figure} | {unit} ({cpu_unit}) | {ours_cell} | {peer_sel[1]} | {fmt(pw) if pw is not None else (perr or 'missing')} "
           f"| {ratio(ow, pw, higher)} | {fmt(oc)} | {fmt(pc)} | {ratio(oc, pc, higher)} | {fmt(anchor)} "
           f"| {ratio(pw, anchor, higher)} |")
+
+# B8 also has a size target: total output bytes, ours against the peer's (medians over rounds).
+for fmt_ in ("png", "jpeg"):
+    ours = [r["line"]["output_bytes"] for r in records if r["side"] == "ours" and r["tag"] == "B8" and "line" in r and r["line"].get("path") == fmt_]
+    peer = [r["line"]["output_bytes"] for r in records if r["side"] == "peer" and r["tag"] == "B8" and "line" in r and r["line"].get("format") == fmt_]
+    if ours and peer:
+        o, p = statistics.median(ours), statistics.median(peer)
+        print(f"\nB8 {fmt_} output bytes: ours {o:,.0f}, peer {p:,.0f} (ours/peer {o / p:.3f})", end="")
+print()
 PY
 cat <<EOF
 
@@ -184,7 +202,7 @@ CPU columns: work per process-CPU second (B3 includes the DataLoader worker proc
 B3 on $( [ "$B3_LIMIT" -gt 0 ] && echo "the first $B3_LIMIT images" || echo "the whole corpus" ) of $INPUT,
 B4 on $( [ "$B4_LIMIT" -gt 0 ] && echo "the first $B4_LIMIT" || echo "all" ) JPEGs,
 B5 peer: $( [ "$B5_LIMIT" -gt 0 ] && echo "$B5_LIMIT images, extrapolated to 60,000" || echo "a whole epoch" ).
-Machine: $(nproc) CPUs, $CPU_NAME, best SIMD $SIMD (ANCHORS.md: AVX-512). Threads $THREADS,
+Machine: $(nproc) CPUs, $CPU_NAME, best SIMD $SIMD (ANCHORS.md 2026-12-04: AVX-512 Zen 4; anchor = middle of its range). Threads $THREADS,
 OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}. Load average before: $LOAD_BEFORE, after: $LOAD_AFTER.
 Total run time: ${ELAPSED} s. stn: $STN.
 EOF

@@ -34,13 +34,17 @@ rm -rf "$OUT/stn"
 "$STN" train pipelines/fashion-mnist-rts-stn.yaml --epochs 1 --limit "$IMAGES" --val-fraction 0.1 --no-test \
   --threads "$THREADS" --out "$OUT/stn"
 
-# (c) evaluation on the 10k test images (distorted once, with the checkpoint's fixed key).
-echo "== evaluating on the RTS test set"
-"$STN" eval "$OUT/stn/best.safetensors" --data "$DATA" --threads "$THREADS" | tee "$OUT/eval.txt"
+# (c) the RTS test set, built explicitly: the 10k test images distorted once (seed 0, the
+# pipeline's), written as an image folder; then the evaluation on it. (stn eval applies only
+# deterministic stages, so it does not distort this folder again.)
+echo "== building the RTS test set and evaluating on it"
+rm -rf "$OUT/rts-test"
+"$STN" augment pipelines/fashion-mnist-rts.yaml --input "$DATA" --split test --output "$OUT/rts-test" --threads "$THREADS"
+"$STN" eval "$OUT/stn/best.safetensors" --input "$OUT/rts-test" --threads "$THREADS" | tee "$OUT/eval.txt"
 
 # (d) inputs beside what the trained transformer made of them, with the predicted class.
 echo "== sheet of inputs / transformed / predicted class"
-"$STN" export "$OUT/stn/best.safetensors" --input "$DATA" --output "$OUT/stn-sheet.png" --count 24
+"$STN" export "$OUT/stn/best.safetensors" --input "$OUT/rts-test" --output "$OUT/stn-sheet.png" --count 24 --overwrite
 
 # (e) the augmentation pipeline on samples/ and its contact sheet.
 SAMPLES=${DEMO_SAMPLES:-samples/images}
@@ -48,7 +52,7 @@ if [ -d "$SAMPLES" ] && [ -f pipelines/photos-augment.yaml ]; then
   echo "== augmenting $SAMPLES with pipelines/photos-augment.yaml"
   rm -rf "$OUT/augmented"
   "$STN" augment pipelines/photos-augment.yaml --input "$SAMPLES" --output "$OUT/augmented" --threads "$THREADS"
-  "$STN" export pipelines/photos-augment.yaml --input "$SAMPLES" --output "$OUT/contact-sheet.png"
+  "$STN" export pipelines/photos-augment.yaml --input "$SAMPLES" --output "$OUT/contact-sheet.png" --overwrite
 fi
 
 echo "== done: $OUT (metrics: $OUT/stn/metrics.csv, curves: $OUT/stn/curves.png, sheets: $OUT/*.png)"

@@ -136,7 +136,8 @@ static void destroy_decoder(stn_jpeg_decoder *d) {
 }
 
 int stn_jpeg_open(const uint8_t *data, size_t size, int channels, int scale_denominator,
-                  int64_t max_pixels, stn_jpeg_decoder **decoder, char message[STN_MESSAGE_SIZE]) {
+                  int64_t max_pixels, int keep_exif, stn_jpeg_decoder **decoder,
+                  char message[STN_MESSAGE_SIZE]) {
   *decoder = NULL;
   message[0] = 0;
   if (channels != 1 && channels != 3) {
@@ -168,6 +169,8 @@ int stn_jpeg_open(const uint8_t *data, size_t size, int channels, int scale_deno
   d->err.progress.progress_monitor = on_progress;
   d->cinfo.progress = &d->err.progress;
   jpeg_mem_src(&d->cinfo, data, (unsigned long)size);
+  // APP1 segments are at most 65,533 bytes each, and only as many as the file holds.
+  if (keep_exif) jpeg_save_markers(&d->cinfo, JPEG_APP0 + 1, 0xFFFF);
   if (jpeg_read_header(&d->cinfo, TRUE) != JPEG_HEADER_OK) {
     set_message(message, "no image in JPEG stream (tables only)");
     destroy_decoder(d);
@@ -218,6 +221,21 @@ void stn_jpeg_header(const stn_jpeg_decoder *decoder, int *width, int *height, i
   *width = (int)decoder->cinfo.image_width;
   *height = (int)decoder->cinfo.image_height;
   *components = decoder->cinfo.num_components;
+}
+
+int stn_jpeg_exif_segment(const stn_jpeg_decoder *decoder, int index, const uint8_t **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+  int seen = 0;
+  for (jpeg_saved_marker_ptr m = decoder->cinfo.marker_list; m != NULL; m = m->next) {
+    if (m->marker != JPEG_APP0 + 1 || m->data_length < 6 || memcmp(m->data, "Exif\0\0", 6) != 0) continue;
+    if (seen++ == index) {
+      *data = m->data;
+      *size = m->data_length;
+      return 1;
+    }
+  }
+  return 0;
 }
 
 void stn_jpeg_output_size(const stn_jpeg_decoder *decoder, int *width, int *height) {

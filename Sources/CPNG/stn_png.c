@@ -164,6 +164,22 @@ int stn_png_open(const uint8_t *data, size_t size, int channels, int64_t max_pix
   return OK;
 }
 
+int stn_png_exif(const stn_png_decoder *decoder, const uint8_t **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+#ifdef PNG_eXIf_SUPPORTED
+  png_uint_32 length = 0;
+  png_bytep exif = NULL;
+  // NOTE: png_get_eXIf_1 only reads the info struct (no png_error, so no setjmp needed).
+  if (png_get_eXIf_1(decoder->png, decoder->info, &length, &exif) != 0 && exif != NULL) {
+    *data = exif;
+    *size = length;
+    return 1;
+  }
+#endif
+  return 0;
+}
+
 void stn_png_header(const stn_png_decoder *decoder, int *width, int *height, int *file_channels,
                     int *bit_depth, int *interlaced) {
   *width = (int)decoder->width;
@@ -259,13 +275,17 @@ static void write_to_memory(png_structp png, png_bytep data, png_size_t count) {
 
 static void flush_memory(png_structp png) { (void)png; }
 
-int stn_png_encode(const uint8_t *pixels, int width, int height, int channels,
+int stn_png_encode(const uint8_t *pixels, int width, int height, int channels, int level,
                    uint8_t **out, size_t *out_size, char message[STN_PNG_MESSAGE_SIZE]) {
   *out = NULL;
   *out_size = 0;
   message[0] = 0;
   if ((channels != 1 && channels != 3) || width <= 0 || height <= 0) {
     set_message(message, "PNG needs 1 or 3 channels and a non-empty size");
+    return ERR_INVALID;
+  }
+  if (level < 0 || level > 9) {
+    set_message(message, "PNG compression level must be 0...9");
     return ERR_INVALID;
   }
   stn_png_buffer *b = (stn_png_buffer *)calloc(1, sizeof(stn_png_buffer));
@@ -290,6 +310,10 @@ int stn_png_encode(const uint8_t *pixels, int width, int height, int channels,
     return status;
   }
   png_set_write_fn(png, b, write_to_memory, flush_memory);
+  // Levels 1-9 keep libpng's other defaults: adaptive row filters and the Z_FILTERED strategy
+  // that libpng picks for filtered data. Level 0 stores the rows, where filtering only costs.
+  png_set_compression_level(png, level);
+  if (level == 0) png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
   png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
                channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);

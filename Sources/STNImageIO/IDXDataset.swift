@@ -139,7 +139,8 @@ public struct IDXDataset: ImageDataset {
   public var width: Int
   public var height: Int
   public let count: Int
-  public let classes: [String]
+  /// Class names: "0", "1", ... unless named with `name(classes:)`.
+  public private(set) var classes: [String]
   /// The IDX image file and label file.
   public let imagesPath: String
   public let labelsPath: String?
@@ -148,7 +149,6 @@ public struct IDXDataset: ImageDataset {
   private let storage: [UInt8]
   private let offset: Int
   private let labels: [UInt8]
-  private let prefix: String
 
   /// Opens `images` (idx3) and `labels` (idx1; nil: every label 0, class "0"). Either may be
   /// gzip-compressed (detected from the magic bytes, not the name).
@@ -162,8 +162,6 @@ public struct IDXDataset: ImageDataset {
     self.offset = offset
     self.imagesPath = images
     self.labelsPath = labels
-    let name = (images as NSString).lastPathComponent
-    self.prefix = name.split(separator: "-").first.map(String.init) ?? "images"
     if let labels {
       let labelBytes = try ImageCodec.readFile(labels)
       let (labelHeader, labelStorage, labelOffset) = try IDXHeader.load(labelBytes, path: labels, rank: 1, maxPixels: maxPixels)
@@ -181,12 +179,25 @@ public struct IDXDataset: ImageDataset {
 
   public func label(at index: Int) -> Int { Int(labels[index]) }
 
-  /// `<prefix>/<label>/<index>.png`, e.g. "train/3/000123.png" (prefix from the file name), so
-  /// mirrored output forms an ImageFolder.
+  /// `<class>/<index>.png`, e.g. "3/000123.png" or "Dress/000123.png" once classes are named
+  /// (`ImageFolder.folderName(forClass:)`), so mirrored output forms an image folder with the
+  /// same classes.
   public func relativePath(at index: Int) -> String {
     let digits = max(String(count - 1).count, 5)
     let number = String(index)
-    return "\(prefix)/\(labels[index])/\(String(repeating: "0", count: max(0, digits - number.count)))\(number).png"
+    let label = Int(labels[index])
+    let folder = label < classes.count ? ImageFolder.folderName(forClass: classes[label]) : String(label)
+    return "\(folder)/\(String(repeating: "0", count: max(0, digits - number.count)))\(number).png"
+  }
+
+  /// Names the classes (label k is `names[k]`); there must be a name for every label present.
+  public mutating func name(classes names: [String]) throws {
+    let maxLabel = Int(labels.max() ?? 0)
+    guard names.count > maxLabel else {
+      throw ImageError(path: labelsPath ?? imagesPath, kind: .invalidArgument,
+                       reason: "labels go up to \(maxLabel) but \(names.count) class names were given")
+    }
+    classes = names
   }
 
   public func sourcePath(at index: Int) -> String { imagesPath }

@@ -61,12 +61,34 @@ public struct BatchView {
 }
 
 /// A dataset entry that was skipped, and why.
-public struct SkippedSample: Equatable, Sendable, CustomStringConvertible {
+public struct SkippedSample: Error, Equatable, Sendable, CustomStringConvertible {
   public var index: Int
   public var path: String
   public var reason: String
 
   public var description: String { reason.hasPrefix(path) ? reason : "\(path): \(reason)" }
+}
+
+// MARK: - Output shape
+
+extension SampleProcessor {
+  /// The one output-shape probe: (C,H,W) of the output for the first readable sample among
+  /// the first 64 `candidates` (the size every sample of a batch must have). Throws naming the
+  /// first failure when none can be read.
+  public func sampleShape(dataset: any ImageDataset, candidates: [Int]) throws -> [Int] {
+    var failures: [SkippedSample] = []
+    for index in candidates.prefix(64) {
+      do {
+        let image = try dataset.loadImage(at: index, options: config.decodeOptions)
+        let size = outputSize(sourceWidth: image.width, sourceHeight: image.height)
+        return [config.channels, size.height, size.width]
+      } catch {
+        failures.append(SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "\(error)"))
+      }
+    }
+    guard let first = failures.first else { throw PipelineError(file: config.path, line: 0, reason: "the dataset has no samples") }
+    throw PipelineError(file: config.path, line: 0, reason: "none of the first \(failures.count) samples could be read to learn the output size; first: \(first)")
+  }
 }
 
 // MARK: - Loader
@@ -97,30 +119,13 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     self.config = config
     self.epoch = epoch
     let processor = try SampleProcessor(config: config)
-    if config.hasLearnedStage && predictor == nil {
-      throw PipelineError(file: config.path, line: config.stages.first { if case .learnedAffine = $0.stage { return true } else { return false } }?.line ?? 0,
-                          reason: "learned_affine needs a trained model (a ThetaPredictor); this command cannot load one")
-    }
+    try config.requirePredictor(predictor, what: "this command")
     order = BatchLoader.order(count: dataset.count, seed: config.seed, epoch: epoch, shuffle: config.batching.shuffle, shard: shard)
     let batchSize = config.batching.size
     batchCount = config.batching.dropLast ? order.count / batchSize : (order.count + batchSize - 1) / batchSize
-    // The output size must be the same for every sample: take it from the first readable one.
-    var shape: [Int]?
-    var firstErrors: [SkippedSample] = []
-    for index in order.prefix(64) {
-      do {
-        let image = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
-        let size = processor.outputSize(sourceWidth: image.width, sourceHeight: image.height)
-        shape = [config.channels, size.height, size.width]
-        break
-      } catch {
-        firstErrors.append(SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "\(error)"))
-      }
-    }
-    guard let shape else {
-      if order.isEmpty { throw PipelineError(file: config.path, line: 0, reason: "the dataset (or this shard) has no samples") }
-      throw PipelineError(file: config.path, line: 0, reason: "none of the first \(firstErrors.count) samples could be read; first: \(firstErrors.first?.description ?? "?")")
-    }
+    if order.isEmpty { throw PipelineError(file: config.path, line: 0, reason: "the dataset (or this shard) has no samples") }
+    try LearnedStep.checkInput(processor: processor, predictor: predictor, dataset: dataset, candidates: order)
+    let shape = try processor.sampleShape(dataset: dataset, candidates: order)
     sampleShape = shape
     // The ring holds (prefetch + 1) batches of floats: refuse sizes that cannot be allocated.
     let ringBytes = Double(Swift.max(1, prefetchBatches) + 1) * Double(batchSize) * Double(shape.reduce(1, *)) * 4
@@ -232,10 +237,8 @@ final class LoaderState: @unchecked Sendable {
   private var slotLabels: [UnsafeMutablePointer<Int>] = []
   private var slotValid: [UnsafeMutablePointer<Bool>] = []
   private var slotDone: [Int]
-  /// For learned pipelines: predictor inputs and prepared samples awaiting theta.
-  private var slotPredictorInput: [UnsafeMutablePointer<Float>] = []
+  /// For learned pipelines: prepared samples awaiting theta.
   private var slotPrepared: [UnsafeMutablePointer<PreparedSample?>] = []
-  private let predictorSampleCount: Int
 
   init(processor: SampleProcessor, dataset: any ImageDataset, epoch: Int, order: [Int], batchSize: Int, batchCount: Int,
        sampleShape: [Int], ring: Int, predictor: ThetaPredictor?, threads: Int) {
@@ -250,7 +253,6 @@ final class LoaderState: @unchecked Sendable {
     self.ring = ring
     self.predictor = predictor
     self.threads = threads
-    predictorSampleCount = predictor.map { $0.inputChannels * $0.inputWidth * $0.inputHeight } ?? 0
     slotDone = [Int](repeating: 0, count: ring)
     for _ in 0..<ring {
       slotImages.append(BufferPool.take(capacity: batchSize * sampleCount))
@@ -259,7 +261,6 @@ final class LoaderState: @unchecked Sendable {
       valid.initialize(repeating: false, count: batchSize)
       slotValid.append(valid)
       if predictor != nil {
-        slotPredictorInput.append(UnsafeMutablePointer<Float>.allocate(capacity: batchSize * predictorSampleCount))
         let prepared = UnsafeMutablePointer<PreparedSample?>.allocate(capacity: batchSize)
         prepared.initialize(repeating: nil, count: batchSize)
         slotPrepared.append(prepared)
@@ -277,7 +278,6 @@ final class LoaderState: @unchecked Sendable {
     for pointer in slotImages { BufferPool.give(pointer, capacity: batchSize * sampleCount) }
     for pointer in slotLabels { pointer.deallocate() }
     for pointer in slotValid { pointer.deallocate() }
-    for pointer in slotPredictorInput { pointer.deallocate() }
     for pointer in slotPrepared {
       pointer.deinitialize(count: batchSize)
       pointer.deallocate()
@@ -346,9 +346,8 @@ final class LoaderState: @unchecked Sendable {
     slotValid[slot][offset] = false
     do {
       let sample = try processor.prepare(dataset: dataset, index: index, epoch: epoch)
-      if let predictor {
-        let size = predictor.inputWidth * predictor.inputHeight * predictor.inputChannels
-        try processor.renderPredictorInput(sample, predictor: predictor, into: slotPredictorInput[slot] + offset * size)
+      if predictor != nil {
+        // Finished by `LearnedStep` when the batch is complete (one forward pass per batch).
         slotPrepared[slot][offset] = sample
       } else {
         guard [processor.config.channels, sample.outputHeight, sample.outputWidth] == sampleShape else {
@@ -405,58 +404,40 @@ final class LoaderState: @unchecked Sendable {
     return try body(view)
   }
 
-  /// Learned pipelines: one batched forward pass of the predictor, then every sample's final
-  /// single resample, in parallel.
+  /// Learned pipelines: `LearnedStep` (one batched forward pass of the predictor, each sample's
+  /// single resample completed), then every sample's float output, in parallel.
   private func applyPredictor(batch number: Int, slot: Int) {
     guard let predictor else { return }
     let count = expected(number)
-    let valid = (0..<count).filter { slotValid[slot][$0] }
-    if valid.isEmpty { return }
-    var input = Tensor(shape: [valid.count, predictor.inputChannels, predictor.inputHeight, predictor.inputWidth])
-    input.data.withUnsafeMutableBufferPointer { destination in
-      for (k, offset) in valid.enumerated() {
-        (destination.baseAddress! + k * predictorSampleCount).update(from: slotPredictorInput[slot] + offset * predictorSampleCount, count: predictorSampleCount)
-      }
+    let prepared: [Result<PreparedSample, any Error>] = (0..<count).map { offset in
+      guard slotValid[slot][offset], let sample = slotPrepared[slot][offset] else { return .failure(SampleError(path: "", reason: "skipped")) }
+      return .success(sample)
     }
-    let thetas: [STNWarp.AffineTransform]
-    do {
-      thetas = try predictor.predictThetas(input)
-      guard thetas.count == valid.count else { throw SampleError(path: predictor.checkpoint, reason: "predictor returned \(thetas.count) thetas for \(valid.count) images") }
-    } catch {
-      condition.lock()
-      for offset in valid {
-        slotValid[slot][offset] = false
-        let index = order[number * batchSize + offset]
-        skippedList.append(SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "learned_affine: \(error)"))
-      }
-      condition.unlock()
-      return
-    }
-    let failures = UnsafeMutablePointer<SkippedSample?>.allocate(capacity: valid.count)
-    failures.initialize(repeating: nil, count: valid.count)
+    let completed = LearnedStep.complete(prepared, processor: processor, predictor: predictor, threads: threads)
+    let failures = UnsafeMutablePointer<SkippedSample?>.allocate(capacity: count)
+    failures.initialize(repeating: nil, count: count)
     defer {
-      failures.deinitialize(count: valid.count)
+      failures.deinitialize(count: count)
       failures.deallocate()
     }
-    parallelFor(chunks: valid.count, threads: threads) { k in
-      let offset = valid[k]
+    parallelFor(chunks: count, threads: threads) { offset in
+      guard slotValid[slot][offset] else { return }
       let index = order[number * batchSize + offset]
       do {
-        guard let prepared = slotPrepared[slot][offset] else { return }
-        let sample = try processor.complete(prepared, theta: thetas[k], predictor: predictor)
+        let sample = try completed[offset].get()
         guard [processor.config.channels, sample.outputHeight, sample.outputWidth] == sampleShape else {
           throw SampleError(path: dataset.sourcePath(at: index), reason: "output size differs from the batch's")
         }
         try processor.renderFloat(sample, into: slotImages[slot] + offset * sampleCount)
       } catch {
-        failures[k] = SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "\(error)")
+        failures[offset] = SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "\(error)")
       }
       slotPrepared[slot][offset] = nil
     }
     condition.lock()
-    for k in 0..<valid.count {
-      if let failure = failures[k] {
-        slotValid[slot][valid[k]] = false
+    for offset in 0..<count {
+      if let failure = failures[offset] {
+        slotValid[slot][offset] = false
         skippedList.append(failure)
       }
     }

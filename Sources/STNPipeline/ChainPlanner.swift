@@ -1,14 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import STNTensor
 import STNWarp
 
 /// One geometric stage as it acts on one sample: the source->destination pixel map of that stage
 /// alone, and the canvas size after it.
 public struct StageStep: Equatable, Sendable {
+  /// How a step moves pixels, which decides how the step-by-step reference and the separable
+  /// resampler render it.
+  public enum Kind: Equatable, Sendable {
+    /// `resize`: the antialiased triangle filter of torchvision `Resize` (edges clamped).
+    case resize
+    /// `center_crop` / `pad`: a whole-pixel shift onto a new canvas; outside the old one is fill.
+    case shift
+    /// Any other affine map: a bilinear warp with the resample padding.
+    case warp
+  }
+
   public var transform: AffineTransform
   public var width: Int
   public var height: Int
-  /// True for `resize` steps (the step-by-step reference resamples those with an antialiased filter).
-  public var isResize: Bool
+  public var kind: Kind
+  /// What a `random_affine` step drew (for contact sheets); nil for other stages.
+  public var draw: RandomAffineDraw? = nil
 }
 
 /// The geometry of one sample: every step, and their composition (one matrix, one resample).
@@ -21,6 +38,46 @@ public struct SampleGeometry: Equatable, Sendable {
   public var steps: [StageStep]
 }
 
+// MARK: - torchvision's affine
+
+extension AffineParameters {
+  /// The source->destination pixel map of torchvision `F.affine(img, angle, translate, scale,
+  /// shear)` about `center` (for a W x H image torchvision's centre is pixel ((W-1)/2, (H-1)/2)
+  /// in our pixel-centres-at-integers convention, on its tensor and its PIL paths alike).
+  ///
+  /// torchvision (`_get_inverse_affine_matrix`): M = T · C · RSS · C⁻¹ with
+  /// RSS = R(angle) · S(scale) · SHy(shearY) · SHx(shearX), R(a) = [cos a, -sin a; sin a, cos a],
+  /// SHx(s) = [1, -tan s; 0, 1], SHy(s) = [1, 0; -tan s, 1]. With y pointing down, R turns
+  /// clockwise on screen for a positive angle, and SHx moves rows below the centre to the left.
+  public func transform(center: (x: Double, y: Double)) -> AffineTransform {
+    let rotation = angle * Double.pi / 180
+    let sx = shearX * Double.pi / 180, sy = shearY * Double.pi / 180
+    // torchvision's closed form of R · SHy · SHx (kept term for term so the values match).
+    let a = cos(rotation - sy) / cos(sy)
+    let b = -cos(rotation - sy) * tan(sx) / cos(sy) - sin(rotation)
+    let c = sin(rotation - sy) / cos(sy)
+    let d = -sin(rotation - sy) * tan(sx) / cos(sy) + cos(rotation)
+    let linear = AffineTransform(a: scale * a, b: scale * b, c: 0, d: scale * c, e: scale * d, f: 0)
+    return AffineTransform.translation(x: center.x + translateX, y: center.y + translateY)
+      * linear * AffineTransform.translation(x: -center.x, y: -center.y)
+  }
+}
+
+/// One `random_affine` draw: torchvision `RandomAffine`'s parameters, then the flips.
+public struct RandomAffineDraw: Equatable, Sendable {
+  public var parameters: AffineParameters
+  public var hflip: Bool
+  public var vflip: Bool
+
+  /// The step on a `width` x `height` canvas: `F.affine` about the centre, then the flips.
+  public func transform(width: Int, height: Int) -> AffineTransform {
+    var step = parameters.transform(center: AffineTransform.center(width: width, height: height))
+    if hflip { step = AffineTransform.horizontalFlip(width: width) * step }
+    if vflip { step = AffineTransform.verticalFlip(height: height) * step }
+    return step
+  }
+}
+
 /// Compiles a run of geometric stages into one affine transform per sample.
 ///
 /// Random parameters are drawn from the sample's `RandomStream` in stage order, so they depend
@@ -29,11 +86,11 @@ public struct SampleGeometry: Equatable, Sendable {
 public struct ChainPlanner: Sendable {
   public let stages: [Stage]
 
-  /// `stages` may include `normalize` (ignored here); `learned_affine` must have been split off.
+  /// The geometric stages of `stages`. `normalize` is not geometric and `learned_affine` is not
+  /// planned here (its transform is known only after prediction: `SampleProcessor` splits the
+  /// chain at it and plans each side), so both are left out.
   public init(stages: [Stage]) {
-    self.stages = stages.filter { $0.isGeometric }
-    precondition(!self.stages.contains { if case .learnedAffine = $0 { return true } else { return false } },
-                 "learned_affine is split off before planning")
+    self.stages = stages.filter { $0.isGeometric && !$0.isLearned }
   }
 
   /// The geometry for a source of `width` x `height`, drawing random parameters from `random`.
@@ -44,18 +101,17 @@ public struct ChainPlanner: Sendable {
     for stage in stages {
       let step: AffineTransform
       var nextWidth = currentWidth, nextHeight = currentHeight
-      var isResize = false
+      var kind = StageStep.Kind.warp
+      var draw: RandomAffineDraw?
       switch stage {
       case .randomAffine(let parameters):
-        step = ChainPlanner.randomAffine(parameters, width: currentWidth, height: currentHeight, sourceWidth: width, sourceHeight: height, sourceToCanvas: total, random: &random)
+        let drawn = ChainPlanner.randomAffine(parameters, width: currentWidth, height: currentHeight, sourceWidth: width, sourceHeight: height, sourceToCanvas: total, random: &random)
+        draw = drawn
+        step = drawn.transform(width: currentWidth, height: currentHeight)
       case .affine(.matrix(let matrix)):
         step = matrix
-      case .affine(.named(let rotate, let scale, let translateX, let translateY, let shearX, let shearY)):
-        let center = AffineTransform.center(width: currentWidth, height: currentHeight)
-        step = AffineTransform.translation(x: translateX, y: translateY)
-          * AffineTransform.rotation(degrees: rotate, center: center)
-          * AffineTransform.shear(xDegrees: shearX, yDegrees: shearY, center: center)
-          * AffineTransform.scale(scale, center: center)
+      case .affine(.named(let parameters)):
+        step = parameters.transform(center: AffineTransform.center(width: currentWidth, height: currentHeight))
       case .resize(let resize):
         switch resize {
         case .size(let w, let h):
@@ -69,13 +125,14 @@ public struct ChainPlanner: Sendable {
           }
         }
         step = ChainPlanner.resizeMap(fromWidth: currentWidth, fromHeight: currentHeight, toWidth: nextWidth, toHeight: nextHeight)
-        isResize = true
+        kind = .resize
       case .centerCrop(let w, let h):
         // torchvision: top = int(round((H - h) / 2)), Python rounds half to even.
         let left = (Double(currentWidth - w) / 2).rounded(.toNearestOrEven)
         let top = (Double(currentHeight - h) / 2).rounded(.toNearestOrEven)
         step = AffineTransform.translation(x: -left, y: -top)
         nextWidth = w; nextHeight = h
+        kind = .shift
       case .pad(.canvas(let w, let h, let position)):
         let spareX = w - currentWidth, spareY = h - currentHeight
         let left: Int, top: Int
@@ -87,15 +144,17 @@ public struct ChainPlanner: Sendable {
         }
         step = AffineTransform.translation(x: Double(left), y: Double(top))
         nextWidth = w; nextHeight = h
+        kind = .shift
       case .pad(.borders(let left, let top, let right, let bottom)):
         step = AffineTransform.translation(x: Double(left), y: Double(top))
         nextWidth = currentWidth + left + right; nextHeight = currentHeight + top + bottom
+        kind = .shift
       case .normalize, .learnedAffine:
         continue
       }
       total = step * total
       currentWidth = nextWidth; currentHeight = nextHeight
-      steps.append(StageStep(transform: step, width: nextWidth, height: nextHeight, isResize: isResize))
+      steps.append(StageStep(transform: step, width: nextWidth, height: nextHeight, kind: kind, draw: draw))
     }
     return SampleGeometry(transform: total, outputWidth: currentWidth, outputHeight: currentHeight, steps: steps)
   }
@@ -113,41 +172,38 @@ public struct ChainPlanner: Sendable {
     return min(value, high)
   }
 
-  /// Draws one `random_affine` step. Draw order is fixed (angle, scale, shear x, shear y,
-  /// translate x, translate y, hflip, vflip) and every draw happens even when its range is empty,
-  /// so adding a parameter to a stage never shifts the random numbers of later stages.
-  static func randomAffine(_ p: RandomAffineStage, width: Int, height: Int, sourceWidth: Int, sourceHeight: Int, sourceToCanvas: AffineTransform, random: inout RandomStream) -> AffineTransform {
+  /// Draws one `random_affine` step on a `width` x `height` canvas. Draw order is fixed (angle,
+  /// scale, shear x, shear y, translate x, translate y, hflip, vflip) and every draw happens even
+  /// when its range is empty, so adding a parameter to a stage never shifts the random numbers of
+  /// later stages. `translate: inside` needs the source size and the map of the earlier stages.
+  static func randomAffine(_ p: RandomAffineStage, width: Int, height: Int, sourceWidth: Int, sourceHeight: Int, sourceToCanvas: AffineTransform, random: inout RandomStream) -> RandomAffineDraw {
     let angle = random.uniform(p.degrees.lowerBound, p.degrees.upperBound)
     let scale = random.uniform(p.scale.lowerBound, p.scale.upperBound)
     let shearX = random.uniform(p.shearX.lowerBound, p.shearX.upperBound)
     let shearY = random.uniform(p.shearY.lowerBound, p.shearY.upperBound)
     let unitX = random.uniform(0, 1), unitY = random.uniform(0, 1)
     let flipX = random.uniform(0, 1) < p.hflip, flipY = random.uniform(0, 1) < p.vflip
-    let center = AffineTransform.center(width: width, height: height)
-    // torchvision's order about the centre: rotate, then shear, then scale (applied right to left).
-    let linear = AffineTransform.rotation(degrees: angle, center: center)
-      * AffineTransform.shear(xDegrees: shearX, yDegrees: shearY, center: center)
-      * AffineTransform.scale(scale, center: center)
-    var translation = (x: 0.0, y: 0.0)
+    var parameters = AffineParameters(angle: angle, scale: scale, shearX: shearX, shearY: shearY)
     switch p.translate {
     case .none:
       break
     case .fraction(let fx, let fy):
-      translation = ((2 * unitX - 1) * fx * Double(width), (2 * unitY - 1) * fy * Double(height))
+      // RandomAffine: int(round(uniform(-max_d, max_d))) with max_d = fraction · size.
+      parameters.translateX = ((2 * unitX - 1) * fx * Double(width)).rounded(.toNearestOrEven)
+      parameters.translateY = ((2 * unitY - 1) * fy * Double(height)).rounded(.toNearestOrEven)
     case .inside:
       // NOTE: the content is the decoded image's rectangle (pixel edges at -0.5 and W-0.5)
       // carried through the earlier stages; the translation range keeps its bounding box within
       // the canvas edges. If the box is larger than the canvas the range is reversed and we draw
       // within it anyway, which keeps the overhang balanced around the centre.
+      let linear = parameters.transform(center: AffineTransform.center(width: width, height: height))
       let box = boundingBox(linear * sourceToCanvas, width: sourceWidth, height: sourceHeight)
       let lowX = -0.5 - box.minX, highX = Double(width) - 0.5 - box.maxX
       let lowY = -0.5 - box.minY, highY = Double(height) - 0.5 - box.maxY
-      translation = (lowX + unitX * (highX - lowX), lowY + unitY * (highY - lowY))
+      parameters.translateX = lowX + unitX * (highX - lowX)
+      parameters.translateY = lowY + unitY * (highY - lowY)
     }
-    var step = AffineTransform.translation(x: translation.x, y: translation.y) * linear
-    if flipX { step = AffineTransform.horizontalFlip(width: width) * step }
-    if flipY { step = AffineTransform.verticalFlip(height: height) * step }
-    return step
+    return RandomAffineDraw(parameters: parameters, hflip: flipX, vflip: flipY)
   }
 
   /// Bounding box of a `width` x `height` image's rectangle under `transform`.

@@ -1,3 +1,6 @@
+// NOTE: CYaml is Yams' copy of libyaml; its event API (which Yams keeps internal) lets the limits
+// below be checked before Yams builds anything.
+import CYaml
 import Yams
 
 // MARK: - Errors
@@ -67,9 +70,11 @@ public struct ConfigNode: Sendable, CustomStringConvertible {
 
   // MARK: Conversion from Yams
 
-  /// Parses YAML text into a node tree; syntax errors and duplicate keys become `PipelineError`s.
+  /// Parses YAML text into a node tree; syntax errors, duplicate keys and documents over the
+  /// limits (`maxBytes`, `maxDepth`, `maxNodes`) become `PipelineError`s.
   /// An empty document gives an empty mapping.
   public static func parse(yaml: String, file: String) throws -> ConfigNode {
+    try checkLimits(yaml, file: file)
     let root: Node?
     do {
       root = try Yams.compose(yaml: yaml)
@@ -80,6 +85,78 @@ public struct ConfigNode: Sendable, CustomStringConvertible {
     }
     guard let root else { return ConfigNode(value: .mapping([]), file: file, line: 1, column: 1) }
     return try convert(root, file: file)
+  }
+
+  // MARK: Limits (a pipeline file is untrusted input)
+
+  /// Largest YAML text accepted, in bytes (pipeline files are a few KB).
+  public static let maxBytes = 1 << 20
+  /// Deepest nesting of sequences and mappings accepted (pipeline files need about 8).
+  public static let maxDepth = 64
+  /// Most nodes a document may have once every alias is expanded (pipeline files have hundreds).
+  public static let maxNodes = 100_000
+
+  /// Rejects text over `maxBytes`, nesting deeper than `maxDepth`, and documents whose aliases
+  /// expand to more than `maxNodes` nodes ("billion laughs"), from libyaml's event stream,
+  /// before Yams builds the tree (whose recursion a deep file would overflow) and before
+  /// `convert` expands the aliases (which share storage in Yams' nodes, so expansion is where
+  /// such a file explodes). The expanded size is counted exactly: an alias adds the node count
+  /// its anchor had when it was defined. Syntax errors are left to `Yams.compose` to report.
+  static func checkLimits(_ yaml: String, file: String) throws {
+    var bytes = Array(yaml.utf8)
+    guard bytes.count <= maxBytes else {
+      throw PipelineError(file: file, line: 0, reason: "the pipeline file is larger than \(maxBytes / 1024) KiB; pipeline files are small YAML documents")
+    }
+    if bytes.isEmpty { return }
+    // NOTE: libyaml keeps a pointer to the parser inside the parser (its string reader's
+    // context), so the parser needs an address that stays put: `&localVariable` is only valid
+    // for the duration of one call.
+    let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+    parser.initialize(to: yaml_parser_t())
+    defer { parser.deallocate() }
+    guard yaml_parser_initialize(parser) == 1 else { throw PipelineError(file: file, line: 0, reason: "cannot start the YAML parser (out of memory)") }
+    defer { yaml_parser_delete(parser) }
+    try bytes.withUnsafeMutableBufferPointer { buffer in
+      yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+      yaml_parser_set_input_string(parser, buffer.baseAddress, buffer.count)
+      var anchorSizes: [String: Int] = [:]
+      // Open collections: the node count when each began, and its anchor.
+      var open: [(countAtStart: Int, anchor: String?)] = []
+      var count = 0
+      while true {
+        var event = yaml_event_t()
+        guard yaml_parser_parse(parser, &event) == 1 else { return }
+        defer { yaml_event_delete(&event) }
+        let line = Int(event.start_mark.line) + 1
+        switch event.type {
+        case YAML_STREAM_END_EVENT:
+          return
+        case YAML_SCALAR_EVENT:
+          count += 1
+          if let anchor = anchorName(event.data.scalar.anchor) { anchorSizes[anchor] = 1 }
+        case YAML_ALIAS_EVENT:
+          count += anchorName(event.data.alias.anchor).flatMap { anchorSizes[$0] } ?? 1
+        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+          let anchor = anchorName(event.type == YAML_SEQUENCE_START_EVENT ? event.data.sequence_start.anchor : event.data.mapping_start.anchor)
+          open.append((count, anchor))
+          count += 1
+          guard open.count <= maxDepth else {
+            throw PipelineError(file: file, line: line, reason: "the YAML nests deeper than \(maxDepth) levels; pipeline files need only a few")
+          }
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+          if let collection = open.popLast(), let anchor = collection.anchor { anchorSizes[anchor] = count - collection.countAtStart }
+        default:
+          break
+        }
+        guard count <= maxNodes else {
+          throw PipelineError(file: file, line: line, reason: "the YAML's aliases expand to more than \(maxNodes) values; pipeline files need only hundreds (anchors may be reused, not multiplied)")
+        }
+      }
+    }
+  }
+
+  private static func anchorName(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+    pointer.map { String(cString: $0) }
   }
 
   private static func convert(_ node: Node, file: String) throws -> ConfigNode {

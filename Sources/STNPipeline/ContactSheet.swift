@@ -1,27 +1,52 @@
+import Foundation
 import STNImageIO
 
-/// One sample on a contact sheet: the decoded original, its transformed version, a caption.
+/// One sample on a contact sheet: the decoded original, its transformed version, and the text
+/// under each.
 public struct ContactSheetEntry: Sendable {
   public var original: Image
   public var transformed: Image
+  /// Under the original: what it is ("#12 cat").
   public var caption: String
+  /// Under the original too: its file name.
+  public var name: String
+  /// Under the transformed version: the parameters drawn for it, one short line each.
+  public var parameters: [String]
 
-  public init(original: Image, transformed: Image, caption: String) {
+  public init(original: Image, transformed: Image, caption: String, name: String = "", parameters: [String] = []) {
     self.original = original
     self.transformed = transformed
     self.caption = caption
+    self.name = name
+    self.parameters = parameters
+  }
+
+  /// The lines describing a sample's random draws: rotation, scale, translation (pixels of the
+  /// canvas they act on), shear and flips, as drawn for it.
+  public static func parameterLines(_ geometry: SampleGeometry) -> [String] {
+    var lines: [String] = []
+    for draw in geometry.steps.compactMap(\.draw) {
+      let p = draw.parameters
+      lines.append(String(format: "rot %.1f sc %.2f", p.angle, p.scale))
+      lines.append(String(format: "tx %+.1f ty %+.1f", p.translateX, p.translateY))
+      if p.shearX != 0 || p.shearY != 0 { lines.append(String(format: "shear %.1f %.1f", p.shearX, p.shearY)) }
+      if draw.hflip || draw.vflip { lines.append([draw.hflip ? "hflip" : nil, draw.vflip ? "vflip" : nil].compactMap { $0 }.joined(separator: " ")) }
+    }
+    return lines
   }
 }
 
-/// Lays out originals beside their transformed versions on an RGB sheet, in a grid.
+/// Lays out originals beside their transformed versions on an RGB sheet, in a grid: both in
+/// cells of one size, the original's class and file name under it, the drawn parameters under
+/// the transformed version.
 public enum ContactSheet {
   /// Gap between tiles and around the sheet, in pixels.
   static let gap = 12
-  /// Height of the caption strip under each pair.
-  static let captionHeight = 14
   static let background: UInt8 = 40
+  static let textColor: [UInt8] = [230, 230, 230]
+  static let dimTextColor: [UInt8] = [170, 170, 170]
 
-  /// Side of the square box each image is shown in: the transformed size, enlarged by a whole
+  /// Side of the square cell each image is shown in: the transformed size, enlarged by a whole
   /// factor until it is at least `minimumBox` (small images like 28x28 stay readable).
   static func box(for entries: [ContactSheetEntry], minimumBox: Int) -> (width: Int, height: Int) {
     let width = entries.map(\.transformed.width).max() ?? 1, height = entries.map(\.transformed.height).max() ?? 1
@@ -29,47 +54,49 @@ public enum ContactSheet {
     return (width * factor, height * factor)
   }
 
-  /// The sheet: each original beside its transformed version, the caption underneath.
+  /// The sheet: each original beside its transformed version, text underneath.
   public static func render(_ entries: [ContactSheetEntry], minimumBox: Int = 112) -> Image {
     let box = box(for: entries, minimumBox: minimumBox)
-    let enlargement = box.width / max(1, entries.map(\.transformed.width).max() ?? 1)
     let columns = max(1, Int(Double(entries.count).squareRoot().rounded(.up)))
     let rows = max(1, (entries.count + columns - 1) / columns)
+    let lines = max(2, entries.map(\.parameters.count).max() ?? 0)
+    let captionHeight = 3 + lines * BitmapFont.lineHeight
     let pairWidth = 2 * box.width + gap / 2, pairHeight = box.height + captionHeight
     let width = gap + columns * (pairWidth + gap), height = gap + rows * (pairHeight + gap)
     var sheet = Image(width: width, height: height, channels: 3, repeating: background)
     for (i, entry) in entries.enumerated() {
       let x = gap + (i % columns) * (pairWidth + gap), y = gap + (i / columns) * (pairHeight + gap)
-      paste(fit(entry.original, into: box, enlargement: enlargement), onto: &sheet, x: x, y: y, box: box)
-      paste(fit(entry.transformed, into: box, enlargement: enlargement), onto: &sheet, x: x + box.width + gap / 2, y: y, box: box)
+      paste(fit(entry.original, into: box), onto: &sheet, x: x, y: y, box: box)
+      paste(fit(entry.transformed, into: box), onto: &sheet, x: x + box.width + gap / 2, y: y, box: box)
     }
     var canvas = Canvas(image: sheet)
+    let characters = max(1, (box.width + BitmapFont.advance - BitmapFont.glyphWidth) / BitmapFont.advance)
+    func clip(_ text: String) -> String { text.count <= characters ? text : String(text.prefix(max(1, characters - 2))) + ".." }
     for (i, entry) in entries.enumerated() {
-      let x = gap + (i % columns) * (pairWidth + gap), y = gap + (i / columns) * (pairHeight + gap)
-      canvas.drawText(entry.caption, x: x + 1, y: y + box.height + 3, color: [230, 230, 230])
+      let x = gap + (i % columns) * (pairWidth + gap), y = gap + (i / columns) * (pairHeight + gap) + box.height + 3
+      canvas.drawText(clip(entry.caption), x: x + 1, y: y, color: textColor)
+      canvas.drawText(clip(entry.name), x: x + 1, y: y + BitmapFont.lineHeight, color: dimTextColor)
+      for (k, line) in entry.parameters.enumerated() {
+        canvas.drawText(clip(line), x: x + box.width + gap / 2 + 1, y: y + k * BitmapFont.lineHeight, color: textColor)
+      }
     }
     return canvas.image
   }
 
-  /// Scales `image` to fit `box` keeping its aspect: area shrink, or whole-factor nearest
-  /// enlargement (crisp pixels, so the sheet shows what the model sees).
-  static func fit(_ image: Image, into box: (width: Int, height: Int), enlargement: Int) -> Image {
-    if image.width > box.width || image.height > box.height {
-      let scale = min(Double(box.width) / Double(image.width), Double(box.height) / Double(image.height))
-      return AreaResize.resize(image, width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
+  /// Scales `image` to fill the cell keeping its aspect: small images (under 64 pixels a side,
+  /// like 28x28 digits) by the largest whole-factor nearest enlargement that fits (crisp pixels,
+  /// so the sheet shows what the model sees), others with torchvision's antialiased bilinear
+  /// resize to the exact fit.
+  static func fit(_ image: Image, into box: (width: Int, height: Int)) -> Image {
+    let scale = min(Double(box.width) / Double(image.width), Double(box.height) / Double(image.height))
+    if max(image.width, image.height) < 64 && scale >= 2 {
+      return image.upscaledNearest(factor: Int(scale))
     }
-    // The same whole factor as the transformed images where it fits, so sizes compare.
-    let factor = max(1, min(enlargement, box.width / image.width, box.height / image.height))
-    if factor == 1 { return image }
-    var large = Image(width: image.width * factor, height: image.height * factor, channels: image.channels)
-    for y in 0..<large.height {
-      for x in 0..<large.width {
-        for c in 0..<image.channels {
-          large.pixels[(y * large.width + x) * image.channels + c] = image.pixels[((y / factor) * image.width + x / factor) * image.channels + c]
-        }
-      }
-    }
-    return large
+    let width = max(1, min(box.width, Int((Double(image.width) * scale).rounded()))), height = max(1, min(box.height, Int((Double(image.height) * scale).rounded())))
+    if width == image.width && height == image.height { return image }
+    let x = SeparableResample.Axis(rows: SeparableResample.triangleRows(source: image.width, destination: width))
+    let y = SeparableResample.Axis(rows: SeparableResample.triangleRows(source: image.height, destination: height))
+    return SeparableResample.resampleUInt8(image, x: x, y: y, fill: [0])
   }
 
   /// Copies `image` (gray or RGB) centred in the box at (x, y) of the RGB sheet.
@@ -118,24 +145,27 @@ public struct ExportJob {
     let processor = try SampleProcessor(config: config)
     try config.requirePredictor(predictor, what: "stn export with a pipeline")
     let shown = indices
+    try LearnedStep.checkInput(processor: processor, predictor: predictor, dataset: dataset, candidates: shown)
     var samples: [Result<PreparedSample, any Error>] = shown.map { index in
       Result { try processor.prepare(dataset: dataset, index: index, epoch: epoch) }
     }
     if let predictor, config.hasLearnedStage {
       // One forward pass for the whole sheet (at most `count` images, a batch).
-      let readable = samples.indices.filter { if case .success = samples[$0] { return true } else { return false } }
-      let completed = LearnedBatch.complete(readable.compactMap { try? samples[$0].get() }, processor: processor, predictor: predictor, threads: threads)
-      for (k, slot) in readable.enumerated() { samples[slot] = completed[k] }
+      samples = LearnedStep.complete(samples, processor: processor, predictor: predictor, threads: threads)
     }
     var entries: [ContactSheetEntry] = []
     var skipped: [SkippedSample] = []
     for (index, sample) in zip(shown, samples) {
       do {
-        let original = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
+        let original = try dataset.loadImage(at: index, options: config.decodeOptions)
         let transformed = try processor.renderUInt8(try sample.get())
         let label = dataset.label(at: index)
         let className = label >= 0 && label < dataset.classes.count ? dataset.classes[label] : "\(label)"
-        entries.append(ContactSheetEntry(original: original, transformed: transformed, caption: "#\(index) \(className)"))
+        let geometry = processor.plan(sourceWidth: original.width, sourceHeight: original.height, epoch: epoch, index: index)
+        var parameters = ContactSheetEntry.parameterLines(geometry)
+        if config.hasLearnedStage { parameters.append("learned") }
+        entries.append(ContactSheetEntry(original: original, transformed: transformed, caption: "#\(index) \(className)",
+                                         name: (dataset.relativePath(at: index) as NSString).lastPathComponent, parameters: parameters))
       } catch {
         skipped.append(SkippedSample(index: index, path: dataset.sourcePath(at: index), reason: "\(error)"))
       }

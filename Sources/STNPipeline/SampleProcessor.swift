@@ -56,9 +56,12 @@ public struct PreparedSample: Sendable {
   public var transform: AffineTransform
   public var outputWidth: Int
   public var outputHeight: Int
-  /// The JPEG DCT reduction used (1, 2, 4 or 8) and whether the area prefilter ran.
+  /// The JPEG DCT reduction used (1, 2, 4 or 8) and whether the box prefilter ran.
   public var decodeDenominator: Int
   public var prefiltered: Bool
+  /// For chains of `resize`/`center_crop`/`pad` only: the separable resample that renders them
+  /// exactly (torchvision `Resize`, hard-edged crops and pads) instead of the bilinear warp.
+  public var resampleAxes: (x: SeparableResample.Axis, y: SeparableResample.Axis)?
   /// Size of the image as stored in the file.
   public var sourceWidth: Int
   public var sourceHeight: Int
@@ -78,6 +81,11 @@ struct PendingLearned: Sendable {
 /// Turns dataset entries into outputs: decode (reduced when the chain shrinks a JPEG enough),
 /// compose every geometric stage into one transform, prefilter when it still minifies, and
 /// resample once into uint8 (for writing) or normalized float32 CHW (for batches).
+///
+/// Two renderers: a chain made only of `resize`, `center_crop` and `pad` (bilinear, zeros
+/// padding) is rendered by `SeparableResample`, which equals torchvision `Resize(antialias=True)`
+/// followed by hard-edged crops and pads; every other chain by the one bilinear warp of the
+/// composed transform (torchvision `F.affine`/`grid_sample` for a single affine stage).
 public final class SampleProcessor: @unchecked Sendable {
   public let config: PipelineConfig
   /// Stages before a `learned_affine` (all of them when there is none).
@@ -85,6 +93,8 @@ public final class SampleProcessor: @unchecked Sendable {
   /// Stages after the `learned_affine`, or nil when there is none.
   let suffix: ChainPlanner?
   let learnedCheckpoint: String?
+  /// True when `prefix` is rendered by the separable resampler (see the type's summary).
+  let rendersSeparably: Bool
   public let outputScale: [Float]
   public let outputBias: [Float]
   let options: WarpOptions
@@ -98,7 +108,7 @@ public final class SampleProcessor: @unchecked Sendable {
 
   public init(config: PipelineConfig) throws {
     self.config = config
-    let learned = config.stages.enumerated().filter { if case .learnedAffine = $0.element.stage { return true } else { return false } }
+    let learned = config.stages.enumerated().filter { $0.element.stage.isLearned }
     if learned.count > 1 {
       throw PipelineError(file: config.path, line: config.stages[learned[1].offset].line, reason: "only one learned_affine stage is supported")
     }
@@ -111,6 +121,8 @@ public final class SampleProcessor: @unchecked Sendable {
       suffix = nil
       learnedCheckpoint = nil
     }
+    rendersSeparably = suffix == nil && config.resample.interpolation == .bilinear && config.resample.padding == .zeros
+      && !prefix.stages.isEmpty && prefix.stages.allSatisfy(\.isResizeCropOrPad)
     (outputScale, outputBias) = config.outputScaleBias
     let fill = config.resample.fill.map { Float($0) }
     options = WarpOptions(mode: config.resample.interpolation, padding: config.resample.padding,
@@ -125,6 +137,13 @@ public final class SampleProcessor: @unchecked Sendable {
     guard let suffix else { return (geometry.outputWidth, geometry.outputHeight) }
     let after = suffix.plan(width: geometry.outputWidth, height: geometry.outputHeight, random: &random)
     return (after.outputWidth, after.outputHeight)
+  }
+
+  /// The plan of the stages before any `learned_affine` for a source of the given size, with the
+  /// random parameters sample `index` draws in `epoch` (what `prepare` uses; for inspection).
+  public func plan(sourceWidth: Int, sourceHeight: Int, epoch: Int, index: Int) -> SampleGeometry {
+    var random = randomStream(epoch: epoch, index: index)
+    return prefix.plan(width: sourceWidth, height: sourceHeight, random: &random)
   }
 
   /// The sample's random stream: a pure function of (seed, epoch, index).
@@ -142,16 +161,18 @@ public final class SampleProcessor: @unchecked Sendable {
   public func prepare(dataset: any ImageDataset, index: Int, epoch: Int) throws -> PreparedSample {
     var random = randomStream(epoch: epoch, index: index)
     let path = dataset.sourcePath(at: index)
-    var options = DecodeOptions(channels: config.channels)
+    var options = config.decodeOptions
 
     // Plan first when the file is a JPEG: the plan decides how far the DCT may reduce.
     var geometry: SampleGeometry?
     var sourceWidth = 0, sourceHeight = 0
     let decoded: Image
-    if suffix == nil, config.resample.interpolation == .bilinear, SampleProcessor.isJPEGName(path) {
+    // NOTE: the separable path decodes at full size: its filter already antialiases, and a
+    // DCT-reduced decode would not equal torchvision's Resize of the full image.
+    if suffix == nil, !rendersSeparably, config.resample.interpolation == .bilinear, SampleProcessor.isJPEGName(path) {
       // One read serves both the header probe and the (possibly reduced) decode.
       let bytes = try AtomicFile.read(path)
-      let info = try ImageCodec.probe(bytes: bytes, path: path)
+      let info = try ImageCodec.probe(bytes: bytes, path: path, options: options)
       sourceWidth = info.width; sourceHeight = info.height
       let planned = prefix.plan(width: info.width, height: info.height, random: &random)
       geometry = planned
@@ -174,7 +195,7 @@ public final class SampleProcessor: @unchecked Sendable {
     var sample = PreparedSample(
       index: index, label: dataset.label(at: index), image: decoded, transform: geometry.transform,
       outputWidth: geometry.outputWidth, outputHeight: geometry.outputHeight,
-      decodeDenominator: options.jpegScaleDenominator, prefiltered: false,
+      decodeDenominator: options.jpegScaleDenominator, prefiltered: false, resampleAxes: nil,
       sourceWidth: sourceWidth, sourceHeight: sourceHeight, pending: nil)
     // NOTE: the plan is in the file's pixel coordinates; a reduced decode is folded in by the
     // exact size ratio (libjpeg rounds reduced sizes up, so the ratio is not exactly 1/d).
@@ -183,6 +204,10 @@ public final class SampleProcessor: @unchecked Sendable {
     }
     if suffix != nil {
       sample.pending = PendingLearned(prefix: sample.transform, random: random)
+      return sample
+    }
+    if rendersSeparably, let axes = SeparableResample.axes(steps: geometry.steps, sourceWidth: decoded.width, sourceHeight: decoded.height) {
+      sample.resampleAxes = axes
       return sample
     }
     try prefilterIfMinifying(&sample, path: path)
@@ -283,6 +308,9 @@ public final class SampleProcessor: @unchecked Sendable {
   public func renderUInt8(_ sample: PreparedSample) throws -> Image {
     try requireComplete(sample)
     if SampleProcessor.isIdentity(sample) { return sample.image }
+    if let axes = sample.resampleAxes {
+      return SeparableResample.resampleUInt8(sample.image, x: axes.x, y: axes.y, fill: options.fill)
+    }
     guard let inverse = sample.transform.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
     var output = Image(width: sample.outputWidth, height: sample.outputHeight, channels: sample.image.channels)
     sample.image.pixels.withUnsafeBufferPointer { pixels in
@@ -307,6 +335,10 @@ public final class SampleProcessor: @unchecked Sendable {
           for i in 0..<plane { output[c * plane + i] = Float(pixels[i * channels + c]) * scale + bias }
         }
       }
+      return
+    }
+    if let axes = sample.resampleAxes {
+      SeparableResample.resampleNormalized(sample.image, x: axes.x, y: axes.y, fill: options.fill, output: output, scale: outputScale, bias: outputBias)
       return
     }
     guard let inverse = sample.transform.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }

@@ -17,7 +17,7 @@ public enum StepByStepReference {
     let fillValues = (0..<channels).map { Float(fill.count == channels ? fill[$0] : (fill.first ?? 0)) }
     var current = image.pixels.map { Float($0) }
     for step in geometry.steps {
-      if step.isResize {
+      if step.kind == .resize {
         current = resizeAntialiased(current, width: width, height: height, channels: channels, toWidth: step.width, toHeight: step.height)
       } else {
         current = warpBilinear(current, width: width, height: height, channels: channels, transform: step.transform,
@@ -113,7 +113,7 @@ extension SampleProcessor {
   /// resampled on its own), with exactly the random parameters `prepare` draws.
   public func referenceRender(dataset: any ImageDataset, index: Int, epoch: Int) throws -> Image {
     if suffix != nil { throw PipelineError(file: config.path, line: 0, reason: "the step-by-step reference does not model learned_affine") }
-    let image = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
+    let image = try dataset.loadImage(at: index, options: config.decodeOptions)
     var random = randomStream(epoch: epoch, index: index)
     let geometry = prefix.plan(width: image.width, height: image.height, random: &random)
     return StepByStepReference.render(image, geometry: geometry, fill: config.resample.fill)

@@ -1,4 +1,5 @@
 import Foundation
+import STNFiles
 import STNImageIO
 import STNNetwork
 import STNPipeline
@@ -17,7 +18,10 @@ public enum CheckpointExport {
     public var count = 24
     public var split = "test"
     public var threads = 2
-    public var noRandom = false
+    /// Also apply the pipeline's random stages (see `EvalRequest.random`).
+    public var random = false
+    /// Replace an existing sheet, or write into a non-empty folder.
+    public var overwrite = false
     public init(checkpoint: String, input: String, output: String) {
       self.checkpoint = checkpoint
       self.input = input
@@ -26,17 +30,32 @@ public enum CheckpointExport {
   }
 
   /// Runs the export; returns a one-line description of what was written.
+  /// Everything that can be checked before the work is, first: the output overlaps neither
+  /// the input nor the checkpoint, and replaces nothing unless `overwrite`.
   public static func run(_ request: Request) throws -> String {
-    let dataset = try TrainingSession.openData(request.input, split: request.split)
-    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: nil, data: dataset)
-    if request.noRandom { inference.removeRandomStages() }
+    let lower = request.output.lowercased()
+    let sheet = lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
+    try OutputLocation.refuseOverlap(output: request.output, inputs: [request.input, request.checkpoint])
+    let opened = try TrainingSession.openData(request.input, split: request.split)
+    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: nil, data: opened)
+    let dataset = try inference.naming(opened)
+    if !request.random { inference.removeRandomStages() }
+    try inference.checkInput(dataset: dataset, data: request.input, pipeline: nil, checkpoint: request.checkpoint)
     guard !inference.model.spatialTransformers.isEmpty else {
       throw TrainSessionError("\(request.checkpoint): its model has no spatial transformer to show")
     }
-    let lower = request.output.lowercased()
-    let sheet = lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
-    let knownClasses = dataset.classes.allSatisfy { inference.classNames.contains($0) }
-    let map = knownClasses ? try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.input) : nil
+    if sheet {
+      try OutputLocation.prepareFile(request.output, overwrite: request.overwrite)
+    } else {
+      try OutputLocation.prepareFolder(request.output, policy: request.overwrite ? .overwrite : .refuse)
+    }
+    let names = sheet ? nil : try AugmentPlan(dataset: dataset, indices: Array(0..<dataset.count), copies: 1, format: .png,
+                                              caseSensitive: OutputLocation.namesAreCaseSensitive(in: request.output))
+    let writer = BatchedFileWriter(syncPath: sheet ? "." : request.output)
+    // Classes matched to the checkpoint's by name (or folder spelling); unknown ones are shown as they are.
+    let matched = Result { try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.input) }
+    let knownClasses = (try? matched.get()) != nil
+    let map = (try? matched.get()) ?? nil
     let provider = PipelineBatches(
       config: inference.config, dataset: dataset, threads: request.threads,
       classNames: knownClasses ? inference.classNames : dataset.classes, labelMap: map)
@@ -58,8 +77,8 @@ public enum CheckpointExport {
           images += [inputs[k], outputs[k]]
           labels += ["input", predicted == truth ? "-> \(predicted)" : "-> \(predicted) (\(truth))"]
         } else {
-          let relative = (dataset.relativePath(at: batch.indices[k]) as NSString).deletingPathExtension + ".png"
-          try ImageCodec.write(outputs[k], to: request.output + "/" + relative)
+          guard let names else { continue }
+          try writer.write(try ImageCodec.encodePNG(outputs[k]), to: request.output + "/" + names.relativeOutput(job: batch.indices[k]))
           written += 1
         }
       }
@@ -69,9 +88,10 @@ public enum CheckpointExport {
       let picture = Canvas.grid(
         images: images, labels: labels, columns: 8, cellScale: scale, padding: 6,
         title: "input | transformed -> predicted (true), \((request.checkpoint as NSString).lastPathComponent)")
-      try ImageCodec.write(picture, to: request.output)
+      try ImageCodec.write(picture, to: request.output, options: .pictures)
       return "wrote \(request.output): \(images.count / 2) samples, \(picture.width)x\(picture.height)"
     }
+    try writer.finish()
     return "wrote \(written) rectified images under \(request.output)"
   }
 }

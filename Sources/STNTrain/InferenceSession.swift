@@ -60,9 +60,37 @@ public struct InferenceModel {
     return config
   }
 
-  /// Drops `random_affine` stages (evaluating on data that is not to be distorted).
+  /// Keeps only what is deterministic: `random_affine` stages are dropped and a `pad` at a
+  /// random position pads centred (same size). Evaluation does this by default, torchvision's
+  /// train/eval convention.
   public mutating func removeRandomStages() {
-    config.stages.removeAll { if case .randomAffine = $0.stage { return true } else { return false } }
+    config.stages = config.stages.compactMap { entry in
+      var entry = entry
+      switch entry.stage {
+      case .randomAffine: return nil
+      case .pad(.canvas(let width, let height, .random)): entry.stage = .pad(.canvas(width: width, height: height, position: .center))
+      default: break
+      }
+      return entry
+    }
+  }
+
+  /// IDX data with the checkpoint's class names (its labels are the checkpoint's label
+  /// numbers); other data as it is (image-folder classes are matched by name).
+  public func naming(_ dataset: any ImageDataset) throws -> any ImageDataset {
+    guard var idx = dataset as? IDXDataset, idx.classes != classNames, idx.classes.count <= classNames.count else { return dataset }
+    try idx.name(classes: classNames)
+    return idx
+  }
+
+  /// Before any work: the pipeline turns `dataset`'s samples into the model's input size (a
+  /// mismatch is one error naming the pipeline and both sizes, not a trap in the network).
+  public func checkInput(dataset: any ImageDataset, data: String, pipeline: String?, checkpoint: String) throws {
+    let produced = try TrainingSession.inputShape(config: config, dataset: dataset)
+    guard produced == model.inputShape else {
+      let what = pipeline.map { "--pipeline \($0)" } ?? "the checkpoint's recorded pipeline"
+      throw TrainSessionError("\(what) produces \(produced.map(String.init).joined(separator: "x")) (C x H x W) from \(data), but the model of \(checkpoint) expects \(model.inputShape.map(String.init).joined(separator: "x")); add or fix a resize/pad stage")
+    }
   }
 
   /// The `TrainableClassifier` view used by the evaluator (no optimizer).
@@ -104,8 +132,10 @@ public struct EvalRequest: Sendable {
   public var pipeline: String?
   public var threads = 2
   public var batchSize = 256
-  /// Evaluate without the pipeline's random stages.
-  public var noRandom = false
+  /// Also apply the pipeline's random stages, drawn once from the fixed evaluation key (seed,
+  /// epoch 0), as `stn train`'s per-epoch test pass does. Off by default: evaluation applies only
+  /// the deterministic stages (torchvision's train/eval convention).
+  public var random = false
   public init(checkpoint: String, data: String) {
     self.checkpoint = checkpoint
     self.data = data
@@ -116,9 +146,11 @@ public struct EvalRequest: Sendable {
 public enum EvaluationSession {
   /// Evaluates; `output` receives the human-readable report; returns the JSON summary.
   public static func run(_ request: EvalRequest, output: (String) -> Void) throws -> JSONText {
-    let dataset = try TrainingSession.openData(request.data, split: request.split)
-    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: dataset)
-    if request.noRandom { inference.removeRandomStages() }
+    let opened = try TrainingSession.openData(request.data, split: request.split)
+    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: opened)
+    let dataset = try inference.naming(opened)
+    if !request.random { inference.removeRandomStages() }
+    try inference.checkInput(dataset: dataset, data: request.data, pipeline: request.pipeline, checkpoint: request.checkpoint)
     let map = try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.data)
     let provider = PipelineBatches(
       config: inference.config, dataset: dataset, threads: request.threads, classNames: inference.classNames, labelMap: map)

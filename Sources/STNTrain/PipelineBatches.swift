@@ -3,26 +3,6 @@ import STNImageIO
 import STNPipeline
 import STNTensor
 
-/// A dataset seen through a subset of its indices (validation splits, folds, `--limit`), with
-/// optional relabelling (image-folder classes matched to a checkpoint's classes).
-struct SubsetDataset: ImageDataset {
-  let base: any ImageDataset
-  /// Base index of each subset entry.
-  let indices: [Int]
-  /// Base label -> reported label (nil: unchanged).
-  let labelMap: [Int]?
-  let classes: [String]
-
-  var count: Int { indices.count }
-  func label(at index: Int) -> Int {
-    let label = base.label(at: indices[index])
-    return labelMap.map { $0[label] } ?? label
-  }
-  func relativePath(at index: Int) -> String { base.relativePath(at: indices[index]) }
-  func sourcePath(at index: Int) -> String { base.sourcePath(at: indices[index]) }
-  func loadImage(at index: Int, options: DecodeOptions) throws -> Image { try base.loadImage(at: indices[index], options: options) }
-}
-
 /// The real `BatchProvider`: a pipeline's streaming `BatchLoader` over a dataset.
 ///
 /// Training batches of epoch *e* (1-based) draw their random stages from (seed, e, sample), so
@@ -65,7 +45,7 @@ public final class PipelineBatches: BatchProvider {
     }
     let whole = indices.count == dataset.count && indices.elementsEqual(0..<dataset.count)
     let source: any ImageDataset = whole && labelMap == nil
-      ? dataset : SubsetDataset(base: dataset, indices: indices, labelMap: labelMap, classes: classNames)
+      ? dataset : DatasetSubset(base: dataset, indices: indices, labelMap: labelMap, classes: classNames)
     let loader = try BatchLoader(
       config: settings, dataset: source, epoch: training ? epoch : PipelineBatches.evaluationEpoch, threads: threads,
       predictor: predictor)

@@ -23,6 +23,6 @@ public enum TrainingCurves {
 
   /// Writes `curves.png` atomically.
   public static func write(_ rows: [EpochMetrics], title: String, to path: String) throws {
-    try ImageCodec.write(render(rows, title: title), to: path)
+    try ImageCodec.write(render(rows, title: title), to: path, options: .pictures)
   }
 }

@@ -38,6 +38,8 @@ public struct TrainRequest: Sendable {
   public var initFrom: String?
   /// Skip the per-epoch test pass even when the pipeline declares a test split.
   public var skipTest = false
+  /// Start a new run in a folder that already holds one (or other files).
+  public var overwrite = false
 
   public init(pipeline: String) { self.pipeline = pipeline }
 }
@@ -55,32 +57,10 @@ public struct TrainOutcome {
 public enum TrainingSession {
   // MARK: - Pieces shared with eval and export
 
-  /// Opens a pipeline's source.
-  public static func openSource(_ source: SourceSpec) throws -> any ImageDataset {
-    switch source {
-    case .imageFolder(let path): return try ImageFolder(root: path)
-    case .idx(let folder, let split): return try IDXDataset.locate(folder: folder, split: split)
-    }
-  }
-
-  /// Opens `--data PATH`: a folder holding IDX files (the `split`), an IDX image file, or an
-  /// image folder (root/<class>/<image>).
+  /// Opens `--input PATH` (eval, export): a folder holding IDX files (the `split`), an IDX
+  /// image file, or an image folder (`ImageDatasets.open`).
   public static func openData(_ path: String, split: String) throws -> any ImageDataset {
-    var isFolder: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
-      throw TrainSessionError("\(path): no such file or folder")
-    }
-    if !isFolder.boolValue {
-      let name = (path as NSString).lastPathComponent
-      guard name.contains("images-idx3") else { throw TrainSessionError("\(path): expected a folder or an IDX image file (*-images-idx3-ubyte[.gz])") }
-      let labels = (path as NSString).deletingLastPathComponent + "/" + name.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
-      return try IDXDataset(images: path, labels: FileManager.default.fileExists(atPath: labels) ? labels : nil)
-    }
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-    if names.contains(where: { $0.contains("-images-idx3-ubyte") }) {
-      return try IDXDataset.locate(folder: path, split: split)
-    }
-    return try ImageFolder(root: path)
+    try ImageDatasets.open(path, split: split)
   }
 
   /// The `model:` section as a `ModelSpec`, decoded straight from the YAML node. A decoding
@@ -90,20 +70,9 @@ public enum TrainingSession {
     try ConfigNodeDecoder().decode(ModelSpec.self, from: node) { "model" + describe($0) }
   }
 
-  /// Per-sample output shape [C,H,W] of `config` on `dataset` (from its first readable image).
+  /// Per-sample output shape [C,H,W] of `config` on `dataset` (the loader's probe).
   public static func inputShape(config: PipelineConfig, dataset: any ImageDataset) throws -> [Int] {
-    let processor = try SampleProcessor(config: config)
-    var lastError: Error?
-    for index in 0..<min(dataset.count, 64) {
-      do {
-        let image = try dataset.loadImage(at: index, options: DecodeOptions(channels: config.channels))
-        let size = processor.outputSize(sourceWidth: image.width, sourceHeight: image.height)
-        return [config.channels, size.height, size.width]
-      } catch {
-        lastError = error
-      }
-    }
-    throw TrainSessionError("cannot read a sample to learn the input size: \(lastError.map { "\($0)" } ?? "the dataset is empty")")
+    try SampleProcessor(config: config).sampleShape(dataset: dataset, candidates: Array(0..<min(dataset.count, 64)))
   }
 
   /// The checkpoint's preprocessing record for a pipeline.
@@ -116,13 +85,18 @@ public enum TrainingSession {
 
   /// `labelMap[datasetLabel]` = index of that class name in `classNames`; unknown folders are
   /// an error listing them.
+  /// A folder matches a class by its name or by the folder spelling of it
+  /// (`ImageFolder.folderName(forClass:)`: "T-shirt/top" is written to "T-shirt_top").
   public static func labelMap(dataset: [String], model classNames: [String], data: String) throws -> [Int]? {
     if dataset == classNames { return nil }
-    let unknown = dataset.filter { !classNames.contains($0) }
+    func index(_ name: String) -> Int? {
+      classNames.firstIndex(of: name) ?? classNames.firstIndex { ImageFolder.folderName(forClass: $0) == name }
+    }
+    let unknown = dataset.filter { index($0) == nil }
     guard unknown.isEmpty else {
       throw TrainSessionError("\(data): class folders unknown to the checkpoint: \(unknown.joined(separator: ", ")) (its classes: \(classNames.joined(separator: ", ")))")
     }
-    return dataset.map { name in classNames.firstIndex(of: name) ?? 0 }
+    return dataset.map { index($0) ?? 0 }
   }
 
   // MARK: - Training
@@ -147,15 +121,17 @@ public enum TrainingSession {
     try settings.validate(path: "command line")
     let batchSize = settings.batchSize ?? config.batching.size
     let spec = try modelSpec(from: modelNode)
+    let folder = request.out ?? "runs/" + (config.name ?? ((request.pipeline as NSString).lastPathComponent as NSString).deletingPathExtension)
+    try checkRunFolder(folder, request: request, config: config, settings: settings)
 
     // Data.
-    var dataset = try openSource(source)
+    var dataset = try config.openSource()
     let classNames = dataset.classes
     if let limit = request.limit {
       guard limit >= 1 else { throw TrainSessionError("--limit must be >= 1") }
       if limit < dataset.count {
         let chosen = Array(DataSplit.permutation(count: dataset.count, seed: config.seed &+ 0x11A1).prefix(limit)).sorted()
-        dataset = SubsetDataset(base: dataset, indices: chosen, labelMap: nil, classes: classNames)
+        dataset = DatasetSubset(base: dataset, indices: chosen)
       }
     }
     let shape = try inputShape(config: config, dataset: dataset)
@@ -163,21 +139,16 @@ public enum TrainingSession {
     if let testName = settings.test, !request.skipTest, request.folds == nil {
       let testData: any ImageDataset
       if case .idx(let folder, _) = source, ["test", "t10k", "train"].contains(testName.lowercased()) {
-        testData = try IDXDataset.locate(folder: folder, split: testName)
+        testData = try config.openInput(folder, split: testName)
       } else {
         let folder = testName.hasPrefix("/") ? testName : ((config.path as NSString).deletingLastPathComponent + "/" + testName)
-        testData = try ImageFolder(root: folder)
+        testData = try config.openInput(folder)
       }
       let map = try labelMap(dataset: testData.classes, model: classNames, data: testName)
       test = PipelineBatches(config: config, dataset: testData, threads: request.threads, classNames: classNames, labelMap: map)
     }
     let provider = PipelineBatches(config: config, dataset: dataset, threads: request.threads)
     let yaml = (try? String(contentsOfFile: request.pipeline, encoding: .utf8)) ?? ""
-    let folder = request.out ?? "runs/" + (config.name ?? ((request.pipeline as NSString).lastPathComponent as NSString).deletingPathExtension)
-
-    if !request.resume, FileManager.default.fileExists(atPath: folder + "/last.safetensors") || FileManager.default.fileExists(atPath: folder + "/folds.json") {
-      throw TrainSessionError("\(folder) already holds a run: pass --resume to continue it, or --out NEW_FOLDER")
-    }
 
     /// A fresh model + optimizer (+ optional imported weights) for one run or fold.
     func makeClassifier() throws -> NetworkClassifier {
@@ -207,6 +178,7 @@ public enum TrainingSession {
 
     let first = try makeClassifier()
     output(first.summary)
+    output("classes: " + classNames.joined(separator: ", "))
     output("data: \(dataset.count) images, \(classNames.count) classes, input \(shape), batch \(batchSize); "
       + "\(settings.optimizer.rawValue) lr \(settings.learningRate), \(settings.epochs) epochs; run folder \(folder)")
 
@@ -244,6 +216,26 @@ public enum TrainingSession {
     }
     summary.append(("seconds", .number(Date().timeIntervalSince(started))))
     return TrainOutcome(folder: folder, rows: rows, crossValidation: nil, summary: .object(summary))
+  }
+
+  /// The run folder, before any work: it overlaps no input (data, test data, pipeline,
+  /// weights to start from), can be written, and holds a run only when resuming (or with
+  /// `overwrite`).
+  static func checkRunFolder(_ folder: String, request: TrainRequest, config: PipelineConfig, settings: TrainSettings) throws {
+    var inputs = [request.pipeline, config.sourceFolder, request.initFrom].compactMap { $0 }
+    if let test = settings.test, !["test", "t10k", "train"].contains(test.lowercased()) {
+      inputs.append(test.hasPrefix("/") ? test : ((config.path as NSString).deletingLastPathComponent + "/" + test))
+    }
+    try OutputLocation.refuseOverlap(output: folder, inputs: inputs, flag: "the run folder (--output)")
+    let existing = try OutputLocation.prepareFolder(folder, flag: "run")
+    let holdsRun = FileManager.default.fileExists(atPath: folder + "/last.safetensors") || FileManager.default.fileExists(atPath: folder + "/folds.json")
+    if request.resume {
+      guard holdsRun || request.folds != nil else { throw TrainSessionError("\(folder): nothing to resume (no last.safetensors); drop --resume to start a run") }
+    } else if !existing.isEmpty && !request.overwrite {
+      throw TrainSessionError(holdsRun
+        ? "\(folder) already holds a run: pass --resume to continue it, --overwrite to start again in it, or --output NEW_FOLDER"
+        : "\(folder) is not empty (\(existing.count) entries, e.g. \(existing[0])): pass --overwrite to train into it anyway, or --output NEW_FOLDER")
+    }
   }
 
   static func tensorBoard(_ directory: String, _ config: PipelineConfig) throws -> TrainingTensorBoard {

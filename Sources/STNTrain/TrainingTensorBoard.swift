@@ -63,7 +63,7 @@ public final class TrainingTensorBoard {
     let columns = Int(Double(images.count).squareRoot().rounded(.up))
     let grid = Canvas.grid(images: images, columns: max(1, columns), padding: 2, background: [0, 0, 0])
     try writer.addImage(
-      tag: tag, png: try ImageCodec.encodePNG(grid), width: grid.width, height: grid.height, channels: grid.channels, step: step)
+      tag: tag, png: try ImageCodec.encodePNG(grid, options: EncodeOptions.pictures.png), width: grid.width, height: grid.height, channels: grid.channels, step: step)
   }
 
   /// Closes the event file.

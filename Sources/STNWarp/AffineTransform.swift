@@ -90,7 +90,9 @@ public struct AffineTransform: Equatable, Sendable, CustomStringConvertible {
   }
 
   /// Rotation by `degrees` about `center`, counter-clockwise as the image is displayed
-  /// (torchvision's `rotate`/`RandomAffine` sign: positive angles turn the content to the left).
+  /// (torchvision's `F.rotate`/`RandomRotation` sign: positive angles turn the content to the
+  /// left). NOTE: torchvision's `F.affine`/`RandomAffine` use the opposite sign (clockwise); the
+  /// pipeline's `affine`/`random_affine` stages follow those (STNPipeline `AffineParameters`).
   public static func rotation(degrees: Double, center: (x: Double, y: Double) = (0, 0)) -> AffineTransform {
     let r = degrees * Double.pi / 180
     let cosine = cos(r), sine = sin(r)
@@ -109,6 +111,7 @@ public struct AffineTransform: Equatable, Sendable, CustomStringConvertible {
   }
 
   /// Shear about `center`: x' = x + tan(xDegrees)·(y - cy), y' = y + tan(yDegrees)·(x - cx).
+  /// (torchvision's `F.affine` shears the other way, and composes its two shears in sequence.)
   public static func shear(xDegrees: Double, yDegrees: Double = 0, center: (x: Double, y: Double) = (0, 0)) -> AffineTransform {
     let sx = tan(xDegrees * Double.pi / 180), sy = tan(yDegrees * Double.pi / 180)
     return about(center, AffineTransform(a: 1, b: sx, c: 0, d: sy, e: 1, f: 0))

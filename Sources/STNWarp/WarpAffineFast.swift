@@ -4,7 +4,9 @@ import STNTensor
 // Fast fused warps. Each output row is split analytically into a left border part, an interior
 // span where every tap is inside the source (no bounds checks, no fill, no padding), and a right
 // border part; border pixels take the same per-pixel path as the naive kernels, interior pixels
-// the same arithmetic in SIMD form, so results equal the naive twins bit for bit.
+// the same arithmetic in SIMD form, so results equal the naive twins bit for bit. With AVX-512,
+// bilinear, zeros padding and 3 channels, whole rows go to C kernels that mask the taps outside
+// the source instead (the same values again).
 
 // MARK: - Interior spans
 
@@ -30,11 +32,15 @@ func insideSpan(count: Int, base: Float, step: Float, lower: Double, upper: Doub
     end = Int(max(0, min(Double(count), high.rounded(.up))))
     if end < start { end = start }
   }
-  while start < end && !inside(start) { start += 1 }
-  while end > start && !inside(end - 1) { end -= 1 }
+  // NOTE: the estimate is nearly always right, so each correction is one check that fails. The
+  // `if` in front of each loop keeps that check cheap: bare, the four loops were compiled into
+  // vectorized searches whose set-up ran every time (callgrind: ~1,000 instructions per row
+  // for touchingSpan alone, a third of a B1 uint8 row's kernel).
+  if start < end && !inside(start) { repeat { start += 1 } while start < end && !inside(start) }
+  if end > start && !inside(end - 1) { repeat { end -= 1 } while end > start && !inside(end - 1) }
   if start == end { return 0..<0 }
-  while start > 0 && inside(start - 1) { start -= 1 }
-  while end < count && inside(end) { end += 1 }
+  if start > 0 && inside(start - 1) { repeat { start -= 1 } while start > 0 && inside(start - 1) }
+  if end < count && inside(end) { repeat { end += 1 } while end < count && inside(end) }
   return start..<end
 }
 
@@ -64,6 +70,46 @@ func warpInteriorSpan(_ row: WarpRow, outputWidth: Int, width w: Int, height h: 
   }
   let start = max(spanX.lowerBound, spanY.lowerBound), end = min(spanX.upperBound, spanY.upperBound)
   return start < end ? start..<end : 0..<0
+}
+
+/// True when every byte offset into a width x height x channels source fits in Int32, as the
+/// 8- and 16-lane interior kernels compute them; larger images take the scalar interior loop.
+@inline(__always)
+func interiorOffsetsFitInt32(width: Int, height: Int, channels: Int) -> Bool {
+  width * height * channels <= Int(Int32.max)
+}
+
+/// Reads a warp's source once, line by line, before the warp, when that pays: a source from
+/// memory (not cache) is otherwise read in the warp's rotated order, one cache miss at a time
+/// (B1, 64 different 224x224x3 images: the AVX-512 uint8 kernel took about twice as long as on
+/// a cached source). Only sources up to 512 KiB (they stay in a 1-2 MiB L2) whose pixels the
+/// output mostly covers; a large source shrunk to a small output reads few of its lines.
+@inline(__always)
+func warmSource(_ source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, outputWidth: Int, outputHeight: Int) {
+  let bytes = width * height * channels
+  guard bytes <= 512 * 1024, 2 * outputWidth * outputHeight >= width * height else { return }
+  _ = cwk_touch_lines(source, bytes)
+}
+
+/// The fill of 3 channels as 3 bytes when every value is a whole number in 0...255, as the
+/// zeros-padding row kernels need (they read the fill like source bytes), else nil.
+func fillBytes3(_ options: WarpOptions) -> [UInt8]? {
+  var bytes: [UInt8] = []
+  for c in 0..<3 {
+    let value = options.fillValue(c)
+    // NOTE: -0 is left out: it reads as byte 0, but a -0 fill gives -0 samples.
+    guard value >= 0, value <= 255, value == value.rounded(), value.sign == .plus else { return nil }
+    bytes.append(UInt8(value))
+  }
+  return bytes
+}
+
+/// True when the AVX-512 zeros-padding row kernels compute this warp: bilinear, zeros padding,
+/// 3 channels, a fill of bytes, a source of at least 2 pixels whose offsets fit in Int32.
+@inline(__always)
+func useZerosRowKernels(width: Int, height: Int, channels: Int, options: WarpOptions) -> Bool {
+  useAVX512Kernels && channels == 3 && options.mode == .bilinear && options.padding == .zeros && width * height >= 2
+    && interiorOffsetsFitInt32(width: width, height: height, channels: 3)
 }
 
 /// The columns of a warp row whose bilinear taps touch a w x h source (all other columns miss it
@@ -124,6 +170,27 @@ func load3Bytes(_ p: UnsafePointer<UInt8>) -> SIMD4<Float> {
   SIMD4<Float>(Float(p[0]), Float(p[1]), Float(p[2]), 0)
 }
 
+// MARK: - Border pixels, 3 channels
+
+/// `sampleUInt8` for 3 channels and bilinear mode: the same tap checks, fill and arithmetic,
+/// with the channels as one (r, g, b, 0) vector instead of a loop that reads `options` per tap.
+/// (x, y) are padded coordinates (finite, within ±1e9), as `paddedPixelCoordinate` returns.
+@inline(__always)
+func sampleBilinear3(_ src: UnsafePointer<UInt8>, width w: Int, height h: Int, x: Float, y: Float, fill: SIMD4<Float>) -> SIMD4<Float> {
+  let x0 = floorFast(x), y0 = floorFast(y)
+  let east = x - x0, south = y - y0
+  let west = 1 - east, north = 1 - south
+  let ix = Int(x0), iy = Int(y0)
+  let xIn0 = ix >= 0 && ix < w, xIn1 = ix + 1 >= 0 && ix + 1 < w
+  let yIn0 = iy >= 0 && iy < h, yIn1 = iy + 1 >= 0 && iy + 1 < h
+  let p = (iy * w + ix) * 3, q = p + w * 3
+  let nw = yIn0 && xIn0 ? load3Bytes(src + p) : fill
+  let ne = yIn0 && xIn1 ? load3Bytes(src + p + 3) : fill
+  let sw = yIn1 && xIn0 ? load3Bytes(src + q) : fill
+  let se = yIn1 && xIn1 ? load3Bytes(src + q + 3) : fill
+  return nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
+}
+
 // MARK: - Fused uint8 -> normalized float32 CHW
 
 /// Warps an 8-bit HWC image and normalizes it into a float32 CHW slot, in one pass.
@@ -146,26 +213,40 @@ public func warpAffineNormalized(
   // samples exactly 0 (every term is 0 · weight), so it is written as 0·scale + bias directly.
   let zeroMisses = options.mode == .bilinear && options.padding == .zeros && (0..<channels).allSatisfy { options.fillValue($0) == 0 }
   let missValues = (0..<channels).map { Float(0) * scale[$0] + bias[$0] }
+  // 3-channel bilinear border pixels take `sampleBilinear3`.
+  let fill3 = channels == 3 && options.mode == .bilinear ? SIMD4(options.fillValue(0), options.fillValue(1), options.fillValue(2), 0) : nil
+  let scale3 = channels == 3 ? SIMD4(scale[0], scale[1], scale[2], 0) : .zero
+  let bias3 = channels == 3 ? SIMD4(bias[0], bias[1], bias[2], 0) : .zero
+  warmSource(source, width: w, height: h, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight)
+  if useZerosRowKernels(width: w, height: h, channels: channels, options: options), let fill = fillBytes3(options) {
+    // Whole rows in C: the kernel masks taps outside the source, so no spans, no border path.
+    for oy in 0..<outputHeight {
+      let row = WarpRow(destinationToSource, y: oy)
+      let rowOut = output + oy * outputWidth
+      cwk_normalized3_bilinear_row_zeros_avx512(source, w, h, row.rowX, row.rowY, row.stepX, row.stepY, outputWidth, fill,
+                                                rowOut, rowOut + plane, rowOut + 2 * plane, scale, bias)
+    }
+    return
+  }
   withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
     let sample = sampleBuffer.baseAddress!
     for oy in 0..<outputHeight {
       let row = WarpRow(destinationToSource, y: oy)
       // NOTE: reflection computes (x + 0.5) - 0.5, which is not always x in float, so with that
       // padding every pixel takes the per-pixel path to stay identical to the reference.
-      let interior = exactInterior ? warpInteriorSpan(row, outputWidth: outputWidth, width: w, height: h, mode: options.mode) : 0..<0
+      var interior = exactInterior ? warpInteriorSpan(row, outputWidth: outputWidth, width: w, height: h, mode: options.mode) : 0..<0
       let rowOut = output + oy * outputWidth
-      let touching = zeroMisses ? touchingSpan(row, outputWidth: outputWidth, width: w, height: h) : nil
-      // Border pixels: the reference path, except runs known to miss the source.
-      func border(_ columns: Range<Int>) {
-        if let touching {
-          for run in [columns.clamped(to: 0..<touching.lowerBound), columns.clamped(to: touching.upperBound..<outputWidth)] where !run.isEmpty {
-            for c in 0..<channels { (rowOut + c * plane + run.lowerBound).update(repeating: missValues[c], count: run.count) }
-          }
-          perPixel(columns.clamped(to: touching))
-        } else {
-          perPixel(columns)
+      // Columns outside first..<last miss the source (known only with zeroMisses): miss values.
+      var first = 0, last = outputWidth
+      if zeroMisses, let touching = touchingSpan(row, outputWidth: outputWidth, width: w, height: h) {
+        (first, last) = (touching.lowerBound, touching.upperBound)
+        interior = interior.clamped(to: touching)  // already inside it: interior taps touch
+        for c in 0..<channels {
+          (rowOut + c * plane).update(repeating: missValues[c], count: first)
+          (rowOut + c * plane + last).update(repeating: missValues[c], count: outputWidth - last)
         }
       }
+      // Border pixels: the reference path.
       func perPixel(_ columns: Range<Int>) {
         for ox in columns {
           let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
@@ -174,23 +255,28 @@ public func warpAffineNormalized(
             for c in 0..<channels { rowOut[c * plane + ox] = missValues[c] }
             continue
           }
+          if let fill3 {
+            let result = sampleBilinear3(source, width: w, height: h, x: x, y: y, fill: fill3) * scale3 + bias3
+            rowOut[ox] = result[0]; rowOut[plane + ox] = result[1]; rowOut[2 * plane + ox] = result[2]
+            continue
+          }
           sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
           for c in 0..<channels { rowOut[c * plane + ox] = sample[c] * scale[c] + bias[c] }
         }
       }
-      border(0..<interior.lowerBound)
-      if !interior.isEmpty {
-        if channels == 3 {
-          interiorNormalized3(source, width: w, height: h, row: row, columns: interior, mode: options.mode, output: rowOut, plane: plane,
-                              scale: SIMD4(scale[0], scale[1], scale[2], 0), bias: SIMD4(bias[0], bias[1], bias[2], 0))
-        } else if channels == 1 {
-          interiorNormalized1(source, width: w, row: row, columns: interior, mode: options.mode, output: rowOut,
-                              scale: scale[0], bias: bias[0])
-        } else {
-          border(interior)
-        }
+      if interior.isEmpty || (channels != 3 && channels != 1) {
+        perPixel(first..<last)
+        continue
       }
-      border(interior.upperBound..<outputWidth)
+      perPixel(first..<interior.lowerBound)
+      if channels == 3 {
+        interiorNormalized3(source, width: w, height: h, row: row, columns: interior, mode: options.mode, output: rowOut, plane: plane,
+                            scale: scale3, bias: bias3)
+      } else {
+        interiorNormalized1(source, width: w, row: row, columns: interior, mode: options.mode, output: rowOut,
+                            scale: scale[0], bias: bias[0])
+      }
+      perPixel(interior.upperBound..<last)
     }
   }
 }
@@ -204,16 +290,23 @@ func interiorNormalized3(
   let out0 = output, out1 = output + plane, out2 = output + 2 * plane
   let stride = w * 3
   let end = src + h * stride
+  let int32Offsets = interiorOffsetsFitInt32(width: w, height: h, channels: 3)
   switch mode {
   case .bilinear:
-    if useAVX2Kernels {
-      // The AVX2 twin: 8 columns per step from 8-byte loads and byte shuffles, same arithmetic.
+    if int32Offsets && useAVX2Kernels {
+      // The C twins: AVX-512, 16 columns per step from 4-byte gathers, or AVX2, 8 columns per
+      // step from 8-byte loads and byte shuffles; same arithmetic.
       withUnsafePointer(to: scale) { scalePointer in
         withUnsafePointer(to: bias) { biasPointer in
           scalePointer.withMemoryRebound(to: Float.self, capacity: 4) { scale in
             biasPointer.withMemoryRebound(to: Float.self, capacity: 4) { bias in
-              cwk_normalized3_bilinear_avx2(src, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound,
-                                            out0, out1, out2, scale, bias)
+              if useAVX512Kernels {
+                cwk_normalized3_bilinear_avx512(src, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound,
+                                                out0, out1, out2, scale, bias)
+              } else {
+                cwk_normalized3_bilinear_avx2(src, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound,
+                                              out0, out1, out2, scale, bias)
+              }
             }
           }
         }
@@ -221,7 +314,7 @@ func interiorNormalized3(
       return
     }
     var start = columns.lowerBound
-    while start + 8 <= columns.upperBound {
+    while int32Offsets && start + 8 <= columns.upperBound {
       let g = warpGeometry8(row, ox: start, width: w)
       for lane in 0..<8 {
         let p = src + Int(g.base[lane]), q = p + stride
@@ -292,16 +385,37 @@ public func warpAffineUInt8(
 ) {
   checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
   let w = width, h = height
-  let exactInterior = options.padding != .reflection
+  let exactInterior = options.padding != .reflection  // see the NOTE in warpAffineNormalized
   // Positions whose taps all miss the source sample exactly 0 with fill 0 (see warpAffineNormalized).
   let zeroMisses = options.mode == .bilinear && options.padding == .zeros && (0..<channels).allSatisfy { options.fillValue($0) == 0 }
+  // 3-channel bilinear border pixels take `sampleBilinear3`.
+  let fill3 = channels == 3 && options.mode == .bilinear ? SIMD4(options.fillValue(0), options.fillValue(1), options.fillValue(2), 0) : nil
+  warmSource(source, width: w, height: h, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight)
+  if useZerosRowKernels(width: w, height: h, channels: channels, options: options), let fill = fillBytes3(options) {
+    // Whole rows in C: the kernel masks taps outside the source, so no spans, no border path.
+    for oy in 0..<outputHeight {
+      let row = WarpRow(destinationToSource, y: oy)
+      cwk_uint8_3_bilinear_row_zeros_avx512(source, w, h, row.rowX, row.rowY, row.stepX, row.stepY, outputWidth, fill,
+                                            output + oy * outputWidth * 3)
+    }
+    return
+  }
   withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
     let sample = sampleBuffer.baseAddress!
     for oy in 0..<outputHeight {
       let row = WarpRow(destinationToSource, y: oy)
-      let interior = exactInterior ? warpInteriorSpan(row, outputWidth: outputWidth, width: w, height: h, mode: options.mode) : 0..<0
+      var interior = exactInterior ? warpInteriorSpan(row, outputWidth: outputWidth, width: w, height: h, mode: options.mode) : 0..<0
       let rowOut = output + oy * outputWidth * channels
-      func border(_ columns: Range<Int>) {
+      // Columns outside first..<last miss the source (known only with zeroMisses): zero bytes.
+      var first = 0, last = outputWidth
+      if zeroMisses, let touching = touchingSpan(row, outputWidth: outputWidth, width: w, height: h) {
+        (first, last) = (touching.lowerBound, touching.upperBound)
+        interior = interior.clamped(to: touching)  // already inside it: interior taps touch
+        rowOut.update(repeating: 0, count: first * channels)
+        (rowOut + last * channels).update(repeating: 0, count: (outputWidth - last) * channels)
+      }
+      // Border pixels: the reference path.
+      func perPixel(_ columns: Range<Int>) {
         for ox in columns {
           let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
           let y = paddedPixelCoordinate(row.y(ox), size: h, padding: options.padding)
@@ -309,44 +423,85 @@ public func warpAffineUInt8(
             for c in 0..<channels { rowOut[ox * channels + c] = 0 }
             continue
           }
+          if let fill3 {
+            let value = sampleBilinear3(source, width: w, height: h, x: x, y: y, fill: fill3)
+            let o = rowOut + ox * 3
+            o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
+            continue
+          }
           sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
           for c in 0..<channels { rowOut[ox * channels + c] = roundToUInt8(sample[c]) }
         }
       }
-      border(0..<interior.lowerBound)
-      if !interior.isEmpty {
-        if channels == 3 && options.mode == .bilinear {
-          let stride = w * 3
-          let end = source + h * stride
-          var start = interior.lowerBound
-          while start + 8 <= interior.upperBound {
-            let g = warpGeometry8(row, ox: start, width: w)
-            for lane in 0..<8 {
-              let p = source + Int(g.base[lane]), q = p + stride
-              let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
-              let value = nw * g.w0[lane] + ne * g.w1[lane] + sw * g.w2[lane] + se * g.w3[lane]
-              let o = rowOut + (start + lane) * 3
-              o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
-            }
-            start += 8
-          }
-          for ox in start..<interior.upperBound {
-            let x = row.x(ox), y = row.y(ox)
-            let x0 = floorFast(x), y0 = floorFast(y)
-            let east = x - x0, south = y - y0
-            let west = 1 - east, north = 1 - south
-            let p = source + Int(y0) * stride + Int(x0) * 3
-            let q = p + stride
-            let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
-            let value = nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
-            let o = rowOut + ox * 3
-            o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
-          }
-        } else {
-          border(interior)
-        }
+      if interior.isEmpty || options.mode != .bilinear || (channels != 3 && channels != 1) {
+        perPixel(first..<last)
+        continue
       }
-      border(interior.upperBound..<outputWidth)
+      perPixel(first..<interior.lowerBound)
+      if channels == 3 {
+        interiorUInt8x3(source, width: w, height: h, row: row, columns: interior, output: rowOut)
+      } else {
+        interiorUInt8x1(source, width: w, row: row, columns: interior, output: rowOut)
+      }
+      perPixel(interior.upperBound..<last)
     }
+  }
+}
+
+/// Interior of one row of the uint8 warp, 3 channels, bilinear; `output` is the row's first byte.
+@inline(__always)
+func interiorUInt8x3(
+  _ source: UnsafePointer<UInt8>, width w: Int, height h: Int, row: WarpRow, columns: Range<Int>, output: UnsafeMutablePointer<UInt8>
+) {
+  let stride = w * 3
+  let end = source + h * stride
+  let int32Offsets = interiorOffsetsFitInt32(width: w, height: h, channels: 3)
+  if int32Offsets && useAVX512Kernels {
+    cwk_uint8_3_bilinear_avx512(source, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound, output)
+    return
+  }
+  if int32Offsets && useAVX2Kernels {
+    cwk_uint8_3_bilinear_avx2(source, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound, output)
+    return
+  }
+  var start = columns.lowerBound
+  while int32Offsets && start + 8 <= columns.upperBound {
+    let g = warpGeometry8(row, ox: start, width: w)
+    for lane in 0..<8 {
+      let p = source + Int(g.base[lane]), q = p + stride
+      let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
+      let value = nw * g.w0[lane] + ne * g.w1[lane] + sw * g.w2[lane] + se * g.w3[lane]
+      let o = output + (start + lane) * 3
+      o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
+    }
+    start += 8
+  }
+  for ox in start..<columns.upperBound {
+    let x = row.x(ox), y = row.y(ox)
+    let x0 = floorFast(x), y0 = floorFast(y)
+    let east = x - x0, south = y - y0
+    let west = 1 - east, north = 1 - south
+    let p = source + Int(y0) * stride + Int(x0) * 3
+    let q = p + stride
+    let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
+    let value = nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
+    let o = output + ox * 3
+    o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
+  }
+}
+
+/// Interior of one row of the uint8 warp, 1 channel, bilinear: the naive kernel's arithmetic
+/// without its bounds checks and fill.
+@inline(__always)
+func interiorUInt8x1(_ source: UnsafePointer<UInt8>, width w: Int, row: WarpRow, columns: Range<Int>, output: UnsafeMutablePointer<UInt8>) {
+  for ox in columns {
+    let x = row.x(ox), y = row.y(ox)
+    let x0 = floorFast(x), y0 = floorFast(y)
+    let east = x - x0, south = y - y0
+    let west = 1 - east, north = 1 - south
+    let p = source + Int(y0) * w + Int(x0)
+    let q = p + w
+    let value = Float(p[0]) * (north * west) + Float(p[1]) * (north * east) + Float(q[0]) * (south * west) + Float(q[1]) * (south * east)
+    output[ox] = roundToUInt8(value)
   }
 }

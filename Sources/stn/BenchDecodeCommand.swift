@@ -16,7 +16,7 @@ struct BenchDecode: ParsableCommand {
   @Option(help: "Use at most this many images.") var limit: Int?
 
   func run() throws {
-    let tree = try ImageTree(root: input)
+    let tree = try ImageFolder(root: input)
     var paths = (0..<tree.count).map { tree.sourcePath(at: $0) }.filter {
       let lower = $0.lowercased()
       return lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")

@@ -36,7 +36,7 @@ struct BenchPipeline: ParsableCommand {
 
   func run() throws {
     let config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig.parse(yaml: BenchPipeline.b3Pipeline, path: "<B3>")
-    let all: any ImageDataset = try input.map { try ImageTree(root: $0) } ?? config.openSource()
+    let all: any ImageDataset = try input.map { try config.openInput($0) } ?? config.openSource()
     let dataset = DatasetSubset(base: all, indices: Array(0..<min(limit ?? all.count, all.count)))
     guard dataset.count > 0 else { throw ValidationError("no images in \(input ?? config.path)") }
 
@@ -65,7 +65,7 @@ struct BenchPipeline: ParsableCommand {
   private func reportProfile(config: PipelineConfig, dataset: any ImageDataset) throws {
     let processor = try SampleProcessor(config: config)
     let n = min(profile, dataset.count)
-    let options = DecodeOptions(channels: config.channels)
+    let options = config.decodeOptions
     var started = Date()
     for index in 0..<n { _ = try dataset.loadImage(at: index, options: options) }
     let decode = Date().timeIntervalSince(started)

@@ -7,24 +7,32 @@ struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "eval", abstract: "Evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix.",
     discussion: """
-      The data is preprocessed as the checkpoint records (its pipeline's stages; random stages \
-      drawn once from the fixed evaluation key, so the RTS test set is distorted the same way \
-      every time). Image-folder classes are matched to the checkpoint's class names by name. \
+      The data is preprocessed as the checkpoint records: its pipeline's deterministic stages \
+      only (random_affine left out, random padding centred), torchvision's train/eval \
+      convention, so an already-distorted test folder is not distorted again. --random also \
+      applies the random stages, drawn once from the fixed evaluation key (seed, epoch 0) as \
+      stn train's per-epoch test pass does. Image-folder classes are matched to the \
+      checkpoint's class names by name. \
       The last output line is one JSON object {"accuracy":…, "n":…, "per_class":{…}, …}. \
       A PyTorch-saved state dict needs --pipeline naming the file that declares its model.
+
+      \(ExitStatus.table)
       """)
 
   @Argument(help: "A checkpoint (.safetensors) written by stn train, or a PyTorch state dict (with --pipeline).") var checkpoint: String
-  @Option(help: "A folder of IDX files, an IDX image file, or an image folder (root/<class>/<image>).") var data: String
-  @Option(help: "IDX split to use when --data is a folder of IDX files.") var split: String = "test"
+  @Option(name: [.customLong("input"), .customLong("data")], help: "A folder of IDX files, an IDX image file, or an image folder (root/<class>/<image>).") var data: String
+  @Option(help: "IDX split to use when --input is a folder of IDX files: train or test.") var split: String = "test"
   @Option(help: "Pipeline file for preprocessing (and the model, for a bare state dict).") var pipeline: String?
-  @Option(help: "Threads.") var threads: Int = 2
-  @Option(name: .customLong("batch-size"), help: "Images per forward pass.") var batchSize: Int = 256
-  @Flag(name: .customLong("no-random"), help: "Leave out the pipeline's random_affine stages.") var noRandom = false
+  @Option(parsing: .unconditional, help: "Threads.") var threads: Int = 2
+  @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per forward pass, 1...65536.") var batchSize: Int = 256
+  @Flag(help: "Also apply the pipeline's random stages (drawn once from the fixed evaluation key).") var random = false
+  @Flag(name: .customLong("no-random"), help: "Leave out the random stages (the default; kept for scripts).") var noRandom = false
 
   func validate() throws {
-    guard threads >= 1 else { throw ValidationError("--threads must be >= 1") }
-    guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1") }
+    try requireCount(threads, in: 1...maxThreads, "--threads")
+    try requireCount(batchSize, in: 1...65_536, "--batch-size")
+    guard split == "train" || split == "test" else { throw ValidationError("--split must be train or test, got '\(split)'") }
+    if random && noRandom { throw ValidationError("--random and --no-random exclude each other") }
   }
 
   func run() throws {
@@ -33,7 +41,8 @@ struct Eval: ParsableCommand {
     request.pipeline = pipeline
     request.threads = threads
     request.batchSize = batchSize
-    request.noRandom = noRandom
+    request.random = random
+    Interruption.install(graceful: false)
     let summary = try EvaluationSession.run(request) { print($0) }
     print(summary)
   }

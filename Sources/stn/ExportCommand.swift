@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import STNFiles
 import STNImageIO
 import STNPipeline
+import STNTrain
 
 /// `stn export PIPELINE.yaml --input DIR --output FILE.png [--count N]`: a contact sheet.
 ///
@@ -17,21 +19,35 @@ struct Export: ParsableCommand {
 
       Without --input, the pipeline's own `source:` is used. A `learned_affine` stage loads \
       its checkpoint's spatial transformer, so the sheet shows originals beside their \
-      rectified versions. Exit status 3 when some samples \
-      could not be read (the sheet is still written with the others).
+      rectified versions. Status 3 when some samples could not be read (the sheet is still \
+      written with the others).
+
+      stn export CHECKPOINT --input DIR|IDX --output FILE.png|DIR [--count N]
+
+      What a trained spatial transformer does: a sheet of input / transformed / predicted \
+      class, or (--output DIR) the rectified images, named like stn augment's outputs.
+
+      The output must not be, contain or lie inside the input (or the checkpoint); an existing \
+      sheet file or a non-empty output folder is refused unless --overwrite.
+
+      \(ExitStatus.table)
       """)
 
   @Argument(help: "A pipeline file (.yaml/.yml) or a checkpoint (.safetensors).") var source: String
   @Option(help: "Input folder (default: the pipeline's source).") var input: String?
   @Option(help: "Output file (.png or .jpg) for a sheet.") var output: String
-  @Option(help: "Number of samples on the sheet.") var count: Int = 16
+  @Option(parsing: .unconditional, help: "Number of samples on the sheet, 1...1024.") var count: Int = 16
   @Option(help: "Random seed (overrides the pipeline's).") var seed: UInt64?
-  @Option(help: "Epoch whose random parameters are shown.") var epoch: Int = 0
-  @Option(help: "Worker threads.") var threads: Int = 2
+  @Option(parsing: .unconditional, help: "Epoch whose random parameters are shown.") var epoch: Int = 0
+  @Option(parsing: .unconditional, help: "Worker threads.") var threads: Int = 2
+  @Option(help: "IDX split when the input is a folder of IDX files: train or test (checkpoint form: test by default).") var split: String?
+  @Flag(help: "Replace an existing sheet file, or write into a non-empty output folder.") var overwrite = false
 
   func validate() throws {
-    guard (1...1024).contains(count) else { throw ValidationError("--count must be in 1...1024") }
-    guard threads >= 1 else { throw ValidationError("--threads must be >= 1") }
+    try requireCount(count, in: 1...1024, "--count")
+    try requireCount(threads, in: 1...maxThreads, "--threads")
+    try requireCount(epoch, in: 0...1_000_000, "--epoch")
+    if let split, split != "train" && split != "test" { throw ValidationError("--split must be train or test, got '\(split)'") }
   }
 
   func run() throws {
@@ -39,7 +55,14 @@ struct Export: ParsableCommand {
     if lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") {
       try exportPipelineSheet()
     } else if lower.hasSuffix(".safetensors") {
-      try ExportCheckpoint.run(checkpoint: source, input: input, output: output, count: count, threads: threads)
+      guard let input else { throw ValidationError("stn export CHECKPOINT needs --input DIR (an image folder or a folder of IDX files)") }
+      var request = CheckpointExport.Request(checkpoint: source, input: input, output: output)
+      request.count = count
+      request.threads = threads
+      request.split = split ?? "test"
+      request.overwrite = overwrite
+      Interruption.install(graceful: false)
+      print(try CheckpointExport.run(request))
     } else {
       throw ValidationError("the first argument must be a pipeline (.yaml/.yml) or a checkpoint (.safetensors), got \(source)")
     }
@@ -48,19 +71,25 @@ struct Export: ParsableCommand {
   private func exportPipelineSheet() throws {
     var config = try PipelineConfig.load(path: source)
     if let seed { config.seed = seed }
-    let dataset: any ImageDataset = try input.map { try ImageTree(root: $0) } ?? config.openSource()
+    let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split ?? "train") } ?? config.openSource()
+    guard [".png", ".jpg", ".jpeg"].contains(where: { output.lowercased().hasSuffix($0) }) else {
+      throw ValidationError("--output must name a .png or .jpg file, got \(output)")
+    }
+    try OutputLocation.refuseOverlap(output: output, inputs: [input ?? config.sourceFolder].compactMap { $0 })
+    try OutputLocation.prepareFile(output, overwrite: overwrite)
     var job = ExportJob(config: config, dataset: dataset, count: count)
     job.epoch = epoch
     job.threads = threads
-    job.predictor = try Augment.learnedPredictor(for: config, threads: threads)
+    job.predictor = try learnedPredictor(for: config, threads: threads)
+    Interruption.install(graceful: false)
     let (entries, skipped) = try job.run()
     guard !entries.isEmpty else {
       throw ValidationError("no sample could be read (\(skipped.count) skipped; first: \(skipped.first?.description ?? "none"))")
     }
     let sheet = ContactSheet.render(entries)
-    try ImageCodec.write(sheet, to: output, jpegQuality: 92)
+    try ImageCodec.write(sheet, to: output, options: EncodeOptions(png: EncodeOptions.pictures.png, jpegQuality: 92))
     print("wrote \(output): \(entries.count) samples, \(sheet.width)x\(sheet.height)")
     for entry in skipped { FileHandle.standardError.write(Data("skipped: \(entry)\n".utf8)) }
-    if !skipped.isEmpty { throw ExitCode(Augment.skippedExitCode) }
+    if !skipped.isEmpty { throw ExitCode(ExitStatus.skipped) }
   }
 }

@@ -3,8 +3,10 @@ import Foundation
 import STNTensor
 
 /// The `stn` command: spatial-transformer augmentation and training without Python.
-@main
 struct STN: ParsableCommand {
+  /// `stn --version`.
+  static let version = "0.2.0"
+
   static let configuration = CommandConfiguration(
     commandName: "stn",
     abstract: "Spatial-transformer image augmentation and training, PyTorch-exact, without Python.",
@@ -16,25 +18,52 @@ struct STN: ParsableCommand {
         stn train pipelines/fashion-mnist-rts-stn.yaml --epochs 10 --out runs/stn
         stn eval runs/stn/best.safetensors --data /usr/share/datasets/fashion-mnist
         stn bench warp                                     measure against ANCHORS.md
-      """,
-    subcommands: [Info.self, Augment.self, Export.self, Train.self, Eval.self, Bench.self])
 
-  /// Applies the run-time policy (OpenBLAS threads, allocator) once, before any command runs.
-  static func main() {
-    for problem in RuntimePolicy.standard.apply() { FileHandle.standardError.write(Data("stn: note: \(problem)\n".utf8)) }
-    main(nil)
-  }
+      \(ExitStatus.table)
+      """,
+    version: version,
+    subcommands: [Info.self, Augment.self, Export.self, Train.self, Eval.self, Bench.self, Debug.self])
 }
 
 /// `stn bench ...`: benchmarks that print one JSON line per figure.
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmarks (one JSON line per figure; compare with shared/bench/ANCHORS.md).",
-    subcommands: [BenchWarp.self, BenchSTNGrad.self, BenchPipeline.self, BenchDecode.self, BenchTrain.self])
+    subcommands: [BenchWarp.self, BenchSTNGrad.self, BenchPipeline.self, BenchDecode.self, BenchTrain.self, BenchAugment.self])
 }
 
-/// Thrown by commands whose implementation has not landed yet.
-struct NotImplemented: Error, CustomStringConvertible {
-  var command: String
-  var description: String { "stn \(command) is not implemented yet" }
+/// The entry point: parses, runs, and reports a mistake in one line ("Error: ..." plus where to
+/// read more), with the exit status of `ExitStatus`.
+@main
+enum Main {
+  static func main() {
+    // The run-time policy (OpenBLAS threads, allocator), once, before any command runs.
+    for problem in RuntimePolicy.standard.apply() { FileHandle.standardError.write(Data("stn: note: \(problem)\n".utf8)) }
+    let command: ParsableCommand
+    do {
+      command = try STN.parseAsRoot()
+    } catch {
+      report(error, command: nil)
+    }
+    do {
+      var running = command
+      try running.run()
+    } catch {
+      report(error, command: command)
+    }
+  }
+
+  static func report(_ error: Error, command: ParsableCommand?) -> Never {
+    let code = STN.exitCode(for: error)
+    // Help, --version and explicit exit codes keep the argument parser's own output.
+    if code == .success || error is ExitCode || error is CleanExit { STN.exit(withError: error) }
+    var message = STN.message(for: error)
+    if code.rawValue == ExitStatus.usage {
+      let words = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") }.prefix(2)
+      let names = words.prefix { ["info", "augment", "export", "train", "eval", "bench", "warp", "stn-grad", "pipeline", "decode", "augment"].contains($0) }
+      message += " (see: stn \(names.map { $0 + " " }.joined())--help)"
+    }
+    FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+    Foundation.exit(code.rawValue)
+  }
 }

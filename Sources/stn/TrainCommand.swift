@@ -14,27 +14,36 @@ struct Train: ParsableCommand {
       The last stdout line is a JSON summary. A NaN/Inf loss stops the run (exit status 2) and \
       leaves the last good checkpoint intact; --resume continues a killed run. \
       With --folds K: K-fold cross-validation, RUN/fold-i/ per fold and RUN/folds.json.
+
+      The run folder must not be, contain or lie inside the data or the pipeline file; a \
+      folder that already holds a run needs --resume (continue it) or --overwrite (start \
+      again in it). Ctrl-C stops at once; the last epoch's checkpoint stays usable.
+
+      \(ExitStatus.table)
       """)
 
   @Argument(help: "Pipeline file with source, stages, `model:` and `train:` sections.") var pipeline: String
-  @Option(help: "Epochs (default: the pipeline's train.epochs).") var epochs: Int?
-  @Option(help: "Run folder (default: runs/<pipeline name>).") var out: String?
-  @Option(help: "Threads for data loading and compute.") var threads: Int = 2
+  @Option(parsing: .unconditional, help: "Epochs (default: the pipeline's train.epochs).") var epochs: Int?
+  @Option(name: [.customLong("output"), .customLong("out")], help: "Run folder (default: runs/<pipeline name>).") var out: String?
+  @Option(parsing: .unconditional, help: "Threads for data loading and compute.") var threads: Int = 2
   @Flag(help: "Continue the run in --out from its last.safetensors.") var resume = false
   @Option(name: .customLong("val-fraction"), help: "Share of the training data held out for validation (default: the pipeline's train.val_fraction, else 0.1).") var valFraction: Double?
-  @Option(help: "K-fold cross-validation with K folds.") var folds: Int?
+  @Option(parsing: .unconditional, help: "K-fold cross-validation with K folds, 2...100.") var folds: Int?
   @Option(help: "Seed (overrides the pipeline's).") var seed: UInt64?
   @Option(help: "TensorBoard event folder (default: the run folder).") var tensorboard: String?
   @Flag(name: .customLong("no-tensorboard"), help: "Write no TensorBoard events.") var noTensorboard = false
-  @Option(help: "Train on a seeded random subset of N images.") var limit: Int?
+  @Option(parsing: .unconditional, help: "Train on a seeded random subset of N images.") var limit: Int?
   @Option(name: .customLong("init-from"), help: "Start from the weights of a state dict (PyTorch-saved safetensors or a checkpoint).") var initFrom: String?
   @Flag(name: .customLong("no-test"), help: "Skip the per-epoch pass over the pipeline's test split.") var noTest = false
+  @Flag(help: "Start a new run in a folder that already holds one (its checkpoints and metrics are replaced).") var overwrite = false
 
   func validate() throws {
-    guard threads >= 1 else { throw ValidationError("--threads must be >= 1") }
-    if let epochs, epochs < 1 { throw ValidationError("--epochs must be >= 1") }
-    if let folds, folds < 2 { throw ValidationError("--folds must be >= 2") }
-    if let valFraction, !(0..<1).contains(valFraction) { throw ValidationError("--val-fraction must be in [0, 1)") }
+    try requireCount(threads, in: 1...maxThreads, "--threads")
+    if let epochs { try requireCount(epochs, in: 1...1_000_000, "--epochs") }
+    if let folds { try requireCount(folds, in: 2...100, "--folds") }
+    if let limit { try requireCount(limit, in: 1...Int(Int32.max), "--limit") }
+    if let valFraction, !(0..<1).contains(valFraction) { throw ValidationError("--val-fraction must be in [0, 1), got \(valFraction)") }
+    if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
     if let folds, folds >= 2, valFraction != nil { throw ValidationError("--folds and --val-fraction exclude each other") }
     if tensorboard != nil && noTensorboard { throw ValidationError("--tensorboard and --no-tensorboard exclude each other") }
   }
@@ -52,13 +61,15 @@ struct Train: ParsableCommand {
     request.limit = limit
     request.initFrom = initFrom
     request.skipTest = noTest
+    request.overwrite = overwrite
+    Interruption.install(graceful: false)
     let console = TrainingConsole()
     do {
       let outcome = try TrainingSession.run(request, observer: console) { print($0) }
       print(outcome.summary)
     } catch let error as TrainingError {
       FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-      throw ExitCode(2)
+      throw ExitCode(ExitStatus.nonFinite)
     }
   }
 }

@@ -23,8 +23,14 @@ final class IDXDatasetTests: XCTestCase {
         XCTAssertEqual(rgb.pixels, expectedPixels(k).flatMap { [$0, $0, $0] })
       }
     }
-    XCTAssertEqual(raw.relativePath(at: 2), "train/4/00002.png")
-    XCTAssertEqual(gz.relativePath(at: 3), "t10k/1/00003.png")
+    // <class>/<index>.png (the split is the caller's choice, not part of the name).
+    XCTAssertEqual(raw.relativePath(at: 2), "4/00002.png")
+    XCTAssertEqual(gz.relativePath(at: 3), "1/00003.png")
+    var named = raw
+    try named.name(classes: ["zero", "one", "two", "three", "T-shirt/top"])
+    XCTAssertEqual(named.classes[4], "T-shirt/top")
+    XCTAssertEqual(named.relativePath(at: 2), "T-shirt_top/00002.png")
+    XCTAssertThrowsError(try named.name(classes: ["only", "three", "names"]))
     XCTAssertEqual(gz.sourcePath(at: 0), fixture("idx/t10k-images-idx3-ubyte.gz"))
     XCTAssertThrowsError(try raw.loadImage(at: 6, options: DecodeOptions()))
   }

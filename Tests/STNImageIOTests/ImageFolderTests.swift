@@ -21,20 +21,64 @@ final class ImageFolderTests: XCTestCase {
     let root = try temporaryFolder(self)
     try make(root, [
       "dog/b.JPG", "dog/a.png", "dog/deeper/c.jpeg", "dog/notes.txt", "dog/.hidden.jpg",
-      "cat/1.Png", "Zebra/z.jpg", ".git/x.jpg", "empty/", "stray.jpg",
+      "cat/1.Png", "cat/2.jpe", "cat/3.JFIF", "Zebra/z.jpg", ".git/x.jpg", "empty/", "stray.jpg",
     ])
+    try Data("BM".utf8).write(to: URL(fileURLWithPath: root + "/dog/old.bmp"))
     let folder = try ImageFolder(root: root)
-    XCTAssertEqual(folder.classes, ["Zebra", "cat", "dog", "empty"])  // code-point order, like Python's sorted
+    // Root files form the class "." (first: "." precedes letters in code-point order).
+    XCTAssertEqual(folder.classes, [".", "Zebra", "cat", "dog", "empty"])  // code-point order, like Python's sorted
     XCTAssertEqual((0 ..< folder.count).map(folder.relativePath(at:)),
-                   ["Zebra/z.jpg", "cat/1.Png", "dog/a.png", "dog/b.JPG", "dog/deeper/c.jpeg"])
-    XCTAssertEqual((0 ..< folder.count).map(folder.label(at:)), [0, 1, 2, 2, 2])
-    XCTAssertEqual(folder.sourcePath(at: 1), root + "/cat/1.Png")
-    XCTAssertEqual(folder.warnings.count, 2)
+                   ["stray.jpg", "Zebra/z.jpg", "cat/1.Png", "cat/2.jpe", "cat/3.JFIF", "dog/a.png", "dog/b.JPG", "dog/deeper/c.jpeg"])
+    XCTAssertEqual((0 ..< folder.count).map(folder.label(at:)), [0, 1, 2, 2, 2, 3, 3, 3])
+    XCTAssertEqual(folder.sourcePath(at: 2), root + "/cat/1.Png")
+    XCTAssertEqual(folder.warnings.count, 1)
     XCTAssertTrue(folder.warnings.contains { $0.contains("empty") })
-    XCTAssertTrue(folder.warnings.contains { $0.contains("directly in the root") })
-    let image = try folder.loadImage(at: 0, options: DecodeOptions(channels: 1))
+    XCTAssertEqual(folder.unsupported.map(\.path), [root + "/dog/old.bmp"])
+    XCTAssertTrue(folder.unsupported[0].reason.contains("unsupported format"))
+    XCTAssertEqual(folder.notSamples, folder.unsupported)
+    let image = try folder.loadImage(at: 1, options: DecodeOptions(channels: 1))
     XCTAssertEqual(image.channels, 1)
     XCTAssertEqual(image.width, 97)
+  }
+
+  /// A symbolic link back to an ancestor is not followed (a warning says so); a link to a
+  /// folder elsewhere is followed like a folder.
+  func testSymlinkLoopsAreNotFollowed() throws {
+    let root = try temporaryFolder(self)
+    try make(root, ["a/1.png", "b/2.jpg"])
+    try FileManager.default.createSymbolicLink(atPath: root + "/a/loop", withDestinationPath: root)
+    try FileManager.default.createSymbolicLink(atPath: root + "/a/self", withDestinationPath: root + "/a")
+    let elsewhere = try temporaryFolder(self)
+    try make(elsewhere, ["x/3.png"])
+    try FileManager.default.createSymbolicLink(atPath: root + "/c", withDestinationPath: elsewhere + "/x")
+    let folder = try ImageFolder(root: root)
+    XCTAssertEqual(folder.classes, ["a", "b", "c"])
+    XCTAssertEqual((0 ..< folder.count).map(folder.relativePath(at:)), ["a/1.png", "b/2.jpg", "c/3.png"])
+    XCTAssertEqual(folder.warnings.filter { $0.contains("loop") }.count, 2, "\(folder.warnings)")
+  }
+
+  /// With a class list, labels follow the list; folders are matched by name or by the folder
+  /// spelling of a name ("T-shirt/top" -> "T-shirt_top"); unknown folders are an error.
+  func testClassListGivesLabels() throws {
+    let root = try temporaryFolder(self)
+    try make(root, ["b/1.png", "T-shirt_top/2.png"])
+    let folder = try ImageFolder(root: root, classes: ["T-shirt/top", "a", "b"])
+    XCTAssertEqual(folder.classes, ["T-shirt/top", "a", "b"])
+    XCTAssertEqual((0 ..< folder.count).map(folder.relativePath(at:)), ["T-shirt_top/2.png", "b/1.png"])
+    XCTAssertEqual((0 ..< folder.count).map(folder.label(at:)), [0, 2])
+    XCTAssertThrowsError(try ImageFolder(root: root, classes: ["a", "b"])) { error in
+      XCTAssertTrue("\(error)".contains("T-shirt_top"), "\(error)")
+    }
+  }
+
+  /// `ImageDatasets.open` reads a folder of IDX files as IDX, an image folder as images.
+  func testOpenChoosesTheReader() throws {
+    let idx = try ImageDatasets.open(fixture("idx"), split: "test")
+    XCTAssertTrue(idx is IDXDataset)
+    let root = try temporaryFolder(self)
+    try make(root, ["a/1.png"])
+    XCTAssertTrue(try ImageDatasets.open(root) is ImageFolder)
+    XCTAssertThrowsError(try ImageDatasets.open(root + "/missing"))
   }
 
   func testMissingOrImagelessRootsAreErrors() throws {

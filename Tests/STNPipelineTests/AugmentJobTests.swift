@@ -34,7 +34,7 @@ final class AugmentJobTests: XCTestCase {
     let output = try TestImages.temporaryFolder("augment-out") + "/nested/out"
     let config = try PipelineConfig.parse(yaml: "decode: {channels: 3}\nstages: []\n")
     let before = files(under: input).map { try? Data(contentsOf: URL(fileURLWithPath: input + "/" + $0)) }
-    var job = AugmentJob(config: config, dataset: try ImageTree(root: input), inputRoot: input, outputRoot: output)
+    var job = AugmentJob(config: config, dataset: try ImageFolder(root: input), inputs: [input], outputRoot: output)
     job.threads = 3
     let summary = try job.run()
     XCTAssertEqual(summary.written, 6)
@@ -62,7 +62,7 @@ final class AugmentJobTests: XCTestCase {
     var outputs: [[Data?]] = []
     for threads in [1, 4] {
       let output = try TestImages.temporaryFolder("augment-threads-\(threads)")
-      var job = AugmentJob(config: config, dataset: try ImageTree(root: input), inputRoot: input, outputRoot: output)
+      var job = AugmentJob(config: config, dataset: try ImageFolder(root: input), inputs: [input], outputRoot: output)
       job.threads = threads
       job.copies = 2
       let summary = try job.run()
@@ -78,18 +78,18 @@ final class AugmentJobTests: XCTestCase {
   func testRefusesToWriteIntoTheInput() throws {
     let (input, _) = try makeInput(good: 1)
     let config = try PipelineConfig.parse(yaml: "stages: []\n")
-    let dataset = try ImageTree(root: input)
+    let dataset = try ImageFolder(root: input)
     for output in [input, input + "/", input + "/cats", input + "/new/deeper", input + "/../" + (input as NSString).lastPathComponent, (input as NSString).deletingLastPathComponent] {
-      let job = AugmentJob(config: config, dataset: dataset, inputRoot: input, outputRoot: output)
+      let job = AugmentJob(config: config, dataset: dataset, inputs: [input], outputRoot: output)
       XCTAssertThrowsError(try job.run(), output) { error in
-        XCTAssertTrue("\(error)".contains("input folder"), "\(error)")
+        XCTAssertTrue("\(error)".contains("the input") || "\(error)".contains("contains the input"), "\(error)")
       }
     }
     XCTAssertFalse(FileManager.default.fileExists(atPath: input + "/new"))
     // A symlink to the input is the input.
     let link = try TestImages.temporaryFolder("augment-link") + "/link"
     try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: input)
-    XCTAssertThrowsError(try AugmentJob(config: config, dataset: dataset, inputRoot: input, outputRoot: link + "/out").run())
+    XCTAssertThrowsError(try AugmentJob(config: config, dataset: dataset, inputs: [input], outputRoot: link + "/out").run())
   }
 
   func testShardsSplitTheFolder() throws {
@@ -98,7 +98,7 @@ final class AugmentJobTests: XCTestCase {
     var union: [String] = []
     for i in 0..<2 {
       let output = try TestImages.temporaryFolder("augment-shard-\(i)")
-      var job = AugmentJob(config: config, dataset: try ImageTree(root: input), inputRoot: input, outputRoot: output)
+      var job = AugmentJob(config: config, dataset: try ImageFolder(root: input), inputs: [input], outputRoot: output)
       job.shard = try Shard(index: i, count: 2)
       _ = try job.run()
       let written = files(under: output)

@@ -33,6 +33,66 @@ final class ChainPlannerTests: XCTestCase {
     XCTAssertEqual(geometry.steps[4].transform, .translation(x: -3, y: -2))
   }
 
+  /// torchvision `F.affine`'s sign: a positive angle turns the content clockwise on screen (a
+  /// point right of the centre moves below it), and a positive x shear moves rows below the
+  /// centre to the left (checked on torchvision itself: `F.affine(angle=90)` and `shear=[45, 0]`
+  /// on a one-dot 21x21 image). The fixture tests compare whole images.
+  func testAffineFollowsTorchvisionSigns() throws {
+    let center = STNWarp.AffineTransform.center(width: 21, height: 21)
+    let rotate = AffineParameters(angle: 90).transform(center: center)
+    let moved = rotate.apply(x: 18, y: 10)
+    XCTAssertEqual(moved.x, 10, accuracy: 1e-9)
+    XCTAssertEqual(moved.y, 18, accuracy: 1e-9)
+    let sheared = AffineParameters(shearX: 45).transform(center: center).apply(x: 10, y: 18)
+    XCTAssertEqual(sheared.x, 2, accuracy: 1e-9)
+    XCTAssertEqual(sheared.y, 18, accuracy: 1e-9)
+    // Without shear it is the STNWarp helpers' rotation with the opposite sign, then the scale.
+    let mixed = AffineParameters(angle: 33, translateX: 3, translateY: -2, scale: 1.4).transform(center: center)
+    let helpers = STNWarp.AffineTransform.translation(x: 3, y: -2) * .rotation(degrees: -33, center: center) * .scale(1.4, center: center)
+    XCTAssertLessThan(mixed.maxDifference(helpers), 1e-12)
+    // The stage uses it about the current canvas centre.
+    let planner = ChainPlanner(stages: try config("stages:\n  - affine: {rotate: 90}\n").stages.map(\.stage))
+    var random = RandomStream(seed: 0)
+    XCTAssertLessThan(planner.plan(width: 21, height: 21, random: &random).transform.maxDifference(rotate), 1e-12)
+  }
+
+  /// `random_affine` draws torchvision `RandomAffine`'s parameters and applies them as `F.affine`:
+  /// angle, scale and shear ranges as given (shear: one number -> x in -n...n, two -> x range,
+  /// four -> x and y ranges), translate a whole number of pixels within fraction · size.
+  func testRandomAffineDrawsFollowRandomAffine() throws {
+    let stages = try config("""
+      stages:
+        - random_affine: {degrees: [10, 20], scale: [0.8, 0.9], shear: 7, translate: [0.1, 0.25]}
+        - random_affine: {shear: [3, 4]}
+        - random_affine: {shear: [3, 4, -6, -5], hflip: 1}
+      """).stages.map(\.stage)
+    var xShears: [Double] = [], translations: Set<Double> = []
+    for index in 0..<300 {
+      var random = RandomStream(seed: 5, epoch: 0, index: UInt64(index))
+      var draws: [RandomAffineDraw] = []
+      for stage in stages {
+        guard case .randomAffine(let p) = stage else { return XCTFail("not random_affine") }
+        draws.append(ChainPlanner.randomAffine(p, width: 96, height: 72, sourceWidth: 96, sourceHeight: 72, sourceToCanvas: .identity, random: &random))
+      }
+      let first = draws[0].parameters
+      XCTAssertTrue((10...20).contains(first.angle) && (0.8...0.9).contains(first.scale) && (-7...7).contains(first.shearX), "\(first)")
+      XCTAssertEqual(first.shearY, 0)
+      // max_dx = 0.1 * 96 = 9.6 -> round(U[-9.6, 9.6]) in -10...10; max_dy = 18.
+      XCTAssertEqual(first.translateX, first.translateX.rounded())
+      XCTAssertTrue((-10...10).contains(first.translateX) && (-18...18).contains(first.translateY), "\(first)")
+      xShears.append(first.shearX)
+      translations.insert(first.translateX)
+      XCTAssertTrue((3...4).contains(draws[1].parameters.shearX) && draws[1].parameters.shearY == 0, "\(draws[1])")
+      XCTAssertTrue((3...4).contains(draws[2].parameters.shearX) && (-6...(-5)).contains(draws[2].parameters.shearY), "\(draws[2])")
+      // The step is F.affine about the canvas centre, then the flip.
+      let expected = STNWarp.AffineTransform.horizontalFlip(width: 96) * draws[2].parameters.transform(center: STNWarp.AffineTransform.center(width: 96, height: 72))
+      XCTAssertLessThan(draws[2].transform(width: 96, height: 72).maxDifference(expected), 1e-12)
+    }
+    XCTAssertLessThan(xShears.min() ?? 0, -5)
+    XCTAssertGreaterThan(xShears.max() ?? 0, 5)
+    XCTAssertGreaterThan(translations.count, 15)
+  }
+
   func testResizeMapIsPixelCentreExact() {
     let map = ChainPlanner.resizeMap(fromWidth: 4, fromHeight: 2, toWidth: 2, toHeight: 1)
     // Output pixel 0 covers input pixels 0 and 1: centre 0.5 maps to 0.
@@ -126,16 +186,21 @@ final class ChainPlannerTests: XCTestCase {
     XCTAssertGreaterThan(prefiltered, 0, "125 -> 56 shrinks by > 1.5x, the area prefilter should run")
   }
 
-  /// Shrinking a one-pixel checkerboard 4x must give flat gray (the prefilter removes what the
-  /// output cannot represent) instead of aliasing into stripes.
+  /// Shrinking a one-pixel checkerboard 4x must give flat gray instead of aliasing into
+  /// stripes: on the separable path (resize alone: the antialiased filter) and on the warp path
+  /// (an affine before the resize: the box prefilter removes what the output cannot represent).
   func testMinifyingDoesNotAlias() throws {
-    let c = try config("decode: {channels: 1}\nstages:\n  - resize: {size: [16, 16]}\n")
     let dataset = MemoryDataset(images: [TestImages.checkerboard(width: 64, height: 64)], labels: [0])
-    let processor = try SampleProcessor(config: c)
-    let sample = try processor.prepare(dataset: dataset, index: 0, epoch: 0)
-    XCTAssertTrue(sample.prefiltered)
-    let output = try processor.renderUInt8(sample)
-    for value in output.pixels { XCTAssertEqual(Double(value), 127.5, accuracy: 2) }
+    for (stages, warps) in [("  - resize: {size: [16, 16]}\n", false), ("  - affine: {rotate: 0.01}\n  - resize: {size: [16, 16]}\n", true)] {
+      let processor = try SampleProcessor(config: try config("decode: {channels: 1}\nstages:\n" + stages))
+      let sample = try processor.prepare(dataset: dataset, index: 0, epoch: 0)
+      XCTAssertEqual(sample.prefiltered, warps, stages)
+      XCTAssertEqual(sample.resampleAxes == nil, warps, stages)
+      let output = try processor.renderUInt8(sample)
+      for (i, value) in output.pixels.enumerated() where !warps || (i % 16 > 0 && i % 16 < 15 && i > 16 && i < 240) {
+        XCTAssertEqual(Double(value), 127.5, accuracy: 2, stages)
+      }
+    }
   }
 
   func testEmptyStagesGiveTheDecodedPixelsUnchanged() throws {

@@ -1,3 +1,5 @@
+import Foundation
+import STNTensor
 import STNTestSupport
 import STNWarp
 import XCTest
@@ -16,6 +18,15 @@ final class PipelineConfigTests: XCTestCase {
     } catch {
       XCTFail("unexpected error type \(error)", file: file, line: line)
       return nil
+    }
+  }
+
+  /// Each (yaml, line, fragment) fails to parse on that line with a reason containing fragment.
+  private func assertErrors(_ cases: [(String, Int, String)], file: StaticString = #filePath, line: UInt = #line) {
+    for (yaml, expectedLine, fragment) in cases {
+      guard let error = parseError(yaml, file: file, line: line) else { continue }
+      XCTAssertEqual(error.line, expectedLine, "\(yaml): \(error)", file: file, line: line)
+      XCTAssertTrue(error.reason.contains(fragment), "\(yaml): '\(error.reason)' lacks '\(fragment)'", file: file, line: line)
     }
   }
 
@@ -40,7 +51,7 @@ final class PipelineConfigTests: XCTestCase {
     XCTAssertEqual(config.stages.map(\.name), ["pad", "affine", "affine", "random_affine", "resize", "center_crop", "pad", "normalize"])
     XCTAssertEqual(config.stages.map(\.line), [3, 4, 5, 6, 7, 8, 9, 10])
     XCTAssertEqual(config.stages[0].stage, .pad(.canvas(width: 42, height: 42, position: .random)))
-    XCTAssertEqual(config.stages[1].stage, .affine(.named(rotate: 10, scale: 2, translateX: 1, translateY: 2, shearX: 5, shearY: 0)))
+    XCTAssertEqual(config.stages[1].stage, .affine(.named(AffineParameters(angle: 10, translateX: 1, translateY: 2, scale: 2, shearX: 5, shearY: 0))))
     XCTAssertEqual(config.stages[2].stage, .affine(.matrix(STNWarp.AffineTransform(a: 1, b: 0, c: 3, d: 0, e: 1, f: 4))))
     guard case .randomAffine(let random) = config.stages[3].stage else { return XCTFail("not random_affine") }
     XCTAssertEqual(random.degrees, -10...20)
@@ -105,11 +116,131 @@ final class PipelineConfigTests: XCTestCase {
       ("stages:\n  - random_affine: {interpolation: nearest}\n  - resize: {size: 4, interpolation: bilinear}\n", 3, "conflicts"),
       ("stages: [\n", 2, "YAML syntax error"),
     ]
-    for (yaml, line, fragment) in cases {
-      guard let error = parseError(yaml) else { continue }
-      XCTAssertEqual(error.line, line, "\(yaml): \(error)")
-      XCTAssertTrue(error.reason.contains(fragment), "\(yaml): '\(error.reason)' lacks '\(fragment)'")
+    assertErrors(cases)
+  }
+
+  /// The resample settings live in the top-level `resample:` section; every geometric stage may
+  /// repeat a key (an alias), and repeated keys must agree.
+  func testResampleSectionAndPerStageAliases() throws {
+    let section = try PipelineConfig.parse(yaml: """
+      resample: {interpolation: nearest, padding_mode: border, fill: [1, 2, 3]}
+      stages:
+        - resize: {size: [8, 8]}
+      """)
+    XCTAssertEqual(section.resample.interpolation, .nearest)
+    XCTAssertEqual(section.resample.padding, .border)
+    XCTAssertEqual(section.resample.fill, [1, 2, 3])
+    // Every geometric stage accepts every key (resize and center_crop included).
+    for stage in ["random_affine: {degrees: 5", "affine: {rotate: 5", "resize: {size: 8", "center_crop: {size: 8", "pad: {padding: 2", "learned_affine: {checkpoint: m.safetensors"] {
+      let config = try PipelineConfig.parse(yaml: "stages:\n  - \(stage), interpolation: nearest, padding_mode: reflection, fill: 9}\n")
+      XCTAssertEqual(config.resample.interpolation, .nearest, stage)
+      XCTAssertEqual(config.resample.padding, .reflection, stage)
+      XCTAssertEqual(config.resample.fill, [9], stage)
     }
+    // Agreeing repeats are fine; a conflict names both lines, section or stage.
+    XCTAssertNoThrow(try PipelineConfig.parse(yaml: "resample: {fill: 9}\nstages:\n  - pad: {padding: 2, fill: 9}\n"))
+    let conflict = parseError("resample: {padding_mode: zeros}\nstages:\n  - resize: {size: 8}\n  - center_crop: {size: 4, padding_mode: border}\n")
+    XCTAssertEqual(conflict?.line, 4)
+    XCTAssertTrue(conflict?.reason.contains("conflicts with 'zeros' on line 1") ?? false, conflict?.reason ?? "")
+    XCTAssertEqual(parseError("resample: {fill: 300}\n")?.line, 1)
+    XCTAssertEqual(parseError("resample: {blur: 1}\n")?.line, 1)
+    // normalize resamples nothing and takes no resample key.
+    XCTAssertEqual(parseError("stages:\n  - normalize: {mean: 0, std: 1, fill: 3}\n")?.line, 2)
+  }
+
+  /// torchvision `Resize`: `size: n` (or `[n]`, or the `shorter_side: n` alias) sets the shorter
+  /// side; `size: [h, w]` is the exact size.
+  func testResizeSizeFollowsTorchvision() throws {
+    for yaml in ["size: 32", "size: [32]", "shorter_side: 32"] {
+      XCTAssertEqual(try PipelineConfig.parse(yaml: "stages:\n  - resize: {\(yaml)}\n").stages.first?.stage, .resize(.shorterSide(32)), yaml)
+    }
+    XCTAssertEqual(try PipelineConfig.parse(yaml: "stages:\n  - resize: {size: [20, 30]}\n").stages.first?.stage, .resize(.size(width: 30, height: 20)))
+    // The planner: the long side is int(n * long / short).
+    let planner = ChainPlanner(stages: [.resize(.shorterSide(224))])
+    var random = RandomStream(seed: 0)
+    let landscape = planner.plan(width: 500, height: 375, random: &random)
+    XCTAssertEqual([landscape.outputWidth, landscape.outputHeight], [298, 224])
+    let portrait = planner.plan(width: 375, height: 500, random: &random)
+    XCTAssertEqual([portrait.outputWidth, portrait.outputHeight], [224, 298])
+  }
+
+  func testDecodeExifOrientationAndLearnedStage() throws {
+    XCTAssertFalse(try PipelineConfig.parse(yaml: "decode: {channels: 3}\n").exifOrientation)
+    XCTAssertTrue(try PipelineConfig.parse(yaml: "decode: {exif_orientation: true}\n").exifOrientation)
+    XCTAssertEqual(parseError("decode: {exif_orientation: sideways}\n")?.line, 1)
+    let learned = try PipelineConfig.parse(yaml: "stages:\n  - pad: {size: 42}\n  - learned_affine: {checkpoint: /m.safetensors}\n")
+    XCTAssertEqual(learned.learnedStage?.line, 3)
+    XCTAssertEqual(learned.stages.map(\.stage.isLearned), [false, true])
+    XCTAssertNil(try PipelineConfig.parse(yaml: "stages:\n  - pad: {size: 42}\n").learnedStage)
+    XCTAssertEqual(parseError("stages:\n  - learned_affine: {checkpoint: a}\n  - learned_affine: {checkpoint: b}\n")?.line, 3)
+    // The planner leaves learned_affine out instead of trapping.
+    XCTAssertEqual(ChainPlanner(stages: learned.stages.map(\.stage)).stages, [.pad(.canvas(width: 42, height: 42, position: .center))])
+  }
+
+  /// Sizes known (or bounded below) before any image is read are checked at load time.
+  func testOutputsOverThePixelLimitAreLoadErrorsNamingTheStage() {
+    let cases: [(String, Int, String)] = [
+      ("stages:\n  - resize: {size: [65536, 65536]}\n", 2, "resize produces at least 65536x65536"),
+      ("stages:\n  - resize: {size: 64}\n  - center_crop: {size: [30000, 30000]}\n", 3, "center_crop"),
+      ("stages:\n  - pad: {size: [20000, 10000]}\n", 2, "pad"),
+      ("stages:\n  - resize: {shorter_side: 20000}\n", 2, "resize"),
+      ("stages:\n  - resize: {size: [10000, 10000]}\n  - affine: {rotate: 3}\n  - pad: {padding: [5000, 0]}\n", 4, "at least 20000x10000"),
+    ]
+    assertErrors(cases)
+    XCTAssertTrue(cases.allSatisfy { parseError($0.0)?.reason.contains("pixel limit") ?? false })
+    XCTAssertNoThrow(try PipelineConfig.parse(yaml: "stages:\n  - resize: {size: [8000, 8000]}\n"))
+  }
+
+  // MARK: Untrusted files
+
+  /// Parses `yaml` from a file through `load` and returns the error and the seconds it took.
+  private func loadError(_ yaml: String, name: String) throws -> (PipelineError?, Double) {
+    let folder = try TestImages.temporaryFolder("yaml-limits")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let path = folder + "/" + name
+    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    let started = Date()
+    do {
+      _ = try PipelineConfig.load(path: path)
+      return (nil, Date().timeIntervalSince(started))
+    } catch let error as PipelineError {
+      return (error, Date().timeIntervalSince(started))
+    }
+  }
+
+  /// "Billion laughs": nine levels of anchors, each a list of ten aliases of the previous one
+  /// (10^9 scalars once expanded) stop at the node bound, fast and naming the file.
+  func testAliasExpansionIsBounded() throws {
+    var lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in 1...8 { lines.append("a\(level): &a\(level) [" + [String](repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]") }
+    lines.append("stages: *a8")
+    let (error, seconds) = try loadError(lines.joined(separator: "\n") + "\n", name: "laughs.yaml")
+    XCTAssertTrue(error?.file.hasSuffix("laughs.yaml") ?? false, "\(String(describing: error))")
+    XCTAssertTrue(error?.reason.contains("aliases expand to more than") ?? false, "\(String(describing: error))")
+    XCTAssertLessThan(seconds, 1)
+    // Modest reuse of anchors stays allowed.
+    XCTAssertNoThrow(try PipelineConfig.parse(yaml: "x: &pad {padding: 2}\nstages:\n  - pad: *pad\n  - pad: *pad\n".replacingOccurrences(of: "x: ", with: "description: ")))
+  }
+
+  /// 5,000 nested flow lists (and 100,000 block lists) stop at the depth bound instead of
+  /// overflowing the stack in Yams or in `ConfigNode.convert`.
+  func testNestingDepthIsBounded() throws {
+    for (name, yaml) in [("flow.yaml", "stages: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "\n"),
+                         ("block.yaml", "stages:\n  " + String(repeating: "- ", count: 100_000) + "x\n")] {
+      let (error, seconds) = try loadError(yaml, name: name)
+      XCTAssertTrue(error?.file.hasSuffix(name) ?? false, "\(String(describing: error))")
+      XCTAssertTrue(error?.reason.contains("nests deeper than \(ConfigNode.maxDepth)") ?? false, "\(String(describing: error))")
+      XCTAssertLessThan(seconds, 1, name)
+    }
+    // The bundled pipelines are far from the bound; 60 levels still parse.
+    XCTAssertNoThrow(try ConfigNode.parse(yaml: "x: " + String(repeating: "[", count: 60) + String(repeating: "]", count: 60), file: "ok.yaml"))
+  }
+
+  func testOversizedFilesAreRefusedBeforeParsing() throws {
+    let (error, seconds) = try loadError("description: \"" + String(repeating: "x", count: ConfigNode.maxBytes) + "\"\n", name: "big.yaml")
+    XCTAssertTrue(error?.reason.contains("larger than") ?? false, "\(String(describing: error))")
+    XCTAssertLessThan(seconds, 1)
+    XCTAssertTrue(parseError(String(repeating: "#", count: ConfigNode.maxBytes + 1))?.reason.contains("larger than") ?? false)
   }
 
   func testModelAndTrainSectionsPassThroughUnvalidated() throws {

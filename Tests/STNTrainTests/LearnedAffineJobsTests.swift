@@ -63,7 +63,7 @@ final class LearnedAffineJobsTests: XCTestCase {
   /// Runs an augment job; returns the written files' pixels by relative path.
   func augment(_ config: PipelineConfig, predictor: ThetaPredictor?, threads: Int, copies: Int = 1, name: String) throws -> [String: Image] {
     let output = folder + "/" + name
-    var job = AugmentJob(config: config, dataset: try ImageTree(root: folder + "/data"), inputRoot: folder + "/data", outputRoot: output)
+    var job = AugmentJob(config: config, dataset: try ImageFolder(root: folder + "/data"), inputs: [folder + "/data"], outputRoot: output)
     job.threads = threads
     job.copies = copies
     job.predictor = predictor
@@ -71,7 +71,7 @@ final class LearnedAffineJobsTests: XCTestCase {
     XCTAssertEqual(summary.skipped, [])
     XCTAssertEqual(summary.written, 8 * copies)
     var images: [String: Image] = [:]
-    let tree = try ImageTree(root: output)
+    let tree = try ImageFolder(root: output)
     for i in 0..<tree.count {
       images[tree.relativePath(at: i)] = try tree.loadImage(at: i, options: DecodeOptions(channels: 1))
     }
@@ -113,22 +113,44 @@ final class LearnedAffineJobsTests: XCTestCase {
 
   func testLearnedStageWithoutPredictorIsATypedError() throws {
     let (learned, _) = try learnedPipeline()
-    let job = AugmentJob(config: learned, dataset: try ImageTree(root: folder + "/data"), inputRoot: folder + "/data", outputRoot: folder + "/none")
+    let job = AugmentJob(config: learned, dataset: try ImageFolder(root: folder + "/data"), inputs: [folder + "/data"], outputRoot: folder + "/none")
     XCTAssertThrowsError(try job.run()) { error in
       guard let error = error as? PipelineError else { return XCTFail("not a PipelineError: \(error)") }
       XCTAssertEqual(error.line, 7)
       XCTAssertTrue(error.reason.contains("learned_affine"), error.reason)
     }
-    XCTAssertThrowsError(try ExportJob(config: learned, dataset: try ImageTree(root: folder + "/data"), count: 4).run()) { error in
+    XCTAssertThrowsError(try ExportJob(config: learned, dataset: try ImageFolder(root: folder + "/data"), count: 4).run()) { error in
       XCTAssertTrue(error is PipelineError, "\(error)")
     }
+  }
+
+  /// Issue 14: a learned stage whose input size differs from the model's was one "skipped" per
+  /// image; now it is one error at the stage's line, before any work (augment, export, loader).
+  func testLearnedStageInputSizeMismatchIsOneErrorBeforeWork() throws {
+    let path = try writeConstantThetaCheckpoint(theta)
+    let config = try pipeline("  - resize: {size: [10, 10]}\n  - learned_affine: {checkpoint: \(path)}")
+    guard let predictor = try CheckpointThetaPredictor.forPipeline(config, threads: 1) else { throw TrainSessionError("no predictor") }
+    let dataset = try ImageFolder(root: folder + "/data")
+    var job = AugmentJob(config: config, dataset: dataset, inputs: [folder + "/data"], outputRoot: folder + "/mismatch")
+    job.predictor = predictor
+    func check(_ error: Error) {
+      guard let error = error as? PipelineError else { return XCTFail("not a PipelineError: \(error)") }
+      XCTAssertEqual(error.line, 8)
+      XCTAssertTrue(error.reason.contains("1x10x10") && error.reason.contains("1x12x12"), error.reason)
+    }
+    XCTAssertThrowsError(try job.run(), "augment", check)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/mismatch"), "nothing written")
+    var export = ExportJob(config: config, dataset: dataset, count: 2)
+    export.predictor = predictor
+    XCTAssertThrowsError(try export.run(), "export", check)
+    XCTAssertThrowsError(try BatchLoader(config: config, dataset: dataset, epoch: 0, predictor: predictor), "loader", check)
   }
 
   // MARK: - stn export (pipeline form)
 
   func testExportWithLearnedStageMakesASheetOfRectifiedImages() throws {
     let (learned, predictor) = try learnedPipeline()
-    let dataset = try ImageTree(root: folder + "/data")
+    let dataset = try ImageFolder(root: folder + "/data")
     var job = ExportJob(config: learned, dataset: dataset, count: 6)
     job.predictor = predictor
     job.threads = 2

@@ -3,8 +3,9 @@ import STNTensor
 import STNTestSupport
 @testable import STNWarp
 
-/// The run-time kernel choice: AVX2 twins against the portable Swift kernels, and the fallback.
-/// (Every fast-against-naive test in this target also runs once per supported path.)
+/// The run-time kernel choice: AVX2 and AVX-512 twins against the portable Swift kernels and the
+/// naive twins, and the fallback. (Every fast-against-naive test in this target also runs once
+/// per supported path.)
 final class WarpKernelPathTests: XCTestCase {
   override func tearDown() {
     warpKernelPath = .best
@@ -15,26 +16,42 @@ final class WarpKernelPathTests: XCTestCase {
     guard WarpKernelPath.avx2.isSupported else { throw XCTSkip("this CPU has no AVX2: only the portable path runs here") }
   }
 
+  /// The C paths this CPU supports (AVX2, AVX-512), or a skip when there are none.
+  func supportedSIMDPaths() throws -> [WarpKernelPath] {
+    try requireAVX2()
+    return [WarpKernelPath.avx2, .avx512].filter { $0.isSupported }
+  }
+
   // MARK: - Selection
 
-  /// The portable path is always selectable; AVX2 only where supported, else the portable path.
+  /// The portable path is always selectable; AVX2 and AVX-512 only where supported, else the next
+  /// slower supported path.
   func testSelectionFallsBackToPortable() {
     XCTAssertTrue(WarpKernelPath.portable.isSupported)
-    XCTAssertEqual(WarpKernelPath.best, cpuHasAVX2 ? .avx2 : .portable)
+    XCTAssertEqual(WarpKernelPath.best, cpuHasAVX512 ? .avx512 : cpuHasAVX2 ? .avx2 : .portable)
+    XCTAssertTrue(WarpKernelPath.best.isSupported)
     warpKernelPath = .portable
     XCTAssertEqual(warpKernelPath, .portable)
     XCTAssertFalse(useAVX2Kernels)
+    XCTAssertFalse(useAVX512Kernels)
     warpKernelPath = .avx2
     XCTAssertEqual(warpKernelPath, cpuHasAVX2 ? .avx2 : .portable)
     XCTAssertEqual(useAVX2Kernels, cpuHasAVX2)
+    XCTAssertFalse(useAVX512Kernels)
+    warpKernelPath = .avx512
+    XCTAssertEqual(warpKernelPath, cpuHasAVX512 ? .avx512 : cpuHasAVX2 ? .avx2 : .portable)
+    // Kernels without an AVX-512 twin run their AVX2 twin under .avx512.
+    XCTAssertEqual(useAVX2Kernels, cpuHasAVX2)
+    XCTAssertEqual(useAVX512Kernels, cpuHasAVX512)
+    if cpuHasAVX512 { XCTAssertTrue(cpuHasAVX2, "every AVX-512 CPU the kernels accept has AVX2") }
   }
 
   // MARK: - Fused uint8 -> normalized float32
 
-  /// B1-like work (224x224x3, rotation and scale about the centre) and odd sizes: the AVX2
-  /// kernel gives the portable kernel's bits, border and interior (with its overlapping tail).
+  /// B1-like work (224x224x3, rotation and scale about the centre) and odd sizes: the AVX2 and
+  /// AVX-512 kernels give the portable kernel's bits, border and interior (with their tails).
   func testAVX2FusedUInt8EqualsPortable() throws {
-    try requireAVX2()
+    let paths = try supportedSIMDPaths()
     var random = RandomStream(seed: 11)
     for (w, h, wo, ho) in [(224, 224, 224, 224), (37, 23, 29, 31), (9, 8, 12, 10)] {
       let image = (0..<(w * h * 3)).map { _ in UInt8(truncatingIfNeeded: random.next() >> 56) }
@@ -49,7 +66,7 @@ final class WarpKernelPathTests: XCTestCase {
         let scale: [Float] = [1 / (255 * 0.229), 1 / (255 * 0.224), 1 / (255 * 0.225)], bias: [Float] = [-2.1, -2.0, -1.8]
         for options in [WarpOptions(), WarpOptions(padding: .border), WarpOptions(fill: [10, 128, 250])] {
           var outputs: [[Float]] = []
-          for path in [WarpKernelPath.portable, .avx2] {
+          for path in [WarpKernelPath.portable] + paths {
             warpKernelPath = path
             var output = [Float](repeating: .nan, count: wo * ho * 3)
             image.withUnsafeBufferPointer { src in
@@ -60,11 +77,143 @@ final class WarpKernelPathTests: XCTestCase {
             }
             outputs.append(output)
           }
-          XCTAssertEqual(outputs[0], outputs[1], "\(w)x\(h) -> \(wo)x\(ho) \(options)")
-          XCTAssertFalse(outputs[1].contains { $0.isNaN }, "every output element written")
+          for (index, path) in paths.enumerated() {
+            XCTAssertEqual(outputs[0], outputs[index + 1], "\(path) \(w)x\(h) -> \(wo)x\(ho) \(options)")
+            XCTAssertFalse(outputs[index + 1].contains { $0.isNaN }, "every output element written")
+          }
         }
       }
     }
+  }
+
+  // MARK: - uint8 -> uint8
+
+  /// The AVX2 and AVX-512 uint8 -> uint8 kernels give the naive twin's bytes: B1 work, odd sizes,
+  /// interior spans shorter than one 8- or 16-column block, the bottom-right source pixel as a
+  /// tap, 1 and 3 channels, every mode and padding, fill 0 and other fills.
+  func testUInt8KernelsEqualNaive() throws {
+    let paths = try supportedSIMDPaths()
+    var random = RandomStream(seed: 17)
+    let sizes = [(224, 224, 224, 224), (37, 23, 29, 31), (9, 8, 12, 10), (5, 4, 7, 3), (40, 3, 17, 33), (2, 2, 19, 5)]
+    for (w, h, wo, ho) in sizes {
+      for channels in [3, 1] {
+        let image = (0..<(w * h * channels)).map { _ in UInt8(truncatingIfNeeded: random.next() >> 56) }
+        for k in 0..<6 {
+          let center = AffineTransform.center(width: w, height: h)
+          let outCenter = AffineTransform.center(width: wo, height: ho)
+          // Identity, sub-pixel shifts (bottom-right taps, exact .5 rounding ties), B1 maps, and a
+          // strong rotation with downscale (long miss runs and short interiors).
+          let t: AffineTransform = switch k {
+          case 0: .identity
+          case 1: .translation(x: 0.5, y: 0.25)
+          case 2: .translation(x: 0.5, y: 0)
+          case 5: AffineTransform.translation(x: center.x, y: center.y) * .rotation(degrees: random.uniform(-180, 180))
+            * .scale(random.uniform(1.5, 3)) * .translation(x: -outCenter.x, y: -outCenter.y)
+          default: AffineTransform.translation(x: center.x + random.uniform(-3, 3), y: center.y + random.uniform(-3, 3))
+            * .rotation(degrees: random.uniform(-30, 30)) * .scale(random.uniform(0.8, 1.2)) * .translation(x: -outCenter.x, y: -outCenter.y)
+          }
+          // The B1 size with the B1 options only (the naive twin is slow in debug builds).
+          let optionsToTest = w == 224 ? [WarpOptions(), WarpOptions(fill: [10, 128, 250])] : WarpAffineTests.allWarpOptions
+          for options in optionsToTest {
+            var opts = options
+            opts.fill = channels == 3 ? options.fill : [options.fill[0]]
+            let naive = warpUInt8(image, w, h, channels, t, wo, ho, options: opts, naive: true)
+            for path in paths {
+              warpKernelPath = path
+              XCTAssertEqual(warpUInt8(image, w, h, channels, t, wo, ho, options: opts, naive: false), naive,
+                             "\(path) \(w)x\(h)x\(channels) -> \(wo)x\(ho) map \(k) \(opts)")
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Rounding: alternating columns of (0, 255), (255, 0), (1, 2), (254, 255) sampled at binary
+  /// fractions give sums at exact halves (1.5, 127.5, 254.5) and at both ends of the range;
+  /// every SIMD path rounds them like `roundToUInt8`.
+  func testUInt8KernelsRoundLikeNaive() throws {
+    let paths = try supportedSIMDPaths()
+    let (w, h) = (34, 4)
+    var image = [UInt8](repeating: 0, count: w * h * 3)
+    let pairs: [(UInt8, UInt8)] = [(0, 255), (255, 0), (1, 2), (254, 255)]
+    for y in 0..<h { for x in 0..<w { for c in 0..<3 { image[(y * w + x) * 3 + c] = x % 2 == 0 ? pairs[(y + c) % 4].0 : pairs[(y + c) % 4].1 } } }
+    for step in [1.0 / 64, 1.0 / 3, 0.5, 0.999] {
+      for (x0, y0) in [(0.25, 0.5), (0.0, 0.0), (0.5, 0.0)] {
+        let t = AffineTransform(a: step, b: 0, c: x0, d: 0, e: 1, f: y0)
+        let naive = warpUInt8(image, w, h, 3, t, 40, 3, options: WarpOptions(), naive: true)
+        for path in paths {
+          warpKernelPath = path
+          XCTAssertEqual(warpUInt8(image, w, h, 3, t, 40, 3, options: WarpOptions(), naive: false), naive, "\(path) step \(step) origin \(x0), \(y0)")
+        }
+      }
+    }
+  }
+
+  /// Maps whose coordinates are not finite or far outside (the kernels' -100 rule), fills that
+  /// are not whole bytes (the row kernels leave those to the Swift path) and 1-pixel sources: the
+  /// SIMD paths still give the naive twin's bytes and normalized values.
+  func testKernelsEqualNaiveOnUnusualInput() throws {
+    let paths = try supportedSIMDPaths()
+    var random = RandomStream(seed: 23)
+    let maps = [
+      AffineTransform(a: .nan, b: 0, c: 1, d: 0, e: 1, f: 0),
+      AffineTransform(a: 1, b: 0, c: .infinity, d: 0, e: 1, f: 0),
+      AffineTransform(a: 1e12, b: 0, c: 0, d: 0, e: 1, f: 0),
+      AffineTransform(a: 0.7, b: 0.2, c: -3e9, d: -0.2, e: 0.7, f: 5),
+      AffineTransform(a: 0.9, b: 0.3, c: 2.5, d: -0.3, e: 0.9, f: 4.25),
+    ]
+    let fills: [[Float]] = [[0, 0, 0], [127.5, 0, 255], [-0.0, 0, 0], [300, 1, 2], [7, 7, 7]]
+    for (w, h) in [(23, 17), (1, 1), (2, 1)] {
+      let image = (0..<(w * h * 3)).map { _ in UInt8(truncatingIfNeeded: random.next() >> 56) }
+      for t in maps {
+        for fill in fills {
+          let options = WarpOptions(fill: fill)
+          let naive = warpUInt8(image, w, h, 3, t, 21, 9, options: options, naive: true)
+          let scale: [Float] = [0.5, 1, 2], bias: [Float] = [0, -1, 0]
+          let naiveNormalized = warpNormalized(image, w, h, t, 21, 9, scale: scale, bias: bias, options: options, naive: true)
+          for path in paths {
+            warpKernelPath = path
+            XCTAssertEqual(warpUInt8(image, w, h, 3, t, 21, 9, options: options, naive: false), naive, "\(path) \(w)x\(h) \(t) fill \(fill)")
+            let normalized = warpNormalized(image, w, h, t, 21, 9, scale: scale, bias: bias, options: options, naive: false)
+            XCTAssertEqual(normalized.map(\.bitPattern), naiveNormalized.map(\.bitPattern), "\(path) normalized \(w)x\(h) \(t) fill \(fill)")
+          }
+        }
+      }
+    }
+  }
+
+  func warpNormalized(_ image: [UInt8], _ w: Int, _ h: Int, _ t: AffineTransform, _ wo: Int, _ ho: Int,
+                      scale: [Float], bias: [Float], options: WarpOptions, naive: Bool) -> [Float] {
+    var output = [Float](repeating: .nan, count: wo * ho * 3)
+    image.withUnsafeBufferPointer { src in
+      output.withUnsafeMutableBufferPointer { dst in
+        if naive {
+          warpAffineNormalizedNaive(source: src.baseAddress!, width: w, height: h, channels: 3, destinationToSource: t, output: dst.baseAddress!,
+                                    outputWidth: wo, outputHeight: ho, scale: scale, bias: bias, options: options)
+        } else {
+          warpAffineNormalized(source: src.baseAddress!, width: w, height: h, channels: 3, destinationToSource: t, output: dst.baseAddress!,
+                               outputWidth: wo, outputHeight: ho, scale: scale, bias: bias, options: options)
+        }
+      }
+    }
+    return output
+  }
+
+  func warpUInt8(_ image: [UInt8], _ w: Int, _ h: Int, _ c: Int, _ t: AffineTransform, _ wo: Int, _ ho: Int, options: WarpOptions, naive: Bool) -> [UInt8] {
+    var output = [UInt8](repeating: 7, count: wo * ho * c)
+    image.withUnsafeBufferPointer { src in
+      output.withUnsafeMutableBufferPointer { dst in
+        if naive {
+          warpAffineUInt8Naive(source: src.baseAddress!, width: w, height: h, channels: c, destinationToSource: t, output: dst.baseAddress!,
+                               outputWidth: wo, outputHeight: ho, options: options)
+        } else {
+          warpAffineUInt8(source: src.baseAddress!, width: w, height: h, channels: c, destinationToSource: t, output: dst.baseAddress!,
+                          outputWidth: wo, outputHeight: ho, options: options)
+        }
+      }
+    }
+    return output
   }
 
   // MARK: - Fused affine_grid + grid_sample

@@ -70,7 +70,7 @@ final class AugmentCommandTests: XCTestCase {
     let input = try makeInput()
     let inside = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", input, "--output", input + "/out"])
     XCTAssertNotEqual(inside.status, 0)
-    XCTAssertTrue(inside.stderr.contains("input folder"), inside.stderr)
+    XCTAssertTrue(inside.stderr.contains("inside the input"), inside.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: input + "/out"))
     let bad = try STNBinary.temporaryFolder("bad") + "/bad.yaml"
     try "stages:\n  - resize: {size: 4}\n  - rotate: {degrees: 3}\n".write(toFile: bad, atomically: true, encoding: .utf8)

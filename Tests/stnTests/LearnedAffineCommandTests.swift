@@ -10,7 +10,8 @@ final class LearnedAffineCommandTests: XCTestCase {
     let work = try STNBinary.temporaryFolder("learned")
     defer { try? FileManager.default.removeItem(atPath: work) }
     let input = work + "/in"
-    try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: input + "/a", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: Golden.packageRoot + "/samples/images/sneaker/0.png", toPath: input + "/a/0.png")
     try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: work + "/broken.safetensors"))
     for name in ["missing.safetensors", "broken.safetensors"] {
       let pipeline = work + "/p-\(name).yaml"

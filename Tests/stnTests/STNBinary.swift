@@ -18,6 +18,26 @@ enum STNBinary {
 
   /// Runs `stn` with `arguments`; returns exit status, stdout and stderr.
   static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    try start(arguments).finish()
+  }
+
+  /// A running `stn`, for tests that signal it.
+  struct Running {
+    let process: Process
+    let out: Pipe
+    let err: Pipe
+
+    /// Waits for the end; returns exit status (128 + signal when killed), stdout and stderr.
+    func finish() -> (status: Int32, stdout: String, stderr: String) {
+      let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+      process.waitUntilExit()
+      let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+      return (status, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+  }
+
+  /// Starts `stn` with `arguments` without waiting.
+  static func start(_ arguments: [String]) throws -> Running {
     guard let path else { throw XCTSkip("stn binary not built (swift build --build-tests builds it)") }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
@@ -26,9 +46,7 @@ enum STNBinary {
     process.standardOutput = out
     process.standardError = err
     try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    return Running(process: process, out: out, err: err)
   }
 
   /// A fresh empty temporary folder.

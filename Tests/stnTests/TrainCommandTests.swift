@@ -35,11 +35,11 @@ final class TrainCommandTests: XCTestCase {
 
   func bigEndian(_ value: Int) -> [UInt8] { [UInt8(value >> 24 & 255), UInt8(value >> 16 & 255), UInt8(value >> 8 & 255), UInt8(value & 255)] }
 
-  func writePipeline(lr: Double = 0.01) throws -> String {
+  func writePipeline(lr: Double = 0.01, classes: String? = nil) throws -> String {
     let text = """
       name: tiny-idx
       seed: 1
-      source: {idx: \(folder)/data, split: train}
+      source: {idx: \(folder)/data, split: train\(classes.map { ", classes: \($0)" } ?? "")}
       decode: {channels: 1}
       stages:
         - pad: {size: [12, 12]}
@@ -99,14 +99,28 @@ final class TrainCommandTests: XCTestCase {
     let csv = try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8)
     XCTAssertTrue(csv.hasPrefix("epoch,train_loss,train_acc,val_loss,val_acc,test_acc,lr,seconds,images_per_s\n1,"))
 
-    let evaluated = try stn(["eval", run + "/best.safetensors", "--data", folder + "/data", "--threads", "1"])
+    let evaluated = try stn(["eval", run + "/best.safetensors", "--data", folder + "/data", "--threads", "1", "--random"])
     XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
     let report = try lastJSON(evaluated.stdout)
     XCTAssertEqual(report["n"] as? Int, 8)
     XCTAssertEqual((report["confusion"] as? [[Int]])?.count, 2)
     XCTAssertEqual((report["per_class"] as? [String: Any]).map { Set($0.keys) }, ["0", "1"])
-    // The test split is distorted with the fixed evaluation key in training and in eval alike.
+    // With --random, eval distorts the test split with the fixed evaluation key, as training's
+    // per-epoch test pass does.
     XCTAssertEqual(report["accuracy"] as? Double ?? -1, summary["test_acc"] as? Double ?? -2, accuracy: 1e-6)
+
+    // Deterministic by default (no random_affine), so the number may differ from the above.
+    let plain = try stn(["eval", run + "/best.safetensors", "--input", folder + "/data", "--threads", "1"])
+    XCTAssertEqual(plain.status, 0, plain.stderr)
+    XCTAssertEqual(try lastJSON(plain.stdout)["n"] as? Int, 8)
+
+    // A --pipeline whose output size differs from the model's input is one error line, not a trap.
+    let other = folder + "/other.yaml"
+    try "decode: {channels: 1}\nstages: [{pad: {size: [10, 10]}}]\n".write(toFile: other, atomically: true, encoding: .utf8)
+    let mismatch = try stn(["eval", run + "/best.safetensors", "--input", folder + "/data", "--pipeline", other])
+    XCTAssertEqual(mismatch.status, 1, mismatch.stderr)
+    XCTAssertEqual(mismatch.stderr.split(separator: "\n").count, 1, mismatch.stderr)
+    XCTAssertTrue(mismatch.stderr.contains("1x10x10") && mismatch.stderr.contains("1x12x12"), mismatch.stderr)
 
     // What the transformer made of the test images: a sheet, and a folder of rectified images.
     let sheet = try stn(["export", run + "/best.safetensors", "--input", folder + "/data", "--output", folder + "/sheet.png", "--count", "6"])
@@ -117,6 +131,33 @@ final class TrainCommandTests: XCTestCase {
     XCTAssertEqual(rectified.status, 0, rectified.stderr)
     let files = FileManager.default.enumerator(atPath: folder + "/rectified")?.compactMap { $0 as? String }.filter { $0.hasSuffix(".png") } ?? []
     XCTAssertEqual(files.count, 8)
+  }
+
+  /// Issue 14: `source: {classes: [...]}` names travel into the checkpoint, the eval JSON and
+  /// its confusion matrix, an augmented folder (a class per folder, "/" written "_") and back.
+  func testClassNamesTravel() throws {
+    let pipeline = try writePipeline(classes: "[left/bar, right bar]")
+    let run = folder + "/run"
+    let trained = try stn(["train", pipeline, "--output", run, "--threads", "1", "--no-tensorboard"])
+    XCTAssertEqual(trained.status, 0, trained.stderr)
+    XCTAssertTrue(trained.stdout.contains("classes: left/bar, right bar\n"), trained.stdout)
+    let evaluated = try stn(["eval", run + "/best.safetensors", "--input", folder + "/data", "--threads", "1"])
+    XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+    let report = try lastJSON(evaluated.stdout)
+    XCTAssertEqual(report["classes"] as? [String], ["left/bar", "right bar"])
+    XCTAssertEqual((report["per_class"] as? [String: Any]).map { Set($0.keys) }, ["left/bar", "right bar"])
+    XCTAssertTrue(evaluated.stdout.contains("left/bar"), "confusion table names the classes")
+    // The test split written as an image folder, then evaluated from it (folders "left_bar", "right bar").
+    let written = try stn(["augment", pipeline, "--input", folder + "/data", "--split", "test", "--output", folder + "/rts-test"])
+    XCTAssertEqual(written.status, 0, written.stderr)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder + "/rts-test").sorted(), ["left_bar", "right bar"])
+    let fromFolder = try stn(["eval", run + "/best.safetensors", "--input", folder + "/rts-test", "--threads", "1"])
+    XCTAssertEqual(fromFolder.status, 0, fromFolder.stderr)
+    XCTAssertEqual(try lastJSON(fromFolder.stdout)["n"] as? Int, 8)
+    // The folder holds the test split distorted with the fixed evaluation key (seed, epoch 0):
+    // what `stn eval --random` does on the IDX data, up to uint8 rounding.
+    let random = try stn(["eval", run + "/best.safetensors", "--input", folder + "/data", "--random", "--threads", "1"])
+    XCTAssertEqual(try lastJSON(fromFolder.stdout)["accuracy"] as? Double ?? -1, try lastJSON(random.stdout)["accuracy"] as? Double ?? -2, accuracy: 0.13)
   }
 
   func testExplodingLossExitsWithStatus2() throws {

@@ -26,11 +26,18 @@ typedef struct stn_jpeg_decoder stn_jpeg_decoder;
 
 /* Reads the header of `data` (which must outlive the decoder) and prepares decoding to
  * `channels` (1 or 3) at scale 1/`scale_denominator` (1, 2, 4, 8). Rejects images whose full
- * size exceeds `max_pixels` before libjpeg allocates anything large. On success *decoder is
- * set and must be released with stn_jpeg_close; on failure *decoder is NULL and `message`
- * holds the reason. */
+ * size exceeds `max_pixels` before libjpeg allocates anything large. With `keep_exif` the APP1
+ * segments are kept for stn_jpeg_exif_segment. On success *decoder is set and must be
+ * released with stn_jpeg_close; on failure *decoder is NULL and `message` holds the reason. */
 int stn_jpeg_open(const uint8_t *data, size_t size, int channels, int scale_denominator,
-                  int64_t max_pixels, stn_jpeg_decoder **decoder, char message[STN_MESSAGE_SIZE]);
+                  int64_t max_pixels, int keep_exif, stn_jpeg_decoder **decoder,
+                  char message[STN_MESSAGE_SIZE]);
+
+/* The `index`-th APP1 segment (0 first) that starts with "Exif\0\0", as kept by stn_jpeg_open
+ * with `keep_exif`: its payload after the marker length, "Exif\0\0" included. Returns 0 when
+ * there is no such segment. The bytes belong to libjpeg and are valid only until
+ * stn_jpeg_decode or stn_jpeg_close. */
+int stn_jpeg_exif_segment(const stn_jpeg_decoder *decoder, int index, const uint8_t **data, size_t *size);
 
 /* Full-size header facts: image width/height and component count in the file (1, 3 or 4). */
 void stn_jpeg_header(const stn_jpeg_decoder *decoder, int *width, int *height, int *components);

@@ -1,4 +1,5 @@
-// AVX2 twins of the STNWarp interior kernels, selected at run time (cwk_cpu_has_avx2).
+// AVX2 and AVX-512 twins of the STNWarp interior kernels, selected at run time
+// (cwk_cpu_has_avx2, cwk_cpu_has_avx512).
 //
 // Each function computes exactly the float arithmetic of its portable Swift twin, in the same
 // order, without FMA contraction, so forward results are bit for bit identical (backward sums
@@ -17,6 +18,15 @@ extern "C" {
 /// 1 when the CPU and the OS support AVX2 and FMA (the AVX2 kernels below may run), else 0.
 int cwk_cpu_has_avx2(void);
 
+/// 1 when the CPU and the OS support AVX-512 F and BW as well as AVX2 and FMA (the avx512
+/// kernels below may run), else 0.
+int cwk_cpu_has_avx512(void);
+
+/// Reads one byte of every 64-byte line of bytes[0..<count] and returns their sum (so that the
+/// reads happen): brings a source that is about to be warped into the cache in one sequential
+/// pass, instead of one miss at a time in the warp's rotated order. Plain C, every CPU.
+unsigned cwk_touch_lines(const uint8_t *bytes, ptrdiff_t count);
+
 /// Fused uint8 HWC (3 channels) -> bilinear -> `value * scale[c] + bias[c]` -> planar float rows.
 /// Output columns start..<end of one row; source pixel (x, y) of column ox is
 /// (row_x + step_x * ox, row_y + step_y * ox). `stride` = width * 3 bytes, `size` = the
@@ -24,6 +34,37 @@ int cwk_cpu_has_avx2(void);
 void cwk_normalized3_bilinear_avx2(
   const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
   ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias);
+
+/// AVX-512 twin of cwk_normalized3_bilinear_avx2 (same arguments and bits), 16 columns per step.
+void cwk_normalized3_bilinear_avx512(
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias);
+
+/// uint8 HWC (3 channels) -> bilinear -> uint8 HWC, rounded like the Swift `roundToUInt8`
+/// (nearest, halves up, clamped to 0...255). Output columns start..<end of one row, whose first
+/// byte is `output`; geometry, `stride` and `size` as in cwk_normalized3_bilinear_avx2, every
+/// tap of every column inside the source.
+void cwk_uint8_3_bilinear_avx2(
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t start, ptrdiff_t end, uint8_t *output);
+
+/// AVX-512 twin of cwk_uint8_3_bilinear_avx2 (same arguments and bytes), 16 columns per step.
+void cwk_uint8_3_bilinear_avx512(
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t start, ptrdiff_t end, uint8_t *output);
+
+/// Zeros padding, bilinear, 3 channels: a whole output row of `count` columns, every column
+/// as the naive `warpAffineUInt8Naive` computes it (coordinates that are not finite or beyond
+/// 1e9 go to -100; taps outside the source read fill[c], a whole number 0...255 given as a byte).
+/// Never reads outside the source; needs width * height >= 2 (a source of at least 4 bytes).
+void cwk_uint8_3_bilinear_row_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, uint8_t *output);
+
+/// The same row for the fused normalized warp: `sample * scale[c] + bias[c]` into planar rows.
+void cwk_normalized3_bilinear_row_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias);
 
 /// Affine grid row geometry shared by the float kernels: theta of the image (6 values), the
 /// row's normalized y, unnormalize scale/offset per axis (x_pixel = (g + 1) * scale_x - offset_x).

@@ -1,0 +1,51 @@
+import Foundation
+import STNImageIO
+
+extension PipelineConfig {
+  /// Opens the pipeline's `source:` (an image folder or IDX files) with `ImageDatasets.open`,
+  /// the one way data is opened, with the class names the pipeline gives.
+  public func openSource() throws -> any ImageDataset {
+    switch source {
+    case .imageFolder(let path)?:
+      return try ImageDatasets.open(path, classNames: classNames)
+    case .idx(let folder, let split)?:
+      return try ImageDatasets.open(folder, split: split, classNames: classNames)
+    case nil:
+      throw PipelineError(file: path, line: 0, reason: "the pipeline has no 'source:'; give the data with --input")
+    }
+  }
+
+  /// Opens data named on the command line (`--input`) for this pipeline. The pipeline's class
+  /// names apply to IDX data, and to image folders when its own source is an image folder (a
+  /// name list for Fashion-MNIST labels says nothing about a folder of photos).
+  public func openInput(_ path: String, split: String = "train") throws -> any ImageDataset {
+    let dataset = try ImageDatasets.open(path, split: split)
+    guard let classNames else { return dataset }
+    if var idx = dataset as? IDXDataset {
+      try idx.name(classes: classNames)
+      return idx
+    }
+    if case .imageFolder? = source { return try ImageDatasets.open(path, split: split, classNames: classNames) }
+    return dataset
+  }
+
+  /// How every sample of this pipeline is decoded: its channels, and EXIF orientation when
+  /// `decode.exif_orientation` is on (the one place both are turned into `DecodeOptions`).
+  public var decodeOptions: DecodeOptions { DecodeOptions(channels: channels, exifOrientation: exifOrientation) }
+
+  /// The folder the pipeline's `source:` reads (for refusing writes into it).
+  public var sourceFolder: String? {
+    switch source {
+    case .imageFolder(let path)?: return path
+    case .idx(let folder, _)?: return folder
+    case nil: return nil
+    }
+  }
+
+  /// The one "needs a predictor" check: throws, at the stage's line, when a `learned_affine`
+  /// stage is present but `what` (a command) was given no `ThetaPredictor` to drive it.
+  public func requirePredictor(_ predictor: ThetaPredictor?, what: String) throws {
+    guard predictor == nil, let entry = learnedStage else { return }
+    throw PipelineError(file: path, line: entry.line, reason: "learned_affine needs a trained model (its checkpoint), which \(what) was not given")
+  }
+}
