@@ -7,9 +7,9 @@ import Glibc
 /// the library), and never changed by a kernel.
 ///
 /// Two of its three parts live here, below every module that runs kernels: OpenBLAS's thread
-/// count and the allocator's thresholds. The third, which warp kernels run (portable or AVX2),
-/// is STNWarp's `warpKernelPath` (default: the fastest this CPU supports; `stn bench warp
-/// --kernels` picks another), since this module cannot see STNWarp.
+/// count and the allocator's thresholds. The third, which warp kernels run (portable, AVX2 or
+/// AVX-512), is STNWarp's `warpKernelPath` (default: the fastest this CPU supports; `stn bench
+/// warp --kernels` picks another), since this module cannot see STNWarp.
 public struct RuntimePolicy: Equatable, Sendable {
   /// Threads OpenBLAS may use inside one GEMM.
   ///
