@@ -682,14 +682,13 @@ typedef struct {
   __m256 valid_x, valid_y;      // coordinate finite and within 1e9 (else -100, zero derivative)
 } cwk_checked8;
 
-/// `sourceIndexWithGradient` (zeros padding) and `bilinearTaps` for 8 columns.
-CWK_AVX2 static inline cwk_checked8 cwk_checked_geometry8(const cwk_affine_row *row, const float *xs, ptrdiff_t ox, ptrdiff_t width, ptrdiff_t height) {
-  __m256 bx = _mm256_loadu_ps(xs + ox);
-  __m256 gx = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(row->t0), bx), _mm256_set1_ps(row->t1 * row->y)), _mm256_set1_ps(row->t2));
-  __m256 gy = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(row->t3), bx), _mm256_set1_ps(row->t4 * row->y)), _mm256_set1_ps(row->t5));
+/// `sourceIndexWithGradient` (zeros padding) and `bilinearTaps` for 8 columns at normalized
+/// grid coordinates (gx, gy).
+CWK_AVX2 static inline cwk_checked8 cwk_checked_normalized8(
+  __m256 gx, __m256 gy, float scale_x, float offset_x, float scale_y, float offset_y, ptrdiff_t width, ptrdiff_t height) {
   const __m256 one = _mm256_set1_ps(1.0f);
-  __m256 x = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gx, one), _mm256_set1_ps(row->scale_x)), _mm256_set1_ps(row->offset_x));
-  __m256 y = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gy, one), _mm256_set1_ps(row->scale_y)), _mm256_set1_ps(row->offset_y));
+  __m256 x = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gx, one), _mm256_set1_ps(scale_x)), _mm256_set1_ps(offset_x));
+  __m256 y = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gy, one), _mm256_set1_ps(scale_y)), _mm256_set1_ps(offset_y));
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), limit = _mm256_set1_ps(1e9f), far = _mm256_set1_ps(-100.0f);
   cwk_checked8 g;
   // NOTE: ordered compare: NaN is not valid; +-Inf is beyond 1e9.
@@ -721,35 +720,97 @@ CWK_AVX2 static inline cwk_checked8 cwk_checked_geometry8(const cwk_affine_row *
   return g;
 }
 
+/// `cwk_checked_normalized8` at the affine grid coordinates of columns ox..<ox+8 of a row.
+CWK_AVX2 static inline cwk_checked8 cwk_checked_geometry8(const cwk_affine_row *row, const float *xs, ptrdiff_t ox, ptrdiff_t width, ptrdiff_t height) {
+  __m256 bx = _mm256_loadu_ps(xs + ox);
+  __m256 gx = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(row->t0), bx), _mm256_set1_ps(row->t1 * row->y)), _mm256_set1_ps(row->t2));
+  __m256 gy = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(row->t3), bx), _mm256_set1_ps(row->t4 * row->y)), _mm256_set1_ps(row->t5));
+  return cwk_checked_normalized8(gx, gy, row->scale_x, row->offset_x, row->scale_y, row->offset_y, width, height);
+}
+
+/// Bilinear forward of 8 checked columns, all channels: output points at the block's first
+/// column in channel 0.
+CWK_AVX2 static inline void cwk_forward_checked8(
+  const cwk_checked8 *g, const float *input, ptrdiff_t width, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output) {
+  const __m256 zero = _mm256_setzero_ps();
+  // Every tap of every lane inside: plain pair loads; otherwise masked gathers.
+  int all_inside = _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(g->m0, g->m1), _mm256_and_ps(g->m2, g->m3))) == 0xFF;
+  int32_t base[8];
+  _mm256_storeu_si256((__m256i *)base, g->base);
+  const float *p = input;
+  float *o = output;
+  for (ptrdiff_t c = 0; c < channels; c++) {
+    __m256 nw, ne, sw, se;
+    if (all_inside) {
+      cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
+    } else {
+      nw = _mm256_mask_i32gather_ps(zero, p, g->base, g->m0, 4);
+      ne = _mm256_mask_i32gather_ps(zero, p + 1, g->base, g->m1, 4);
+      sw = _mm256_mask_i32gather_ps(zero, p + width, g->base, g->m2, 4);
+      se = _mm256_mask_i32gather_ps(zero, p + width + 1, g->base, g->m3, 4);
+    }
+    __m256 value = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, g->w0), _mm256_mul_ps(ne, g->w1)), _mm256_mul_ps(sw, g->w2)),
+                                 _mm256_mul_ps(se, g->w3));
+    _mm256_storeu_ps(o, value);
+    p += plane_in;
+    o += plane_out;
+  }
+}
+
+/// Bilinear backward of 8 checked columns, all channels: adds to grad_input (may be NULL) and
+/// returns d(loss)/d(normalized grid x, y) of each lane in gX, gY. Lanes set in `skip` (done by
+/// the previous block) add nothing and get 0. grad_output points at the block's first column.
+CWK_AVX2 static inline void cwk_backward_checked8(
+  const cwk_checked8 *g, __m256 skip, const float *input, float *grad_input, const float *grad_output, ptrdiff_t width,
+  ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float x_multiplier, float y_multiplier, __m256 *gX, __m256 *gY) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  __m256 west = _mm256_sub_ps(one, g->east), north = _mm256_sub_ps(one, g->south);
+  __m256 gx = zero, gy = zero;
+  int32_t base[8];
+  _mm256_storeu_si256((__m256i *)base, g->base);
+  int todo0 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g->m0)), todo1 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g->m1));
+  int todo2 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g->m2)), todo3 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g->m3));
+  int all_inside = _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(g->m0, g->m1), _mm256_and_ps(g->m2, g->m3))) == 0xFF;
+  for (ptrdiff_t c = 0; c < channels; c++) {
+    const float *p = input + c * plane_in;
+    __m256 go = _mm256_loadu_ps(grad_output + c * plane_out);
+    __m256 nw, ne, sw, se;
+    if (all_inside) {
+      cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
+    } else {
+      nw = _mm256_mask_i32gather_ps(zero, p, g->base, g->m0, 4);
+      ne = _mm256_mask_i32gather_ps(zero, p + 1, g->base, g->m1, 4);
+      sw = _mm256_mask_i32gather_ps(zero, p + width, g->base, g->m2, 4);
+      se = _mm256_mask_i32gather_ps(zero, p + width + 1, g->base, g->m3, 4);
+    }
+    if (grad_input) {
+      float *q = grad_input + c * plane_in;
+      float a[4][8];
+      _mm256_storeu_ps(a[0], _mm256_mul_ps(g->w0, go));
+      _mm256_storeu_ps(a[1], _mm256_mul_ps(g->w1, go));
+      _mm256_storeu_ps(a[2], _mm256_mul_ps(g->w2, go));
+      _mm256_storeu_ps(a[3], _mm256_mul_ps(g->w3, go));
+      // One tap at a time over the lanes (store-to-load forwarding, see the interior kernel).
+      for (int bits = todo0; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane]] += a[0][lane]; }
+      for (int bits = todo1; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane] + 1] += a[1][lane]; }
+      for (int bits = todo2; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane] + width] += a[2][lane]; }
+      for (int bits = todo3; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane] + width + 1] += a[3][lane]; }
+    }
+    gx = _mm256_add_ps(gx, _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(ne, nw), north), _mm256_mul_ps(_mm256_sub_ps(se, sw), g->south)), go));
+    gy = _mm256_add_ps(gy, _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(sw, nw), west), _mm256_mul_ps(_mm256_sub_ps(se, ne), g->east)), go));
+  }
+  // Invalid coordinates have derivative 0 (sourceIndexWithGradient); skipped lanes add nothing.
+  *gX = _mm256_andnot_ps(skip, _mm256_mul_ps(gx, _mm256_and_ps(g->valid_x, _mm256_set1_ps(x_multiplier))));
+  *gY = _mm256_andnot_ps(skip, _mm256_mul_ps(gy, _mm256_and_ps(g->valid_y, _mm256_set1_ps(y_multiplier))));
+}
+
 CWK_AVX2 void cwk_affine_forward_row_zeros_avx2(
   const float *input, const cwk_affine_row *row, const float *xs, ptrdiff_t count,
   ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output) {
-  const __m256 zero = _mm256_setzero_ps();
   for (ptrdiff_t ox = 0; ox < count;) {
     ptrdiff_t block = ox + 8 <= count ? ox : count - 8;
     cwk_checked8 g = cwk_checked_geometry8(row, xs, block, width, height);
-    // Every tap of every lane inside: plain pair loads; otherwise masked gathers.
-    int all_inside = _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(g.m0, g.m1), _mm256_and_ps(g.m2, g.m3))) == 0xFF;
-    int32_t base[8];
-    _mm256_storeu_si256((__m256i *)base, g.base);
-    const float *p = input;
-    float *o = output + block;
-    for (ptrdiff_t c = 0; c < channels; c++) {
-      __m256 nw, ne, sw, se;
-      if (all_inside) {
-        cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
-      } else {
-        nw = _mm256_mask_i32gather_ps(zero, p, g.base, g.m0, 4);
-        ne = _mm256_mask_i32gather_ps(zero, p + 1, g.base, g.m1, 4);
-        sw = _mm256_mask_i32gather_ps(zero, p + width, g.base, g.m2, 4);
-        se = _mm256_mask_i32gather_ps(zero, p + width + 1, g.base, g.m3, 4);
-      }
-      __m256 value = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, g.w0), _mm256_mul_ps(ne, g.w1)), _mm256_mul_ps(sw, g.w2)),
-                                   _mm256_mul_ps(se, g.w3));
-      _mm256_storeu_ps(o, value);
-      p += plane_in;
-      o += plane_out;
-    }
+    cwk_forward_checked8(&g, input, width, channels, plane_in, plane_out, output + block);
     ox = block + 8;
   }
 }
@@ -759,53 +820,15 @@ CWK_AVX2 void cwk_affine_backward_row_zeros_avx2(
   ptrdiff_t count, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
   float x_multiplier, float y_multiplier, float *lane_sums) {
   __m256 sum_xx = _mm256_setzero_ps(), sum_x = _mm256_setzero_ps(), sum_yx = _mm256_setzero_ps(), sum_y = _mm256_setzero_ps();
-  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
   const __m256i lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (ptrdiff_t ox = 0; ox < count;) {
     ptrdiff_t block = ox + 8 <= count ? ox : count - 8;
     // Lanes already done by the previous block are left out entirely.
     __m256 skip = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(ox - block)), lane_index));
     cwk_checked8 g = cwk_checked_geometry8(row, xs, block, width, height);
-    __m256 west = _mm256_sub_ps(one, g.east), north = _mm256_sub_ps(one, g.south);
-    __m256 gx = zero, gy = zero;
-    int32_t base[8];
-    _mm256_storeu_si256((__m256i *)base, g.base);
-    int todo0 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m0)), todo1 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m1));
-    int todo2 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m2)), todo3 = _mm256_movemask_ps(_mm256_andnot_ps(skip, g.m3));
-    int all_inside = _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(g.m0, g.m1), _mm256_and_ps(g.m2, g.m3))) == 0xFF;
-    for (ptrdiff_t c = 0; c < channels; c++) {
-      const float *p = input + c * plane_in;
-      __m256 go = _mm256_loadu_ps(grad_output + c * plane_out + block);
-      __m256 nw, ne, sw, se;
-      if (all_inside) {
-        cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
-      } else {
-        nw = _mm256_mask_i32gather_ps(zero, p, g.base, g.m0, 4);
-        ne = _mm256_mask_i32gather_ps(zero, p + 1, g.base, g.m1, 4);
-        sw = _mm256_mask_i32gather_ps(zero, p + width, g.base, g.m2, 4);
-        se = _mm256_mask_i32gather_ps(zero, p + width + 1, g.base, g.m3, 4);
-      }
-      if (grad_input) {
-        float *q = grad_input + c * plane_in;
-        float a[4][8];
-        _mm256_storeu_ps(a[0], _mm256_mul_ps(g.w0, go));
-        _mm256_storeu_ps(a[1], _mm256_mul_ps(g.w1, go));
-        _mm256_storeu_ps(a[2], _mm256_mul_ps(g.w2, go));
-        _mm256_storeu_ps(a[3], _mm256_mul_ps(g.w3, go));
-        // One tap at a time over the lanes (store-to-load forwarding, see the interior kernel).
-        for (int bits = todo0; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane]] += a[0][lane]; }
-        for (int bits = todo1; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane] + 1] += a[1][lane]; }
-        for (int bits = todo2; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane] + width] += a[2][lane]; }
-        for (int bits = todo3; bits; bits &= bits - 1) { int lane = __builtin_ctz(bits); q[base[lane] + width + 1] += a[3][lane]; }
-      }
-      gx = _mm256_add_ps(gx, _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(ne, nw), north), _mm256_mul_ps(_mm256_sub_ps(se, sw), g.south)), go));
-      gy = _mm256_add_ps(gy, _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(sw, nw), west), _mm256_mul_ps(_mm256_sub_ps(se, ne), g.east)), go));
-    }
-    // Invalid coordinates have derivative 0 (sourceIndexWithGradient); skipped lanes add nothing.
-    __m256 gX = _mm256_mul_ps(gx, _mm256_and_ps(g.valid_x, _mm256_set1_ps(x_multiplier)));
-    __m256 gY = _mm256_mul_ps(gy, _mm256_and_ps(g.valid_y, _mm256_set1_ps(y_multiplier)));
-    gX = _mm256_andnot_ps(skip, gX);
-    gY = _mm256_andnot_ps(skip, gY);
+    __m256 gX, gY;
+    cwk_backward_checked8(&g, skip, input, grad_input, grad_output + block, width, channels, plane_in, plane_out,
+                          x_multiplier, y_multiplier, &gX, &gY);
     __m256 bx = _mm256_loadu_ps(xs + block);
     sum_xx = _mm256_add_ps(sum_xx, _mm256_mul_ps(gX, bx));
     sum_x = _mm256_add_ps(sum_x, gX);
@@ -817,6 +840,41 @@ CWK_AVX2 void cwk_affine_backward_row_zeros_avx2(
   _mm256_storeu_ps(lane_sums + 8, sum_x);
   _mm256_storeu_ps(lane_sums + 16, sum_yx);
   _mm256_storeu_ps(lane_sums + 24, sum_y);
+}
+
+// MARK: - Rows of a given grid (projective, thin-plate spline), zeros padding
+
+CWK_AVX2 void cwk_grid_forward_row_zeros_avx2(
+  const float *input, const float *grid_x, const float *grid_y, ptrdiff_t count, const cwk_grid_axes *axes,
+  ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output) {
+  for (ptrdiff_t ox = 0; ox < count;) {
+    ptrdiff_t block = ox + 8 <= count ? ox : count - 8;
+    cwk_checked8 g = cwk_checked_normalized8(_mm256_loadu_ps(grid_x + block), _mm256_loadu_ps(grid_y + block),
+                                             axes->scale_x, axes->offset_x, axes->scale_y, axes->offset_y, width, height);
+    cwk_forward_checked8(&g, input, width, channels, plane_in, plane_out, output + block);
+    ox = block + 8;
+  }
+}
+
+CWK_AVX2 void cwk_grid_backward_row_zeros_avx2(
+  const float *input, float *grad_input, const float *grad_output, const float *grid_x, const float *grid_y, ptrdiff_t count,
+  const cwk_grid_axes *axes, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
+  float *grad_x, float *grad_y) {
+  const __m256i lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (ptrdiff_t ox = 0; ox < count;) {
+    ptrdiff_t block = ox + 8 <= count ? ox : count - 8;
+    __m256i skip_bits = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(ox - block)), lane_index);
+    cwk_checked8 g = cwk_checked_normalized8(_mm256_loadu_ps(grid_x + block), _mm256_loadu_ps(grid_y + block),
+                                             axes->scale_x, axes->offset_x, axes->scale_y, axes->offset_y, width, height);
+    __m256 gX, gY;
+    cwk_backward_checked8(&g, _mm256_castsi256_ps(skip_bits), input, grad_input, grad_output + block, width, channels, plane_in,
+                          plane_out, axes->scale_x, axes->scale_y, &gX, &gY);
+    // NOTE: lanes of the previous block keep the values written there.
+    __m256i keep = _mm256_xor_si256(skip_bits, _mm256_set1_epi32(-1));
+    _mm256_maskstore_ps(grad_x + block, keep, gX);
+    _mm256_maskstore_ps(grad_y + block, keep, gY);
+    ox = block + 8;
+  }
 }
 
 #else  // not x86: never selected (cwk_cpu_has_avx2/avx512 return 0); stubs keep the symbols defined.
@@ -855,5 +913,12 @@ void cwk_affine_backward_row_zeros_avx2(
   const float *input, float *grad_input, const float *grad_output, const cwk_affine_row *row, const float *xs,
   ptrdiff_t count, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
   float x_multiplier, float y_multiplier, float *lane_sums) {}
+void cwk_grid_forward_row_zeros_avx2(
+  const float *input, const float *grid_x, const float *grid_y, ptrdiff_t count, const cwk_grid_axes *axes,
+  ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output) {}
+void cwk_grid_backward_row_zeros_avx2(
+  const float *input, float *grad_input, const float *grad_output, const float *grid_x, const float *grid_y, ptrdiff_t count,
+  const cwk_grid_axes *axes, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
+  float *grad_x, float *grad_y) {}
 
 #endif

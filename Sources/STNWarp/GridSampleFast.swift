@@ -87,6 +87,69 @@ func rowBlocksPerImage(images n: Int, rows: Int, threads: Int) -> Int {
   return max(1, min(rows, (2 * threads + n - 1) / max(n, 1)))
 }
 
+// MARK: - One output position
+
+/// The forward of one output position over all channels: samples the planes of `input` at
+/// normalized grid coordinates (x, y) and writes `output[ch * planeOut]`.
+@inline(__always)
+func gridSamplePosition(
+  x gridX: Float, y gridY: Float, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, channels c: Int,
+  planeIn: Int, planeOut: Int, width w: Int, height h: Int, options: GridSampleOptions
+) {
+  let x = sourceIndex(gridX, size: w, padding: options.padding, alignCorners: options.alignCorners)
+  let y = sourceIndex(gridY, size: h, padding: options.padding, alignCorners: options.alignCorners)
+  switch options.mode {
+  case .nearest:
+    let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
+    if ix >= 0 && ix < w && iy >= 0 && iy < h {
+      let offset = iy * w + ix
+      for ch in 0..<c { output[ch * planeOut] = input[ch * planeIn + offset] }
+    } else {
+      for ch in 0..<c { output[ch * planeOut] = 0 }
+    }
+  case .bilinear:
+    if bilinearMissesInput(x: x, y: y, width: w, height: h) {
+      for ch in 0..<c { output[ch * planeOut] = 0 }
+      return
+    }
+    let taps = bilinearTaps(x: x, y: y, width: w, height: h)
+    let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
+    let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
+    for ch in 0..<c {
+      let p = input + ch * planeIn
+      output[ch * planeOut] = tap(p, o0, taps.m0) * w0 + tap(p, o1, taps.m1) * w1 + tap(p, o2, taps.m2) * w2 + tap(p, o3, taps.m3) * w3
+    }
+  }
+}
+
+/// The backward of one output position over all channels: adds into `gradInput` (when given)
+/// and returns d(loss)/d(grid x, grid y) (0 in nearest mode, as in PyTorch). `gradOutput`
+/// points at the position in channel 0.
+@inline(__always)
+func gridSampleBackwardPosition(
+  x gridX: Float, y gridY: Float, input: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, gradOutput: UnsafePointer<Float>,
+  channels c: Int, planeIn: Int, planeOut: Int, width w: Int, height h: Int, options: GridSampleOptions
+) -> (Float, Float) {
+  let (x, xMultiplier) = sourceIndexWithGradient(gridX, size: w, padding: options.padding, alignCorners: options.alignCorners)
+  let (y, yMultiplier) = sourceIndexWithGradient(gridY, size: h, padding: options.padding, alignCorners: options.alignCorners)
+  switch options.mode {
+  case .nearest:
+    guard let gradInput else { return (0, 0) }
+    let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
+    if ix >= 0 && ix < w && iy >= 0 && iy < h {
+      let offset = iy * w + ix
+      for ch in 0..<c { gradInput[ch * planeIn + offset] += gradOutput[ch * planeOut] }
+    }
+    return (0, 0)
+  case .bilinear:
+    if bilinearMissesInput(x: x, y: y, width: w, height: h) { return (0, 0) }
+    let taps = bilinearTaps(x: x, y: y, width: w, height: h)
+    let (gx, gy) = bilinearBackwardPosition(
+      taps, input: input, gradIn: gradInput, gradOut: gradOutput, channels: c, planeIn: planeIn, planeOut: planeOut)
+    return (gx * xMultiplier, gy * yMultiplier)
+  }
+}
+
 // MARK: - Forward
 
 func gridSampleFast(input: Tensor, grid: Tensor, options: GridSampleOptions, threads: Int) -> Tensor {
@@ -110,31 +173,8 @@ func gridSampleFast(input: Tensor, grid: Tensor, options: GridSampleOptions, thr
             for oy in rows {
               for ox in 0..<wo {
                 let g = gridPointer + ((b * ho + oy) * wo + ox) * 2
-                let x = sourceIndex(g[0], size: w, padding: options.padding, alignCorners: options.alignCorners)
-                let y = sourceIndex(g[1], size: h, padding: options.padding, alignCorners: options.alignCorners)
-                let o = oy * wo + ox
-                switch options.mode {
-                case .nearest:
-                  let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
-                  if ix >= 0 && ix < w && iy >= 0 && iy < h {
-                    let offset = iy * w + ix
-                    for ch in 0..<c { imageOut[ch * planeOut + o] = imageIn[ch * planeIn + offset] }
-                  } else {
-                    for ch in 0..<c { imageOut[ch * planeOut + o] = 0 }
-                  }
-                case .bilinear:
-                  if bilinearMissesInput(x: x, y: y, width: w, height: h) {
-                    for ch in 0..<c { imageOut[ch * planeOut + o] = 0 }
-                    continue
-                  }
-                  let taps = bilinearTaps(x: x, y: y, width: w, height: h)
-                  let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
-                  let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
-                  for ch in 0..<c {
-                    let p = imageIn + ch * planeIn
-                    imageOut[ch * planeOut + o] = tap(p, o0, taps.m0) * w0 + tap(p, o1, taps.m1) * w1 + tap(p, o2, taps.m2) * w2 + tap(p, o3, taps.m3) * w3
-                  }
-                }
+                gridSamplePosition(x: g[0], y: g[1], input: imageIn, output: imageOut + oy * wo + ox, channels: c, planeIn: planeIn,
+                                   planeOut: planeOut, width: w, height: h, options: options)
               }
             }
           }
@@ -173,32 +213,11 @@ func gridSampleBackwardFast(
                 for ox in 0..<wo {
                   let gi = ((b * ho + oy) * wo + ox) * 2
                   let g = gridPointer + gi
-                  let (x, xMultiplier) = sourceIndexWithGradient(g[0], size: w, padding: options.padding, alignCorners: options.alignCorners)
-                  let (y, yMultiplier) = sourceIndexWithGradient(g[1], size: h, padding: options.padding, alignCorners: options.alignCorners)
-                  let o = oy * wo + ox
-                  switch options.mode {
-                  case .nearest:
-                    gGridPointer[gi] = 0
-                    gGridPointer[gi + 1] = 0
-                    guard let gIn = imageGradIn else { continue }
-                    let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
-                    if ix >= 0 && ix < w && iy >= 0 && iy < h {
-                      let offset = iy * w + ix
-                      for ch in 0..<c { gIn[ch * planeIn + offset] += imageGradOut[ch * planeOut + o] }
-                    }
-                  case .bilinear:
-                    if bilinearMissesInput(x: x, y: y, width: w, height: h) {
-                      gGridPointer[gi] = 0
-                      gGridPointer[gi + 1] = 0
-                      continue
-                    }
-                    let taps = bilinearTaps(x: x, y: y, width: w, height: h)
-                    let (gx, gy) = bilinearBackwardPosition(
-                      taps, input: imageIn, gradIn: imageGradIn, gradOut: imageGradOut + o,
-                      channels: c, planeIn: planeIn, planeOut: planeOut)
-                    gGridPointer[gi] = gx * xMultiplier
-                    gGridPointer[gi + 1] = gy * yMultiplier
-                  }
+                  let (gx, gy) = gridSampleBackwardPosition(
+                    x: g[0], y: g[1], input: imageIn, gradInput: imageGradIn, gradOutput: imageGradOut + oy * wo + ox, channels: c,
+                    planeIn: planeIn, planeOut: planeOut, width: w, height: h, options: options)
+                  gGridPointer[gi] = gx
+                  gGridPointer[gi + 1] = gy
                 }
               }
             }

@@ -102,6 +102,28 @@ void cwk_affine_backward_row_zeros_avx2(
   ptrdiff_t count, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
   float x_multiplier, float y_multiplier, float *lane_sums);
 
+/// Unnormalize constants of a grid's two axes: x_pixel = (g + 1) * scale_x - offset_x (offset 0
+/// with align_corners, 0.5 without), and the same for y. The scales are also the coordinate
+/// derivatives (d x_pixel / d g) inside the input.
+typedef struct {
+  float scale_x, offset_x, scale_y, offset_y;
+} cwk_grid_axes;
+
+/// Zeros padding, bilinear: a whole output row (count >= 8 columns) at the normalized grid
+/// coordinates grid_x[0..<count], grid_y[0..<count] (any grid: projective, thin-plate spline).
+/// Same values as `gridSampleNaive` (masked taps, non-finite or beyond-1e9 coordinates -100).
+void cwk_grid_forward_row_zeros_avx2(
+  const float *input, const float *grid_x, const float *grid_y, ptrdiff_t count, const cwk_grid_axes *axes,
+  ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output);
+
+/// Backward twin of cwk_grid_forward_row_zeros_avx2 (count >= 8): adds to grad_input (may be
+/// NULL) and writes d(loss)/d(grid) of every column to grad_x[0..<count], grad_y[0..<count]
+/// (the values `gridSampleBackwardNaive` gives; grad_input sums in another order).
+void cwk_grid_backward_row_zeros_avx2(
+  const float *input, float *grad_input, const float *grad_output, const float *grid_x, const float *grid_y, ptrdiff_t count,
+  const cwk_grid_axes *axes, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
+  float *grad_x, float *grad_y);
+
 #ifdef __cplusplus
 }
 #endif
