@@ -80,7 +80,9 @@ let package = Package(
     .testTarget(name: "STNTensorTests", dependencies: ["STNTensor", "STNTestSupport"]),
     .testTarget(name: "STNFilesTests", dependencies: ["STNFiles", "STNTestSupport"]),
     .testTarget(name: "STNImageIOTests", dependencies: ["STNImageIO", "STNTestSupport"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "STNWarpTests", dependencies: ["STNWarp", "STNFiles", "STNTestSupport"]),
+    .testTarget(
+      name: "STNWarpTests", dependencies: ["STNWarp", "STNFiles", "STNTestSupport"],
+      exclude: ["Fixtures"]),  // located through #filePath, read as files
     .testTarget(name: "STNPipelineTests", dependencies: ["STNPipeline", "STNTestSupport"]),
     .testTarget(
       name: "STNNetworkTests", dependencies: ["STNNetwork", "STNTestSupport"],

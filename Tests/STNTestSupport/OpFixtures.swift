@@ -8,10 +8,14 @@ public enum OpFixtures {
   /// The fixture folder, found from the package root.
   public static var directory: String { Golden.packageRoot + "/Tests/STNNetworkTests/Ops/Fixtures" }
 
-  /// Every fixture whose name starts with `prefix`, sorted, as full paths.
-  public static func cases(prefix: String) -> [String] {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-    return names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".safetensors") }.sorted().map { directory + "/" + $0 }
+  /// The warp-core fixtures (Tests/STNWarpTests/Fixtures, written by its `make_warp_fixtures.py`).
+  public static var warpDirectory: String { Golden.packageRoot + "/Tests/STNWarpTests/Fixtures" }
+
+  /// Every fixture in `folder` (default: the network ops') whose name starts with `prefix`,
+  /// sorted, as full paths.
+  public static func cases(prefix: String, in folder: String = directory) -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    return names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".safetensors") }.sorted().map { folder + "/" + $0 }
   }
 }
 

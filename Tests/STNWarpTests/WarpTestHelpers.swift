@@ -1,3 +1,6 @@
+import STNFiles
+import STNTestSupport
+import XCTest
 import STNTensor
 @testable import STNWarp
 
@@ -52,4 +55,32 @@ func forEachKernelPath(_ body: (WarpKernelPath) throws -> Void) rethrows {
 /// Element-wise equality that also counts NaN == NaN (for outputs that legitimately hold NaN).
 func sameValues(_ a: [Float], _ b: [Float]) -> Bool {
   a.count == b.count && zip(a, b).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }
+}
+
+// MARK: - Warp-core fixtures (Fixtures/make_warp_fixtures.py)
+
+/// Every warp fixture whose name starts with `prefix`; fails the test when there is none.
+func warpFixtures(_ prefix: String, file: StaticString = #filePath, line: UInt = #line) throws -> [(path: String, file: SafeTensorsFile)] {
+  let paths = OpFixtures.cases(prefix: prefix, in: OpFixtures.warpDirectory)
+  XCTAssertFalse(paths.isEmpty, "no \(prefix) fixtures in \(OpFixtures.warpDirectory)", file: file, line: line)
+  return try paths.map { ($0, try SafeTensorsFile(contentsOf: $0)) }
+}
+
+/// Asserts |actual - expected| <= atol + rtol·|expected| and prints the largest difference (the
+/// figure the reports quote).
+func assertClose(
+  _ actual: Tensor, _ expected: Tensor, atol: Float, rtol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line
+) {
+  XCTAssertNil(closeness(actual, expected, atol: atol, rtol: rtol), what, file: file, line: line)
+  print("max |difference| \(what): \(actual.maxAbsDifference(expected))")
+}
+
+/// Central, forward and backward differences of `f` around a probe (see GraphTests): a
+/// piecewise smooth function may cross a kink inside the probe, where backprop equals one of the
+/// one-sided differences.
+func oneSidedOrCentralMatch(_ analytic: Float, f: (Float) -> Double, epsilon: Float, atol: Float, rtol: Float) -> Bool {
+  let plus = f(epsilon), minus = f(-epsilon), center = f(0)
+  let e = Double(epsilon)
+  let candidates = [(plus - minus) / (2 * e), (plus - center) / e, (center - minus) / e].map { Float($0) }
+  return candidates.contains { abs(analytic - $0) <= atol + rtol * abs($0) }
 }

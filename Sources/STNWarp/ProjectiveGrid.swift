@@ -1,0 +1,185 @@
+import STNTensor
+
+// Projective grid: a homography H (N,3,3) maps output normalized coordinates (x, y, 1) to input
+// normalized coordinates, the perspective counterpart of `affineGrid`:
+//   (u, v, w) = H[n] · (xs[w], ys[h], 1),   grid[n, h, w] = (u / w, v / w)
+// with the same base coordinates as `affine_grid` (`affineGridBase`, so align_corners means what
+// it means there). A projective spatial transformer's localization network outputs the 8-parameter
+// form [h11 h12 h13 h21 h22 h23 h31 h32] with h33 = 1 (see `Homography`); with h31 = h32 = 0 and
+// h33 = 1 the grid equals `affineGrid` of the first six bit for bit (w is exactly 1).
+// Kornia's `homography_warp(normalized_homography=True)` samples with the same grid.
+
+// MARK: - Row coordinates
+
+/// The 3x3 homography of one image, float32, and the row's normalized y.
+struct ProjectiveRow {
+  var h: (Float, Float, Float, Float, Float, Float, Float, Float, Float)
+  var y: Float
+
+  init(_ p: UnsafePointer<Float>, y: Float) {
+    h = (p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8])
+    self.y = y
+  }
+
+  /// Homogeneous (u, v, w) of output column coordinate x; the forms are `affineGridCoordinate`'s.
+  @inline(__always) func homogeneous(_ x: Float) -> (u: Float, v: Float, w: Float) {
+    (affineGridCoordinate(h.0, h.1, h.2, x, y), affineGridCoordinate(h.3, h.4, h.5, x, y), affineGridCoordinate(h.6, h.7, h.8, x, y))
+  }
+
+  /// Normalized source coordinates of `count` columns with base coordinates xs into gx, gy.
+  /// NOTE: w = 0 gives infinities or NaN here; grid_sample treats them as outside the input
+  /// (`sourceIndex`), and the backward skips positions with a zero gradient so that their
+  /// 0 · Inf never reaches the parameters.
+  @inline(__always) func fill(xs: UnsafePointer<Float>, count: Int, gx: UnsafeMutablePointer<Float>, gy: UnsafeMutablePointer<Float>) {
+    for ox in 0..<count {
+      let (u, v, w) = homogeneous(xs[ox])
+      gx[ox] = u / w
+      gy[ox] = v / w
+    }
+  }
+
+  /// Adds the row's share of d(loss)/dH to sums[0..<9] (row-major H), given d(loss)/d(grid) of
+  /// its columns. With (sx, sy) = (u/w, v/w) and φ = (x, y, 1):
+  ///   d sx/d(h1j) = φj / w,  d sy/d(h2j) = φj / w,  d(sx, sy)/d(h3j) = -(sx, sy) · φj / w.
+  /// Per-row sums run in float32 over the columns, rows are added in double (as the affine kernels do).
+  @inline(__always) func accumulateGradient(
+    xs: UnsafePointer<Float>, count: Int, gradX: UnsafePointer<Float>, gradY: UnsafePointer<Float>, into sums: inout SIMD16<Double>
+  ) {
+    var row = SIMD8<Float>()  // Σ a·x, Σ a, Σ b·x, Σ b, Σ c·x, Σ c
+    for ox in 0..<count {
+      let gX = gradX[ox], gY = gradY[ox]
+      if gX == 0 && gY == 0 { continue }
+      let x = xs[ox]
+      let (u, v, w) = homogeneous(x)
+      let a = gX / w, b = gY / w
+      let c = -(a * (u / w) + b * (v / w))
+      row += SIMD8(a * x, a, b * x, b, c * x, c, 0, 0)
+    }
+    let r = SIMD8<Double>(Double(row[0]), Double(row[1]), Double(row[2]), Double(row[3]), Double(row[4]), Double(row[5]), 0, 0)
+    let y = Double(self.y)
+    sums += SIMD16(r[0], r[1] * y, r[1], r[2], r[3] * y, r[3], r[4], r[5] * y, r[5], 0, 0, 0, 0, 0, 0, 0)
+  }
+}
+
+func checkProjectiveShapes(homography: Tensor, batch n: Int, function: String) {
+  precondition(homography.shape == [n, 3, 3], "\(function) homography must be (\(n),3,3), got \(homography.shape)")
+}
+
+// MARK: - Forward
+
+/// Sampling grid of a projective map.
+///
+/// homography (N,3,3) -> grid (N,H,W,2); size = [N,C,H,W] of the output.
+public func projectiveGrid(homography: Tensor, size: [Int], alignCorners: Bool) -> Tensor {
+  precondition(size.count == 4, "projectiveGrid size must be [N,C,H,W], got \(size)")
+  let (n, h, w) = (size[0], size[2], size[3])
+  checkProjectiveShapes(homography: homography, batch: n, function: "projectiveGrid")
+  let xs = affineGridBase(steps: w, alignCorners: alignCorners)
+  let ys = affineGridBase(steps: h, alignCorners: alignCorners)
+  var gx = [Float](repeating: 0, count: w), gy = [Float](repeating: 0, count: w)
+  var grid = Tensor(shape: [n, h, w, 2])
+  homography.data.withUnsafeBufferPointer { hBuffer in
+    for b in 0..<n {
+      for oy in 0..<h {
+        ProjectiveRow(hBuffer.baseAddress! + b * 9, y: ys[oy]).fill(xs: xs, count: w, gx: &gx, gy: &gy)
+        for ox in 0..<w {
+          let g = ((b * h + oy) * w + ox) * 2
+          grid.data[g] = gx[ox]
+          grid.data[g + 1] = gy[ox]
+        }
+      }
+    }
+  }
+  return grid
+}
+
+// MARK: - Backward
+
+/// Gradient of `sum(projectiveGrid(homography) * gradGrid)` with respect to the homography.
+///
+/// gradGrid (N,H,W,2), homography (N,3,3) -> gradHomography (N,3,3), all 9 entries (a network
+/// with h33 fixed at 1 drops the last). Positions whose grid gradient is 0 add nothing (see
+/// `ProjectiveRow.fill`).
+public func projectiveGridBackward(gradGrid: Tensor, homography: Tensor, size: [Int], alignCorners: Bool) -> Tensor {
+  precondition(size.count == 4, "projectiveGridBackward size must be [N,C,H,W], got \(size)")
+  let (n, h, w) = (size[0], size[2], size[3])
+  checkProjectiveShapes(homography: homography, batch: n, function: "projectiveGridBackward")
+  precondition(gradGrid.shape == [n, h, w, 2], "projectiveGridBackward gradGrid must be (\(n),\(h),\(w),2), got \(gradGrid.shape)")
+  let xs = affineGridBase(steps: w, alignCorners: alignCorners)
+  let ys = affineGridBase(steps: h, alignCorners: alignCorners)
+  var gradX = [Float](repeating: 0, count: w), gradY = [Float](repeating: 0, count: w)
+  var gradHomography = Tensor(shape: [n, 3, 3])
+  homography.data.withUnsafeBufferPointer { hBuffer in
+    for b in 0..<n {
+      var sums = SIMD16<Double>()
+      for oy in 0..<h {
+        for ox in 0..<w {
+          let g = ((b * h + oy) * w + ox) * 2
+          gradX[ox] = gradGrid.data[g]
+          gradY[ox] = gradGrid.data[g + 1]
+        }
+        ProjectiveRow(hBuffer.baseAddress! + b * 9, y: ys[oy]).accumulateGradient(xs: xs, count: w, gradX: gradX, gradY: gradY, into: &sums)
+      }
+      for k in 0..<9 { gradHomography.data[b * 9 + k] = Float(sums[k]) }
+    }
+  }
+  return gradHomography
+}
+
+// MARK: - Fused with grid_sample
+
+/// `gridSample(input, projectiveGrid(homography, outputSize))` without storing the grid.
+///
+/// input (N,C,H,W), homography (N,3,3), outputSize [N,C,Ho,Wo] -> output (N,C,Ho,Wo), equal to
+/// the two-step form bit for bit, whatever `threads`.
+public func projectiveGridSample(input: Tensor, homography: Tensor, outputSize: [Int], options: GridSampleOptions, threads: Int = 1) -> Tensor {
+  precondition(input.rank == 4, "projectiveGridSample input must be (N,C,H,W), got \(input.shape)")
+  checkProjectiveShapes(homography: homography, batch: input.shape[0], function: "projectiveGridSample")
+  precondition(outputSize.count == 4, "projectiveGridSample outputSize must be [N,C,Ho,Wo], got \(outputSize)")
+  let xs = affineGridBase(steps: outputSize[3], alignCorners: options.alignCorners)
+  let ys = affineGridBase(steps: outputSize[2], alignCorners: options.alignCorners)
+  return homography.data.withUnsafeBufferPointer { hBuffer in
+    xs.withUnsafeBufferPointer { xsBuffer in
+      generatedGridSample(input: input, outputSize: outputSize, options: options, threads: threads) { b, oy, gx, gy in
+        ProjectiveRow(hBuffer.baseAddress! + b * 9, y: ys[oy]).fill(xs: xsBuffer.baseAddress!, count: xsBuffer.count, gx: gx, gy: gy)
+      }
+    }
+  }
+}
+
+/// Gradients of `sum(projectiveGridSample(input, homography) * gradOutput)` with respect to input
+/// and homography.
+///
+/// gradOutput (N,C,Ho,Wo), input (N,C,H,W), homography (N,3,3) -> gradInput (N,C,H,W) (empty [0]
+/// when `needInputGradient` is false), gradHomography (N,3,3). Equals gridSampleBackward followed
+/// by projectiveGridBackward up to float32 rounding of the input-gradient sums (the grid
+/// gradient, and so gradHomography, is the same).
+public func projectiveGridSampleBackward(
+  gradOutput: Tensor, input: Tensor, homography: Tensor, options: GridSampleOptions, threads: Int = 1, needInputGradient: Bool = true
+) -> (gradInput: Tensor, gradHomography: Tensor) {
+  precondition(input.rank == 4, "projectiveGridSampleBackward input must be (N,C,H,W), got \(input.shape)")
+  let n = input.shape[0]
+  checkProjectiveShapes(homography: homography, batch: n, function: "projectiveGridSampleBackward")
+  precondition(gradOutput.rank == 4, "projectiveGridSampleBackward gradOutput must be (N,C,Ho,Wo), got \(gradOutput.shape)")
+  let xs = affineGridBase(steps: gradOutput.shape[3], alignCorners: options.alignCorners)
+  let ys = affineGridBase(steps: gradOutput.shape[2], alignCorners: options.alignCorners)
+  var sums = [SIMD16<Double>](repeating: SIMD16(), count: n)
+  let gradInput = homography.data.withUnsafeBufferPointer { hBuffer in
+    xs.withUnsafeBufferPointer { xsBuffer in
+      sums.withUnsafeMutableBufferPointer { sumsBuffer in
+        let h = hBuffer.baseAddress!, x = xsBuffer.baseAddress!, perImage = sumsBuffer.baseAddress!
+        return generatedGridSampleBackward(
+          gradOutput: gradOutput, input: input, options: options, threads: threads, needInputGradient: needInputGradient,
+          generator: { b, oy, gx, gy in ProjectiveRow(h + b * 9, y: ys[oy]).fill(xs: x, count: xsBuffer.count, gx: gx, gy: gy) },
+          rowGradient: { b, oy, gradX, gradY in
+            ProjectiveRow(h + b * 9, y: ys[oy]).accumulateGradient(xs: x, count: xsBuffer.count, gradX: gradX, gradY: gradY, into: &perImage[b])
+          })
+      }
+    }
+  }
+  var gradHomography = Tensor(shape: [n, 3, 3])
+  for b in 0..<n {
+    for k in 0..<9 { gradHomography.data[b * 9 + k] = Float(sums[b][k]) }
+  }
+  return (gradInput, gradHomography)
+}
