@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A thin-plate spline f: R² -> R² that maps each control point c_i onto its target t_i with the
+/// least bending energy (Bookstein 1989; the TPS of the Spatial Transformer Networks paper):
+///
+///   f(p) = a0 + ax·p.x + ay·p.y + Σ_i w_i · U(|p - c_i|),   U(r) = r² log r²   (U(0) = 0),
+///
+/// where (w, a) solve the standard system
+///
+///   [ K   P ] [ w ]   [ t ]
+///   [ Pᵀ  0 ] [ a ] = [ 0 ],   K_ij = U(|c_i - c_j|),  P_i = (1, c_i.x, c_i.y).
+///
+/// The kernels are centred on the control points. (Kornia 0.9's `get_tps_transform(src, dst)`
+/// centres them on `dst` instead, which interpolates the same pairs with another spline; its
+/// `warp_points_tps` / `warp_image_tps` evaluate f exactly as here, with U halved.) Coordinates
+/// are whatever frame the caller uses; spatial transformers use output normalized coordinates for
+/// c and input normalized coordinates for t. Double precision throughout.
+public struct ThinPlateSpline: Equatable, Sendable {
+  /// The kernel centres c_i.
+  public let controlPoints: [SIMD2<Double>]
+  /// f(c_i).
+  public let targets: [SIMD2<Double>]
+  /// w_i, one (x, y) pair per control point.
+  public let kernelWeights: [SIMD2<Double>]
+  /// a0, ax, ay: the affine part, each an (x, y) pair.
+  public let affineWeights: [SIMD2<Double>]
+
+  /// Solves for the spline through `controlPoints[i] -> targets[i]`. Nil unless the counts match
+  /// and the points determine a spline: at least 3, all finite, distinct, not all on one line.
+  public init?(controlPoints: [SIMD2<Double>], targets: [SIMD2<Double>]) {
+    guard controlPoints.count == targets.count, let m = ThinPlateSpline.interpolationMatrix(controlPoints: controlPoints) else { return nil }
+    let k = controlPoints.count
+    var weights = [SIMD2<Double>](repeating: .zero, count: k + 3)
+    for j in 0..<(k + 3) {
+      for i in 0..<k { weights[j] += m[j * k + i] * targets[i] }
+    }
+    guard weights.allSatisfy({ $0.x.isFinite && $0.y.isFinite }), targets.allSatisfy({ $0.x.isFinite && $0.y.isFinite }) else { return nil }
+    self.controlPoints = controlPoints
+    self.targets = targets
+    kernelWeights = Array(weights[0..<k])
+    affineWeights = Array(weights[k...])
+  }
+
+  /// f(p).
+  public func apply(_ p: SIMD2<Double>) -> SIMD2<Double> {
+    var result = affineWeights[0] + p.x * affineWeights[1] + p.y * affineWeights[2]
+    for (c, w) in zip(controlPoints, kernelWeights) {
+      let d = p - c
+      result += ThinPlateSpline.radialBasis(squaredDistance: (d * d).sum()) * w
+    }
+    return result
+  }
+
+  /// f(x, y).
+  public func apply(x: Double, y: Double) -> (x: Double, y: Double) {
+    let p = apply(SIMD2(x, y))
+    return (p.x, p.y)
+  }
+
+  /// The spline through the same pairs in the other direction (targets -> control points). A TPS
+  /// has no closed-form inverse; this one inverts f exactly at the control points and
+  /// approximately between them (well while f stays close to affine). Nil when the targets do
+  /// not determine a spline.
+  public func approximateInverse() -> ThinPlateSpline? {
+    ThinPlateSpline(controlPoints: targets, targets: controlPoints)
+  }
+
+  // MARK: - Building blocks
+
+  /// U(r) = r² log r² from the squared distance r² (0 at 0).
+  @inline(__always)
+  public static func radialBasis(squaredDistance r2: Double) -> Double {
+    r2 > 0 ? r2 * log(r2) : 0
+  }
+
+  /// `size` x `size` control points on a regular grid spanning [-1, 1]² (corners included),
+  /// row by row from the top (y = -1), x from left to right: point k = (row k / size,
+  /// column k % size). size 4 gives the paper's 16 points.
+  public static func regularGrid(size: Int) -> [SIMD2<Double>] {
+    precondition(size >= 2, "a regular control grid needs at least 2x2 points, got \(size)")
+    let step = 2 / Double(size - 1)
+    return (0..<(size * size)).map { k in SIMD2(-1 + step * Double(k % size), -1 + step * Double(k / size)) }
+  }
+
+  /// The first K columns of the inverse of the system matrix L: (K+3) x K, row-major. Weights
+  /// are linear in the targets, (w; a) = M · t, so M is all a fixed set of control points needs.
+  /// Nil when L is singular (fewer than 3 points, repeated or collinear points) or a point is
+  /// not finite.
+  static func interpolationMatrix(controlPoints c: [SIMD2<Double>]) -> [Double]? {
+    let k = c.count
+    guard k >= 3, c.allSatisfy({ $0.x.isFinite && $0.y.isFinite }) else { return nil }
+    let n = k + 3
+    var l = [Double](repeating: 0, count: n * n)
+    for i in 0..<k {
+      for j in 0..<k {
+        let d = c[i] - c[j]
+        l[i * n + j] = radialBasis(squaredDistance: (d * d).sum())
+      }
+      for (column, value) in [1, c[i].x, c[i].y].enumerated() {
+        l[i * n + k + column] = value
+        l[(k + column) * n + i] = value
+      }
+    }
+    var identity = [Double](repeating: 0, count: n * k)
+    for i in 0..<k { identity[i * k + i] = 1 }
+    return solveLinearSystem(l, identity, size: n, columns: k)
+  }
+}
