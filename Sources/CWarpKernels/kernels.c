@@ -16,6 +16,9 @@
 #define CWK_AVX2 __attribute__((target("avx2,fma")))
 #define CWK_AVX512 __attribute__((target("avx512f,avx512bw,avx2,fma")))
 #endif
+// The 8-lane helpers shared by the affine and grid row kernels: inlined into each, so every
+// kernel keeps the code shape it had with the helper's body written out.
+#define CWK_INLINE static inline __attribute__((always_inline))
 
 // MARK: - Dispatch
 
@@ -684,7 +687,7 @@ typedef struct {
 
 /// `sourceIndexWithGradient` (zeros padding) and `bilinearTaps` for 8 columns at normalized
 /// grid coordinates (gx, gy).
-CWK_AVX2 static inline cwk_checked8 cwk_checked_normalized8(
+CWK_AVX2 CWK_INLINE cwk_checked8 cwk_checked_normalized8(
   __m256 gx, __m256 gy, float scale_x, float offset_x, float scale_y, float offset_y, ptrdiff_t width, ptrdiff_t height) {
   const __m256 one = _mm256_set1_ps(1.0f);
   __m256 x = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gx, one), _mm256_set1_ps(scale_x)), _mm256_set1_ps(offset_x));
@@ -721,7 +724,7 @@ CWK_AVX2 static inline cwk_checked8 cwk_checked_normalized8(
 }
 
 /// `cwk_checked_normalized8` at the affine grid coordinates of columns ox..<ox+8 of a row.
-CWK_AVX2 static inline cwk_checked8 cwk_checked_geometry8(const cwk_affine_row *row, const float *xs, ptrdiff_t ox, ptrdiff_t width, ptrdiff_t height) {
+CWK_AVX2 CWK_INLINE cwk_checked8 cwk_checked_geometry8(const cwk_affine_row *row, const float *xs, ptrdiff_t ox, ptrdiff_t width, ptrdiff_t height) {
   __m256 bx = _mm256_loadu_ps(xs + ox);
   __m256 gx = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(row->t0), bx), _mm256_set1_ps(row->t1 * row->y)), _mm256_set1_ps(row->t2));
   __m256 gy = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(row->t3), bx), _mm256_set1_ps(row->t4 * row->y)), _mm256_set1_ps(row->t5));
@@ -730,7 +733,7 @@ CWK_AVX2 static inline cwk_checked8 cwk_checked_geometry8(const cwk_affine_row *
 
 /// Bilinear forward of 8 checked columns, all channels: output points at the block's first
 /// column in channel 0.
-CWK_AVX2 static inline void cwk_forward_checked8(
+CWK_AVX2 CWK_INLINE void cwk_forward_checked8(
   const cwk_checked8 *g, const float *input, ptrdiff_t width, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output) {
   const __m256 zero = _mm256_setzero_ps();
   // Every tap of every lane inside: plain pair loads; otherwise masked gathers.
@@ -760,7 +763,7 @@ CWK_AVX2 static inline void cwk_forward_checked8(
 /// Bilinear backward of 8 checked columns, all channels: adds to grad_input (may be NULL) and
 /// returns d(loss)/d(normalized grid x, y) of each lane in gX, gY. Lanes set in `skip` (done by
 /// the previous block) add nothing and get 0. grad_output points at the block's first column.
-CWK_AVX2 static inline void cwk_backward_checked8(
+CWK_AVX2 CWK_INLINE void cwk_backward_checked8(
   const cwk_checked8 *g, __m256 skip, const float *input, float *grad_input, const float *grad_output, ptrdiff_t width,
   ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float x_multiplier, float y_multiplier, __m256 *gX, __m256 *gY) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
@@ -877,6 +880,189 @@ CWK_AVX2 void cwk_grid_backward_row_zeros_avx2(
   }
 }
 
+// MARK: - Projective grid rows
+
+CWK_AVX2 void cwk_projective_gradient_row_avx2(
+  const float *h, float y, const float *xs, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums) {
+  const __m256i lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256 zero = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
+  __m256 sum[6] = {zero, zero, zero, zero, zero, zero};
+  for (ptrdiff_t start = 0; start < count; start += 8) {
+    // A short last block reads zeros (zero gradient: left out).
+    __m256i inside = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - start)), lane_index);
+    __m256 x = _mm256_maskload_ps(xs + start, inside);
+    __m256 gx = _mm256_maskload_ps(grad_x + start, inside), gy = _mm256_maskload_ps(grad_y + start, inside);
+    __m256 u = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(h[0]), x), _mm256_set1_ps(h[1] * y)), _mm256_set1_ps(h[2]));
+    __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(h[3]), x), _mm256_set1_ps(h[4] * y)), _mm256_set1_ps(h[5]));
+    __m256 w = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(h[6]), x), _mm256_set1_ps(h[7] * y)), _mm256_set1_ps(h[8]));
+    __m256 keep = _mm256_or_ps(_mm256_cmp_ps(gx, zero, _CMP_NEQ_UQ), _mm256_cmp_ps(gy, zero, _CMP_NEQ_UQ));
+    __m256 a = _mm256_div_ps(gx, w), b = _mm256_div_ps(gy, w);
+    // -(a·(u/w) + b·(v/w)), negated by its sign bit as Swift's unary minus does.
+    __m256 c = _mm256_xor_ps(_mm256_add_ps(_mm256_mul_ps(a, _mm256_div_ps(u, w)), _mm256_mul_ps(b, _mm256_div_ps(v, w))), sign);
+    a = _mm256_and_ps(a, keep);
+    b = _mm256_and_ps(b, keep);
+    c = _mm256_and_ps(c, keep);
+    sum[0] = _mm256_add_ps(sum[0], _mm256_mul_ps(a, x));
+    sum[1] = _mm256_add_ps(sum[1], a);
+    sum[2] = _mm256_add_ps(sum[2], _mm256_mul_ps(b, x));
+    sum[3] = _mm256_add_ps(sum[3], b);
+    sum[4] = _mm256_add_ps(sum[4], _mm256_mul_ps(c, x));
+    sum[5] = _mm256_add_ps(sum[5], c);
+  }
+  for (int i = 0; i < 6; i++) _mm256_storeu_ps(lane_sums + 8 * i, sum[i]);
+}
+
+// MARK: - Thin-plate-spline grid rows
+
+/// Up to 4 blocks of 8 columns of a TPS row, starting at column `start`, with their sums in
+/// registers (so each control point's two weights are broadcast once per 32 columns).
+CWK_AVX2 CWK_INLINE void cwk_tps_fill_blocks(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t start, int blocks, __m256 *sx, __m256 *sy) {
+  for (int i = 0; i < blocks; i++) {
+    sx[i] = _mm256_loadu_ps(xs + start + 8 * i);
+    sy[i] = _mm256_set1_ps(y);
+  }
+  const float *b = basis + start;
+  for (ptrdiff_t j = 0; j < k; j++, b += stride) {
+    __m256 dx = _mm256_set1_ps(d[2 * j]), dy = _mm256_set1_ps(d[2 * j + 1]);
+    for (int i = 0; i < blocks; i++) {
+      __m256 weight = _mm256_loadu_ps(b + 8 * i);
+      sx[i] = _mm256_add_ps(sx[i], _mm256_mul_ps(weight, dx));
+      sy[i] = _mm256_add_ps(sy[i], _mm256_mul_ps(weight, dy));
+    }
+  }
+}
+
+CWK_AVX2 void cwk_tps_fill_row_avx2(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y) {
+  for (ptrdiff_t start = 0; start < count; start += 32) {
+    __m256 sx[4], sy[4];
+    int blocks = (int)((count - start + 7) / 8 < 4 ? (count - start + 7) / 8 : 4);
+    // Constant block counts let the compiler keep the sums in registers.
+    switch (blocks) {
+    case 4: cwk_tps_fill_blocks(basis, stride, k, xs, y, d, start, 4, sx, sy); break;
+    case 3: cwk_tps_fill_blocks(basis, stride, k, xs, y, d, start, 3, sx, sy); break;
+    case 2: cwk_tps_fill_blocks(basis, stride, k, xs, y, d, start, 2, sx, sy); break;
+    default: cwk_tps_fill_blocks(basis, stride, k, xs, y, d, start, 1, sx, sy); break;
+    }
+    for (int i = 0; i < blocks; i++) {
+      ptrdiff_t column = start + 8 * i;
+      if (column + 8 <= count) {
+        _mm256_storeu_ps(grid_x + column, sx[i]);
+        _mm256_storeu_ps(grid_y + column, sy[i]);
+      } else {
+        __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - column)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm256_maskstore_ps(grid_x + column, keep, sx[i]);
+        _mm256_maskstore_ps(grid_y + column, keep, sy[i]);
+      }
+    }
+  }
+}
+
+/// The AVX-512 twin of cwk_tps_fill_blocks: up to 4 blocks of 16 columns.
+CWK_AVX512 CWK_INLINE void cwk_tps_fill_blocks16(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t start, int blocks, __m512 *sx, __m512 *sy) {
+  for (int i = 0; i < blocks; i++) {
+    sx[i] = _mm512_loadu_ps(xs + start + 16 * i);
+    sy[i] = _mm512_set1_ps(y);
+  }
+  const float *b = basis + start;
+  for (ptrdiff_t j = 0; j < k; j++, b += stride) {
+    __m512 dx = _mm512_set1_ps(d[2 * j]), dy = _mm512_set1_ps(d[2 * j + 1]);
+    for (int i = 0; i < blocks; i++) {
+      __m512 weight = _mm512_loadu_ps(b + 16 * i);
+      sx[i] = _mm512_add_ps(sx[i], _mm512_mul_ps(weight, dx));
+      sy[i] = _mm512_add_ps(sy[i], _mm512_mul_ps(weight, dy));
+    }
+  }
+}
+
+CWK_AVX512 void cwk_tps_fill_row_avx512(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y) {
+  for (ptrdiff_t start = 0; start < count; start += 64) {
+    __m512 sx[4], sy[4];
+    int blocks = (int)((count - start + 15) / 16 < 4 ? (count - start + 15) / 16 : 4);
+    switch (blocks) {
+    case 4: cwk_tps_fill_blocks16(basis, stride, k, xs, y, d, start, 4, sx, sy); break;
+    case 3: cwk_tps_fill_blocks16(basis, stride, k, xs, y, d, start, 3, sx, sy); break;
+    case 2: cwk_tps_fill_blocks16(basis, stride, k, xs, y, d, start, 2, sx, sy); break;
+    default: cwk_tps_fill_blocks16(basis, stride, k, xs, y, d, start, 1, sx, sy); break;
+    }
+    for (int i = 0; i < blocks; i++) {
+      ptrdiff_t column = start + 16 * i;
+      __mmask16 keep = column + 16 <= count ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - column)) - 1);
+      _mm512_mask_storeu_ps(grid_x + column, keep, sx[i]);
+      _mm512_mask_storeu_ps(grid_y + column, keep, sy[i]);
+    }
+  }
+}
+
+CWK_AVX2 void cwk_tps_gradient_row_avx2(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums) {
+  // Lanes 0-7 of the 16 take the first 8 columns of each 16-column block, lanes 8-15 the second.
+  ptrdiff_t full = count / 8 * 8;
+  __m256i tail_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - full)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  // Zero beyond the row (the padded basis is zero there, but 0 times a stray Inf would not be).
+  __m256 tail_x = _mm256_maskload_ps(grad_x + full, tail_mask), tail_y = _mm256_maskload_ps(grad_y + full, tail_mask);
+  for (ptrdiff_t j = 0; j < k; j++) {
+    const float *b = basis + j * stride;
+    float *lanes = lane_sums + 32 * j;
+    __m256 sx[2] = {_mm256_loadu_ps(lanes), _mm256_loadu_ps(lanes + 8)};
+    __m256 sy[2] = {_mm256_loadu_ps(lanes + 16), _mm256_loadu_ps(lanes + 24)};
+    for (ptrdiff_t start = 0; start < count; start += 8) {
+      int half = (int)((start / 8) & 1);
+      __m256 weight = _mm256_loadu_ps(b + start);
+      __m256 gx = start < full ? _mm256_loadu_ps(grad_x + start) : tail_x;
+      __m256 gy = start < full ? _mm256_loadu_ps(grad_y + start) : tail_y;
+      sx[half] = _mm256_add_ps(sx[half], _mm256_mul_ps(weight, gx));
+      sy[half] = _mm256_add_ps(sy[half], _mm256_mul_ps(weight, gy));
+    }
+    _mm256_storeu_ps(lanes, sx[0]);
+    _mm256_storeu_ps(lanes + 8, sx[1]);
+    _mm256_storeu_ps(lanes + 16, sy[0]);
+    _mm256_storeu_ps(lanes + 24, sy[1]);
+  }
+}
+
+/// Control points j0..<j0+count (count <= 8) of cwk_tps_gradient_row_avx512, their 16 lane
+/// accumulators held in registers across the row.
+CWK_AVX512 CWK_INLINE void cwk_tps_gradient_points16(
+  const float *basis, ptrdiff_t stride, ptrdiff_t j0, int count, const float *grad_x, const float *grad_y, ptrdiff_t columns,
+  __m512 tail_x, __m512 tail_y, float *lane_sums) {
+  __m512 sx[8], sy[8];
+  for (int i = 0; i < count; i++) {
+    sx[i] = _mm512_loadu_ps(lane_sums + 32 * (j0 + i));
+    sy[i] = _mm512_loadu_ps(lane_sums + 32 * (j0 + i) + 16);
+  }
+  ptrdiff_t full = columns / 16 * 16;
+  for (ptrdiff_t start = 0; start < columns; start += 16) {
+    __m512 gx = start < full ? _mm512_loadu_ps(grad_x + start) : tail_x;
+    __m512 gy = start < full ? _mm512_loadu_ps(grad_y + start) : tail_y;
+    const float *b = basis + j0 * stride + start;
+    for (int i = 0; i < count; i++, b += stride) {
+      __m512 weight = _mm512_loadu_ps(b);
+      sx[i] = _mm512_add_ps(sx[i], _mm512_mul_ps(weight, gx));
+      sy[i] = _mm512_add_ps(sy[i], _mm512_mul_ps(weight, gy));
+    }
+  }
+  for (int i = 0; i < count; i++) {
+    _mm512_storeu_ps(lane_sums + 32 * (j0 + i), sx[i]);
+    _mm512_storeu_ps(lane_sums + 32 * (j0 + i) + 16, sy[i]);
+  }
+}
+
+CWK_AVX512 void cwk_tps_gradient_row_avx512(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums) {
+  ptrdiff_t full = count / 16 * 16;
+  __mmask16 tail_mask = (__mmask16)((1u << (count - full)) - 1);
+  // Zero beyond the row (the padded basis is zero there, but 0 times a stray Inf would not be).
+  __m512 tail_x = _mm512_maskz_loadu_ps(tail_mask, grad_x + full), tail_y = _mm512_maskz_loadu_ps(tail_mask, grad_y + full);
+  // 8 control points at a time: 16 accumulators plus the gradient and a weight fit the 32 registers.
+  ptrdiff_t j0 = 0;
+  for (; j0 + 8 <= k; j0 += 8) cwk_tps_gradient_points16(basis, stride, j0, 8, grad_x, grad_y, count, tail_x, tail_y, lane_sums);
+  for (; j0 < k; j0++) cwk_tps_gradient_points16(basis, stride, j0, 1, grad_x, grad_y, count, tail_x, tail_y, lane_sums);
+}
+
 #else  // not x86: never selected (cwk_cpu_has_avx2/avx512 return 0); stubs keep the symbols defined.
 
 void cwk_uint8_3_bilinear_avx512(
@@ -920,5 +1106,15 @@ void cwk_grid_backward_row_zeros_avx2(
   const float *input, float *grad_input, const float *grad_output, const float *grid_x, const float *grid_y, ptrdiff_t count,
   const cwk_grid_axes *axes, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
   float *grad_x, float *grad_y) {}
+void cwk_projective_gradient_row_avx2(
+  const float *h, float y, const float *xs, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums) {}
+void cwk_tps_fill_row_avx2(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y) {}
+void cwk_tps_fill_row_avx512(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y) {}
+void cwk_tps_gradient_row_avx2(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums) {}
+void cwk_tps_gradient_row_avx512(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums) {}
 
 #endif

@@ -20,6 +20,30 @@ typealias GridRowGenerator = (_ image: Int, _ row: Int, _ x: UnsafeMutablePointe
 /// into that image's parameter gradient. The rows of one image come from one thread, in order.
 typealias GridRowGradient = (_ image: Int, _ row: Int, _ gradX: UnsafePointer<Float>, _ gradY: UnsafePointer<Float>) -> Void
 
+/// Writes planar row coordinates x, y (Wo each) into row `row` of image `image` of a grid
+/// (N,Ho,Wo,2) (a generator that keeps what it generated).
+@inline(__always)
+func writeGridRow(_ grid: UnsafeMutablePointer<Float>, image b: Int, row oy: Int, height ho: Int, width wo: Int,
+                  x: UnsafePointer<Float>, y: UnsafePointer<Float>) {
+  let row = grid + (b * ho + oy) * wo * 2
+  for ox in 0..<wo {
+    row[2 * ox] = x[ox]
+    row[2 * ox + 1] = y[ox]
+  }
+}
+
+/// Reads row `row` of image `image` of a grid (N,Ho,Wo,2) into planar x, y (a generator that
+/// replays a kept grid).
+@inline(__always)
+func readGridRow(_ grid: UnsafePointer<Float>, image b: Int, row oy: Int, height ho: Int, width wo: Int,
+                 x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
+  let row = grid + (b * ho + oy) * wo * 2
+  for ox in 0..<wo {
+    x[ox] = row[2 * ox]
+    y[ox] = row[2 * ox + 1]
+  }
+}
+
 /// True when a row takes the AVX2 row kernels: bilinear, zeros padding, at least 8 columns.
 @inline(__always)
 func useGridRowKernels(_ options: GridSampleOptions, columns: Int) -> Bool {

@@ -1,3 +1,4 @@
+import CWarpKernels
 import STNTensor
 
 // Projective grid: a homography H (N,3,3) maps output normalized coordinates (x, y, 1) to input
@@ -40,24 +41,46 @@ struct ProjectiveRow {
 
   /// Adds the row's share of d(loss)/dH to sums[0..<9] (row-major H), given d(loss)/d(grid) of
   /// its columns. With (sx, sy) = (u/w, v/w) and φ = (x, y, 1):
-  ///   d sx/d(h1j) = φj / w,  d sy/d(h2j) = φj / w,  d(sx, sy)/d(h3j) = -(sx, sy) · φj / w.
-  /// Per-row sums run in float32 over the columns, rows are added in double (as the affine kernels do).
+  ///   d sx/d(h1j) = φj / w,  d sy/d(h2j) = φj / w,  d(sx, sy)/d(h3j) = -(sx, sy) · φj / w,
+  /// so with a = gX/w, b = gY/w, c = -(a·sx + b·sy) the row adds (Σa·x, y·Σa, Σa | Σb·x, y·Σb, Σb |
+  /// Σc·x, y·Σc, Σc). The column sums run in 8 float32 lanes (`cwk_projective_gradient_row_avx2`
+  /// is the AVX2 twin), the lanes and the rows are summed in double.
+  /// NOTE: columns with a zero gradient are left out: there w may be 0 (a point at infinity,
+  /// which samples nothing) and 0 · Inf must not reach the sums.
   @inline(__always) func accumulateGradient(
     xs: UnsafePointer<Float>, count: Int, gradX: UnsafePointer<Float>, gradY: UnsafePointer<Float>, into sums: inout SIMD16<Double>
   ) {
-    var row = SIMD8<Float>()  // Σ a·x, Σ a, Σ b·x, Σ b, Σ c·x, Σ c
-    for ox in 0..<count {
-      let gX = gradX[ox], gY = gradY[ox]
-      if gX == 0 && gY == 0 { continue }
-      let x = xs[ox]
-      let (u, v, w) = homogeneous(x)
-      let a = gX / w, b = gY / w
-      let c = -(a * (u / w) + b * (v / w))
-      row += SIMD8(a * x, a, b * x, b, c * x, c, 0, 0)
+    var lanes = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+    if useAVX2Kernels {
+      var matrix = h
+      withUnsafeMutableBytes(of: &lanes) { laneBytes in
+        withUnsafeBytes(of: &matrix) { matrixBytes in
+          cwk_projective_gradient_row_avx2(matrixBytes.baseAddress!.assumingMemoryBound(to: Float.self), y, xs, gradX, gradY, count,
+                                           laneBytes.baseAddress!.assumingMemoryBound(to: Float.self))
+        }
+      }
+    } else {
+      for start in Swift.stride(from: 0, to: count, by: 8) {
+        // A short last block reads zeros (zero gradient: left out).
+        var x = SIMD8<Float>(), gX = SIMD8<Float>(), gY = SIMD8<Float>()
+        for lane in 0..<min(8, count - start) {
+          x[lane] = xs[start + lane]
+          gX[lane] = gradX[start + lane]
+          gY[lane] = gradY[start + lane]
+        }
+        let u = h.0 * x + h.1 * y + h.2, v = h.3 * x + h.4 * y + h.5, w = h.6 * x + h.7 * y + h.8
+        let skip = (gX .== 0) .& (gY .== 0)
+        var a = gX / w, b = gY / w
+        var c = -(a * (u / w) + b * (v / w))
+        a.replace(with: 0, where: skip)
+        b.replace(with: 0, where: skip)
+        c.replace(with: 0, where: skip)
+        lanes.0 += a * x; lanes.1 += a; lanes.2 += b * x; lanes.3 += b; lanes.4 += c * x; lanes.5 += c
+      }
     }
-    let r = SIMD8<Double>(Double(row[0]), Double(row[1]), Double(row[2]), Double(row[3]), Double(row[4]), Double(row[5]), 0, 0)
-    let y = Double(self.y)
-    sums += SIMD16(r[0], r[1] * y, r[1], r[2], r[3] * y, r[3], r[4], r[5] * y, r[5], 0, 0, 0, 0, 0, 0, 0)
+    let rowY = Double(y)
+    let r = (Double(lanes.0.sum()), Double(lanes.1.sum()), Double(lanes.2.sum()), Double(lanes.3.sum()), Double(lanes.4.sum()), Double(lanes.5.sum()))
+    sums += SIMD16(r.0, r.1 * rowY, r.1, r.2, r.3 * rowY, r.3, r.4, r.5 * rowY, r.5, 0, 0, 0, 0, 0, 0, 0)
   }
 }
 

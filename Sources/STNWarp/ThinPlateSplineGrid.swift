@@ -1,3 +1,4 @@
+import CWarpKernels
 import STNTensor
 
 // Thin-plate-spline grid: K fixed control points c_k in output normalized coordinates, and per
@@ -23,10 +24,12 @@ public struct ThinPlateSplineGridBasis: Sendable {
   public let height: Int
   public let width: Int
   public let alignCorners: Bool
-  /// B (H, K, W): row oy of control point k is basis[(oy * K + k) * W ..< +W], so each row's
-  /// sums run over contiguous columns.
+  /// B (H, K, stride): row oy of control point k is basis[(oy * K + k) * stride ..< + W], so
+  /// each row's sums run over contiguous columns, 8 or 16 at a time; `stride` is W rounded up
+  /// to a multiple of 16 and the padding holds zeros.
   let basis: [Float]
-  /// Output pixel centres, as `affineGrid` has them.
+  let stride: Int
+  /// Output pixel centres, as `affineGrid` has them, padded with zeros to `stride`.
   let xs: [Float]
   let ys: [Float]
 
@@ -42,9 +45,10 @@ public struct ThinPlateSplineGridBasis: Sendable {
     self.height = height
     self.width = width
     self.alignCorners = alignCorners
-    xs = affineGridBase(steps: width, alignCorners: alignCorners)
+    stride = (width + 15) / 16 * 16
+    xs = affineGridBase(steps: width, alignCorners: alignCorners) + [Float](repeating: 0, count: stride - width)
     ys = affineGridBase(steps: height, alignCorners: alignCorners)
-    var basis = [Float](repeating: 0, count: height * k * width)
+    var basis = [Float](repeating: 0, count: height * k * stride)
     var phi = [Double](repeating: 0, count: k + 3)
     for oy in 0..<height {
       for ox in 0..<width {
@@ -59,7 +63,7 @@ public struct ThinPlateSplineGridBasis: Sendable {
         for column in 0..<k {
           var sum = 0.0
           for j in 0..<(k + 3) { sum += phi[j] * m[j * k + column] }
-          basis[(oy * k + column) * width + ox] = Float(sum)
+          basis[(oy * k + column) * stride + ox] = Float(sum)
         }
       }
     }
@@ -78,53 +82,93 @@ public struct ThinPlateSplineGridBasis: Sendable {
 
   /// B_k(p) for output pixel (ox, oy).
   public func weight(controlPoint k: Int, x ox: Int, y oy: Int) -> Float {
-    basis[(oy * controlPointCount + k) * width + ox]
+    basis[(oy * controlPointCount + k) * stride + ox]
   }
 
   // MARK: - Rows
 
   /// Normalized source coordinates of output row `oy` into gx, gy (`width` each), for
-  /// displacements d (K,2).
+  /// displacements d (K,2): gx = x + Σ_k B_k·dx_k, gy = y + Σ_k B_k·dy_k, summed in k order.
+  /// NOTE: 8 columns at a time with the sums in registers; a short last block is computed in
+  /// full (the padded basis reads zeros) and only its real columns are stored. Every column
+  /// gets the same float operations in the same order, wherever it falls.
   @inline(__always)
   func fillRow(_ oy: Int, displacements d: UnsafePointer<Float>, gx: UnsafeMutablePointer<Float>, gy: UnsafeMutablePointer<Float>) {
-    let k = controlPointCount, w = width
-    let y = ys[oy]
+    let k = controlPointCount, w = width, stride = stride
+    let y = SIMD8<Float>(repeating: ys[oy])
     basis.withUnsafeBufferPointer { basisBuffer in
       xs.withUnsafeBufferPointer { xsBuffer in
-        for ox in 0..<w {
-          gx[ox] = xsBuffer[ox]
-          gy[ox] = y
+        if useAVX512Kernels {
+          cwk_tps_fill_row_avx512(basisBuffer.baseAddress! + oy * k * stride, stride, k, xsBuffer.baseAddress!, ys[oy], d, w, gx, gy)
+          return
         }
-        let rowBasis = basisBuffer.baseAddress! + oy * k * w
-        for j in 0..<k {
-          let b = rowBasis + j * w
-          let dx = d[2 * j], dy = d[2 * j + 1]
-          for ox in 0..<w {
-            gx[ox] += b[ox] * dx
-            gy[ox] += b[ox] * dy
+        if useAVX2Kernels {
+          cwk_tps_fill_row_avx2(basisBuffer.baseAddress! + oy * k * stride, stride, k, xsBuffer.baseAddress!, ys[oy], d, w, gx, gy)
+          return
+        }
+        let rowBasis = UnsafeRawPointer(basisBuffer.baseAddress! + oy * k * stride), x = UnsafeRawPointer(xsBuffer.baseAddress!)
+        for start in Swift.stride(from: 0, to: w, by: 8) {
+          var sx = x.loadUnaligned(fromByteOffset: start * 4, as: SIMD8<Float>.self), sy = y
+          for j in 0..<k {
+            let b = rowBasis.loadUnaligned(fromByteOffset: (j * stride + start) * 4, as: SIMD8<Float>.self)
+            sx += b * d[2 * j]
+            sy += b * d[2 * j + 1]
+          }
+          if start + 8 <= w {
+            UnsafeMutableRawPointer(gx + start).storeBytes(of: sx, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(gy + start).storeBytes(of: sy, as: SIMD8<Float>.self)
+          } else {
+            for lane in 0..<(w - start) {
+              gx[start + lane] = sx[lane]
+              gy[start + lane] = sy[lane]
+            }
           }
         }
       }
     }
   }
 
-  /// Adds row `oy`'s share of d(loss)/d(source positions) to sums (K,2), given d(loss)/d(grid)
-  /// of its columns: sums_k += Σ_ox B_k(p)·gradGrid(p), in float32 over the row.
+  /// Adds row `oy`'s share of d(loss)/d(source positions) to an image's 16-lane accumulators
+  /// `lanes` (2K of them: x then y of each control point), given d(loss)/d(grid) of its columns:
+  /// lanes += B_k(p)·gradGrid(p), column ox in lane ox % 16. `gradient(lanes:)` sums the lanes
+  /// once the image's rows are in (float32 lanes over the image, the 16 lanes added in double).
   @inline(__always)
-  func accumulateRowGradient(_ oy: Int, gradX: UnsafePointer<Float>, gradY: UnsafePointer<Float>, into sums: UnsafeMutablePointer<Double>) {
-    let k = controlPointCount, w = width
-    basis.withUnsafeBufferPointer { basisBuffer in
-      let rowBasis = basisBuffer.baseAddress! + oy * k * w
-      for j in 0..<k {
-        let b = rowBasis + j * w
-        var sx: Float = 0, sy: Float = 0
-        for ox in 0..<w {
-          sx += b[ox] * gradX[ox]
-          sy += b[ox] * gradY[ox]
-        }
-        sums[2 * j] += Double(sx)
-        sums[2 * j + 1] += Double(sy)
+  func accumulateRowGradient(_ oy: Int, gradX: UnsafePointer<Float>, gradY: UnsafePointer<Float>, into lanes: UnsafeMutablePointer<SIMD16<Float>>) {
+    let k = controlPointCount, w = width, stride = stride
+    if useAVX2Kernels {
+      // The AVX2 and AVX-512 twins add into the same lane accumulators, in the same order.
+      let kernel = useAVX512Kernels ? cwk_tps_gradient_row_avx512 : cwk_tps_gradient_row_avx2
+      basis.withUnsafeBufferPointer { basisBuffer in
+        kernel(basisBuffer.baseAddress! + oy * k * stride, stride, k, gradX, gradY, w, UnsafeMutableRawPointer(lanes).assumingMemoryBound(to: Float.self))
       }
+      return
+    }
+    basis.withUnsafeBufferPointer { basisBuffer in
+      let rowBasis = UnsafeRawPointer(basisBuffer.baseAddress! + oy * k * stride)
+      for start in Swift.stride(from: 0, to: w, by: 16) {
+        // A short last block reads zeros beyond the row (the basis is zero there too, but 0
+        // times a stray Inf would not be).
+        var gX = SIMD16<Float>(), gY = SIMD16<Float>()
+        for lane in 0..<min(16, w - start) {
+          gX[lane] = gradX[start + lane]
+          gY[lane] = gradY[start + lane]
+        }
+        for j in 0..<k {
+          let b = rowBasis.loadUnaligned(fromByteOffset: (j * stride + start) * 4, as: SIMD16<Float>.self)
+          lanes[2 * j] += b * gX
+          lanes[2 * j + 1] += b * gY
+        }
+      }
+    }
+  }
+
+  /// d(loss)/d(source positions) (K,2) of one image from its lane accumulators.
+  @inline(__always)
+  func gradient(lanes: UnsafePointer<SIMD16<Float>>, into result: UnsafeMutablePointer<Float>) {
+    for i in 0..<(2 * controlPointCount) {
+      var sum = 0.0
+      for lane in 0..<16 { sum += Double(lanes[i][lane]) }
+      result[i] = Float(sum)
     }
   }
 
@@ -182,71 +226,86 @@ public func thinPlateSplineGridBackward(gradGrid: Tensor, basis: ThinPlateSpline
                "thinPlateSplineGridBackward gradGrid must be (N,\(h),\(w),2), got \(gradGrid.shape)")
   let n = gradGrid.shape[0]
   var gradX = [Float](repeating: 0, count: w), gradY = [Float](repeating: 0, count: w)
-  var sums = [Double](repeating: 0, count: 2 * k)
+  var lanes = [SIMD16<Float>](repeating: SIMD16(), count: 2 * k)
   var gradPoints = Tensor(shape: [n, k, 2])
   for b in 0..<n {
-    for i in 0..<(2 * k) { sums[i] = 0 }
+    for i in 0..<(2 * k) { lanes[i] = SIMD16() }
     for oy in 0..<h {
       for ox in 0..<w {
         let g = ((b * h + oy) * w + ox) * 2
         gradX[ox] = gradGrid.data[g]
         gradY[ox] = gradGrid.data[g + 1]
       }
-      basis.accumulateRowGradient(oy, gradX: gradX, gradY: gradY, into: &sums)
+      basis.accumulateRowGradient(oy, gradX: gradX, gradY: gradY, into: &lanes)
     }
-    for i in 0..<(2 * k) { gradPoints.data[b * 2 * k + i] = Float(sums[i]) }
+    gradPoints.data.withUnsafeMutableBufferPointer { basis.gradient(lanes: lanes, into: $0.baseAddress! + b * 2 * k) }
   }
   return gradPoints
 }
 
 // MARK: - Fused with grid_sample
 
-/// `gridSample(input, thinPlateSplineGrid(sourcePoints, basis))` without storing the grid.
+/// `gridSample(input, thinPlateSplineGrid(sourcePoints, basis))` in one pass over the rows; the
+/// grid is kept for the backward, which then needs no second evaluation of the spline.
 ///
-/// input (N,C,H,W), sourcePoints (N,K,2) -> output (N,C,Ho,Wo) with Ho, Wo those of `basis`,
-/// equal to the two-step form bit for bit, whatever `threads`. `options.alignCorners` must be the
-/// basis's.
+/// input (N,C,H,W), sourcePoints (N,K,2) -> output (N,C,Ho,Wo) with Ho, Wo those of `basis`, and
+/// grid (N,Ho,Wo,2), both equal to the two-step form bit for bit, whatever `threads`.
+/// `options.alignCorners` must be the basis's.
 public func thinPlateSplineGridSample(
   input: Tensor, sourcePoints: Tensor, basis: ThinPlateSplineGridBasis, options: GridSampleOptions, threads: Int = 1
-) -> Tensor {
+) -> (output: Tensor, grid: Tensor) {
   precondition(input.rank == 4 && sourcePoints.shape.first == input.shape.first,
                "thinPlateSplineGridSample input (N,C,H,W) \(input.shape) and source points (N,K,2) \(sourcePoints.shape) must share N")
   basis.checkSourcePoints(sourcePoints, function: "thinPlateSplineGridSample")
   precondition(options.alignCorners == basis.alignCorners, "thinPlateSplineGridSample: options and basis disagree on align_corners")
   let displacements = basis.allDisplacements(sourcePoints)
-  let outputSize = [input.shape[0], input.shape[1], basis.height, basis.width]
-  return displacements.withUnsafeBufferPointer { d in
-    generatedGridSample(input: input, outputSize: outputSize, options: options, threads: threads) { b, oy, gx, gy in
-      basis.fillRow(oy, displacements: d.baseAddress! + b * 2 * basis.controlPointCount, gx: gx, gy: gy)
+  let (n, ho, wo, k) = (input.shape[0], basis.height, basis.width, basis.controlPointCount)
+  var grid = Tensor(shape: [n, ho, wo, 2])
+  let output = displacements.withUnsafeBufferPointer { d in
+    grid.data.withUnsafeMutableBufferPointer { gridBuffer in
+      let stored = gridBuffer.baseAddress
+      return generatedGridSample(input: input, outputSize: [n, input.shape[1], ho, wo], options: options, threads: threads) { b, oy, gx, gy in
+        basis.fillRow(oy, displacements: d.baseAddress! + b * 2 * k, gx: gx, gy: gy)
+        if let stored { writeGridRow(stored, image: b, row: oy, height: ho, width: wo, x: gx, y: gy) }
+      }
     }
   }
+  // NOTE: an empty input samples nothing (and generates no rows): the grid is still the spline's.
+  if input.count == 0 { return (output, thinPlateSplineGrid(sourcePoints: sourcePoints, basis: basis)) }
+  return (output, grid)
 }
 
-/// Gradients of `sum(thinPlateSplineGridSample(input, sourcePoints) * gradOutput)` with respect to
-/// input and source points.
+/// Gradients of `sum(thinPlateSplineGridSample(input, sourcePoints).output * gradOutput)` with
+/// respect to input and source points, from the grid the forward kept (the grid is linear in the
+/// source points, so they are not needed again).
 ///
-/// gradOutput (N,C,Ho,Wo), input (N,C,H,W), sourcePoints (N,K,2) -> gradInput (N,C,H,W) (empty [0]
+/// gradOutput (N,C,Ho,Wo), input (N,C,H,W), grid (N,Ho,Wo,2) -> gradInput (N,C,H,W) (empty [0]
 /// when `needInputGradient` is false), gradSourcePoints (N,K,2). Equals gridSampleBackward
 /// followed by thinPlateSplineGridBackward up to float32 rounding of the input-gradient sums.
 public func thinPlateSplineGridSampleBackward(
-  gradOutput: Tensor, input: Tensor, sourcePoints: Tensor, basis: ThinPlateSplineGridBasis, options: GridSampleOptions,
+  gradOutput: Tensor, input: Tensor, grid: Tensor, basis: ThinPlateSplineGridBasis, options: GridSampleOptions,
   threads: Int = 1, needInputGradient: Bool = true
 ) -> (gradInput: Tensor, gradSourcePoints: Tensor) {
-  basis.checkSourcePoints(sourcePoints, function: "thinPlateSplineGridSampleBackward")
-  precondition(gradOutput.rank == 4 && Array(gradOutput.shape[2...]) == [basis.height, basis.width],
-               "thinPlateSplineGridSampleBackward gradOutput must be (N,C,\(basis.height),\(basis.width)), got \(gradOutput.shape)")
+  let (ho, wo, k) = (basis.height, basis.width, basis.controlPointCount)
+  precondition(grid.rank == 4 && Array(grid.shape[1...]) == [ho, wo, 2] && grid.shape[0] == input.shape.first,
+               "thinPlateSplineGridSampleBackward grid must be (N,\(ho),\(wo),2) with input's N, got \(grid.shape)")
+  precondition(gradOutput.rank == 4 && Array(gradOutput.shape[2...]) == [ho, wo],
+               "thinPlateSplineGridSampleBackward gradOutput must be (N,C,\(ho),\(wo)), got \(gradOutput.shape)")
   precondition(options.alignCorners == basis.alignCorners, "thinPlateSplineGridSampleBackward: options and basis disagree on align_corners")
-  let n = sourcePoints.shape[0], k = basis.controlPointCount
-  let displacements = basis.allDisplacements(sourcePoints)
-  var sums = [Double](repeating: 0, count: n * 2 * k)
-  let gradInput = displacements.withUnsafeBufferPointer { d in
-    sums.withUnsafeMutableBufferPointer { sumsBuffer in
-      let perImage = sumsBuffer.baseAddress!
+  let n = grid.shape[0]
+  var lanes = [SIMD16<Float>](repeating: SIMD16(), count: n * 2 * k)
+  let gradInput = grid.data.withUnsafeBufferPointer { gridBuffer in
+    lanes.withUnsafeMutableBufferPointer { lanesBuffer in
+      let perImage = lanesBuffer.baseAddress!, stored = gridBuffer.baseAddress
       return generatedGridSampleBackward(
         gradOutput: gradOutput, input: input, options: options, threads: threads, needInputGradient: needInputGradient,
-        generator: { b, oy, gx, gy in basis.fillRow(oy, displacements: d.baseAddress! + b * 2 * k, gx: gx, gy: gy) },
+        generator: { b, oy, gx, gy in if let stored { readGridRow(stored, image: b, row: oy, height: ho, width: wo, x: gx, y: gy) } },
         rowGradient: { b, oy, gradX, gradY in basis.accumulateRowGradient(oy, gradX: gradX, gradY: gradY, into: perImage + b * 2 * k) })
     }
   }
-  return (gradInput, Tensor(shape: [n, k, 2], data: sums.map { Float($0) }))
+  var gradPoints = Tensor(shape: [n, k, 2])
+  gradPoints.data.withUnsafeMutableBufferPointer { result in
+    lanes.withUnsafeBufferPointer { for b in 0..<n { basis.gradient(lanes: $0.baseAddress! + b * 2 * k, into: result.baseAddress! + b * 2 * k) } }
+  }
+  return (gradInput, gradPoints)
 }

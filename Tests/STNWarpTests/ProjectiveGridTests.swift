@@ -144,3 +144,27 @@ final class ProjectiveGridTests: XCTestCase {
     }
   }
 }
+
+extension ProjectiveGridTests {
+  /// The AVX2 gradient row gives the portable twin's bits, for widths that are and are not
+  /// multiples of 8, with zero-gradient columns (left out) on the line w = 0.
+  func testGradientRowSameOnEveryKernelPath() {
+    let h: [Float] = [1.1, 0.2, -0.1, -0.3, 0.9, 0.05, 2, 0, 2]  // w = 2x + 2: 0 at x = -1
+    for width in [3, 8, 13, 42] {
+      let xs = affineGridBase(steps: width, alignCorners: true)
+      var gradX = randomTensor([width], seed: UInt64(width)).data, gradY = randomTensor([width], seed: 99).data
+      gradX[0] = 0
+      gradY[0] = 0  // x = -1 (align_corners): w = 0, left out
+      var results: [SIMD16<Double>] = []
+      forEachKernelPath { _ in
+        var sums = SIMD16<Double>()
+        h.withUnsafeBufferPointer { row in
+          for y: Float in [-0.5, 0.3] { ProjectiveRow(row.baseAddress!, y: y).accumulateGradient(xs: xs, count: width, gradX: gradX, gradY: gradY, into: &sums) }
+        }
+        XCTAssertTrue((0..<16).allSatisfy { sums[$0].isFinite })
+        results.append(sums)
+      }
+      for result in results.dropFirst() { XCTAssertEqual(result, results[0], "width \(width)") }
+    }
+  }
+}

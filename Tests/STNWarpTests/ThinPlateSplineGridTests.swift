@@ -79,8 +79,9 @@ final class ThinPlateSplineGridTests: XCTestCase {
     let options = GridSampleOptions()
     let input = randomTensor([2, 2, 6, 7], seed: 6), gradOutput = randomTensor([2, 2, 6, 7], seed: 7)
     let points = sourcePoints(basis, count: 2, seed: 8)
-    let (gradInput, gradPoints) = thinPlateSplineGridSampleBackward(gradOutput: gradOutput, input: input, sourcePoints: points, basis: basis, options: options)
-    func loss(_ x: Tensor, _ s: Tensor) -> Double { dot(thinPlateSplineGridSample(input: x, sourcePoints: s, basis: basis, options: options), gradOutput) }
+    let grid = thinPlateSplineGridSample(input: input, sourcePoints: points, basis: basis, options: options).grid
+    let (gradInput, gradPoints) = thinPlateSplineGridSampleBackward(gradOutput: gradOutput, input: input, grid: grid, basis: basis, options: options)
+    func loss(_ x: Tensor, _ s: Tensor) -> Double { dot(thinPlateSplineGridSample(input: x, sourcePoints: s, basis: basis, options: options).output, gradOutput) }
     for i in 0..<points.count {
       var probe = points
       XCTAssertTrue(oneSidedOrCentralMatch(gradPoints.data[i], f: { e in probe.data[i] = points.data[i] + e; return loss(input, probe) }, epsilon: 1e-3, atol: 2e-3, rtol: 2e-2),
@@ -111,14 +112,41 @@ final class ThinPlateSplineGridTests: XCTestCase {
       assertClose(thinPlateSplineGridBackward(gradGrid: try file.tensor("grad_grid", path: path), basis: basis),
                   try file.tensor("grid_grad_source_points", path: path), atol: 1e-4, rtol: 1e-4, "TPS grid backward, \(path)")
       try forEachKernelPath { kernels in
-        assertClose(thinPlateSplineGridSample(input: input, sourcePoints: points, basis: basis, options: options), output,
-                    atol: 1e-5, rtol: 1e-5, "thinPlateSplineGridSample (\(kernels)), \(path)")
+        let forward = thinPlateSplineGridSample(input: input, sourcePoints: points, basis: basis, options: options)
+        assertClose(forward.output, output, atol: 1e-5, rtol: 1e-5, "thinPlateSplineGridSample (\(kernels)), \(path)")
         let grads = thinPlateSplineGridSampleBackward(
-          gradOutput: try file.tensor("grad_output", path: path), input: input, sourcePoints: points, basis: basis, options: options)
+          gradOutput: try file.tensor("grad_output", path: path), input: input, grid: forward.grid, basis: basis, options: options)
         assertClose(grads.gradInput, try file.tensor("grad_input", path: path), atol: 1e-5, rtol: 1e-5, "TPS grad_input (\(kernels)), \(path)")
         assertClose(grads.gradSourcePoints, try file.tensor("grad_source_points", path: path), atol: 1e-4, rtol: 1e-4,
                     "TPS grad_source_points (\(kernels)), \(path)")
       }
+    }
+  }
+}
+
+extension ThinPlateSplineGridTests {
+  /// The AVX2 row kernels (fill and gradient sums) give the portable twin's bits, for widths
+  /// that are and are not multiples of 8, and Inf beyond the row does not leak in.
+  func testRowKernelsSameOnEveryKernelPath() {
+    for width in [3, 8, 13, 16, 36, 42] {
+      let basis = ThinPlateSplineGridBasis(gridSize: 4, height: 3, width: width, alignCorners: false)
+      let d = randomTensor([16, 2], seed: UInt64(width)).data
+      var gradient = randomTensor([2, width + 8], seed: 7).data
+      for i in width..<(width + 8) { gradient[i] = .infinity }
+      var results: [[Float]] = []
+      forEachKernelPath { _ in
+        var gx = [Float](repeating: .nan, count: width + 1), gy = [Float](repeating: .nan, count: width + 1)
+        var lanes = [SIMD16<Float>](repeating: SIMD16(), count: 32)
+        gradient.withUnsafeBufferPointer { g in
+          for oy in 0..<3 {
+            basis.fillRow(oy, displacements: d, gx: &gx, gy: &gy)
+            basis.accumulateRowGradient(oy, gradX: g.baseAddress!, gradY: g.baseAddress! + width + 8, into: &lanes)
+          }
+        }
+        XCTAssertTrue(gx[width].isNaN && gy[width].isNaN, "wrote past the row")
+        results.append(gx + gy + lanes.flatMap { vector in (0..<16).map { vector[$0] } })
+      }
+      for result in results.dropFirst() { XCTAssertTrue(sameValues(result, results[0]), "width \(width)") }
     }
   }
 }

@@ -124,6 +124,38 @@ void cwk_grid_backward_row_zeros_avx2(
   const cwk_grid_axes *axes, ptrdiff_t width, ptrdiff_t height, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out,
   float *grad_x, float *grad_y);
 
+/// One row of a projective grid's gradient (`ProjectiveRow.accumulateGradient`): h is the 3x3
+/// homography (row-major), y the row's normalized y, xs the columns' normalized x. With
+/// (u, v, w) = h·(x, y, 1), a = grad_x/w, b = grad_y/w, c = -(a·u/w + b·v/w), and columns whose
+/// two gradients are 0 left out, lane_sums[48] gets the 8-lane sums of a·x, a, b·x, b, c·x, c (in
+/// that order, 8 floats each) over the count columns; the caller sums the lanes.
+void cwk_projective_gradient_row_avx2(
+  const float *h, float y, const float *xs, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums);
+
+/// One output row of a thin-plate-spline grid (`ThinPlateSplineGridBasis.fillRow`):
+/// grid_x[ox] = xs[ox] + Σ_j basis[j*stride + ox]·d[2j], grid_y[ox] = y + Σ_j basis[j*stride + ox]·d[2j+1]
+/// for ox < count, summed in j order. basis (k rows, `stride` apart) and xs are readable and
+/// zero-padded up to a multiple of 8 columns; only count columns are stored.
+void cwk_tps_fill_row_avx2(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y);
+
+/// AVX-512 twin of cwk_tps_fill_row_avx2 (same arguments and bits), 16 columns per step: basis
+/// and xs must be readable and zero-padded up to a multiple of 16 columns.
+void cwk_tps_fill_row_avx512(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y);
+
+/// The row's gradient sums of the same basis, ADDED to 16-lane accumulators: lane_sums[32j ..< 32j+16]
+/// += basis[j*stride + ox]·grad_x[ox] and lane_sums[32j+16 ..< 32j+32] += ...·grad_y[ox], column ox
+/// going to lane ox % 16 (a short last block zero-filled); the caller sums the lanes of an
+/// image's accumulators at the end, as the Swift twin does. The AVX2 kernel keeps the 16 lanes
+/// as two halves, so both give the same bits.
+void cwk_tps_gradient_row_avx2(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums);
+
+/// AVX-512 twin of cwk_tps_gradient_row_avx2 (same arguments and bits).
+void cwk_tps_gradient_row_avx512(
+  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums);
+
 #ifdef __cplusplus
 }
 #endif
