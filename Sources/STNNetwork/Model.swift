@@ -192,9 +192,11 @@ private struct Builder {
     random = RandomStream(seed: seed, salt: 0x1417_A11E)
   }
 
+  /// `thetaCount`: the parameter count of the spatial transformer whose localization network
+  /// `specs` is (what `{linear: theta}` means there); nil elsewhere.
   mutating func build(
     _ specs: [LayerSpec], inputShape: [Int], names: (Int) -> String, localizationPrefix: (Int) -> String, path: String,
-    depth: Int, topLevel: Bool
+    depth: Int, topLevel: Bool, thetaCount: Int? = nil
   ) throws -> [Layer] {
     var shape = inputShape
     var layers: [Layer] = []
@@ -243,9 +245,17 @@ private struct Builder {
       case .flatten: layer = Flatten(inputShape: shape)
       case .linear(let l):
         guard shape.count == 1 else { throw fail("needs a flat input but gets \(shape): add `flatten` before it") }
-        let isLast = topLevel && i == specs.count - 1
-        guard l.out != nil || isLast else { throw fail("`classes` is only allowed for the model's last layer") }
-        let out = l.out ?? classCount
+        let isLast = i == specs.count - 1
+        let out: Int
+        switch (l.out, l.sizedBy) {
+        case (let size?, _): out = size
+        case (nil, .classes):
+          guard topLevel && isLast else { throw fail("`classes` is only allowed for the model's last layer") }
+          out = classCount
+        case (nil, .theta):
+          guard let thetaCount, isLast else { throw fail("`theta` is only allowed for the last layer of a spatial transformer's localization network") }
+          out = thetaCount
+        }
         guard out > 0 else { throw fail("out must be positive, got \(out)") }
         layer = Linear(store: store, name: prefix, inFeatures: shape[0], outFeatures: out, bias: l.bias, random: &random)
       case .dropout(let p):
@@ -263,18 +273,24 @@ private struct Builder {
         try needImage()
         guard topLevel else { throw fail("a spatial transformer inside a localization network is not supported") }
         guard !st.localization.isEmpty else { throw fail("the localization network is empty") }
-        let k = st.constraint.parameterCount
-        guard case .linear(let last) = st.localization[st.localization.count - 1], last.out == k, last.bias else {
-          throw fail("the localization network must end in `{linear: \(k)}` (with bias) for constraint \(st.constraint.rawValue)")
+        let transform = st.spatialTransform
+        let range = SpatialTransformerSpec.controlGridRange
+        if st.transform == .tps, !range.contains(st.controlGrid) {
+          throw fail("control_grid must be \(range.lowerBound)...\(range.upperBound) (a g x g grid of control points), got \(st.controlGrid)")
+        }
+        let k = transform.parameterCount
+        let family = st.transform == .affine ? "constraint \(st.constraint.rawValue)" : "transform \(st.transform.rawValue)"
+        guard case .linear(let last) = st.localization[st.localization.count - 1], last.out ?? (last.sizedBy == .theta ? k : nil) == k, last.bias else {
+          throw fail("the localization network must end in `{linear: theta}` or `{linear: \(k)}` (with bias) for \(family)")
         }
         let rowIndex = rows.count
         rows.append(Model.SummaryRow(name: name, module: "", outputShape: shape, parameterCount: 0, depth: depth))
         let locPrefix = localizationPrefix(i)
         let children = try build(
           st.localization, inputShape: shape, names: { j in locPrefix + "\(j)" }, localizationPrefix: { _ in "" },
-          path: here, depth: depth + 1, topLevel: false)
+          path: here, depth: depth + 1, topLevel: false, thetaCount: k)
         let localization = Sequential(children, inputShape: shape)
-        let transformer = SpatialTransformer(localization: localization, constraint: st.constraint, name: name, store: store)
+        let transformer = SpatialTransformer(localization: localization, transform: transform, name: name, store: store)
         transformers.append(transformer)
         rows[rowIndex].module = transformer.moduleDescription
         rows[rowIndex].parameterCount = transformer.parameterCount

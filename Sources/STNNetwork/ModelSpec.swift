@@ -7,8 +7,9 @@ import Foundation
 /// ```yaml
 /// model:
 ///   - spatial_transformer:
-///       constraint: affine          # affine | rts | translation | scale_translation
-///       localization: [{conv2d: {out: 8, kernel: 7}}, {max_pool2d: 2}, relu, flatten, {linear: 32}, relu, {linear: 6}]
+///       transform: affine           # affine (default) | projective | tps
+///       constraint: affine          # affine only: affine | rts | translation | scale_translation
+///       localization: [{conv2d: {out: 8, kernel: 7}}, {max_pool2d: 2}, relu, flatten, {linear: 32}, relu, {linear: theta}]
 ///   - {conv2d: {out: 32, kernel: 5, padding: 2}}
 ///   - {max_pool2d: 2}
 ///   - relu
@@ -27,13 +28,17 @@ import Foundation
 /// | `avg_pool2d` | as max_pool2d, plus `count_include_pad` (true) | `nn.AvgPool2d` |
 /// | `relu`, `sigmoid`, `tanh`, `flatten` | none | `nn.ReLU`, `nn.Sigmoid`, `nn.Tanh`, `nn.Flatten` |
 /// | `leaky_relu` | a number or `negative_slope` (0.01) | `nn.LeakyReLU` |
-/// | `linear` | a number, `classes`, or `out`, `bias` (true) | `nn.Linear` |
+/// | `linear` | a number, `classes`, `theta`, or `out`, `bias` (true) | `nn.Linear` |
 /// | `dropout` | a number or `p` (0.5) | `nn.Dropout` |
 /// | `batch_norm2d` | `eps` (1e-5), `momentum` (0.1) | `nn.BatchNorm2d` |
-/// | `spatial_transformer` | `localization` (a layer list ending in `{linear: k}`), `constraint` (affine) | see `SpatialTransformer` |
+/// | `spatial_transformer` | `localization` (a layer list ending in `{linear: theta}` or `{linear: k}`), `transform` (affine), `constraint` (affine; affine transform only), `control_grid` (4; tps only) | see `SpatialTransformer` |
 ///
-/// `constraint` sets k: affine 6, rts 4 (angle, log-scale, tx, ty), translation 2,
-/// scale_translation 3 (log-scale, tx, ty). State-dict names follow `Model`'s naming rule.
+/// The transform sets k, the size of the localization's last layer (`{linear: theta}` is sized
+/// to it, as `{linear: classes}` is to the class count): affine 6, or with `constraint` rts 4
+/// (angle, log-scale, tx, ty), translation 2, scale_translation 3 (log-scale, tx, ty);
+/// projective 8 (h11 h12 h13 h21 h22 h23 h31 h32, h33 = 1); tps 2·g² for a g x g `control_grid`
+/// (2...8; 4 gives the paper's 16 points): the (dx, dy) displacements of the control points (see
+/// `SpatialTransform`). State-dict names follow `Model`'s naming rule.
 public struct ModelSpec: Codable, Equatable, Sendable {
   public var layers: [LayerSpec]
 
@@ -188,10 +193,10 @@ public enum LayerSpec: Codable, Equatable, Sendable {
       if let out = try? container.decode(Int.self, forKey: key) {
         self = .linear(LinearSpec(out: out))
       } else if let word = try? container.decode(String.self, forKey: key) {
-        guard word == "classes" else {
-          throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "linear takes a size or `classes`, got \(word)")
+        guard let size = LinearSpec.SymbolicSize(rawValue: word) else {
+          throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "linear takes a size, `classes` or `theta`, got \(word)")
         }
-        self = .linear(LinearSpec(out: nil))
+        self = .linear(LinearSpec(out: nil, sizedBy: size))
       } else {
         self = .linear(try container.decode(LinearSpec.self, forKey: key))
       }
@@ -261,7 +266,7 @@ public enum LayerSpec: Codable, Equatable, Sendable {
     case .leakyReLU(let slope): try container.encode(slope, forKey: key)
     case .linear(let spec):
       if spec.bias {
-        if let out = spec.out { try container.encode(out, forKey: key) } else { try container.encode("classes", forKey: key) }
+        if let out = spec.out { try container.encode(out, forKey: key) } else { try container.encode(spec.sizedBy.rawValue, forKey: key) }
       } else {
         try container.encode(spec, forKey: key)
       }
@@ -327,24 +332,37 @@ public struct PoolSpec: Codable, Equatable, Sendable {
   }
 }
 
-/// `linear` settings; `out: nil` means the number of classes (`{linear: classes}`).
+/// `linear` settings; `out: nil` means a size named by `sizedBy`: the number of classes
+/// (`{linear: classes}`) or the enclosing spatial transformer's parameter count (`{linear: theta}`).
 public struct LinearSpec: Codable, Equatable, Sendable {
+  /// The names a linear layer's size can be given by.
+  public enum SymbolicSize: String, Codable, Sendable {
+    /// The dataset's class count (only the model's last layer).
+    case classes
+    /// The spatial transformer's parameter count (only a localization network's last layer).
+    case theta
+  }
+
   public var out: Int?
   public var bias: Bool = true
+  /// What sizes the layer when `out` is nil.
+  public var sizedBy: SymbolicSize = .classes
 
-  public init(out: Int?, bias: Bool = true) {
+  public init(out: Int?, bias: Bool = true, sizedBy: SymbolicSize = .classes) {
     self.out = out
     self.bias = bias
+    self.sizedBy = sizedBy
   }
 
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: SpecKey.self)
     try rejectUnknownKeys(c, allowed: ["out", "bias"], in: "linear")
     if let word = try? c.decode(String.self, forKey: SpecKey("out")) {
-      guard word == "classes" else {
-        throw DecodingError.dataCorruptedError(forKey: SpecKey("out"), in: c, debugDescription: "linear out is a size or `classes`, got \(word)")
+      guard let size = SymbolicSize(rawValue: word) else {
+        throw DecodingError.dataCorruptedError(forKey: SpecKey("out"), in: c, debugDescription: "linear out is a size, `classes` or `theta`, got \(word)")
       }
       out = nil
+      sizedBy = size
     } else {
       out = try c.decode(Int.self, forKey: SpecKey("out"))
     }
@@ -353,7 +371,7 @@ public struct LinearSpec: Codable, Equatable, Sendable {
 
   public func encode(to encoder: Encoder) throws {
     var c = encoder.container(keyedBy: SpecKey.self)
-    if let out { try c.encode(out, forKey: SpecKey("out")) } else { try c.encode("classes", forKey: SpecKey("out")) }
+    if let out { try c.encode(out, forKey: SpecKey("out")) } else { try c.encode(sizedBy.rawValue, forKey: SpecKey("out")) }
     try c.encode(bias, forKey: SpecKey("bias"))
   }
 }
@@ -376,27 +394,88 @@ public struct BatchNormSpec: Codable, Equatable, Sendable {
   }
 }
 
-/// `spatial_transformer` settings: the localization layers (ending in a Linear with the
-/// constraint's parameter count: 6 affine, 4 rts, 2 translation, 3 scale_translation).
+/// `spatial_transformer` settings: the transform family and its options, and the localization
+/// layers (ending in a Linear with the transform's parameter count, `{linear: theta}`: affine 6
+/// (or the constraint's: rts 4, translation 2, scale_translation 3), projective 8, tps 2·g²).
+///
+/// Encoded as before the families existed for an affine transformer (`constraint`,
+/// `localization`), so affine checkpoints stay readable by older builds; `transform` (and for
+/// tps `control_grid`) are written for the others.
 public struct SpatialTransformerSpec: Codable, Equatable, Sendable {
   public var localization: [LayerSpec]
+  public var transform: TransformFamily = .affine
+  /// The affine parameterization (meaningful for `transform: affine` only).
   public var constraint: TransformConstraint = .affine
+  /// Control points per side of the thin-plate spline's regular grid (`transform: tps` only).
+  public var controlGrid: Int = 4
+
+  /// The default control grid: 4x4 = 16 points, as in the paper.
+  public static let defaultControlGrid = 4
+  /// The control grids a tps transformer accepts (K = 4 ... 64 points).
+  public static let controlGridRange = 2...8
 
   public init(localization: [LayerSpec], constraint: TransformConstraint = .affine) {
     self.localization = localization
     self.constraint = constraint
   }
 
+  public init(localization: [LayerSpec], transform: TransformFamily, controlGrid: Int = SpatialTransformerSpec.defaultControlGrid) {
+    self.localization = localization
+    self.transform = transform
+    self.controlGrid = controlGrid
+  }
+
+  /// The sampler's transform with its settings.
+  public var spatialTransform: SpatialTransform {
+    switch transform {
+    case .affine: return .affine(constraint)
+    case .projective: return .projective
+    case .tps: return .thinPlateSpline(gridSize: controlGrid)
+    }
+  }
+
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: SpecKey.self)
-    try rejectUnknownKeys(c, allowed: ["localization", "constraint"], in: "spatial_transformer")
+    try rejectUnknownKeys(c, allowed: ["localization", "transform", "constraint", "control_grid"], in: "spatial_transformer")
     localization = try c.decode([LayerSpec].self, forKey: SpecKey("localization"))
+    if let name = try c.decodeIfPresent(String.self, forKey: SpecKey("transform")) {
+      guard let family = TransformFamily(rawValue: name) else {
+        throw DecodingError.dataCorruptedError(forKey: SpecKey("transform"), in: c,
+          debugDescription: "unknown transform \(name) (known: \(TransformFamily.allCases.map(\.rawValue).joined(separator: ", ")))")
+      }
+      transform = family
+    }
     if let name = try c.decodeIfPresent(String.self, forKey: SpecKey("constraint")) {
+      guard transform == .affine else {
+        throw DecodingError.dataCorruptedError(forKey: SpecKey("constraint"), in: c,
+          debugDescription: "constraint applies to the affine transform only, not to transform: \(transform.rawValue) (drop it)")
+      }
       guard let constraint = TransformConstraint(rawValue: name) else {
         throw DecodingError.dataCorruptedError(forKey: SpecKey("constraint"), in: c,
           debugDescription: "unknown constraint \(name) (known: \(TransformConstraint.allCases.map(\.rawValue).joined(separator: ", ")))")
       }
       self.constraint = constraint
+    }
+    if let grid = try c.decodeIfPresent(Int.self, forKey: SpecKey("control_grid")) {
+      guard transform == .tps else {
+        throw DecodingError.dataCorruptedError(forKey: SpecKey("control_grid"), in: c,
+          debugDescription: "control_grid applies to transform: tps only, not to transform: \(transform.rawValue)")
+      }
+      controlGrid = grid
+    }
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: SpecKey.self)
+    try c.encode(localization, forKey: SpecKey("localization"))
+    switch transform {
+    case .affine:
+      try c.encode(constraint.rawValue, forKey: SpecKey("constraint"))
+    case .projective:
+      try c.encode(transform.rawValue, forKey: SpecKey("transform"))
+    case .tps:
+      try c.encode(transform.rawValue, forKey: SpecKey("transform"))
+      try c.encode(controlGrid, forKey: SpecKey("control_grid"))
     }
   }
 }

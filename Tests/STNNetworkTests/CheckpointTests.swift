@@ -178,6 +178,33 @@ final class CheckpointTests: XCTestCase {
     XCTAssertEqual(imported.batchNorms.first?.numBatchesTracked, 5)
   }
 
+  /// Projective and TPS transformers: the architecture metadata records the family (and the
+  /// control grid), the model loads back with the same weights and predictions, and the state
+  /// dict keeps the usual names.
+  func testProjectiveAndTPSCheckpointsRoundTrip() throws {
+    for (st, recorded) in [
+      (SpatialTransformerSpec(localization: [.flatten, .linear(LinearSpec(out: nil, sizedBy: .theta))], transform: .projective), #""transform":"projective""#),
+      (SpatialTransformerSpec(localization: [.flatten, .linear(LinearSpec(out: nil, sizedBy: .theta))], transform: .tps, controlGrid: 3),
+       #""control_grid":3,"localization":["flatten",{"linear":"theta"}],"transform":"tps""#),
+    ] {
+      let spec = ModelSpec([.spatialTransformer(st), .conv2d(Conv2DSpec(out: 2, kernel: 3, padding: 1)), .relu, .flatten, .linear(LinearSpec(out: nil))])
+      let model = try Model(spec: spec, inputShape: [1, 5, 5], classCount: 3, seed: 4)
+      let adam = try Adam(parameters: model.parameters, learningRate: 0.01)
+      trainSteps(model, adam, steps: 2, seed: 30)
+      let path = folder + "/\(st.transform.rawValue).safetensors"
+      try Checkpoint.save(model: model, optimizer: adam, info: CheckpointInfo(classNames: ["a", "b", "c"]), to: path)
+      let file = try SafeTensorsFile(contentsOf: path)
+      XCTAssertTrue(file.metadata["architecture"]?.contains(recorded) ?? false, file.metadata["architecture"] ?? "")
+      XCTAssertEqual(file.tensors["loc.1.bias"]?.shape, [st.spatialTransform.parameterCount])
+      let loaded = try Checkpoint.load(path)
+      XCTAssertEqual(loaded.model.spec, spec)
+      XCTAssertEqual(loaded.model.spatialTransformers.first?.transform, st.spatialTransform)
+      XCTAssertEqual(loaded.model.parameters.values, model.parameters.values)
+      let input = GraphTests.randomTensor([2, 1, 5, 5], seed: 98)
+      XCTAssertEqual(loaded.model.predict(input), model.predict(input))
+    }
+  }
+
   func testSGDStateRoundTrips() throws {
     let model = try smallModel(seed: 2)
     let sgd = try SGD(parameters: model.parameters, learningRate: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-4)

@@ -259,3 +259,68 @@ extension GraphTests {
     }
   }
 }
+
+// MARK: - Projective and thin-plate-spline transformers
+
+extension GraphTests {
+  /// A whole ST-CNN with a projective, then with a TPS transformer, off its identity start:
+  /// backprop against finite differences for every parameter and the input.
+  func testProjectiveAndTPSTransformersGradientsMatchFiniteDifferences() throws {
+    for (transform, bias) in [
+      (TransformFamily.projective, [0.9, 0.15, 0.1, -0.2, 1.05, -0.05, 0.2, -0.15] as [Float]),
+      (TransformFamily.tps, (0..<8).map { Float($0 % 3) * 0.06 - 0.05 }),
+    ] {
+      let spec = ModelSpec([
+        .spatialTransformer(SpatialTransformerSpec(
+          localization: [.conv2d(Conv2DSpec(out: 2, kernel: 3)), .tanh, .flatten, .linear(LinearSpec(out: nil, sizedBy: .theta))],
+          transform: transform, controlGrid: 2)),
+        .conv2d(Conv2DSpec(out: 2, kernel: 3, padding: 1)), .tanh, .flatten, .linear(LinearSpec(out: nil)),
+      ])
+      let model = try Model(spec: spec, inputShape: [1, 6, 6], classCount: 3, seed: 5)
+      let store = model.parameters
+      let lastWeight = try XCTUnwrap(store.parameter(named: "loc.3.weight"))
+      store.set(lastWeight, to: GraphTests.randomTensor(lastWeight.shape, seed: 9, scale: 0.05))
+      store.set(try XCTUnwrap(store.parameter(named: "loc.3.bias")), to: Tensor(shape: [8], data: bias))
+      checkGradients(model, input: GraphTests.randomTensor([2, 1, 6, 6], seed: 3), targets: [1, 2])
+    }
+  }
+
+  /// The fused projective and TPS samplers on the tape equal the two-step grid + grid_sample.
+  func testFusedProjectiveAndTPSSamplingMatchGridThenSample() {
+    let input = GraphTests.randomTensor([2, 3, 7, 8], seed: 21)
+    let target = GraphTests.randomTensor([2, 3, 7, 8], seed: 22)
+    let options = GridSampleOptions(mode: .bilinear, padding: .zeros, alignCorners: false)
+    let homography = Tensor(shape: [2, 3, 3], data: [0.9, 0.2, 0.1, -0.15, 1.1, -0.05, 0.1, -0.2, 1, 1.2, -0.3, 0.0, 0.25, 0.8, 0.2, -0.1, 0.15, 1])
+    let basis = ThinPlateSplineGridBasis(gridSize: 3, height: 7, width: 8, alignCorners: false)
+    var points = Tensor(shape: [2, 9, 2])
+    for b in 0..<2 {
+      for k in 0..<9 {
+        let shiftX = 0.05 * Float((k + b) % 3 - 1), shiftY = -0.04 * Float((k * 2 + b) % 3 - 1)
+        points.data[(b * 9 + k) * 2] = Float(basis.controlPoints[k].x) + shiftX
+        points.data[(b * 9 + k) * 2 + 1] = Float(basis.controlPoints[k].y) + shiftY
+      }
+    }
+    for family in ["projective", "tps"] {
+      func run(fused: Bool) -> (Tensor, Tensor, Tensor) {
+        let graph = Graph()
+        let x = graph.input(input, requiresGradient: true)
+        let p = graph.input(family == "tps" ? points : homography, requiresGradient: true)
+        let y: Variable
+        switch (family, fused) {
+        case ("tps", true): y = graph.thinPlateSplineGridSample(x, sourcePoints: p, basis: basis, options: options)
+        case ("tps", false): y = graph.gridSample(x, grid: graph.thinPlateSplineGrid(p, basis: basis), options: options)
+        case (_, true): y = graph.projectiveGridSample(x, homography: p, options: options)
+        default: y = graph.gridSample(x, grid: graph.projectiveGrid(p, size: input.shape, alignCorners: false), options: options)
+        }
+        graph.backward(graph.meanSquaredError(y, target: target))
+        return (graph.value(y), graph.gradient(x)!, graph.gradient(p)!)
+      }
+      let (fusedValue, fusedInput, fusedParameters) = run(fused: true)
+      let (splitValue, splitInput, splitParameters) = run(fused: false)
+      XCTAssertEqual(fusedValue.data, splitValue.data, family)
+      XCTAssertLessThanOrEqual(fusedInput.maxAbsDifference(splitInput), 1e-6, family)
+      XCTAssertLessThanOrEqual(fusedParameters.maxAbsDifference(splitParameters), 1e-5, family)
+      XCTAssertGreaterThan(fusedParameters.data.map { abs($0) }.max() ?? 0, 1e-3, family)
+    }
+  }
+}

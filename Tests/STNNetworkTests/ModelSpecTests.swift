@@ -121,3 +121,84 @@ final class ModelSpecTests: XCTestCase {
     XCTAssertNotNil(buildError(ModelSpec([]), inputShape: [1, 4, 4]))
   }
 }
+
+// MARK: - Transform families
+
+extension ModelSpecTests {
+  func testTransformFamiliesDecodeSizeThetaAndRoundTrip() throws {
+    let json = """
+      [{"spatial_transformer": {"transform": "tps", "control_grid": 3, "localization": ["flatten", {"linear": 16}, "relu", {"linear": "theta"}]}},
+       {"spatial_transformer": {"transform": "projective", "localization": ["flatten", {"linear": {"out": "theta"}}]}},
+       {"spatial_transformer": {"constraint": "rts", "localization": ["flatten", {"linear": "theta"}]}},
+       {"spatial_transformer": {"transform": "affine", "localization": ["flatten", {"linear": 6}]}},
+       "flatten", {"linear": "classes"}]
+      """
+    let spec = try decode(json)
+    guard case .spatialTransformer(let tps) = spec.layers[0], case .spatialTransformer(let projective) = spec.layers[1],
+          case .spatialTransformer(let rts) = spec.layers[2], case .spatialTransformer(let affine) = spec.layers[3] else {
+      return XCTFail("four transformers expected")
+    }
+    XCTAssertEqual(tps.spatialTransform, .thinPlateSpline(gridSize: 3))
+    XCTAssertEqual(projective.spatialTransform, .projective)
+    XCTAssertEqual(rts.spatialTransform, .affine(.rts))
+    XCTAssertEqual(affine.spatialTransform, .affine(.affine))
+    XCTAssertEqual(projective.localization.last, .linear(LinearSpec(out: nil, sizedBy: .theta)))
+    // The canonical JSON keeps the family (and the control grid) and round-trips; an affine
+    // transformer is written as before the families existed.
+    let text = spec.jsonString()
+    XCTAssertTrue(text.contains(#""control_grid":3"#) && text.contains(#""transform":"tps""#) && text.contains(#""transform":"projective""#), text)
+    XCTAssertTrue(text.contains(#"{"spatial_transformer":{"constraint":"affine","localization":["flatten",{"linear":6}]}}"#), text)
+    XCTAssertEqual(try ModelSpec.fromJSON(text, source: "test"), spec)
+    XCTAssertEqual(ModelSpec.benchmarkSTCNN.jsonString(), try ModelSpec.fromJSON(ModelSpec.benchmarkSTCNN.jsonString(), source: "test").jsonString())
+    // `theta` sizes each localization's last layer: 2·3² = 18, 8, 4 (rts), 6.
+    let model = try Model(spec: spec, inputShape: [1, 6, 6], classCount: 3)
+    XCTAssertEqual(model.spatialTransformers.map(\.transform), [.thinPlateSpline(gridSize: 3), .projective, .affine(.rts), .affine(.affine)])
+    XCTAssertEqual(model.parameters.parameter(named: "loc.3.bias")?.shape, [18])
+    XCTAssertEqual(model.parameters.parameter(named: "1.loc.1.bias")?.shape, [8])
+    XCTAssertEqual(model.parameters.parameter(named: "2.loc.1.bias")?.shape, [4])
+    XCTAssertTrue(model.summary().contains("SpatialTransformer(transform=tps, control_points=3x3, align_corners=False)"), model.summary())
+    XCTAssertTrue(model.summary().contains("SpatialTransformer(transform=projective, align_corners=False)"))
+  }
+
+  func testTransformFamilyErrors() {
+    func message(_ json: String) -> String {
+      do {
+        _ = try ModelSpec.fromJSON(json, source: "model.json")
+        return "no error"
+      } catch {
+        return "\(error)"
+      }
+    }
+    let constraint = message(#"[{"spatial_transformer": {"transform": "projective", "constraint": "rts", "localization": ["flatten", {"linear": "theta"}]}}]"#)
+    XCTAssertTrue(constraint.contains("constraint applies to the affine transform only, not to transform: projective"), constraint)
+    let grid = message(#"[{"spatial_transformer": {"control_grid": 3, "localization": ["flatten", {"linear": "theta"}]}}]"#)
+    XCTAssertTrue(grid.contains("control_grid applies to transform: tps only"), grid)
+    let family = message(#"[{"spatial_transformer": {"transform": "elastic", "localization": ["flatten", {"linear": "theta"}]}}]"#)
+    XCTAssertTrue(family.contains("unknown transform elastic (known: affine, projective, tps)"), family)
+    let word = message(#"["flatten", {"linear": "thetas"}]"#)
+    XCTAssertTrue(word.contains("linear takes a size, `classes` or `theta`"), word)
+
+    let thetaOutside = buildError(ModelSpec([.flatten, .linear(LinearSpec(out: nil, sizedBy: .theta)), .linear(LinearSpec(out: nil))]))
+    XCTAssertEqual(thetaOutside?.layer, "layer 1 (linear)")
+    XCTAssertTrue(thetaOutside?.reason.contains("`theta` is only allowed") ?? false)
+    let thetaInner = buildError(ModelSpec([
+      .spatialTransformer(SpatialTransformerSpec(localization: [.flatten, .linear(LinearSpec(out: nil, sizedBy: .theta)), .linear(LinearSpec(out: 8))], transform: .projective)),
+      .flatten, .linear(LinearSpec(out: nil)),
+    ]))
+    XCTAssertEqual(thetaInner?.layer, "layer 0 (spatial_transformer) > localization layer 1 (linear)")
+    let wrongSize = buildError(ModelSpec([
+      .spatialTransformer(SpatialTransformerSpec(localization: [.flatten, .linear(LinearSpec(out: 6))], transform: .projective)),
+      .flatten, .linear(LinearSpec(out: nil)),
+    ]))
+    XCTAssertTrue(wrongSize?.reason.contains("`{linear: theta}` or `{linear: 8}` (with bias) for transform projective") ?? false, "\(String(describing: wrongSize))")
+    let bigGrid = buildError(ModelSpec([
+      .spatialTransformer(SpatialTransformerSpec(localization: [.flatten, .linear(LinearSpec(out: nil, sizedBy: .theta))], transform: .tps, controlGrid: 9)),
+      .flatten, .linear(LinearSpec(out: nil)),
+    ]))
+    XCTAssertTrue(bigGrid?.reason.contains("control_grid must be 2...8") ?? false, "\(String(describing: bigGrid))")
+    XCTAssertNotNil(buildError(ModelSpec([
+      .spatialTransformer(SpatialTransformerSpec(localization: [.flatten, .linear(LinearSpec(out: 2))], transform: .tps, controlGrid: 1)),
+      .flatten, .linear(LinearSpec(out: nil)),
+    ])))
+  }
+}

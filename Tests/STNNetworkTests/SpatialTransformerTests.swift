@@ -48,6 +48,31 @@ final class SpatialTransformerTests: XCTestCase {
     XCTAssertLessThanOrEqual(output.maxAbsDifference(input), 1e-5)
   }
 
+  /// Every family starts at the identity: the projective and TPS transformers return the
+  /// input exactly as the affine one does (their identity grids are affine_grid's bit for bit).
+  func testEveryFamilyStartsAtTheIdentity() throws {
+    let input = GraphTests.randomTensor([3, 2, 7, 9], seed: 4)
+    var outputs: [Tensor] = []
+    for (transform, expectedTheta) in [
+      (SpatialTransformerSpec(localization: [], constraint: .affine), [3, 2, 3]),
+      (SpatialTransformerSpec(localization: [], transform: .projective), [3, 3, 3]),
+      (SpatialTransformerSpec(localization: [], transform: .tps), [3, 16, 2]),
+    ] {
+      var st = transform
+      st.localization = [.conv2d(Conv2DSpec(out: 2, kernel: 3)), .relu, .flatten, .linear(LinearSpec(out: nil, sizedBy: .theta))]
+      let model = try Model(spec: ModelSpec([.spatialTransformer(st), .flatten, .linear(LinearSpec(out: nil))]), inputShape: [2, 7, 9], classCount: 2)
+      let view = model.inspect(input)
+      let theta = try XCTUnwrap(view.taps["st.theta"])
+      XCTAssertEqual(theta.shape, expectedTheta)
+      let identity = st.spatialTransform.identityParameters
+      if st.transform == .projective { XCTAssertEqual(Array(theta.data[0..<9]), identity + [1]) }
+      outputs.append(try XCTUnwrap(view.taps["st.output"]))
+    }
+    XCTAssertLessThanOrEqual(outputs[0].maxAbsDifference(input), 1e-5)
+    XCTAssertEqual(outputs[1].data, outputs[0].data)
+    XCTAssertEqual(outputs[2].data, outputs[0].data)
+  }
+
   // MARK: - End to end
 
   /// Smooth blob images (N,1,size,size) with their mass inside the central region.

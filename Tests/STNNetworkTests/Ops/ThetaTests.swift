@@ -2,6 +2,7 @@ import XCTest
 import STNTensor
 import STNTestSupport
 import STNNetwork
+import STNWarp
 
 /// The batched theta op over `TransformConstraint` (whose per-sample derivatives
 /// SpatialTransformerTests checks by finite differences).
@@ -21,5 +22,25 @@ final class ThetaTests: XCTestCase {
       let expected = constraint.parameterGradient(Array(parameters.data[(b * 4)..<(b * 4 + 4)]), thetaGradient: Array(gradTheta.data[(b * 6)..<(b * 6 + 6)]))
       XCTAssertEqual(Array(gradParameters.data[(b * 4)..<(b * 4 + 4)]), expected.map { 1 + $0 })
     }
+  }
+}
+
+extension ThetaTests {
+  /// The 8-parameter form gets h33 = 1; its backward drops h33's gradient and accumulates.
+  func testHomographyByHand() {
+    let parameters = Tensor(shape: [1, 8], data: [1, 2, 3, 4, 5, 6, 7, 8])
+    XCTAssertEqual(homographyForward(parameters: parameters).data, [1, 2, 3, 4, 5, 6, 7, 8, 1])
+    var gradParameters = Tensor(shape: [1, 8], repeating: 1)
+    homographyBackward(gradParameters: &gradParameters, gradHomography: Tensor(shape: [1, 3, 3], data: [1, 2, 3, 4, 5, 6, 7, 8, 100]))
+    XCTAssertEqual(gradParameters.data, [2, 3, 4, 5, 6, 7, 8, 9])
+  }
+
+  /// Source positions are the control points plus the displacements, (N,2K) -> (N,K,2).
+  func testControlPointSourcesByHand() {
+    let basis = ThinPlateSplineGridBasis(gridSize: 2, height: 3, width: 3, alignCorners: false)
+    let displacements = Tensor(shape: [1, 8], data: [0.1, 0, 0, 0.2, 0, 0, -0.1, -0.1])
+    let points = controlPointSourcesForward(displacements: displacements, basis: basis)
+    XCTAssertEqual(points.shape, [1, 4, 2])
+    for (a, e) in zip(points.data, [-0.9, -1, 1, -0.8, -1, 1, 0.9, 0.9] as [Float]) { XCTAssertEqual(a, e, accuracy: 1e-7) }
   }
 }
