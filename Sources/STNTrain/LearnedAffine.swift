@@ -38,6 +38,11 @@ public final class CheckpointThetaPredictor: ThetaPredictor {
     guard let first = model.layers.first as? SpatialTransformer else {
       throw LearnedAffineError(path: checkpoint, reason: "its model does not start with a spatial_transformer, so it predicts no transform of the image")
     }
+    // NOTE: a projective or TPS transformer predicts no affine theta; reading its parameters as
+    // one would warp with the wrong map, so it is refused here, once, before any pixel.
+    guard first.transform.family == .affine else {
+      throw LearnedAffineError(path: checkpoint, reason: "its spatial transformer is transform: \(first.transform.family.rawValue); learned stages for projective/tps come with the pipeline's perspective and elastic stages (issue 12, part B), and learned_affine takes an affine transformer")
+    }
     self.checkpoint = checkpoint
     self.model = model
     transformer = first

@@ -93,4 +93,20 @@ final class LearnedAffineTests: XCTestCase {
       XCTAssertTrue("\(error)".contains("spatial_transformer"))
     }
   }
+
+  /// A projective or TPS checkpoint gives one clear error instead of wrong pixels.
+  func testNonAffineTransformerIsRejected() throws {
+    for transform in ["projective", "tps"] {
+      let spec = try ModelSpec.fromJSON(
+        #"[{"spatial_transformer":{"transform":"\#(transform)","localization":["flatten",{"linear":"theta"}]}},"flatten",{"linear":"classes"}]"#, source: "test")
+      let model = try Model(spec: spec, inputShape: [1, 12, 12], classCount: 2)
+      let path = folder + "/\(transform).safetensors"
+      try Checkpoint.save(model: model, optimizer: nil, info: CheckpointInfo(classNames: ["a", "b"]), to: path)
+      let config = try PipelineConfig.parse(yaml: "stages:\n  - learned_affine: {checkpoint: \(path)}\n", path: folder + "/p.yaml")
+      XCTAssertThrowsError(try CheckpointThetaPredictor.forPipeline(config)) { error in
+        XCTAssertTrue("\(error)".contains("transform: \(transform); learned stages for projective/tps come with"), "\(error)")
+        XCTAssertTrue("\(error)".hasPrefix(path), "\(error)")
+      }
+    }
+  }
 }
