@@ -21,7 +21,8 @@ public struct StepResult: Sendable {
 
 /// What the spatial transformer made of a batch, for previews and TensorBoard.
 public struct TransformerView: Sendable {
-  /// theta (N,2,3).
+  /// The transformer's parameters (its `.theta` tap): theta (N,2,3) for affine, the homography
+  /// (N,3,3) for projective, the control points' source positions (N,K,2) for tps.
   public var theta: Tensor
   /// The sampler's output (N,C,H,W) for the batch's images.
   public var output: Tensor

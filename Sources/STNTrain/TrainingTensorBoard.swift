@@ -5,11 +5,14 @@ import STNTensorBoard
 
 /// Writes a run's TensorBoard events: scalars every epoch (and the training loss every few
 /// steps), image grids of the inputs and of the spatial transformer's outputs, histograms of
-/// each theta coefficient.
+/// the transformer's parameters.
 ///
 /// Tags: `loss/train`, `loss/val`, `accuracy/train`, `accuracy/val`, `accuracy/test`,
-/// `learning_rate`, `images_per_s`, `loss/train_step`; images `inputs`, `transformed`;
-/// histograms `theta/0` … `theta/5` (row-major a b c / d e f of theta (2,3)).
+/// `learning_rate`, `images_per_s`, `loss/train_step`; images `inputs`, `transformed`, and for
+/// a TPS transformer `control_points` (the inputs with the control points' source positions);
+/// histograms per family (`TransformerParameters.histograms`): `theta/0` … `theta/5` (row-major
+/// a b c / d e f of an affine theta (2,3)), `homography/h11` … `homography/h32`, or `tps/dx`,
+/// `tps/dy`.
 public final class TrainingTensorBoard {
   public let writer: EventWriter
   /// Normalization to undo when drawing inputs (per channel, as in the pipeline).
@@ -48,18 +51,19 @@ public final class TrainingTensorBoard {
         if view.output.rank == 4, [1, 3].contains(view.output.shape[1]) {
           try addGrid(tag: "transformed", batch: view.output, step: epoch)
         }
-        let n = view.theta.count / 6
-        for k in 0..<6 {
-          let values = (0..<n).map { view.theta.data[$0 * 6 + k] }
-          try writer.addHistogram(tag: "theta/\(k)", values: values, step: epoch)
-        }
+        for (tag, values) in TransformerParameters.histograms(view.theta) { try writer.addHistogram(tag: tag, values: values, step: epoch) }
+        let inputs = TensorImages.images(sample.images, mean: mean, std: std, limit: gridCount)
+        if let marked = TransformerParameters.controlPointImages(view.theta, inputs: inputs) { try addGrid(tag: "control_points", images: marked, step: epoch) }
       }
     }
     try writer.flush()
   }
 
   private func addGrid(tag: String, batch: Tensor, step: Int) throws {
-    let images = TensorImages.images(batch, mean: mean, std: std, limit: gridCount)
+    try addGrid(tag: tag, images: TensorImages.images(batch, mean: mean, std: std, limit: gridCount), step: step)
+  }
+
+  private func addGrid(tag: String, images: [Image], step: Int) throws {
     let columns = Int(Double(images.count).squareRoot().rounded(.up))
     let grid = Canvas.grid(images: images, columns: max(1, columns), padding: 2, background: [0, 0, 0])
     try writer.addImage(

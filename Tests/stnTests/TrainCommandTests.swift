@@ -35,7 +35,7 @@ final class TrainCommandTests: XCTestCase {
 
   func bigEndian(_ value: Int) -> [UInt8] { [UInt8(value >> 24 & 255), UInt8(value >> 16 & 255), UInt8(value >> 8 & 255), UInt8(value & 255)] }
 
-  func writePipeline(lr: Double = 0.01, classes: String? = nil) throws -> String {
+  func writePipeline(lr: Double = 0.01, classes: String? = nil, transformer: String = "{localization: [flatten, {linear: 8}, relu, {linear: 6}]}") throws -> String {
     let text = """
       name: tiny-idx
       seed: 1
@@ -47,7 +47,7 @@ final class TrainCommandTests: XCTestCase {
         - normalize: {mean: [0.2], std: [0.3]}
       batch: {size: 8}
       model:
-        - spatial_transformer: {localization: [flatten, {linear: 8}, relu, {linear: 6}]}
+        - spatial_transformer: \(transformer)
         - flatten
         - {linear: classes}
       train: {optimizer: adam, lr: \(lr), epochs: 1, val_fraction: 0.25, test: test}
@@ -131,6 +131,24 @@ final class TrainCommandTests: XCTestCase {
     XCTAssertEqual(rectified.status, 0, rectified.stderr)
     let files = FileManager.default.enumerator(atPath: folder + "/rectified")?.compactMap { $0 as? String }.filter { $0.hasSuffix(".png") } ?? []
     XCTAssertEqual(files.count, 8)
+  }
+
+  /// Projective and TPS transformers train, log their parameters (and the TPS control points)
+  /// to TensorBoard, and `stn export` draws their sheets.
+  func testProjectiveAndTPSTransformersTrainLogAndExport() throws {
+    for (transform, tags) in [("projective", ["homography/h11", "homography/h32", "transformed"]), ("tps", ["tps/dx", "tps/dy", "control_points"])] {
+      let pipeline = try writePipeline(transformer: "{transform: \(transform), control_grid: 3, localization: [flatten, {linear: 8}, relu, {linear: theta}]}"
+        .replacingOccurrences(of: transform == "tps" ? "" : "control_grid: 3, ", with: ""))
+      let run = folder + "/run-" + transform
+      let trained = try stn(["train", pipeline, "--output", run, "--threads", "1"])
+      XCTAssertEqual(trained.status, 0, trained.stderr)
+      XCTAssertTrue(trained.stdout.contains("SpatialTransformer(transform=\(transform)"), trained.stdout)
+      let events = try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.hasPrefix("events.out.tfevents") }
+      let logged = try events.map { try Data(contentsOf: URL(fileURLWithPath: run + "/" + $0)) }.reduce(Data(), +)
+      for tag in tags { XCTAssertNotNil(logged.range(of: Data(tag.utf8)), "\(transform): TensorBoard tag \(tag)") }
+      let sheet = try stn(["export", run + "/best.safetensors", "--input", folder + "/data", "--output", folder + "/sheet-\(transform).png", "--count", "4"])
+      XCTAssertEqual(sheet.status, 0, sheet.stderr)
+    }
   }
 
   /// Issue 14: `source: {classes: [...]}` names travel into the checkpoint, the eval JSON and
