@@ -72,18 +72,25 @@ final class PyTorchInteropTests: XCTestCase {
     let input = try io.tensor("input")
     let ours = model.predict(input)
     try SafeTensorsFile(tensors: ["input": SafeTensorsEntry(input)]).write(to: folder + "/input.safetensors")
+    let theirs = try torchSTCNN("STCNN()", checkpoint: path, input: folder + "/input.safetensors", output: folder + "/torch_logits.safetensors")
+    XCTAssertLessThanOrEqual(ours.maxAbsDifference(try theirs.tensor("logits")), 1e-4)
+  }
+
+  /// Runs scripts/stcnn.py's `module` (e.g. `STCNN(transform="tps")`) with our checkpoint's
+  /// weights on the input file's `input`, and returns its `logits` and `theta`. Skips where
+  /// python3 with torch and safetensors is missing.
+  func torchSTCNN(_ module: String, checkpoint: String, input: String, output: String) throws -> SafeTensorsFile {
     let script = """
-      import sys, importlib.util
+      import sys
       sys.path.insert(0, "\(TorchFixtures.scripts)")
       import torch
       from safetensors.torch import load_file, save_file
       from stcnn import STCNN
-      m = STCNN()
-      state = {k: v for k, v in load_file("\(path)").items() if not k.startswith("optimizer.")}
+      m = \(module)
+      state = {k: v for k, v in load_file("\(checkpoint)").items() if not k.startswith("optimizer.")}
       m.load_state_dict(state)
-      x = load_file("\(folder)/input.safetensors")["input"]
-      logits, _ = m(x)
-      save_file({"logits": logits.detach()}, "\(folder)/torch_logits.safetensors")
+      logits, theta = m(load_file("\(input)")["input"])
+      save_file({"logits": logits.detach().contiguous(), "theta": theta.detach().contiguous()}, "\(output)")
       """
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -92,8 +99,37 @@ final class PyTorchInteropTests: XCTestCase {
     do { try process.run() } catch { throw XCTSkip("python3 not available") }
     process.waitUntilExit()
     guard process.terminationStatus == 0 else { throw XCTSkip("python3 with torch and safetensors not available") }
-    let theirs = try SafeTensorsFile(contentsOf: folder + "/torch_logits.safetensors").tensor("logits")
-    XCTAssertLessThanOrEqual(ours.maxAbsDifference(theirs), 1e-4)
+    return try SafeTensorsFile(contentsOf: output)
+  }
+
+  /// The projective and TPS ST-CNNs: our checkpoint in scripts/stcnn.py's STCNN(transform: ...)
+  /// gives our logits and transform parameters (the parameterization docs/pytorch-interop.md
+  /// describes), with the localization moved off its identity start.
+  func testProjectiveAndTPSCheckpointsLoadIntoPyTorch() throws {
+    let folder = SyntheticData.temporaryFolder("interop-families")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let io = try SafeTensorsFile(contentsOf: TorchFixtures.inputOutput)
+    let input = try io.tensor("input")
+    try SafeTensorsFile(tensors: ["input": SafeTensorsEntry(input)]).write(to: folder + "/input.safetensors")
+    for (family, module) in [(TransformFamily.projective, #"STCNN(transform="projective")"#), (.tps, #"STCNN(transform="tps", control_grid=4)"#)] {
+      var spec = try bundledModel("fashion-mnist-rts-stn.yaml").spec
+      guard case .spatialTransformer(var transformer) = spec.layers[0] else { return XCTFail("the bundled ST-CNN starts with its transformer") }
+      transformer.transform = family
+      transformer.localization[transformer.localization.count - 1] = .linear(LinearSpec(out: nil, sizedBy: .theta))
+      spec.layers[0] = .spatialTransformer(transformer)
+      let model = try Model(spec: spec, inputShape: [1, 42, 42], classCount: 10, seed: 3)
+      let weight = try XCTUnwrap(model.parameters.parameter(named: "loc.9.weight"))
+      var random = RandomStream(seed: 8)
+      model.parameters.set(weight, to: Tensor(shape: weight.shape, data: (0..<weight.count).map { _ in Float(random.uniform(-0.01, 0.01)) }))
+      let path = folder + "/\(family.rawValue).safetensors"
+      try Checkpoint.save(model: model, optimizer: nil, info: CheckpointInfo(classNames: (0..<10).map(String.init)), to: path)
+      let view = model.inspect(input)
+      let theirs = try torchSTCNN(module, checkpoint: path, input: folder + "/input.safetensors", output: folder + "/\(family.rawValue)-torch.safetensors")
+      XCTAssertLessThanOrEqual(view.logits.maxAbsDifference(try theirs.tensor("logits")), 1e-4, "\(family)")
+      let theta = try XCTUnwrap(view.taps["st.theta"])
+      XCTAssertLessThanOrEqual(theta.maxAbsDifference(try theirs.tensor("theta")), 1e-5, "\(family)")
+      XCTAssertGreaterThan(try XCTUnwrap(view.taps["st.output"]).maxAbsDifference(input), 1e-3, "\(family): the sampler moved pixels")
+    }
   }
 
   /// `stn eval` on a PyTorch-saved state dict + the pipeline declaring its model: ten 28x28 IDX

@@ -25,6 +25,7 @@ b, not on the interpolated points a: another spline through the same pairs (it d
 percent of the image between the control points), which is why the solve is written out here.
 """
 import os
+import sys
 
 import torch
 from kornia.geometry import create_meshgrid
@@ -34,6 +35,9 @@ from kornia.geometry.transform.homography_warper import warp_grid
 from safetensors.torch import save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "scripts"))
+from stcnn import projective_grid, tps_grid  # noqa: E402  (the PyTorch modules of docs/pytorch-interop.md)
+
 torch.manual_seed(20261212)
 
 
@@ -67,6 +71,8 @@ for i, case in enumerate(projective_cases):
     output = homography_warp(image, hom, (oh, ow), mode="bilinear", padding_mode="zeros", align_corners=ac)
     grad_output = torch.randn_like(output)
     grad_grid = torch.randn_like(grid)
+    # scripts/stcnn.py's projective transformer samples with this grid too.
+    assert torch.allclose(projective_grid(hom.reshape(n, 9)[:, :8], (n, c, oh, ow), ac)[0], grid, atol=1e-5)
     # Pixel space: warp_perspective with the source -> destination pixel homography.
     pixel_homography = get_perspective_transform(
         torch.tensor([[[0.0, 0.0], [w - 1.0, 0.0], [w - 1.0, h - 1.0], [0.0, h - 1.0]]]).expand(n, 4, 2),
@@ -122,6 +128,8 @@ for i, case in enumerate(tps_cases):
     output = warp_image_tps(image, centres, 2 * kernel_weights, affine_weights, align_corners=ac)
     grad_output = torch.randn_like(output)
     grad_grid = torch.randn_like(grid)
+    # scripts/stcnn.py's TPS transformer samples with this grid too.
+    assert torch.allclose(tps_grid(displacement.reshape(n, -1), (n, c, h, w), g, ac)[0], grid.detach(), atol=1e-9)
     points = torch.rand(1, 7, 2, dtype=torch.float64) * 2.4 - 1.2
     points_warped = warp_points_tps(points.expand(n, -1, -1), centres, 2 * kernel_weights, affine_weights)
     save(f"tps_{i}", dict(
