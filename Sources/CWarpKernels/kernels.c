@@ -731,11 +731,25 @@ CWK_AVX2 CWK_INLINE cwk_checked8 cwk_checked_geometry8(const cwk_affine_row *row
   return cwk_checked_normalized8(gx, gy, row->scale_x, row->offset_x, row->scale_y, row->offset_y, width, height);
 }
 
+/// The 4 taps of 8 checked columns in one plane: pair loads when every tap of every lane is
+/// inside, else masked gathers (outside taps read 0 and touch no memory).
+CWK_AVX2 CWK_INLINE void cwk_checked_taps8(
+  const cwk_checked8 *g, const float *p, const int32_t *base, ptrdiff_t width, int all_inside, __m256 *nw, __m256 *ne, __m256 *sw, __m256 *se) {
+  if (all_inside) {
+    cwk_load_taps8(p, base, width, nw, ne, sw, se);
+    return;
+  }
+  const __m256 zero = _mm256_setzero_ps();
+  *nw = _mm256_mask_i32gather_ps(zero, p, g->base, g->m0, 4);
+  *ne = _mm256_mask_i32gather_ps(zero, p + 1, g->base, g->m1, 4);
+  *sw = _mm256_mask_i32gather_ps(zero, p + width, g->base, g->m2, 4);
+  *se = _mm256_mask_i32gather_ps(zero, p + width + 1, g->base, g->m3, 4);
+}
+
 /// Bilinear forward of 8 checked columns, all channels: output points at the block's first
 /// column in channel 0.
 CWK_AVX2 CWK_INLINE void cwk_forward_checked8(
   const cwk_checked8 *g, const float *input, ptrdiff_t width, ptrdiff_t channels, ptrdiff_t plane_in, ptrdiff_t plane_out, float *output) {
-  const __m256 zero = _mm256_setzero_ps();
   // Every tap of every lane inside: plain pair loads; otherwise masked gathers.
   int all_inside = _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(g->m0, g->m1), _mm256_and_ps(g->m2, g->m3))) == 0xFF;
   int32_t base[8];
@@ -744,14 +758,7 @@ CWK_AVX2 CWK_INLINE void cwk_forward_checked8(
   float *o = output;
   for (ptrdiff_t c = 0; c < channels; c++) {
     __m256 nw, ne, sw, se;
-    if (all_inside) {
-      cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
-    } else {
-      nw = _mm256_mask_i32gather_ps(zero, p, g->base, g->m0, 4);
-      ne = _mm256_mask_i32gather_ps(zero, p + 1, g->base, g->m1, 4);
-      sw = _mm256_mask_i32gather_ps(zero, p + width, g->base, g->m2, 4);
-      se = _mm256_mask_i32gather_ps(zero, p + width + 1, g->base, g->m3, 4);
-    }
+    cwk_checked_taps8(g, p, base, width, all_inside, &nw, &ne, &sw, &se);
     __m256 value = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, g->w0), _mm256_mul_ps(ne, g->w1)), _mm256_mul_ps(sw, g->w2)),
                                  _mm256_mul_ps(se, g->w3));
     _mm256_storeu_ps(o, value);
@@ -778,14 +785,7 @@ CWK_AVX2 CWK_INLINE void cwk_backward_checked8(
     const float *p = input + c * plane_in;
     __m256 go = _mm256_loadu_ps(grad_output + c * plane_out);
     __m256 nw, ne, sw, se;
-    if (all_inside) {
-      cwk_load_taps8(p, base, width, &nw, &ne, &sw, &se);
-    } else {
-      nw = _mm256_mask_i32gather_ps(zero, p, g->base, g->m0, 4);
-      ne = _mm256_mask_i32gather_ps(zero, p + 1, g->base, g->m1, 4);
-      sw = _mm256_mask_i32gather_ps(zero, p + width, g->base, g->m2, 4);
-      se = _mm256_mask_i32gather_ps(zero, p + width + 1, g->base, g->m3, 4);
-    }
+    cwk_checked_taps8(g, p, base, width, all_inside, &nw, &ne, &sw, &se);
     if (grad_input) {
       float *q = grad_input + c * plane_in;
       float a[4][8];
@@ -959,44 +959,6 @@ CWK_AVX2 void cwk_tps_fill_row_avx2(
   }
 }
 
-/// The AVX-512 twin of cwk_tps_fill_blocks: up to 4 blocks of 16 columns.
-CWK_AVX512 CWK_INLINE void cwk_tps_fill_blocks16(
-  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t start, int blocks, __m512 *sx, __m512 *sy) {
-  for (int i = 0; i < blocks; i++) {
-    sx[i] = _mm512_loadu_ps(xs + start + 16 * i);
-    sy[i] = _mm512_set1_ps(y);
-  }
-  const float *b = basis + start;
-  for (ptrdiff_t j = 0; j < k; j++, b += stride) {
-    __m512 dx = _mm512_set1_ps(d[2 * j]), dy = _mm512_set1_ps(d[2 * j + 1]);
-    for (int i = 0; i < blocks; i++) {
-      __m512 weight = _mm512_loadu_ps(b + 16 * i);
-      sx[i] = _mm512_add_ps(sx[i], _mm512_mul_ps(weight, dx));
-      sy[i] = _mm512_add_ps(sy[i], _mm512_mul_ps(weight, dy));
-    }
-  }
-}
-
-CWK_AVX512 void cwk_tps_fill_row_avx512(
-  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y) {
-  for (ptrdiff_t start = 0; start < count; start += 64) {
-    __m512 sx[4], sy[4];
-    int blocks = (int)((count - start + 15) / 16 < 4 ? (count - start + 15) / 16 : 4);
-    switch (blocks) {
-    case 4: cwk_tps_fill_blocks16(basis, stride, k, xs, y, d, start, 4, sx, sy); break;
-    case 3: cwk_tps_fill_blocks16(basis, stride, k, xs, y, d, start, 3, sx, sy); break;
-    case 2: cwk_tps_fill_blocks16(basis, stride, k, xs, y, d, start, 2, sx, sy); break;
-    default: cwk_tps_fill_blocks16(basis, stride, k, xs, y, d, start, 1, sx, sy); break;
-    }
-    for (int i = 0; i < blocks; i++) {
-      ptrdiff_t column = start + 16 * i;
-      __mmask16 keep = column + 16 <= count ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - column)) - 1);
-      _mm512_mask_storeu_ps(grid_x + column, keep, sx[i]);
-      _mm512_mask_storeu_ps(grid_y + column, keep, sy[i]);
-    }
-  }
-}
-
 CWK_AVX2 void cwk_tps_gradient_row_avx2(
   const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums) {
   // Lanes 0-7 of the 16 take the first 8 columns of each 16-column block, lanes 8-15 the second.
@@ -1109,8 +1071,6 @@ void cwk_grid_backward_row_zeros_avx2(
 void cwk_projective_gradient_row_avx2(
   const float *h, float y, const float *xs, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums) {}
 void cwk_tps_fill_row_avx2(
-  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y) {}
-void cwk_tps_fill_row_avx512(
   const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y) {}
 void cwk_tps_gradient_row_avx2(
   const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums) {}

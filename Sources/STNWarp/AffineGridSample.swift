@@ -91,27 +91,8 @@ public func affineGridSample(input: Tensor, theta: Tensor, outputSize: [Int], op
                 }
                 func checked(_ columns: Range<Int>) {
                   for ox in columns {
-                    let x = sourceIndex(row.gx(xsPointer[ox]), size: w, padding: padding, alignCorners: alignCorners)
-                    let y = sourceIndex(row.gy(xsPointer[ox]), size: h, padding: padding, alignCorners: alignCorners)
-                    switch options.mode {
-                    case .nearest:
-                      let ix = Int(roundHalfToEven(x)), iy = Int(roundHalfToEven(y))
-                      let inside = ix >= 0 && ix < w && iy >= 0 && iy < h
-                      let offset = inside ? iy * w + ix : 0
-                      for ch in 0..<c { rowOut[ch * planeOut + ox] = inside ? imageIn[ch * planeIn + offset] : 0 }
-                    case .bilinear:
-                      if bilinearMissesInput(x: x, y: y, width: w, height: h) {
-                        for ch in 0..<c { rowOut[ch * planeOut + ox] = 0 }
-                        continue
-                      }
-                      let taps = bilinearTaps(x: x, y: y, width: w, height: h)
-                      let o0 = taps.o0, o1 = taps.o1, o2 = taps.o2, o3 = taps.o3
-                      let w0 = taps.w0, w1 = taps.w1, w2 = taps.w2, w3 = taps.w3
-                      for ch in 0..<c {
-                        let p = imageIn + ch * planeIn
-                        rowOut[ch * planeOut + ox] = tap(p, o0, taps.m0) * w0 + tap(p, o1, taps.m1) * w1 + tap(p, o2, taps.m2) * w2 + tap(p, o3, taps.m3) * w3
-                      }
-                    }
+                    gridSamplePosition(x: row.gx(xsPointer[ox]), y: row.gy(xsPointer[ox]), input: imageIn, output: rowOut + ox, channels: c,
+                                       planeIn: planeIn, planeOut: planeOut, width: w, height: h, options: options)
                   }
                 }
                 let interior = (options.mode == .bilinear && padding != .reflection)

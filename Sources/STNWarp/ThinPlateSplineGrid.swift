@@ -26,7 +26,7 @@ public struct ThinPlateSplineGridBasis: Sendable {
   public let alignCorners: Bool
   /// B (H, K, stride): row oy of control point k is basis[(oy * K + k) * stride ..< + W], so
   /// each row's sums run over contiguous columns, 8 or 16 at a time; `stride` is W rounded up
-  /// to a multiple of 16 and the padding holds zeros.
+  /// to a multiple of 16 (the AVX-512 gradient kernel's block) and the padding holds zeros.
   let basis: [Float]
   let stride: Int
   /// Output pixel centres, as `affineGrid` has them, padded with zeros to `stride`.
@@ -98,10 +98,6 @@ public struct ThinPlateSplineGridBasis: Sendable {
     let y = SIMD8<Float>(repeating: ys[oy])
     basis.withUnsafeBufferPointer { basisBuffer in
       xs.withUnsafeBufferPointer { xsBuffer in
-        if useAVX512Kernels {
-          cwk_tps_fill_row_avx512(basisBuffer.baseAddress! + oy * k * stride, stride, k, xsBuffer.baseAddress!, ys[oy], d, w, gx, gy)
-          return
-        }
         if useAVX2Kernels {
           cwk_tps_fill_row_avx2(basisBuffer.baseAddress! + oy * k * stride, stride, k, xsBuffer.baseAddress!, ys[oy], d, w, gx, gy)
           return

@@ -61,15 +61,17 @@ final class ModelSpecTests: XCTestCase {
     XCTAssertEqual(model.batchNorms.count, 3)
   }
 
-  func testDecodingErrorsNameTheLayerAndKey() {
-    func message(_ json: String) -> String {
-      do {
-        _ = try ModelSpec.fromJSON(json, source: "model.json")
-        return "no error"
-      } catch {
-        return "\(error)"
-      }
+  /// The error decoding `json` gives, as text ("no error" when it decodes).
+  private func message(_ json: String) -> String {
+    do {
+      _ = try ModelSpec.fromJSON(json, source: "model.json")
+      return "no error"
+    } catch {
+      return "\(error)"
     }
+  }
+
+  func testDecodingErrorsNameTheLayerAndKey() {
     let unknownKey = message(#"["relu", {"conv2d": {"out": 8, "kernal": 3}}]"#)
     XCTAssertTrue(unknownKey.contains("[1]") && unknownKey.contains("kernal") && unknownKey.contains("allowed"), unknownKey)
     let unknownLayer = message(#"["relu", "softmax"]"#)
@@ -161,14 +163,6 @@ extension ModelSpecTests {
   }
 
   func testTransformFamilyErrors() {
-    func message(_ json: String) -> String {
-      do {
-        _ = try ModelSpec.fromJSON(json, source: "model.json")
-        return "no error"
-      } catch {
-        return "\(error)"
-      }
-    }
     let constraint = message(#"[{"spatial_transformer": {"transform": "projective", "constraint": "rts", "localization": ["flatten", {"linear": "theta"}]}}]"#)
     XCTAssertTrue(constraint.contains("constraint applies to the affine transform only, not to transform: projective"), constraint)
     let grid = message(#"[{"spatial_transformer": {"control_grid": 3, "localization": ["flatten", {"linear": "theta"}]}}]"#)

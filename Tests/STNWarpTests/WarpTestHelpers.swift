@@ -84,3 +84,24 @@ func oneSidedOrCentralMatch(_ analytic: Float, f: (Float) -> Double, epsilon: Fl
   let candidates = [(plus - minus) / (2 * e), (plus - center) / e, (center - minus) / e].map { Float($0) }
   return candidates.contains { abs(analytic - $0) <= atol + rtol * abs($0) }
 }
+
+/// Backprop gradients of a sampler's scalar `loss(input, parameters)` against finite
+/// differences: every parameter `checksParameter` accepts (probe 1e-3) and every 5th input
+/// element (probe 1e-2), accepting the central or a one-sided difference at bilinear kinks.
+func assertSamplerGradientsMatchFiniteDifferences(
+  input: Tensor, parameters: Tensor, gradInput: Tensor, gradParameters: Tensor, checksParameter: (Int) -> Bool = { _ in true },
+  file: StaticString = #filePath, line: UInt = #line, loss: (Tensor, Tensor) -> Double
+) {
+  for i in 0..<parameters.count where checksParameter(i) {
+    var probe = parameters
+    XCTAssertTrue(oneSidedOrCentralMatch(gradParameters.data[i], f: { e in probe.data[i] = parameters.data[i] + e; return loss(input, probe) },
+                                         epsilon: 1e-3, atol: 2e-3, rtol: 2e-2),
+                  "parameter \(i): backprop \(gradParameters.data[i])", file: file, line: line)
+  }
+  for i in stride(from: 0, to: input.count, by: 5) {
+    var probe = input
+    XCTAssertTrue(oneSidedOrCentralMatch(gradInput.data[i], f: { e in probe.data[i] = input.data[i] + e; return loss(probe, parameters) },
+                                         epsilon: 1e-2, atol: 1e-3, rtol: 1e-2),
+                  "input[\(i)]: backprop \(gradInput.data[i])", file: file, line: line)
+  }
+}

@@ -139,11 +139,6 @@ void cwk_projective_gradient_row_avx2(
 void cwk_tps_fill_row_avx2(
   const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y);
 
-/// AVX-512 twin of cwk_tps_fill_row_avx2 (same arguments and bits), 16 columns per step: basis
-/// and xs must be readable and zero-padded up to a multiple of 16 columns.
-void cwk_tps_fill_row_avx512(
-  const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *xs, float y, const float *d, ptrdiff_t count, float *grid_x, float *grid_y);
-
 /// The row's gradient sums of the same basis, ADDED to 16-lane accumulators: lane_sums[32j ..< 32j+16]
 /// += basis[j*stride + ox]·grad_x[ox] and lane_sums[32j+16 ..< 32j+32] += ...·grad_y[ox], column ox
 /// going to lane ox % 16 (a short last block zero-filled); the caller sums the lanes of an
@@ -152,7 +147,8 @@ void cwk_tps_fill_row_avx512(
 void cwk_tps_gradient_row_avx2(
   const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums);
 
-/// AVX-512 twin of cwk_tps_gradient_row_avx2 (same arguments and bits).
+/// AVX-512 twin of cwk_tps_gradient_row_avx2 (same arguments and bits); basis rows must be
+/// readable and zero-padded up to a multiple of 16 columns.
 void cwk_tps_gradient_row_avx512(
   const float *basis, ptrdiff_t stride, ptrdiff_t k, const float *grad_x, const float *grad_y, ptrdiff_t count, float *lane_sums);
 

@@ -21,15 +21,12 @@ extension Graph {
   /// (N,C,Ho,Wo) with `outputSize` [Ho,Wo] (default: the input's H,W). No grid is stored; the
   /// backward goes straight to gradInput and gradHomography.
   public func projectiveGridSample(_ x: Variable, homography: Variable, outputSize: [Int]? = nil, options: GridSampleOptions) -> Variable {
-    let input = values[x.id]
-    let size = [input.shape[0], input.shape[1]] + (outputSize ?? [input.shape[2], input.shape[3]])
-    let y = STNWarp.projectiveGridSample(input: input, homography: values[homography.id], outputSize: size, options: options, threads: threads)
-    return record(y, op: "projective_grid_sample", requiresGradient: needsGradient(x.id, homography.id)) { gradOutput, _, graph in
-      graph.addSamplerGradients(input: x.id, coordinates: homography.id) { needInput in
-        projectiveGridSampleBackward(
-          gradOutput: gradOutput, input: graph.values[x.id], homography: graph.values[homography.id], options: options,
-          threads: graph.threads, needInputGradient: needInput)
-      }
+    let size = samplerOutputSize(x, outputSize)
+    let y = STNWarp.projectiveGridSample(input: values[x.id], homography: values[homography.id], outputSize: size, options: options, threads: threads)
+    return recordSampler(y, op: "projective_grid_sample", input: x, coordinates: homography) { gradOutput, graph, needInput in
+      projectiveGridSampleBackward(
+        gradOutput: gradOutput, input: graph.values[x.id], homography: graph.values[homography.id], options: options,
+        threads: graph.threads, needInputGradient: needInput)
     }
   }
 }

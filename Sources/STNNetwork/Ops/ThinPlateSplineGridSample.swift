@@ -24,12 +24,10 @@ extension Graph {
   public func thinPlateSplineGridSample(_ x: Variable, sourcePoints: Variable, basis: ThinPlateSplineGridBasis, options: GridSampleOptions) -> Variable {
     let (y, grid) = STNWarp.thinPlateSplineGridSample(
       input: values[x.id], sourcePoints: values[sourcePoints.id], basis: basis, options: options, threads: threads)
-    return record(y, op: "tps_grid_sample", requiresGradient: needsGradient(x.id, sourcePoints.id)) { gradOutput, _, graph in
-      graph.addSamplerGradients(input: x.id, coordinates: sourcePoints.id) { needInput in
-        thinPlateSplineGridSampleBackward(
-          gradOutput: gradOutput, input: graph.values[x.id], grid: grid, basis: basis, options: options, threads: graph.threads,
-          needInputGradient: needInput)
-      }
+    return recordSampler(y, op: "tps_grid_sample", input: x, coordinates: sourcePoints) { gradOutput, graph, needInput in
+      thinPlateSplineGridSampleBackward(
+        gradOutput: gradOutput, input: graph.values[x.id], grid: grid, basis: basis, options: options, threads: graph.threads,
+        needInputGradient: needInput)
     }
   }
 }
