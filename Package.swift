@@ -13,8 +13,9 @@
 //   STNPipeline    YAML pipelines, streaming loader, augment/export
 //   STNNetwork     differentiable ops, autograd graph, layers, optimizers, checkpoints
 //   STNTensorBoard TensorBoard event-file writer
-//   STNTrain       trainer/evaluator tying pipeline and network together
 //   STNDistributed communicator: one process, or the ranks of mpirun/srun (no file I/O)
+//   STNTrain       trainer/evaluator tying pipeline and network together (data-parallel
+//                  over an STNDistributed communicator)
 //   stn            the command-line tool: wiring only
 import PackageDescription
 
@@ -62,7 +63,7 @@ let package = Package(
     .target(name: "STNTensorBoard", dependencies: ["STNFiles"], swiftSettings: swiftSettings),
     .target(
       name: "STNTrain",
-      dependencies: ["STNPipeline", "STNNetwork", "STNTensorBoard", "STNImageIO", "STNWarp", "STNFiles"],
+      dependencies: ["STNPipeline", "STNNetwork", "STNTensorBoard", "STNImageIO", "STNWarp", "STNFiles", "STNDistributed"],
       swiftSettings: swiftSettings),
     .target(name: "STNDistributed", dependencies: ["CMPI"], swiftSettings: swiftSettings),
 
@@ -86,7 +87,7 @@ let package = Package(
       name: "STNNetworkTests", dependencies: ["STNNetwork", "STNTestSupport"],
       exclude: ["Ops/Fixtures"]),  // located through #filePath, read as files
     .testTarget(name: "STNTensorBoardTests", dependencies: ["STNTensorBoard", "STNTestSupport"]),
-    .testTarget(name: "STNTrainTests", dependencies: ["STNTrain", "STNTestSupport"]),
+    .testTarget(name: "STNTrainTests", dependencies: ["STNTrain", "STNDistributed", "STNTestSupport"]),
     .testTarget(name: "STNDistributedTests", dependencies: ["STNDistributed", "STNTestSupport"]),
     .testTarget(name: "stnTests", dependencies: ["STNTestSupport"]),
   ],
