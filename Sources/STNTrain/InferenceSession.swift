@@ -1,4 +1,5 @@
 import Foundation
+import STNDistributed
 import STNFiles
 import STNImageIO
 import STNNetwork
@@ -145,23 +146,34 @@ public struct EvalRequest: Sendable {
 /// `stn eval`: accuracy, per-class accuracy and the confusion matrix of a checkpoint on data.
 public enum EvaluationSession {
   /// Evaluates; `output` receives the human-readable report; returns the JSON summary.
-  public static func run(_ request: EvalRequest, output: (String) -> Void) throws -> JSONText {
-    let opened = try TrainingSession.openData(request.data, split: request.split)
-    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: opened)
-    let dataset = try inference.naming(opened)
-    if !request.random { inference.removeRandomStages() }
-    try inference.checkInput(dataset: dataset, data: request.data, pipeline: request.pipeline, checkpoint: request.checkpoint)
-    let map = try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.data)
-    let provider = PipelineBatches(
-      config: inference.config, dataset: dataset, threads: request.threads, classNames: inference.classNames, labelMap: map)
+  ///
+  /// On a `communicator` of several ranks (`mpirun -np N stn eval`) every rank loads the
+  /// checkpoint and opens the data, evaluates its part of every batch, and the counts and
+  /// losses are summed; `output` is called on rank 0 only (every rank gets the summary).
+  public static func run(
+    _ request: EvalRequest, communicator: any Communicator = SingleProcessCommunicator(), output: (String) -> Void
+  ) throws -> JSONText {
+    let output = communicator.isRoot ? output : { _ in }
+    let (inference, dataset, provider) = try communicator.agreeing { () throws -> (InferenceModel, any ImageDataset, PipelineBatches) in
+      let opened = try TrainingSession.openData(request.data, split: request.split)
+      var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: opened)
+      let dataset = try inference.naming(opened)
+      if !request.random { inference.removeRandomStages() }
+      try inference.checkInput(dataset: dataset, data: request.data, pipeline: request.pipeline, checkpoint: request.checkpoint)
+      let map = try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.data)
+      let provider = PipelineBatches(
+        config: inference.config, dataset: dataset, threads: request.threads, classNames: inference.classNames, labelMap: map)
+      return (inference, dataset, provider)
+    }
     let started = Date()
     let result = try Trainer.evaluate(
       model: inference.classifier(threads: request.threads), provider: provider, indices: Array(0..<dataset.count),
-      batchSize: request.batchSize)
+      batchSize: request.batchSize, communicator: communicator)
     let seconds = Date().timeIntervalSince(started)
+    let skipped = Int(try communicator.allreduce(Int64(provider.skipped.count), .sum))
     let matrix = result.matrix
     output("checkpoint \(request.checkpoint) (epoch \(inference.epoch)), data \(request.data): \(matrix.total) images"
-      + (provider.skipped.isEmpty ? "" : ", \(provider.skipped.count) unreadable skipped"))
+      + (skipped == 0 ? "" : ", \(skipped) unreadable skipped"))
     output(String(format: "accuracy %.2f%% (%d/%d), mean loss %.4f, %.1f s", matrix.accuracy * 100, matrix.correct, matrix.total, result.loss, seconds))
     output("per-class accuracy:")
     for (name, accuracy) in zip(matrix.classes, matrix.perClassAccuracy) {
@@ -172,8 +184,8 @@ public enum EvaluationSession {
     output(matrix.table())
     return matrix.json(extra: [
       ("loss", .number(result.loss)), ("checkpoint", .string(request.checkpoint)), ("data", .string(request.data)),
-      ("skipped", .int(provider.skipped.count)), ("seconds", .number(seconds)),
-      ("images_per_s", .number(Double(matrix.total) / max(seconds, 1e-9))),
+      ("skipped", .int(skipped)), ("seconds", .number(seconds)),
+      ("images_per_s", .number(Double(matrix.total) / max(seconds, 1e-9))), ("ranks", .int(communicator.size)),
     ])
   }
 }
