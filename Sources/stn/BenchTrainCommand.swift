@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import STNDistributed
 import STNNetwork
 import STNTrain
 
@@ -14,6 +15,11 @@ struct BenchTrain: ParsableCommand {
       60,000 ("extrapolated":true). --steps N instead times N training steps of the same \
       ST-CNN on one random batch of 64 (no pipeline, no data loading: the kernels alone) and prints \
       {"bench":"B5-steps","ms_per_step":…,"cpu_ms_per_step":…}.
+
+      Under mpirun (or srun) the ranks train data-parallel as stn train does (batch 64 is the \
+      global batch, split among them); rank 0 prints the figures with "ranks":N and \
+      "allreduce_ms_per_step" (mean time of the per-step gradient allreduce, rank 0's). \
+      images_per_s counts the images of all ranks.
       """)
 
   @Option(help: "Pipeline of the benchmark model.") var pipeline: String = "pipelines/fashion-mnist-rts-stn.yaml"
@@ -29,11 +35,23 @@ struct BenchTrain: ParsableCommand {
   }
 
   func run() throws {
+    let world = try World.communicator()
+    try RankAware.run(world) { try bench(on: world) }
+  }
+
+  private func bench(on world: any Communicator) throws {
+    let ranks = ",\"ranks\":\(world.size)"
     if let steps {
-      let step = try benchmarkTrainingStep(spec: .benchmarkSTCNN, batch: 64, threads: threads, steps: steps)
+      let step = try world.collectively {
+        try benchmarkTrainingStep(spec: .benchmarkSTCNN, batch: 64, threads: threads, steps: steps, communicator: world)
+      }
+      guard world.isRoot else { return }
+      let milliseconds = String(format: "%.2f", step.msPerBatch), cpu = String(format: "%.2f", step.cpuMsPerBatch)
+      let rate = String(format: "%.1f", 64_000 / step.msPerBatch)
+      let allreduce = world.isDistributed ? ",\"allreduce_ms_per_step\":" + String(format: "%.3f", step.allreduceMs) : ""
       print(
-        "{\"bench\":\"B5-steps\",\"ms_per_step\":\(String(format: "%.2f", step.msPerBatch)),"
-          + "\"cpu_ms_per_step\":\(String(format: "%.2f", step.cpuMsPerBatch)),\"batch\":64,\"steps\":\(steps),\"threads\":\(threads)}")
+        "{\"bench\":\"B5-steps\",\"ms_per_step\":\(milliseconds),\"cpu_ms_per_step\":\(cpu),\"batch\":64,\"steps\":\(steps),"
+          + "\"threads\":\(threads),\"images_per_s\":\(rate)\(ranks)\(allreduce)}")
       return
     }
     let folder = NSTemporaryDirectory() + "stn-bench-train-\(getpid())"
@@ -46,7 +64,10 @@ struct BenchTrain: ParsableCommand {
     request.tensorBoard = .off
     request.skipTest = true
     request.limit = limit
-    let outcome = try TrainingSession.run(request, observer: nil) { _ in }
+    let outcome = try TrainingSession.run(request, observer: nil, communicator: world) { _ in }
+    guard world.isRoot else { return }
+    let allreduce = world.isDistributed
+      ? ",\"allreduce_ms_per_step\":" + String(format: "%.3f", outcome.communication.allreduceMillisecondsPerStep) : ""
     let seconds = outcome.rows.map(\.seconds).sorted()
     guard !seconds.isEmpty else { throw ValidationError("no epoch finished") }
     let median = seconds[seconds.count / 2]
@@ -55,6 +76,7 @@ struct BenchTrain: ParsableCommand {
     let rate = outcome.rows.map(\.imagesPerSecond).sorted()[outcome.rows.count / 2]
     print(
       "{\"bench\":\"B5\",\"seconds_per_epoch\":\(String(format: "%.2f", perEpoch)),\"images_per_s\":\(String(format: "%.1f", rate)),"
-        + "\"images\":\(Int(images)),\"epochs\":\(outcome.rows.count),\"threads\":\(threads),\"extrapolated\":\(limit != nil)}")
+        + "\"images\":\(Int(images)),\"epochs\":\(outcome.rows.count),\"threads\":\(threads),\"extrapolated\":\(limit != nil)"
+        + ranks + allreduce + "}")
   }
 }

@@ -143,6 +143,16 @@ enum RankAware {
     }
   }
 
+  /// For commands that run as one process only: under a launcher of several ranks, rank 0
+  /// prints one `Error:` line saying so and every rank exits 1 (after MPI_Finalize).
+  static func requireOneProcess(_ world: any Communicator, command: String) throws {
+    guard world.isDistributed else { return }
+    if world.isRoot {
+      FileHandle.standardError.write(Data("Error: \(command) runs as one process, not under mpirun/srun (\(world.size) ranks were started): run it without the launcher\n".utf8))
+    }
+    throw ExitCode(ExitStatus.failure)
+  }
+
   /// "Error: rank 1 of 2: <message>" on stderr.
   private static func report(_ error: any Error, on world: any Communicator) {
     FileHandle.standardError.write(Data("Error: rank \(world.rank) of \(world.size): \(STN.message(for: error))\n".utf8))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import STNDistributed
 import STNFiles
 import STNImageIO
 import STNPipeline
@@ -28,7 +29,8 @@ struct Export: ParsableCommand {
       class, or (--output DIR) the rectified images, named like stn augment's outputs.
 
       The output must not be, contain or lie inside the input (or the checkpoint); an existing \
-      sheet file or a non-empty output folder is refused unless --overwrite.
+      sheet file or a non-empty output folder is refused unless --overwrite. stn export runs \
+      as one process: under mpirun/srun it stops with one error line.
 
       \(ExitStatus.table)
       """)
@@ -51,6 +53,7 @@ struct Export: ParsableCommand {
   }
 
   func run() throws {
+    try RankAware.requireOneProcess(try World.communicator(), command: "stn export")
     let lower = source.lowercased()
     if lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") {
       try exportPipelineSheet()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import STNDistributed
 import STNTrain
 
 /// `stn train PIPELINE.yaml`: trains the model a pipeline file declares.
@@ -18,6 +19,12 @@ struct Train: ParsableCommand {
       The run folder must not be, contain or lie inside the data or the pipeline file; a \
       folder that already holds a run needs --resume (continue it) or --overwrite (start \
       again in it). Ctrl-C stops at once; the last epoch's checkpoint stays usable.
+
+      Under mpirun (or srun) the N ranks train one model, data-parallel: batch.size stays the \
+      global batch, each rank computes its part of it, and one allreduce of the gradients per \
+      step keeps every rank's parameters identical. Rank 0 alone prints and writes the run \
+      folder (and reads --resume's checkpoint); the summary says "ranks":N. --folds is refused \
+      under mpirun. See docs/distributed.md.
 
       \(ExitStatus.table)
       """)
@@ -49,6 +56,12 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
+    let world = try World.communicator()
+    try RankAware.run(world) { try train(on: world) }
+  }
+
+  /// The run, on one process or on every rank of `world`.
+  private func train(on world: any Communicator) throws {
     var request = TrainRequest(pipeline: pipeline)
     request.epochs = epochs
     request.out = out
@@ -62,14 +75,40 @@ struct Train: ParsableCommand {
     request.initFrom = initFrom
     request.skipTest = noTest
     request.overwrite = overwrite
+    request.beforeStep = try Train.testExitHook(world)
     Interruption.install(graceful: false)
-    let console = TrainingConsole()
+    let console = world.isRoot ? TrainingConsole() : nil
     do {
-      let outcome = try TrainingSession.run(request, observer: console) { print($0) }
-      print(outcome.summary)
+      let outcome = try TrainingSession.run(request, observer: console, communicator: world) { print($0) }
+      if world.isRoot { print(outcome.summary) }
+      fflush(stdout)
     } catch let error as TrainingError {
-      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      // Under mpirun every rank stops here together, with the same error: rank 0 says it.
+      if world.isRoot { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
+      fflush(stdout)
       throw ExitCode(ExitStatus.nonFinite)
+    }
+  }
+
+  /// TEST ONLY (docs/distributed.md): `STN_TEST_EXIT_AT_STEP=k` makes rank
+  /// `STN_TEST_EXIT_RANK` (default: the last) kill itself with SIGKILL just before training
+  /// step k (0-based over the run), as a crashed or OOM-killed node would, to test that the
+  /// other ranks stop and that `--resume` continues. Nil when the variable is not set.
+  static func testExitHook(_ world: any Communicator, environment: [String: String] = ProcessInfo.processInfo.environment) throws
+    -> (@Sendable (Int) -> Void)?
+  {
+    guard let text = environment["STN_TEST_EXIT_AT_STEP"] else { return nil }
+    guard let step = Int(text), step >= 0 else { throw ValidationError("STN_TEST_EXIT_AT_STEP must be a step number >= 0, got '\(text)'") }
+    let rankText = environment["STN_TEST_EXIT_RANK"] ?? String(world.size - 1)
+    guard let rank = Int(rankText), (0..<world.size).contains(rank) else {
+      throw ValidationError("STN_TEST_EXIT_RANK must be a rank in 0..<\(world.size), got '\(rankText)'")
+    }
+    guard rank == world.rank else { return nil }
+    let name = "rank \(world.rank) of \(world.size)"
+    return { current in
+      guard current == step else { return }
+      FileHandle.standardError.write(Data("stn: test hook (STN_TEST_EXIT_AT_STEP=\(step)): \(name) kills itself before step \(step)\n".utf8))
+      kill(getpid(), SIGKILL)
     }
   }
 }
