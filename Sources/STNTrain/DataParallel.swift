@@ -66,14 +66,19 @@ struct GlobalStep {
 public struct CommunicationReport: Sendable {
   /// Gradient allreduces made (one per step).
   public var allreduces = 0
-  /// Wall time spent in them, seconds (this rank's).
+  /// Wall time spent in them, seconds (this rank's): the transfer, plus the wait for the
+  /// slowest rank to arrive unless `GradientExchange.waitsApart` moves that wait to a barrier.
   public var allreduceSeconds = 0.0
+  /// Wall time in the barrier before each allreduce (with `waitsApart` only), seconds.
+  public var barrierSeconds = 0.0
   /// Steps after which the ranks' parameters differed and rank 0's were sent to all (expected
   /// 0: MPI's allreduce gives every rank the same sums in practice, but does not promise it).
   public var resynchronizations = 0
 
   /// Mean milliseconds per allreduce (0 when none).
   public var allreduceMillisecondsPerStep: Double { allreduces > 0 ? allreduceSeconds * 1000 / Double(allreduces) : 0 }
+  /// Mean milliseconds per barrier before the allreduce (0 when none).
+  public var barrierMillisecondsPerStep: Double { allreduces > 0 ? barrierSeconds * 1000 / Double(allreduces) : 0 }
 }
 
 /// The per-step exchange of a data-parallel run: one allreduce of
@@ -83,6 +88,9 @@ final class GradientExchange {
   let communicator: any Communicator
   let model: DataParallelClassifier
   private(set) var report = CommunicationReport()
+  /// A barrier before each allreduce, timed apart, so `allreduceSeconds` is the transfer alone
+  /// (for benchmarks: it costs one more collective per step).
+  var waitsApart = false
   /// The allreduce buffer: the gradients, 4 figures, one failure flag per rank.
   private var buffer: [Float] = []
 
@@ -119,6 +127,11 @@ final class GradientExchange {
     buffer[count + 3] = local.failure == nil && !finite ? 1 : 0
     for rank in 0..<size { buffer[count + 4 + rank] = rank == communicator.rank && local.failure != nil ? 1 : 0 }
 
+    if waitsApart {
+      let arrived = communicator.seconds
+      try communicator.barrier()
+      report.barrierSeconds += communicator.seconds - arrived
+    }
     let started = communicator.seconds
     try communicator.allreduce(&buffer, .sum)
     report.allreduceSeconds += communicator.seconds - started

@@ -21,12 +21,13 @@ import STNTensor
 ///
 /// On a `communicator` of several ranks, every rank times data-parallel steps as `stn train`
 /// takes them: its part of the batch, the gradient allreduce, the update and the parameter
-/// check; `allreduceMs` is the mean time of the allreduce (0 on one process). Figures are this
-/// rank's.
+/// check, plus a barrier before the allreduce so that the allreduce is timed alone:
+/// `allreduceMs` is its mean time, `waitMs` the mean time waiting in the barrier for the slowest
+/// rank (both 0 on one process). Figures are this rank's.
 public func benchmarkTrainingStep(
   spec: ModelSpec = .benchmarkSTCNN, batch: Int = 64, threads: Int = 2, steps: Int = 20, inputShape: [Int] = [1, 42, 42],
   warmUp: Int = 2, seed: UInt64 = 0, communicator: any Communicator = SingleProcessCommunicator()
-) throws -> (msPerBatch: Double, cpuMsPerBatch: Double, allreduceMs: Double) {
+) throws -> (msPerBatch: Double, cpuMsPerBatch: Double, allreduceMs: Double, waitMs: Double) {
   precondition(batch >= 1 && threads >= 1 && steps >= 1 && warmUp >= 0, "batch, threads and steps must be >= 1")
   let classes = 10
   let model = try Model(spec: spec, inputShape: inputShape, classCount: classes, seed: seed)
@@ -52,6 +53,7 @@ public func benchmarkTrainingStep(
     let images = Tensor(shape: [part.count] + inputShape, data: Array(input.data[(part.lowerBound * size)..<(part.upperBound * size)]))
     let labels = Array(targets[part])
     let parallel = GradientExchange(communicator: communicator, model: classifier)
+    parallel.waitsApart = true
     takeStep = {
       var local = LocalStep()
       do {
@@ -70,9 +72,9 @@ public func benchmarkTrainingStep(
   }
   var wall: [Double] = []
   var cpuTotal: Double = 0
-  var allreduceBefore = 0.0
+  var before = CommunicationReport()
   for step in 0..<(warmUp + steps) {
-    if step == warmUp { allreduceBefore = exchange?.report.allreduceSeconds ?? 0 }
+    if step == warmUp { before = exchange?.report ?? before }
     let wallStart = clockMilliseconds(CLOCK_MONOTONIC), cpuStart = clockMilliseconds(CLOCK_PROCESS_CPUTIME_ID)
     try takeStep()
     if step >= warmUp {
@@ -82,8 +84,10 @@ public func benchmarkTrainingStep(
   }
   wall.sort()
   let median = wall.count % 2 == 1 ? wall[wall.count / 2] : (wall[wall.count / 2 - 1] + wall[wall.count / 2]) / 2
-  let allreduce = ((exchange?.report.allreduceSeconds ?? 0) - allreduceBefore) * 1000 / Double(steps)
-  return (median, cpuTotal / Double(steps), allreduce)
+  let after = exchange?.report ?? before
+  let allreduce = (after.allreduceSeconds - before.allreduceSeconds) * 1000 / Double(steps)
+  let wait = (after.barrierSeconds - before.barrierSeconds) * 1000 / Double(steps)
+  return (median, cpuTotal / Double(steps), allreduce, wait)
 }
 
 /// Milliseconds on one POSIX clock.

@@ -18,8 +18,9 @@ struct BenchTrain: ParsableCommand {
 
       Under mpirun (or srun) the ranks train data-parallel as stn train does (batch 64 is the \
       global batch, split among them); rank 0 prints the figures with "ranks":N and \
-      "allreduce_ms_per_step" (mean time of the per-step gradient allreduce, rank 0's). \
-      images_per_s counts the images of all ranks.
+      "allreduce_ms_per_step": the mean time in the per-step gradient allreduce, rank 0's (for \
+      an epoch: including the wait for the slowest rank; with --steps: the allreduce alone, \
+      after a barrier whose wait is "wait_ms_per_step"). images_per_s counts all ranks' images.
       """)
 
   @Option(help: "Pipeline of the benchmark model.") var pipeline: String = "pipelines/fashion-mnist-rts-stn.yaml"
@@ -48,7 +49,9 @@ struct BenchTrain: ParsableCommand {
       guard world.isRoot else { return }
       let milliseconds = String(format: "%.2f", step.msPerBatch), cpu = String(format: "%.2f", step.cpuMsPerBatch)
       let rate = String(format: "%.1f", 64_000 / step.msPerBatch)
-      let allreduce = world.isDistributed ? ",\"allreduce_ms_per_step\":" + String(format: "%.3f", step.allreduceMs) : ""
+      let allreduce = world.isDistributed
+        ? ",\"allreduce_ms_per_step\":" + String(format: "%.3f", step.allreduceMs) + ",\"wait_ms_per_step\":" + String(format: "%.3f", step.waitMs)
+        : ""
       print(
         "{\"bench\":\"B5-steps\",\"ms_per_step\":\(milliseconds),\"cpu_ms_per_step\":\(cpu),\"batch\":64,\"steps\":\(steps),"
           + "\"threads\":\(threads),\"images_per_s\":\(rate)\(ranks)\(allreduce)}")
