@@ -141,7 +141,8 @@ public enum TrainingSession {
   private static func prepare(
     _ request: TrainRequest, communicator: any Communicator, observer: TrainingObserver?, output: (String) -> Void
   ) throws -> PreparedRun {
-    if communicator.isDistributed, request.folds != nil {
+    // Refused on rank 0 alone, so that the error is one line (the others learn of it).
+    if communicator.isDistributed, communicator.isRoot, request.folds != nil {
       throw TrainSessionError("--folds is not supported under mpirun/srun: run the cross-validation as one process (stn train --folds K without a launcher)")
     }
     var config = try PipelineConfig.load(path: request.pipeline)
