@@ -157,9 +157,10 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     batchCount = config.batching.dropLast ? epochOrder.count / batchSize : (epochOrder.count + batchSize - 1) / batchSize
     if epochOrder.isEmpty { throw PipelineError(file: config.path, line: 0, reason: "the dataset (or this shard) has no samples") }
     (order, batchStarts) = BatchLoader.layout(epochOrder, batchSize: batchSize, batchCount: batchCount, part: part)
-    // NOTE: a part may hold no sample at all (fewer samples than ranks); the sample size is
-    // then learned from the epoch's order, so its (empty) batches still have the right shape.
-    let candidates = order.isEmpty ? epochOrder : order
+    // NOTE: a part may hold no sample at all (fewer samples than ranks), or none readable
+    // among its first; the sample size is then learned from the epoch's other samples, so its
+    // (empty) batches still have the right shape.
+    let candidates = part == nil ? order : Array((order + epochOrder).prefix(64))
     try LearnedStep.checkInput(processor: processor, predictor: predictor, dataset: dataset, candidates: candidates)
     let shape = try processor.sampleShape(dataset: dataset, candidates: candidates)
     sampleShape = shape
