@@ -1,6 +1,6 @@
 #ifndef STN_PNG_H
 #define STN_PNG_H
-/* PNG decode/encode and zlib/gzip inflate shim.
+/* PNG decode/encode shim.
  *
  * libpng reports fatal errors with longjmp, which Swift cannot unwind through, so every call
  * that enters libpng sets its own setjmp here and returns a status code plus a message.
@@ -58,21 +58,5 @@ void stn_png_paeth_filter_row_naive(uint8_t *out, const uint8_t *row, const uint
                                     size_t count, int bytes_per_pixel);
 
 void stn_png_free(void *pointer);
-
-// MARK: - zlib / gzip inflate
-
-/* A streaming inflater over an in-memory zlib or gzip stream (detected from its header). */
-typedef struct stn_inflater stn_inflater;
-
-int stn_inflate_open(const uint8_t *data, size_t size, stn_inflater **inflater,
-                     char message[STN_PNG_MESSAGE_SIZE]);
-
-/* Fills `out` with up to `capacity` bytes; *produced says how many. *finished becomes 1 when the
- * compressed stream has ended. Reading at most what the caller can hold is the output size cap:
- * the caller never has to trust a size written in the file. */
-int stn_inflate_read(stn_inflater *inflater, uint8_t *out, size_t capacity, size_t *produced,
-                     int *finished, char message[STN_PNG_MESSAGE_SIZE]);
-
-void stn_inflate_close(stn_inflater *inflater);
 
 #endif
