@@ -41,10 +41,12 @@ let package = Package(
   ],
   targets: [
     // MARK: - C shims for system libraries
-    .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-    .target(name: "CPNG", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("z")]),
+    // The status codes and message buffer every codec shim returns (header-only).
+    .target(name: "CShimStatus"),
+    .target(name: "CJPEG", dependencies: ["CShimStatus"], linkerSettings: [.linkedLibrary("jpeg")]),
+    .target(name: "CPNG", dependencies: ["CShimStatus"], linkerSettings: [.linkedLibrary("png"), .linkedLibrary("z")]),
     // zlib/gzip inflate for .gz IDX files (apart from the PNG codec that also links zlib).
-    .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+    .target(name: "CZlib", dependencies: ["CShimStatus"], linkerSettings: [.linkedLibrary("z")]),
     // OpenBLAS is loaded with dlopen so OPENBLAS_CORETYPE can be chosen before it initializes.
     .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
     // AVX2 twins of the warp kernels, picked at run time (Swift cannot target one function).
