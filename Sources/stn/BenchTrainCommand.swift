@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import STNDistributed
+import STNFiles
 import STNNetwork
 import STNTrain
 
@@ -41,20 +42,20 @@ struct BenchTrain: ParsableCommand {
   }
 
   private func bench(on world: any Communicator) throws {
-    let ranks = ",\"ranks\":\(world.size)"
     if let steps {
       let step = try world.collectively {
         try benchmarkTrainingStep(spec: .benchmarkSTCNN, batch: 64, threads: threads, steps: steps, communicator: world)
       }
       guard world.isRoot else { return }
-      let milliseconds = String(format: "%.2f", step.msPerBatch), cpu = String(format: "%.2f", step.cpuMsPerBatch)
-      let rate = String(format: "%.1f", 64_000 / step.msPerBatch)
-      let allreduce = world.isDistributed
-        ? ",\"allreduce_ms_per_step\":" + String(format: "%.3f", step.allreduceMs) + ",\"wait_ms_per_step\":" + String(format: "%.3f", step.waitMs)
-        : ""
-      print(
-        "{\"bench\":\"B5-steps\",\"ms_per_step\":\(milliseconds),\"cpu_ms_per_step\":\(cpu),\"batch\":64,\"steps\":\(steps),"
-          + "\"threads\":\(threads),\"images_per_s\":\(rate)\(ranks)\(allreduce)}")
+      var fields: [(String, JSONText)] = [
+        ("bench", "B5-steps"), ("ms_per_step", .number(step.msPerBatch, digits: 2)), ("cpu_ms_per_step", .number(step.cpuMsPerBatch, digits: 2)),
+        ("batch", 64), ("steps", .int(steps)), ("threads", .int(threads)), ("images_per_s", .number(64_000 / step.msPerBatch, digits: 1)),
+        ("ranks", .int(world.size)),
+      ]
+      if world.isDistributed {
+        fields += [("allreduce_ms_per_step", .number(step.allreduceMs, digits: 3)), ("wait_ms_per_step", .number(step.waitMs, digits: 3))]
+      }
+      print(JSONText.object(fields))
       return
     }
     let folder = NSTemporaryDirectory() + "stn-bench-train-\(getpid())"
@@ -69,17 +70,18 @@ struct BenchTrain: ParsableCommand {
     request.limit = limit
     let outcome = try TrainingSession.run(request, observer: nil, communicator: world) { _ in }
     guard world.isRoot else { return }
-    let allreduce = world.isDistributed
-      ? ",\"allreduce_ms_per_step\":" + String(format: "%.3f", outcome.communication.allreduceMillisecondsPerStep) : ""
     let seconds = outcome.rows.map(\.seconds).sorted()
     guard !seconds.isEmpty else { throw ValidationError("no epoch finished") }
     let median = seconds[seconds.count / 2]
     let images = Double(limit.map { min($0, 60_000) } ?? 60_000)
     let perEpoch = median * 60_000 / images
     let rate = outcome.rows.map(\.imagesPerSecond).sorted()[outcome.rows.count / 2]
-    print(
-      "{\"bench\":\"B5\",\"seconds_per_epoch\":\(String(format: "%.2f", perEpoch)),\"images_per_s\":\(String(format: "%.1f", rate)),"
-        + "\"images\":\(Int(images)),\"epochs\":\(outcome.rows.count),\"threads\":\(threads),\"extrapolated\":\(limit != nil)"
-        + ranks + allreduce + "}")
+    var fields: [(String, JSONText)] = [
+      ("bench", "B5"), ("seconds_per_epoch", .number(perEpoch, digits: 2)), ("images_per_s", .number(rate, digits: 1)),
+      ("images", .int(Int(images))), ("epochs", .int(outcome.rows.count)), ("threads", .int(threads)),
+      ("extrapolated", .bool(limit != nil)), ("ranks", .int(world.size)),
+    ]
+    if world.isDistributed { fields.append(("allreduce_ms_per_step", .number(outcome.communication.allreduceMillisecondsPerStep, digits: 3))) }
+    print(JSONText.object(fields))
   }
 }
