@@ -250,7 +250,10 @@ public enum TrainingSession {
       let report = try CrossValidation.run(
         folds: k, provider: provider, seed: config.seed, folder: folder, resume: request.resume,
         makeTrainer: { _, data, foldFolder in try prepared.makeTrainer(data, foldFolder) }, note: { observer?.note($0) })
-      return TrainOutcome(folder: folder, rows: [], crossValidation: report, summary: report.json)
+      // The folds run on one process (refused under mpirun): "ranks":1, as every summary says.
+      var summary = report.json
+      if case .object(let pairs) = summary { summary = .object(pairs + [("ranks", .int(communicator.size))]) }
+      return TrainOutcome(folder: folder, rows: [], crossValidation: report, summary: summary)
     }
 
     let split = DataSplit.validation(count: dataset.count, fraction: settings.validationFraction, seed: config.seed)

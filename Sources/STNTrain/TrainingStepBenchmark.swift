@@ -22,8 +22,8 @@ import STNTensor
 /// On a `communicator` of several ranks, every rank times data-parallel steps as `stn train`
 /// takes them: its part of the batch, the gradient allreduce, the update and the parameter
 /// check, plus a barrier before the allreduce so that the allreduce is timed alone:
-/// `allreduceMs` is its mean time, `waitMs` the mean time waiting in the barrier for the slowest
-/// rank (both 0 on one process). Figures are this rank's.
+/// `allreduceMs` is its median time, `waitMs` the median time waiting in the barrier for the
+/// slowest rank (both 0 on one process). Figures are this rank's.
 public func benchmarkTrainingStep(
   spec: ModelSpec = .benchmarkSTCNN, batch: Int = 64, threads: Int = 2, steps: Int = 20, inputShape: [Int] = [1, 42, 42],
   warmUp: Int = 2, seed: UInt64 = 0, communicator: any Communicator = SingleProcessCommunicator()
@@ -70,24 +70,27 @@ public func benchmarkTrainingStep(
     exchange = parallel
     try classifier.synchronize(from: 0, on: communicator)
   }
-  var wall: [Double] = []
+  var wall: [Double] = [], allreduce: [Double] = [], wait: [Double] = []
   var cpuTotal: Double = 0
-  var before = CommunicationReport()
   for step in 0..<(warmUp + steps) {
-    if step == warmUp { before = exchange?.report ?? before }
+    let before = exchange?.report ?? CommunicationReport()
     let wallStart = clockMilliseconds(CLOCK_MONOTONIC), cpuStart = clockMilliseconds(CLOCK_PROCESS_CPUTIME_ID)
     try takeStep()
     if step >= warmUp {
       wall.append(clockMilliseconds(CLOCK_MONOTONIC) - wallStart)
       cpuTotal += clockMilliseconds(CLOCK_PROCESS_CPUTIME_ID) - cpuStart
+      let after = exchange?.report ?? before
+      allreduce.append((after.allreduceSeconds - before.allreduceSeconds) * 1000)
+      wait.append((after.barrierSeconds - before.barrierSeconds) * 1000)
     }
   }
-  wall.sort()
-  let median = wall.count % 2 == 1 ? wall[wall.count / 2] : (wall[wall.count / 2 - 1] + wall[wall.count / 2]) / 2
-  let after = exchange?.report ?? before
-  let allreduce = (after.allreduceSeconds - before.allreduceSeconds) * 1000 / Double(steps)
-  let wait = (after.barrierSeconds - before.barrierSeconds) * 1000 / Double(steps)
-  return (median, cpuTotal / Double(steps), allreduce, wait)
+  return (median(wall), cpuTotal / Double(steps), median(allreduce), median(wait))
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+private func median(_ values: [Double]) -> Double {
+  let sorted = values.sorted()
+  return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 /// Milliseconds on one POSIX clock.

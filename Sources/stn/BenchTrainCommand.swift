@@ -19,9 +19,10 @@ struct BenchTrain: ParsableCommand {
 
       Under mpirun (or srun) the ranks train data-parallel as stn train does (batch 64 is the \
       global batch, split among them); rank 0 prints the figures with "ranks":N and \
-      "allreduce_ms_per_step": the mean time in the per-step gradient allreduce, rank 0's (for \
-      an epoch: including the wait for the slowest rank; with --steps: the allreduce alone, \
-      after a barrier whose wait is "wait_ms_per_step"). images_per_s counts all ranks' images.
+      "allreduce_ms_per_step": the time in the per-step gradient allreduce, rank 0's (for an \
+      epoch: the mean, including the wait for the slowest rank; with --steps: the median of the \
+      allreduce alone, after a barrier whose median wait is "wait_ms_per_step"). images_per_s \
+      counts the images of all ranks.
       """)
 
   @Option(help: "Pipeline of the benchmark model.") var pipeline: String = "pipelines/fashion-mnist-rts-stn.yaml"
