@@ -165,7 +165,8 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     try LearnedStep.checkInput(processor: processor, predictor: predictor, dataset: dataset, candidates: candidates)
     let shape = try processor.sampleShape(dataset: dataset, candidates: candidates)
     sampleShape = shape
-    let slotSize = zip(batchStarts, batchStarts.dropFirst()).map { $1 - $0 }.max() ?? 0
+    // A ring slot holds a batch (with a part, the largest part of one).
+    let slotSize = part == nil ? batchSize : zip(batchStarts, batchStarts.dropFirst()).map { $1 - $0 }.max() ?? 0
     // The ring holds (prefetch + 1) batches of floats: refuse sizes that cannot be allocated.
     let ringBytes = Double(Swift.max(1, prefetchBatches) + 1) * Double(slotSize) * Double(shape.reduce(1, *)) * 4
     guard ringBytes <= 8 * 1024 * 1024 * 1024 else {

@@ -136,12 +136,18 @@ final class TrainCommandMPITests: XCTestCase {
     let arguments = ["train", pipeline, "--threads", "1", "--no-tensorboard", "--val-fraction", "0.25"]
     let run = work + "/run"
     // 768 training images in batches of 31: 25 steps per epoch; step 28 is the 4th of epoch 2.
+    // (mpirun passes this process's environment on to the ranks.)
     setenv("STN_TEST_EXIT_AT_STEP", "28", 1)
     setenv("STN_TEST_EXIT_RANK", "1", 1)
     let started = Date()
-    let killed = try MPIRun.run(ranks: 2, arguments + ["--output", run])
-    unsetenv("STN_TEST_EXIT_AT_STEP")
-    unsetenv("STN_TEST_EXIT_RANK")
+    let killed: (status: Int32, stdout: String, stderr: String)
+    do {
+      defer {
+        unsetenv("STN_TEST_EXIT_AT_STEP")
+        unsetenv("STN_TEST_EXIT_RANK")
+      }
+      killed = try MPIRun.run(ranks: 2, arguments + ["--output", run])
+    }
     XCTAssertLessThan(Date().timeIntervalSince(started), 30, "no hang: the other rank stops within seconds")
     XCTAssertNotEqual(killed.status, 0, killed.stderr)
     XCTAssertTrue(killed.stderr.contains("rank 1 of 2 kills itself before step 28"), killed.stderr)
