@@ -5,8 +5,10 @@
 //   Event          { double wall_time = 1; int64 step = 2;
 //                    oneof what { string file_version = 3; Summary summary = 5; ... } }
 //   Summary        { repeated Value value = 1; }
-//   Summary.Value  { string tag = 1;
+//   Summary.Value  { string tag = 1; SummaryMetadata metadata = 9;
 //                    oneof value { float simple_value = 2; Image image = 4; HistogramProto histo = 5; ... } }
+//   SummaryMetadata { PluginData plugin_data = 1; string display_name = 2; string summary_description = 3; }
+//   PluginData     { string plugin_name = 1; bytes content = 2; }
 //   Summary.Image  { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
 //   HistogramProto { double min = 1; double max = 2; double num = 3; double sum = 4;
 //                    double sum_squares = 5; repeated double bucket_limit = 6 [packed];
@@ -21,6 +23,31 @@ public enum SummaryValue: Equatable, Sendable {
   case image(encoded: [UInt8], width: Int, height: Int, channels: Int)
   /// A histogram of values (`add_histogram`).
   case histogram(Histogram)
+
+  /// The TensorBoard plugin that shows this kind of value.
+  var pluginName: String {
+    switch self {
+    case .scalar: return "scalars"
+    case .image: return "images"
+    case .histogram: return "histograms"
+    }
+  }
+}
+
+/// What TensorBoard shows about a tag besides its data (`SummaryMetadata`). Legacy values
+/// (scalar, image, histogram) keep both fields when TensorBoard converts them to its plugins'
+/// form (`data_compat.migrate_value`); the dashboards show the description (markdown) on the
+/// tag's card. TensorBoard keeps the first metadata it reads for a tag.
+public struct SummaryMetadata: Equatable, Sendable {
+  /// Shown instead of the tag where the dashboard uses display names (empty: the tag).
+  public var displayName: String
+  /// Markdown.
+  public var description: String
+
+  public init(displayName: String = "", description: String = "") {
+    self.displayName = displayName
+    self.description = description
+  }
 }
 
 /// The contents of a TensorBoard `HistogramProto`, built from values with equal-width buckets.
@@ -100,10 +127,22 @@ public enum EventProto {
     return event.bytes
   }
 
-  /// `Event{wall_time, step, summary{value{tag, <payload>}}}`.
-  public static func summaryEvent(wallTime: Double, step: Int64, tag: String, value: SummaryValue) -> [UInt8] {
+  /// `Event{wall_time, step, summary{value{tag, <payload>, metadata}}}`.
+  public static func summaryEvent(wallTime: Double, step: Int64, tag: String, value: SummaryValue,
+                                  metadata: SummaryMetadata? = nil) -> [UInt8] {
     var summaryValue = ProtobufWriter()
     if !tag.isEmpty { summaryValue.writeString(field: 1, tag) }
+    if let metadata {
+      // NOTE: the plugin name too: tensorboard's EventAccumulator warns about metadata without
+      // one ("oddly not associated with a plugin"); the server replaces it when it migrates.
+      var plugin = ProtobufWriter()
+      plugin.writeString(field: 1, value.pluginName)
+      var message = ProtobufWriter()
+      message.writeMessage(field: 1, plugin)
+      if !metadata.displayName.isEmpty { message.writeString(field: 2, metadata.displayName) }
+      if !metadata.description.isEmpty { message.writeString(field: 3, metadata.description) }
+      summaryValue.writeMessage(field: 9, message)
+    }
     switch value {
     case .scalar(let number):
       summaryValue.writeFloat(field: 2, number)
