@@ -1,4 +1,5 @@
 import Foundation
+import STNFiles
 import STNImageIO
 import STNTensor
 import STNWarp
@@ -351,7 +352,7 @@ final class LoaderState: @unchecked Sendable {
         slotPrepared[slot][offset] = sample
       } else {
         guard [processor.config.channels, sample.outputHeight, sample.outputWidth] == sampleShape else {
-          throw SampleError(path: dataset.sourcePath(at: index),
+          throw FileError(path: dataset.sourcePath(at: index),
                             reason: "output is \(sample.outputWidth)x\(sample.outputHeight), the batch is \(sampleShape[2])x\(sampleShape[1]) (add a resize stage)")
         }
         try processor.renderFloat(sample, into: slotImages[slot] + offset * sampleCount)
@@ -410,7 +411,7 @@ final class LoaderState: @unchecked Sendable {
     guard let predictor else { return }
     let count = expected(number)
     let prepared: [Result<PreparedSample, any Error>] = (0..<count).map { offset in
-      guard slotValid[slot][offset], let sample = slotPrepared[slot][offset] else { return .failure(SampleError(path: "", reason: "skipped")) }
+      guard slotValid[slot][offset], let sample = slotPrepared[slot][offset] else { return .failure(FileError(path: "", reason: "skipped")) }
       return .success(sample)
     }
     let completed = LearnedStep.complete(prepared, processor: processor, predictor: predictor, threads: threads)
@@ -426,7 +427,7 @@ final class LoaderState: @unchecked Sendable {
       do {
         let sample = try completed[offset].get()
         guard [processor.config.channels, sample.outputHeight, sample.outputWidth] == sampleShape else {
-          throw SampleError(path: dataset.sourcePath(at: index), reason: "output size differs from the batch's")
+          throw FileError(path: dataset.sourcePath(at: index), reason: "output size differs from the batch's")
         }
         try processor.renderFloat(sample, into: slotImages[slot] + offset * sampleCount)
       } catch {

@@ -1,5 +1,6 @@
 import Foundation
 import STNFiles
+import STNDrawing
 import STNImageIO
 import STNNetwork
 import STNPipeline

@@ -151,16 +151,6 @@ enum RankAware {
 
 // MARK: - The learned stage
 
-/// Why a pipeline's `learned_affine` checkpoint could not be loaded.
-struct LearnedCheckpointError: Error, CustomStringConvertible {
-  var checkpoint: String
-  var reason: String
-  var description: String {
-    // Loader errors usually start with the path already; name it once.
-    reason.hasPrefix(checkpoint) ? "learned_affine: \(reason)" : "learned_affine checkpoint \(checkpoint): \(reason)"
-  }
-}
-
 /// The predictor for the pipeline's `learned_affine` stage (nil when it has none); errors name
 /// the checkpoint file.
 func learnedPredictor(for config: PipelineConfig, threads: Int) throws -> CheckpointThetaPredictor? {
@@ -170,7 +160,10 @@ func learnedPredictor(for config: PipelineConfig, threads: Int) throws -> Checkp
   } catch let error as PipelineError {
     throw error
   } catch {
-    throw LearnedCheckpointError(checkpoint: checkpoint, reason: "\(error)")
+    // Loader errors usually start with the path already; name it once.
+    let text = "\(error)"
+    let reason = text.hasPrefix(checkpoint + ": ") ? String(text.dropFirst(checkpoint.count + 2)) : text
+    throw FileError(path: checkpoint, reason: "learned_affine checkpoint: \(reason)")
   }
 }
 

@@ -1,3 +1,4 @@
+import STNImageIO
 // MARK: - Canvas
 
 /// A mutable 8-bit drawing surface (gray or RGB) for contact sheets, labels and plots.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import STNImageIO
+@testable import STNDrawing
+import STNImageIO
 
 /// Writes `image` as `<name>.png` when STN_CANVAS_DUMP names a folder, for looking at
 /// drawings by eye (legibility is not something a pixel assertion can judge).
