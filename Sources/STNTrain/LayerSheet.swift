@@ -1,3 +1,4 @@
+import STNDrawing
 import STNImageIO
 import STNNetwork
 import STNTensor
