@@ -26,11 +26,9 @@ final class ModelLayerOutputsTests: XCTestCase {
   }
 
   func testTransformerInsideTheModelGetsItsPositionAsPrefix() throws {
-    let spec = ModelSpec([
-      .conv2d(Conv2DSpec(out: 2, kernel: 3, padding: 1)), .relu,
-      .spatialTransformer(SpatialTransformerSpec(localization: [.flatten, .linear(LinearSpec(out: 2))], constraint: .translation)),
-      .flatten, .linear(LinearSpec(out: nil)),
-    ])
+    let spec = try ModelSpec.fromJSON(
+      #"[{"conv2d": {"out": 2, "kernel": 3, "padding": 1}}, "relu", {"spatial_transformer": {"constraint": "translation", "#
+        + #""localization": ["flatten", {"linear": 2}]}}, "flatten", {"linear": "classes"}]"#, source: "test")
     let model = try Model(spec: spec, inputShape: [1, 6, 6], classCount: 3)
     XCTAssertEqual(model.layerTable.map(\.label), [
       "input", "00-conv2d", "01-relu", "02-spatial_transformer", "02.00-flatten", "02.01-linear", "03-flatten", "04-linear",

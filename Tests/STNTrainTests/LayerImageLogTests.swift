@@ -9,11 +9,6 @@ import XCTest
 /// The `layers/...` TensorBoard images, read back with tensorboard's own `EventAccumulator`
 /// (skipped with STN_SKIP_TENSORBOARD=1 when tensorboard is not importable).
 final class LayerImageLogTests: XCTestCase {
-  override class func setUp() {
-    super.setUp()
-    RuntimePolicy.standard.apply()
-  }
-
   var folder = ""
 
   override func setUpWithError() throws {
