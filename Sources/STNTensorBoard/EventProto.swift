@@ -6,9 +6,13 @@
 //                    oneof what { string file_version = 3; Summary summary = 5; ... } }
 //   Summary        { repeated Value value = 1; }
 //   Summary.Value  { string tag = 1; SummaryMetadata metadata = 9;
-//                    oneof value { float simple_value = 2; Image image = 4; HistogramProto histo = 5; ... } }
-//   SummaryMetadata { PluginData plugin_data = 1; string display_name = 2; string summary_description = 3; }
+//                    oneof value { float simple_value = 2; Image image = 4; HistogramProto histo = 5;
+//                                  TensorProto tensor = 8; ... } }
+//   SummaryMetadata { PluginData plugin_data = 1; string display_name = 2; string summary_description = 3;
+//                    DataClass data_class = 4; }   (DATA_CLASS_BLOB_SEQUENCE = 3)
 //   PluginData     { string plugin_name = 1; bytes content = 2; }
+//   TensorProto    { DataType dtype = 1; TensorShapeProto tensor_shape = 2; repeated bytes string_val = 8; }
+//                    (DT_STRING = 7); TensorShapeProto { repeated Dim dim = 2; }  Dim { int64 size = 1; }
 //   Summary.Image  { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
 //   HistogramProto { double min = 1; double max = 2; double num = 3; double sum = 4;
 //                    double sum_squares = 5; repeated double bucket_limit = 6 [packed];
@@ -23,31 +27,14 @@ public enum SummaryValue: Equatable, Sendable {
   case image(encoded: [UInt8], width: Int, height: Int, channels: Int)
   /// A histogram of values (`add_histogram`).
   case histogram(Histogram)
-
-  /// The TensorBoard plugin that shows this kind of value.
-  var pluginName: String {
-    switch self {
-    case .scalar: return "scalars"
-    case .image: return "images"
-    case .histogram: return "histograms"
-    }
-  }
-}
-
-/// What TensorBoard shows about a tag besides its data (`SummaryMetadata`). Legacy values
-/// (scalar, image, histogram) keep both fields when TensorBoard converts them to its plugins'
-/// form (`data_compat.migrate_value`); the dashboards show the description (markdown) on the
-/// tag's card. TensorBoard keeps the first metadata it reads for a tag.
-public struct SummaryMetadata: Equatable, Sendable {
-  /// Shown instead of the tag where the dashboard uses display names (empty: the tag).
-  public var displayName: String
-  /// Markdown.
-  public var description: String
-
-  public init(displayName: String = "", description: String = "") {
-    self.displayName = displayName
-    self.description = description
-  }
+  /// An encoded image with a markdown `description` that TensorBoard shows on the tag's card,
+  /// in the form `tf.summary.image` writes: a string tensor [width, height, PNG] under the
+  /// images plugin with its own metadata.
+  ///
+  /// NOTE: not a `Summary.Image` with metadata: TensorBoard's data server (the default reader
+  /// since 2.5) drops the metadata of such legacy values, description included; the Python
+  /// reader (`--load_fast=false`) keeps it either way.
+  case describedImage(encoded: [UInt8], width: Int, height: Int, description: String)
 }
 
 /// The contents of a TensorBoard `HistogramProto`, built from values with equal-width buckets.
@@ -128,21 +115,9 @@ public enum EventProto {
   }
 
   /// `Event{wall_time, step, summary{value{tag, <payload>, metadata}}}`.
-  public static func summaryEvent(wallTime: Double, step: Int64, tag: String, value: SummaryValue,
-                                  metadata: SummaryMetadata? = nil) -> [UInt8] {
+  public static func summaryEvent(wallTime: Double, step: Int64, tag: String, value: SummaryValue) -> [UInt8] {
     var summaryValue = ProtobufWriter()
     if !tag.isEmpty { summaryValue.writeString(field: 1, tag) }
-    if let metadata {
-      // NOTE: the plugin name too: tensorboard's EventAccumulator warns about metadata without
-      // one ("oddly not associated with a plugin"); the server replaces it when it migrates.
-      var plugin = ProtobufWriter()
-      plugin.writeString(field: 1, value.pluginName)
-      var message = ProtobufWriter()
-      message.writeMessage(field: 1, plugin)
-      if !metadata.displayName.isEmpty { message.writeString(field: 2, metadata.displayName) }
-      if !metadata.description.isEmpty { message.writeString(field: 3, metadata.description) }
-      summaryValue.writeMessage(field: 9, message)
-    }
     switch value {
     case .scalar(let number):
       summaryValue.writeFloat(field: 2, number)
@@ -155,6 +130,24 @@ public enum EventProto {
       summaryValue.writeMessage(field: 4, image)
     case .histogram(let histogram):
       summaryValue.writeMessage(field: 5, encode(histogram))
+    case .describedImage(let encoded, let width, let height, let description):
+      // Plugin "images" with empty content: ImagePluginData{version: 0}, as tf.summary.image.
+      var plugin = ProtobufWriter()
+      plugin.writeString(field: 1, "images")
+      var metadata = ProtobufWriter()
+      metadata.writeMessage(field: 1, plugin)
+      if !description.isEmpty { metadata.writeString(field: 3, description) }
+      metadata.writeInt(field: 4, 3)
+      summaryValue.writeMessage(field: 9, metadata)
+      var dimension = ProtobufWriter()
+      dimension.writeInt(field: 1, 3)
+      var shape = ProtobufWriter()
+      shape.writeMessage(field: 2, dimension)
+      var tensor = ProtobufWriter()
+      tensor.writeInt(field: 1, 7)
+      tensor.writeMessage(field: 2, shape)
+      for item in [Array(String(width).utf8), Array(String(height).utf8), encoded] { tensor.writeBytes(field: 8, item) }
+      summaryValue.writeMessage(field: 8, tensor)
     }
     var summary = ProtobufWriter()
     summary.writeMessage(field: 1, summaryValue)

@@ -72,10 +72,10 @@ public final class LayerImageLog {
     let wanted = Set(entries.map(\.position))
     for (entry, value) in model.layerOutputs(samples, threads: threads) where wanted.contains(entry.position) {
       let grid = LayerImageLog.grid(value, channelLimit: channelLimit, tileSide: tileSide)
-      let metadata = SummaryMetadata(description: LayerImageLog.description(entry, samples: value.shape[0], shown: grid.shown))
       try writer.addImage(
         tag: "layers/" + entry.label, png: try ImageCodec.encodePNG(grid.image, options: EncodeOptions.pictures.png),
-        width: grid.image.width, height: grid.image.height, channels: grid.image.channels, step: step, metadata: metadata)
+        width: grid.image.width, height: grid.image.height, channels: grid.image.channels, step: step,
+        description: LayerImageLog.description(entry, samples: value.shape[0], shown: grid.shown))
     }
   }
 

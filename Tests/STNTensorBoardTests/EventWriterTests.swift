@@ -107,8 +107,7 @@ final class EventWriterTests: XCTestCase {
     }
     let png = tinyPNG(width: 5, height: 3, channels: 3)
     try writer.addImage(tag: "inputs", png: png, width: 5, height: 3, channels: 3, step: 2)
-    try writer.addImage(tag: "layers/01-conv2d", png: png, width: 5, height: 3, channels: 3, step: 2,
-                        metadata: SummaryMetadata(displayName: "conv", description: "output **[2, 3]**"))
+    try writer.addImage(tag: "layers/01-conv2d", png: png, width: 5, height: 3, channels: 3, step: 2, description: "output **[2, 3]**")
     let theta: [Float] = (0..<64).map { Float($0) / 32 - 1 }
     try writer.addHistogram(tag: "theta/0", values: theta, step: 3)
     try writer.flush()
@@ -143,11 +142,19 @@ final class EventWriterTests: XCTestCase {
         for event in EventFileLoader(path).Load():
             if event.HasField("summary"):
                 for value in event.summary.value:
-                    migrated = data_compat.migrate_value(value).metadata
-                    out["plugins"][value.tag] = migrated.plugin_data.plugin_name
-                    if migrated.summary_description:
-                        out["descriptions"] = [migrated.display_name, migrated.summary_description,
-                                               acc.SummaryMetadata(value.tag).summary_description]
+                    out["plugins"][value.tag] = data_compat.migrate_value(value).metadata.plugin_data.plugin_name
+    # Images as the image dashboard reads them (legacy ones converted): [step, width, height,
+    # PNG bytes, description, data class].
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    from tensorboard.util import tensor_util
+    served = plugin_event_accumulator.EventAccumulator(sys.argv[1], size_guidance={"tensors": 0})
+    served.Reload()
+    out["served"] = {}
+    for tag in served.PluginTagToContent("images"):
+        event = served.Tensors(tag)[0]
+        width, height, png = tensor_util.make_ndarray(event.tensor_proto)
+        metadata = served.SummaryMetadata(tag)
+        out["served"][tag] = [event.step, int(width), int(height), len(png), metadata.summary_description, metadata.data_class]
     print(json.dumps(out))
     """
     let output = try Python.run(["-c", script, folder])
@@ -158,8 +165,12 @@ final class EventWriterTests: XCTestCase {
     XCTAssertEqual(scalars["accuracy/val"]?.map { Float($0[1]) }, [0.5, 0.625, 0.75])
     let images = try XCTUnwrap(parsed?["images"] as? [String: [[Int]]], output)
     XCTAssertEqual(images["inputs"], [[2, 5, 3, png.count]])
-    XCTAssertEqual(images["layers/01-conv2d"], [[2, 5, 3, png.count]])
-    XCTAssertEqual(parsed?["descriptions"] as? [String], ["conv", "output **[2, 3]**", "output **[2, 3]**"], "what the image dashboard shows")
+    XCTAssertNil(images["layers/01-conv2d"], "a described image is a tensor to the legacy reader")
+    let served = try XCTUnwrap(parsed?["served"] as? [String: [Any]], output)
+    XCTAssertEqual(served["inputs"]?.prefix(4).compactMap { $0 as? Int }, [2, 5, 3, png.count])
+    XCTAssertEqual(served["layers/01-conv2d"]?.prefix(4).compactMap { $0 as? Int }, [2, 5, 3, png.count])
+    XCTAssertEqual(served["layers/01-conv2d"]?[4] as? String, "output **[2, 3]**", "the description the image dashboard shows")
+    XCTAssertEqual(served["layers/01-conv2d"]?[5] as? Int, 3, "DATA_CLASS_BLOB_SEQUENCE")
     if let decoded = parsed?["decoded_inputs"] as? [Any] {
       XCTAssertEqual(decoded[0] as? Int, 5)
       XCTAssertEqual(decoded[1] as? Int, 3)

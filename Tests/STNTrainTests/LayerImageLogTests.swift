@@ -6,8 +6,8 @@ import STNTestSupport
 import XCTest
 @testable import STNTrain
 
-/// The `layers/...` TensorBoard images, read back with tensorboard's own `EventAccumulator`
-/// (skipped with STN_SKIP_TENSORBOARD=1 when tensorboard is not importable).
+/// The `layers/...` TensorBoard images, read back with tensorboard's own reader (skipped with
+/// STN_SKIP_TENSORBOARD=1 when tensorboard is not importable).
 final class LayerImageLogTests: XCTestCase {
   var folder = ""
 
@@ -19,28 +19,30 @@ final class LayerImageLogTests: XCTestCase {
     try? FileManager.default.removeItem(atPath: folder)
   }
 
-  /// Every image tag of the event files in `directory`: [step, width, height, PIL mode, bytes
-  /// hash] per event, and the tag's description.
+  /// Every image tag of the event files in `directory` as TensorBoard's image dashboard reads
+  /// them (its plugin event accumulator, legacy images converted): [step, width, height, PIL
+  /// mode, bytes hash] per event, and the tag's description.
   func readImages(_ directory: String) throws -> (images: [String: [[String]]], descriptions: [String: String]) {
     let script = """
     import io, json, sys
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    acc = EventAccumulator(sys.argv[1], size_guidance={"images": 0})
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    from tensorboard.util import tensor_util
+    acc = plugin_event_accumulator.EventAccumulator(sys.argv[1], size_guidance={"tensors": 0})
     acc.Reload()
     out = {"images": {}, "descriptions": {}}
-    for tag in acc.Tags()["images"]:
+    for tag in acc.PluginTagToContent("images"):
         rows = []
-        for e in acc.Images(tag):
+        for e in acc.Tensors(tag):
+            width, height, png = tensor_util.make_ndarray(e.tensor_proto)
             mode = ""
             try:
                 from PIL import Image
-                mode = Image.open(io.BytesIO(e.encoded_image_string)).mode
+                mode = Image.open(io.BytesIO(png)).mode
             except ImportError:
                 pass
-            rows.append([str(e.step), str(e.width), str(e.height), mode, str(hash(e.encoded_image_string))])
+            rows.append([str(e.step), width.decode(), height.decode(), mode, str(hash(png))])
         out["images"][tag] = rows
-        metadata = acc.summary_metadata.get(tag)  # only tags written with metadata have one
-        out["descriptions"][tag] = metadata.summary_description if metadata else ""
+        out["descriptions"][tag] = acc.SummaryMetadata(tag).summary_description
     print(json.dumps(out))
     """
     let output = try Python.run(["-c", script, directory])
