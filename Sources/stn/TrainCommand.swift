@@ -18,7 +18,7 @@ struct Train: ParsableCommand {
       Every epoch, TensorBoard also gets each layer's output for 8 fixed samples (the first 8 \
       of the validation split, else of the training split, through the pipeline with the \
       evaluation key): one image per layer, tagged layers/<index>-<kind> (layers/input, \
-      layers/00-spatial_transformer, layers/00.02-relu, layers/03-conv2d), a row per sample and \
+      layers/00-spatial_transformer, layers/00.02-relu, layers/01-conv2d), a row per sample and \
       a gray tile per channel (the first 16), each scaled to its own min..max; the layer's \
       shape is in the tag's description. The index is the layer's position in the model: list; \
       a spatial transformer's localization layers are <its index>.<position>.
