@@ -33,6 +33,8 @@ public struct TrainRequest: Sendable {
   public var folds: Int?
   public var seed: UInt64?
   public var tensorBoard: TensorBoardChoice = .runFolder
+  /// Layers whose outputs go to TensorBoard every epoch (`--tensorboard-layers`).
+  public var tensorBoardLayers: LayerSelection = .automatic
   /// Train on a seeded random subset of this many images (quick runs, `stn bench train`).
   public var limit: Int?
   /// A PyTorch (or swift-stn) state dict to start from instead of the random initialization.
@@ -218,10 +220,14 @@ public enum TrainingSession {
       case .runFolder: trainer.tensorBoard = try tensorBoard(folder, config)
       case .directory(let path): trainer.tensorBoard = try tensorBoard(path, config)
       }
+      if let board = trainer.tensorBoard {
+        board.layers = try LayerImageLog.forRun(request.tensorBoardLayers, model: classifier.model, data: data, threads: request.threads)
+      }
       return trainer
     }
 
     let first = try makeClassifier()
+    if request.tensorBoard != .off { try LayerImageLog.check(request.tensorBoardLayers, model: first.model, note: { observer?.note($0) }) }
     output(first.summary)
     output("classes: " + classNames.joined(separator: ", "))
     output("data: \(dataset.count) images, \(classNames.count) classes, input \(shape), batch \(batchSize); "

@@ -10,7 +10,8 @@ import STNTensorBoard
 ///
 /// Tags: `loss/train`, `loss/val`, `accuracy/train`, `accuracy/val`, `accuracy/test`,
 /// `learning_rate`, `images_per_s`, `loss/train_step`; images `inputs`, `transformed`;
-/// histograms `theta/0` … `theta/5` (row-major a b c / d e f of theta (2,3)).
+/// histograms `theta/0` … `theta/5` (row-major a b c / d e f of theta (2,3)); with `layers`
+/// set, every layer's output for fixed samples as `layers/<index>-<kind>` (`LayerImageLog`).
 public final class TrainingTensorBoard {
   public let writer: EventWriter
   /// Normalization to undo when drawing inputs (per channel, as in the pipeline).
@@ -20,6 +21,8 @@ public final class TrainingTensorBoard {
   public var gridCount = 16
   /// Training-loss points every this many steps.
   public var stepInterval = 50
+  /// Per-layer images written every epoch (nil: none).
+  public var layers: LayerImageLog?
 
   public init(directory: String, mean: [Double], std: [Double]) throws {
     writer = try EventWriter(directory: directory)
@@ -56,6 +59,7 @@ public final class TrainingTensorBoard {
         }
       }
     }
+    try layers?.write(to: writer, step: epoch)
     try writer.flush()
   }
 

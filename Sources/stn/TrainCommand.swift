@@ -16,6 +16,14 @@ struct Train: ParsableCommand {
       leaves the last good checkpoint intact; --resume continues a killed run. \
       With --folds K: K-fold cross-validation, RUN/fold-i/ per fold and RUN/folds.json.
 
+      Every epoch, TensorBoard also gets each layer's output for 8 fixed samples (the first 8 \
+      of the validation split, else of the training split, through the pipeline with the \
+      evaluation key): one image per layer, tagged layers/<index>-<kind> (layers/input, \
+      layers/00-spatial_transformer, layers/00.02-relu, layers/01-conv2d), a row per sample and \
+      a gray tile per channel (the first 16), each scaled to its own min..max; the layer's \
+      shape is in the tag's description. The index is the layer's position in the model: list; \
+      a spatial transformer's localization layers are <its index>.<position>.
+
       The run folder must not be, contain or lie inside the data or the pipeline file; a \
       folder that already holds a run needs --resume (continue it) or --overwrite (start \
       again in it). Ctrl-C stops at once; the last epoch's checkpoint stays usable.
@@ -39,6 +47,9 @@ struct Train: ParsableCommand {
   @Option(help: "Seed (overrides the pipeline's).") var seed: UInt64?
   @Option(help: "TensorBoard event folder (default: the run folder).") var tensorboard: String?
   @Flag(name: .customLong("no-tensorboard"), help: "Write no TensorBoard events.") var noTensorboard = false
+  @Option(name: .customLong("tensorboard-layers"), help: ArgumentHelp(
+    "Layers whose outputs go to TensorBoard every epoch: all, none, or a comma-separated LIST of indices (3, 0.2), kinds (conv2d, relu, ...) and input. Default: all when the model: list has at most 20 layers, else none.",
+    valueName: "all|none|LIST")) var tensorboardLayers: String?
   @Option(parsing: .unconditional, help: "Train on a seeded random subset of N images.") var limit: Int?
   @Option(name: .customLong("init-from"), help: "Start from the weights of a state dict (PyTorch-saved safetensors or a checkpoint).") var initFrom: String?
   @Flag(name: .customLong("no-test"), help: "Skip the per-epoch pass over the pipeline's test split.") var noTest = false
@@ -53,6 +64,17 @@ struct Train: ParsableCommand {
     if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
     if let folds, folds >= 2, valFraction != nil { throw ValidationError("--folds and --val-fraction exclude each other") }
     if tensorboard != nil && noTensorboard { throw ValidationError("--tensorboard and --no-tensorboard exclude each other") }
+    if tensorboardLayers != nil && noTensorboard { throw ValidationError("--tensorboard-layers and --no-tensorboard exclude each other") }
+    _ = try layerSelection()
+  }
+
+  /// `--tensorboard-layers` parsed (a wrong value is a usage error).
+  func layerSelection() throws -> LayerSelection {
+    do {
+      return try tensorboardLayers.map(LayerSelection.init(parsing:)) ?? .automatic
+    } catch let error as LayerSelectionError {
+      throw ValidationError(error.description)
+    }
   }
 
   func run() throws {
@@ -71,6 +93,7 @@ struct Train: ParsableCommand {
     request.folds = folds
     request.seed = seed
     request.tensorBoard = noTensorboard ? .off : tensorboard.map { .directory($0) } ?? .runFolder
+    request.tensorBoardLayers = try layerSelection()
     request.limit = limit
     request.initFrom = initFrom
     request.skipTest = noTest
@@ -87,6 +110,9 @@ struct Train: ParsableCommand {
       if world.isRoot { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
       fflush(stdout)
       throw ExitCode(ExitStatus.nonFinite)
+    } catch let error as LayerSelectionError {
+      // Only the model can tell that an index or kind names nothing: still a usage error.
+      throw ValidationError(error.description)
     }
   }
 
