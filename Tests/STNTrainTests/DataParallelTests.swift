@@ -13,7 +13,7 @@ final class DataParallelTests: XCTestCase {
   var folder = ""
 
   override func setUpWithError() throws {
-    folder = NSTemporaryDirectory() + "stn-data-parallel-\(UUID().uuidString)"
+    folder = SyntheticData.temporaryFolder("data-parallel")
   }
 
   override func tearDownWithError() throws {
