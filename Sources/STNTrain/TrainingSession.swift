@@ -185,7 +185,7 @@ public enum TrainingSession {
       if case .idx(let folder, _) = source, ["test", "t10k", "train"].contains(testName.lowercased()) {
         testData = try config.openInput(folder, split: testName)
       } else {
-        let folder = testName.hasPrefix("/") ? testName : ((config.path as NSString).deletingLastPathComponent + "/" + testName)
+        let folder = testName.hasPrefix("/") ? testName : OutputLocation.joined(OutputLocation.parentFolder(config.path), testName)
         testData = try config.openInput(folder)
       }
       let map = try labelMap(dataset: testData.classes, model: classNames, data: testName)
@@ -308,7 +308,7 @@ public enum TrainingSession {
   static func checkRunFolder(_ folder: String, request: TrainRequest, config: PipelineConfig, settings: TrainSettings) throws {
     var inputs = [request.pipeline, config.sourceFolder, request.initFrom].compactMap { $0 }
     if let test = settings.test, !["test", "t10k", "train"].contains(test.lowercased()) {
-      inputs.append(test.hasPrefix("/") ? test : ((config.path as NSString).deletingLastPathComponent + "/" + test))
+      inputs.append(test.hasPrefix("/") ? test : OutputLocation.joined(OutputLocation.parentFolder(config.path), test))
     }
     try OutputLocation.refuseOverlap(output: folder, inputs: inputs, flag: "the run folder (--output)")
     let existing = try OutputLocation.prepareFolder(folder, flag: "run")
