@@ -39,6 +39,9 @@ public struct TrainRequest: Sendable {
   public var limit: Int?
   /// A PyTorch (or swift-stn) state dict to start from instead of the random initialization.
   public var initFrom: String?
+  /// Training data instead of the pipeline's `source:` (`--input`): a folder of IDX files (its
+  /// train split; the `test:` split comes from the same folder) or an image folder.
+  public var input: String?
   /// Skip the per-epoch test pass even when the pipeline declares a test split.
   public var skipTest = false
   /// Start a new run in a folder that already holds one (or other files).
@@ -149,8 +152,9 @@ public enum TrainingSession {
     }
     var config = try PipelineConfig.load(path: request.pipeline)
     if let seed = request.seed { config.seed = seed }
+    if let input = request.input { config.source = try SourceSpec(input: input) }
     guard let source = config.source else {
-      throw PipelineError(file: config.path, line: 0, reason: "stn train needs a `source:` (image_folder or idx) in the pipeline")
+      throw PipelineError(file: config.path, line: 0, reason: "stn train needs a `source:` (image_folder or idx) in the pipeline, or --input")
     }
     guard let modelNode = config.model else {
       throw PipelineError(file: config.path, line: 0, reason: "stn train needs a `model:` section (a list of layers)")

@@ -51,6 +51,7 @@ struct Train: ParsableCommand {
     "Layers whose outputs go to TensorBoard every epoch: all, none, or a comma-separated LIST of indices (3, 0.2), kinds (conv2d, relu, ...) and input. Default: all when the model: list has at most 20 layers, else none.",
     valueName: "all|none|LIST")) var tensorboardLayers: String?
   @Option(parsing: .unconditional, help: "Train on a seeded random subset of N images.") var limit: Int?
+  @Option(help: "Training data instead of the pipeline's source: a folder of IDX files (train split; test: from the same folder) or an image folder.") var input: String?
   @Option(name: .customLong("init-from"), help: "Start from the weights of a state dict (PyTorch-saved safetensors or a checkpoint).") var initFrom: String?
   @Flag(name: .customLong("no-test"), help: "Skip the per-epoch pass over the pipeline's test split.") var noTest = false
   @Flag(help: "Start a new run in a folder that already holds one (its checkpoints and metrics are replaced).") var overwrite = false
@@ -95,6 +96,7 @@ struct Train: ParsableCommand {
     request.tensorBoard = noTensorboard ? .off : tensorboard.map { .directory($0) } ?? .runFolder
     request.tensorBoardLayers = try layerSelection()
     request.limit = limit
+    request.input = input
     request.initFrom = initFrom
     request.skipTest = noTest
     request.overwrite = overwrite
