@@ -3,18 +3,20 @@
 // swift-stn: spatial-transformer image augmentation and training, PyTorch-exact, without Python.
 //
 // Module boundaries (a module never reaches "up"):
-//   C shims        CJPEG, CPNG, COpenBLAS   (longjmp-based libraries stay in C)
+//   C shims        CJPEG, CPNG, CZlib, COpenBLAS   (longjmp-based libraries stay in C)
 //   CMPI           Open MPI loaded at run time (its handles are macros Swift cannot import)
 //   CWarpKernels   AVX2 warp kernels, run-time dispatched from STNWarp
 //   STNTensor      tensors, threading, RNG, GEMM, run-time policy (no file I/O)
 //   STNFiles       atomic writes, safetensors           (file formats, no codecs)
 //   STNImageIO     JPEG/PNG codecs, IDX, ImageFolder    (no network code)
+//   STNDrawing     text, grids, tables, line plots      (pictures made by the tool)
 //   STNWarp        affine math, affine_grid, grid_sample, fused uint8 warp
 //   STNPipeline    YAML pipelines, streaming loader, augment/export
 //   STNNetwork     differentiable ops, autograd graph, layers, optimizers, checkpoints
 //   STNTensorBoard TensorBoard event-file writer
-//   STNTrain       trainer/evaluator tying pipeline and network together
 //   STNDistributed communicator: one process, or the ranks of mpirun/srun (no file I/O)
+//   STNTrain       trainer/evaluator tying pipeline and network together (data-parallel
+//                  over an STNDistributed communicator)
 //   stn            the command-line tool: wiring only
 import PackageDescription
 
@@ -40,8 +42,12 @@ let package = Package(
   ],
   targets: [
     // MARK: - C shims for system libraries
-    .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-    .target(name: "CPNG", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("z")]),
+    // The status codes and message buffer every codec shim returns (header-only).
+    .target(name: "CShimStatus"),
+    .target(name: "CJPEG", dependencies: ["CShimStatus"], linkerSettings: [.linkedLibrary("jpeg")]),
+    .target(name: "CPNG", dependencies: ["CShimStatus"], linkerSettings: [.linkedLibrary("png"), .linkedLibrary("z")]),
+    // zlib/gzip inflate for .gz IDX files (apart from the PNG codec that also links zlib).
+    .target(name: "CZlib", dependencies: ["CShimStatus"], linkerSettings: [.linkedLibrary("z")]),
     // OpenBLAS is loaded with dlopen so OPENBLAS_CORETYPE can be chosen before it initializes.
     .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
     // AVX2 twins of the warp kernels, picked at run time (Swift cannot target one function).
@@ -52,17 +58,21 @@ let package = Package(
     // MARK: - Core modules
     .target(name: "STNTensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
     .target(name: "STNFiles", dependencies: ["STNTensor"], swiftSettings: swiftSettings),
-    .target(name: "STNImageIO", dependencies: ["CJPEG", "CPNG", "STNFiles"], swiftSettings: swiftSettings),
+    .target(name: "STNImageIO", dependencies: ["CJPEG", "CPNG", "CZlib", "STNFiles"], swiftSettings: swiftSettings),
+    // Drawing (text, tiled grids, tables, line plots) for sheets, curves and TensorBoard images.
+    .target(name: "STNDrawing", dependencies: ["STNImageIO"], swiftSettings: swiftSettings),
     .target(name: "STNWarp", dependencies: ["STNTensor", "CWarpKernels"], swiftSettings: swiftSettings),
     .target(
       name: "STNPipeline",
-      dependencies: ["STNTensor", "STNFiles", "STNImageIO", "STNWarp", .product(name: "Yams", package: "Yams")],
+      dependencies: ["STNTensor", "STNFiles", "STNImageIO", "STNDrawing", "STNWarp", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     .target(name: "STNNetwork", dependencies: ["STNTensor", "STNFiles", "STNWarp"], swiftSettings: swiftSettings),
     .target(name: "STNTensorBoard", dependencies: ["STNFiles"], swiftSettings: swiftSettings),
     .target(
       name: "STNTrain",
-      dependencies: ["STNPipeline", "STNNetwork", "STNTensorBoard", "STNImageIO", "STNWarp", "STNFiles"],
+      dependencies: [
+        "STNPipeline", "STNNetwork", "STNTensorBoard", "STNImageIO", "STNDrawing", "STNWarp", "STNFiles", "STNDistributed",
+      ],
       swiftSettings: swiftSettings),
     .target(name: "STNDistributed", dependencies: ["CMPI"], swiftSettings: swiftSettings),
 
@@ -80,6 +90,7 @@ let package = Package(
     .testTarget(name: "STNTensorTests", dependencies: ["STNTensor", "STNTestSupport"]),
     .testTarget(name: "STNFilesTests", dependencies: ["STNFiles", "STNTestSupport"]),
     .testTarget(name: "STNImageIOTests", dependencies: ["STNImageIO", "STNTestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "STNDrawingTests", dependencies: ["STNDrawing", "STNTestSupport"]),
     .testTarget(
       name: "STNWarpTests", dependencies: ["STNWarp", "STNFiles", "STNTestSupport"],
       exclude: ["Fixtures"]),  // located through #filePath, read as files
@@ -88,7 +99,7 @@ let package = Package(
       name: "STNNetworkTests", dependencies: ["STNNetwork", "STNTestSupport"],
       exclude: ["Ops/Fixtures"]),  // located through #filePath, read as files
     .testTarget(name: "STNTensorBoardTests", dependencies: ["STNTensorBoard", "STNTestSupport"]),
-    .testTarget(name: "STNTrainTests", dependencies: ["STNTrain", "STNTestSupport"]),
+    .testTarget(name: "STNTrainTests", dependencies: ["STNTrain", "STNDistributed", "STNTestSupport"]),
     .testTarget(name: "STNDistributedTests", dependencies: ["STNDistributed", "STNTestSupport"]),
     .testTarget(name: "stnTests", dependencies: ["STNTestSupport"]),
   ],

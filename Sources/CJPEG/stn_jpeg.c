@@ -90,10 +90,6 @@ static void install_error_manager(j_common_ptr cinfo, stn_error_mgr *err) {
   err->message[0] = 0;
 }
 
-static void set_message(char *message, const char *text) {
-  snprintf(message, STN_MESSAGE_SIZE, "%s", text);
-}
-
 // MARK: - Colour conversions (Pillow's, so values match Image.convert)
 
 /// Pillow's ITU-R 601-2 luma (libImaging/Convert.c rgb2l): (R*19595 + G*38470 + B*7471 + 0x8000) >> 16.
@@ -140,28 +136,16 @@ int stn_jpeg_open(const uint8_t *data, size_t size, int channels, int scale_deno
                   char message[STN_MESSAGE_SIZE]) {
   *decoder = NULL;
   message[0] = 0;
-  if (channels != 1 && channels != 3) {
-    set_message(message, "channels must be 1 or 3");
-    return STN_ERR_INVALID;
-  }
-  if (scale_denominator != 1 && scale_denominator != 2 && scale_denominator != 4 && scale_denominator != 8) {
-    set_message(message, "JPEG scale denominator must be 1, 2, 4 or 8");
-    return STN_ERR_INVALID;
-  }
-  if (size == 0) {
-    set_message(message, "empty file");
-    return STN_ERR_TRUNCATED;
-  }
+  if (channels != 1 && channels != 3) STN_FAIL(message, STN_ERR_INVALID, "channels must be 1 or 3");
+  if (scale_denominator != 1 && scale_denominator != 2 && scale_denominator != 4 && scale_denominator != 8) STN_FAIL(message, STN_ERR_INVALID, "JPEG scale denominator must be 1, 2, 4 or 8");
+  if (size == 0) STN_FAIL(message, STN_ERR_TRUNCATED, "empty file");
   stn_jpeg_decoder *d = (stn_jpeg_decoder *)calloc(1, sizeof(stn_jpeg_decoder));
-  if (d == NULL) {
-    set_message(message, "out of memory");
-    return STN_ERR_NOMEM;
-  }
+  if (d == NULL) STN_FAIL(message, STN_ERR_NOMEM, "out of memory");
   d->channels = channels;
   install_error_manager((j_common_ptr)&d->cinfo, &d->err);
   if (setjmp(d->err.jump)) {
     int status = d->err.status;
-    set_message(message, d->err.message);
+    stn_set_message(message, d->err.message);
     destroy_decoder(d);
     return status;
   }
@@ -172,7 +156,7 @@ int stn_jpeg_open(const uint8_t *data, size_t size, int channels, int scale_deno
   // APP1 segments are at most 65,533 bytes each, and only as many as the file holds.
   if (keep_exif) jpeg_save_markers(&d->cinfo, JPEG_APP0 + 1, 0xFFFF);
   if (jpeg_read_header(&d->cinfo, TRUE) != JPEG_HEADER_OK) {
-    set_message(message, "no image in JPEG stream (tables only)");
+    stn_set_message(message, "no image in JPEG stream (tables only)");
     destroy_decoder(d);
     return STN_ERR_CORRUPT;
   }
@@ -203,7 +187,7 @@ int stn_jpeg_open(const uint8_t *data, size_t size, int channels, int scale_deno
     d->conversion = channels == 1 ? CONVERT_CMYK_TO_GRAY : CONVERT_CMYK_TO_RGB;
     break;
   default:
-    set_message(message, "unsupported JPEG colour space");
+    stn_set_message(message, "unsupported JPEG colour space");
     destroy_decoder(d);
     return STN_ERR_UNSUPPORTED;
   }
@@ -249,12 +233,9 @@ int stn_jpeg_decode(stn_jpeg_decoder *decoder, uint8_t *out, size_t out_size,
   message[0] = 0;
   size_t width = d->cinfo.output_width, height = d->cinfo.output_height;
   size_t stride = width * (size_t)d->channels;
-  if (out_size < stride * height) {
-    set_message(message, "output buffer too small");
-    return STN_ERR_INVALID;
-  }
+  if (out_size < stride * height) STN_FAIL(message, STN_ERR_INVALID, "output buffer too small");
   if (setjmp(d->err.jump)) {
-    set_message(message, d->err.message);
+    stn_set_message(message, d->err.message);
     return d->err.status;
   }
   jpeg_start_decompress(&d->cinfo);
@@ -317,23 +298,14 @@ int stn_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, 
   *out = NULL;
   *out_size = 0;
   message[0] = 0;
-  if ((channels != 1 && channels != 3) || width <= 0 || height <= 0 || width > 65500 || height > 65500) {
-    set_message(message, "JPEG needs 1 or 3 channels and sides of 1...65500 pixels");
-    return STN_ERR_INVALID;
-  }
-  if (quality < 1 || quality > 100) {
-    set_message(message, "JPEG quality must be 1...100");
-    return STN_ERR_INVALID;
-  }
+  if ((channels != 1 && channels != 3) || width <= 0 || height <= 0 || width > 65500 || height > 65500) STN_FAIL(message, STN_ERR_INVALID, "JPEG needs 1 or 3 channels and sides of 1...65500 pixels");
+  if (quality < 1 || quality > 100) STN_FAIL(message, STN_ERR_INVALID, "JPEG quality must be 1...100");
   stn_jpeg_encoder *e = (stn_jpeg_encoder *)calloc(1, sizeof(stn_jpeg_encoder));
-  if (e == NULL) {
-    set_message(message, "out of memory");
-    return STN_ERR_NOMEM;
-  }
+  if (e == NULL) STN_FAIL(message, STN_ERR_NOMEM, "out of memory");
   install_error_manager((j_common_ptr)&e->cinfo, &e->err);
   if (setjmp(e->err.jump)) {
     int status = e->err.status;
-    set_message(message, e->err.message);
+    stn_set_message(message, e->err.message);
     jpeg_destroy_compress(&e->cinfo);
     free(e->buffer);
     free(e);

@@ -1,5 +1,5 @@
 // PNG shim: every libpng call runs under a setjmp in this file, so libpng's longjmp-based error
-// reporting never crosses into Swift. Also a small streaming inflater for .gz IDX files.
+// reporting never crosses into Swift.
 #include "stn_png.h"
 
 #include <setjmp.h>
@@ -9,13 +9,6 @@
 
 #include <png.h>
 #include <zlib.h>
-
-// Same numbers as stn_jpeg.h.
-enum { OK = 0, ERR_TRUNCATED = 1, ERR_CORRUPT = 2, ERR_UNSUPPORTED = 3, ERR_TOO_LARGE = 4, ERR_NOMEM = 5, ERR_INVALID = 6 };
-
-static void set_message(char *message, const char *text) {
-  snprintf(message, STN_PNG_MESSAGE_SIZE, "%s", text);
-}
 
 /// Pillow's ITU-R 601-2 luma (libImaging/Convert.c rgb2l): (R*19595 + G*38470 + B*7471 + 0x8000) >> 16.
 static inline uint8_t luma(uint8_t r, uint8_t g, uint8_t b) {
@@ -30,7 +23,7 @@ struct stn_png_decoder {
   const uint8_t *data;
   size_t size, position;
   int status;                         // status to report when libpng calls the error function
-  char message[STN_PNG_MESSAGE_SIZE];
+  char message[STN_MESSAGE_SIZE];
   int channels;                       // requested output channels
   int to_gray;                        // decode RGB, then reduce to luma ourselves
   png_uint_32 width, height;
@@ -41,8 +34,8 @@ struct stn_png_decoder {
 
 static void on_error(png_structp png, png_const_charp text) {
   stn_png_decoder *d = (stn_png_decoder *)png_get_error_ptr(png);
-  if (d->status == OK) d->status = ERR_CORRUPT;
-  snprintf(d->message, STN_PNG_MESSAGE_SIZE, "%s", text);
+  if (d->status == STN_OK) d->status = STN_ERR_CORRUPT;
+  snprintf(d->message, STN_MESSAGE_SIZE, "%s", text);
   png_longjmp(png, 1);
 }
 
@@ -53,7 +46,7 @@ static void on_warning(png_structp png, png_const_charp text) { (void)png; (void
 static void read_from_memory(png_structp png, png_bytep out, png_size_t count) {
   stn_png_decoder *d = (stn_png_decoder *)png_get_io_ptr(png);
   if (count > d->size - d->position) {
-    d->status = ERR_TRUNCATED;
+    d->status = STN_ERR_TRUNCATED;
     png_error(png, "unexpected end of file");
   }
   memcpy(out, d->data + d->position, count);
@@ -68,44 +61,32 @@ static void destroy_decoder(stn_png_decoder *d) {
 }
 
 int stn_png_open(const uint8_t *data, size_t size, int channels, int64_t max_pixels,
-                 stn_png_decoder **decoder, char message[STN_PNG_MESSAGE_SIZE]) {
+                 stn_png_decoder **decoder, char message[STN_MESSAGE_SIZE]) {
   *decoder = NULL;
   message[0] = 0;
-  if (channels != 1 && channels != 3) {
-    set_message(message, "channels must be 1 or 3");
-    return ERR_INVALID;
-  }
-  if (size < 8) {
-    set_message(message, "file too short for a PNG signature");
-    return ERR_TRUNCATED;
-  }
-  if (png_sig_cmp(data, 0, 8) != 0) {
-    set_message(message, "not a PNG file (bad signature)");
-    return ERR_UNSUPPORTED;
-  }
+  if (channels != 1 && channels != 3) STN_FAIL(message, STN_ERR_INVALID, "channels must be 1 or 3");
+  if (size < 8) STN_FAIL(message, STN_ERR_TRUNCATED, "file too short for a PNG signature");
+  if (png_sig_cmp(data, 0, 8) != 0) STN_FAIL(message, STN_ERR_UNSUPPORTED, "not a PNG file (bad signature)");
   stn_png_decoder *d = (stn_png_decoder *)calloc(1, sizeof(stn_png_decoder));
-  if (d == NULL) {
-    set_message(message, "out of memory");
-    return ERR_NOMEM;
-  }
+  if (d == NULL) STN_FAIL(message, STN_ERR_NOMEM, "out of memory");
   d->data = data;
   d->size = size;
   d->channels = channels;
   d->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, d, on_error, on_warning);
   if (d->png == NULL) {
     free(d);
-    set_message(message, "out of memory");
-    return ERR_NOMEM;
+    stn_set_message(message, "out of memory");
+    return STN_ERR_NOMEM;
   }
   d->info = png_create_info_struct(d->png);
   if (d->info == NULL) {
     destroy_decoder(d);
-    set_message(message, "out of memory");
-    return ERR_NOMEM;
+    stn_set_message(message, "out of memory");
+    return STN_ERR_NOMEM;
   }
   if (setjmp(png_jmpbuf(d->png))) {
     int status = d->status;
-    set_message(message, d->message);
+    stn_set_message(message, d->message);
     destroy_decoder(d);
     return status;
   }
@@ -121,10 +102,10 @@ int stn_png_open(const uint8_t *data, size_t size, int channels, int64_t max_pix
   // Decompression-bomb guard: the header is all that has been read so far.
   int64_t pixels = (int64_t)d->width * (int64_t)d->height;
   if (pixels > max_pixels) {
-    snprintf(message, STN_PNG_MESSAGE_SIZE, "image is %ux%u = %lld pixels, over the limit of %lld",
+    snprintf(message, STN_MESSAGE_SIZE, "image is %ux%u = %lld pixels, over the limit of %lld",
              (unsigned)d->width, (unsigned)d->height, (long long)pixels, (long long)max_pixels);
     destroy_decoder(d);
-    return ERR_TOO_LARGE;
+    return STN_ERR_TOO_LARGE;
   }
   int is_color = 0;
   switch (color_type) {
@@ -137,9 +118,9 @@ int stn_png_open(const uint8_t *data, size_t size, int channels, int64_t max_pix
     is_color = 1;
     break;
   default:
-    set_message(message, "unsupported PNG colour type");
+    stn_set_message(message, "unsupported PNG colour type");
     destroy_decoder(d);
-    return ERR_UNSUPPORTED;
+    return STN_ERR_UNSUPPORTED;
   }
 
   // MARK: transforms, in libpng's order of application
@@ -156,12 +137,12 @@ int stn_png_open(const uint8_t *data, size_t size, int channels, int64_t max_pix
 
   size_t expected = (size_t)d->width * (size_t)(d->to_gray ? 3 : channels);
   if (png_get_rowbytes(d->png, d->info) != expected) {
-    set_message(message, "unexpected PNG row layout after transforms");
+    stn_set_message(message, "unexpected PNG row layout after transforms");
     destroy_decoder(d);
-    return ERR_UNSUPPORTED;
+    return STN_ERR_UNSUPPORTED;
   }
   *decoder = d;
-  return OK;
+  return STN_OK;
 }
 
 int stn_png_exif(const stn_png_decoder *decoder, const uint8_t **data, size_t *size) {
@@ -190,17 +171,14 @@ void stn_png_header(const stn_png_decoder *decoder, int *width, int *height, int
 }
 
 int stn_png_decode(stn_png_decoder *decoder, uint8_t *out, size_t out_size,
-                   char message[STN_PNG_MESSAGE_SIZE]) {
+                   char message[STN_MESSAGE_SIZE]) {
   stn_png_decoder *d = decoder;
   message[0] = 0;
   size_t width = d->width, height = d->height;
   size_t stride = width * (size_t)d->channels;
-  if (out_size < stride * height) {
-    set_message(message, "output buffer too small");
-    return ERR_INVALID;
-  }
+  if (out_size < stride * height) STN_FAIL(message, STN_ERR_INVALID, "output buffer too small");
   if (setjmp(png_jmpbuf(d->png))) {
-    set_message(message, d->message);
+    stn_set_message(message, d->message);
     return d->status;
   }
   // Where libpng writes: the caller's buffer, or an RGB scratch image to reduce to gray.
@@ -209,18 +187,12 @@ int stn_png_decode(stn_png_decoder *decoder, uint8_t *out, size_t out_size,
   if (d->to_gray) {
     target_stride = width * 3;
     d->scratch = (uint8_t *)malloc(target_stride * (height > 0 ? height : 1));
-    if (d->scratch == NULL) {
-      set_message(message, "out of memory");
-      return ERR_NOMEM;
-    }
+    if (d->scratch == NULL) STN_FAIL(message, STN_ERR_NOMEM, "out of memory");
     target = d->scratch;
   }
   if (d->interlaced) {
     d->rows = (png_bytep *)malloc(sizeof(png_bytep) * (height > 0 ? height : 1));
-    if (d->rows == NULL) {
-      set_message(message, "out of memory");
-      return ERR_NOMEM;
-    }
+    if (d->rows == NULL) STN_FAIL(message, STN_ERR_NOMEM, "out of memory");
     for (size_t y = 0; y < height; y++) d->rows[y] = target + y * target_stride;
     png_read_image(d->png, d->rows);
   } else {
@@ -235,7 +207,7 @@ int stn_png_decode(stn_png_decoder *decoder, uint8_t *out, size_t out_size,
   // Reads the chunks after the image up to IEND, so a cut-off file is an error even when the
   // pixels happen to be complete.
   png_read_end(d->png, NULL);
-  return OK;
+  return STN_OK;
 }
 
 void stn_png_close(stn_png_decoder *decoder) {
@@ -248,12 +220,12 @@ typedef struct {
   uint8_t *bytes;
   size_t count, capacity;
   int failed;
-  char message[STN_PNG_MESSAGE_SIZE];
+  char message[STN_MESSAGE_SIZE];
 } stn_png_buffer;
 
 static void encode_error(png_structp png, png_const_charp text) {
   stn_png_buffer *b = (stn_png_buffer *)png_get_error_ptr(png);
-  snprintf(b->message, STN_PNG_MESSAGE_SIZE, "%s", text);
+  snprintf(b->message, STN_MESSAGE_SIZE, "%s", text);
   png_longjmp(png, 1);
 }
 
@@ -263,7 +235,7 @@ static void write_to_memory(png_structp png, png_bytep data, png_size_t count) {
     size_t capacity = b->capacity * 2 + count + 4096;
     uint8_t *bytes = (uint8_t *)realloc(b->bytes, capacity);
     if (bytes == NULL) {
-      b->failed = ERR_NOMEM;
+      b->failed = STN_ERR_NOMEM;
       png_error(png, "out of memory");
     }
     b->bytes = bytes;
@@ -276,34 +248,25 @@ static void write_to_memory(png_structp png, png_bytep data, png_size_t count) {
 static void flush_memory(png_structp png) { (void)png; }
 
 int stn_png_encode(const uint8_t *pixels, int width, int height, int channels, int level,
-                   uint8_t **out, size_t *out_size, char message[STN_PNG_MESSAGE_SIZE]) {
+                   uint8_t **out, size_t *out_size, char message[STN_MESSAGE_SIZE]) {
   *out = NULL;
   *out_size = 0;
   message[0] = 0;
-  if ((channels != 1 && channels != 3) || width <= 0 || height <= 0) {
-    set_message(message, "PNG needs 1 or 3 channels and a non-empty size");
-    return ERR_INVALID;
-  }
-  if (level < 0 || level > 9) {
-    set_message(message, "PNG compression level must be 0...9");
-    return ERR_INVALID;
-  }
+  if ((channels != 1 && channels != 3) || width <= 0 || height <= 0) STN_FAIL(message, STN_ERR_INVALID, "PNG needs 1 or 3 channels and a non-empty size");
+  if (level < 0 || level > 9) STN_FAIL(message, STN_ERR_INVALID, "PNG compression level must be 0...9");
   stn_png_buffer *b = (stn_png_buffer *)calloc(1, sizeof(stn_png_buffer));
-  if (b == NULL) {
-    set_message(message, "out of memory");
-    return ERR_NOMEM;
-  }
+  if (b == NULL) STN_FAIL(message, STN_ERR_NOMEM, "out of memory");
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, b, encode_error, on_warning);
   png_infop info = png != NULL ? png_create_info_struct(png) : NULL;
   if (png == NULL || info == NULL) {
     png_destroy_write_struct(&png, NULL);
     free(b);
-    set_message(message, "out of memory");
-    return ERR_NOMEM;
+    stn_set_message(message, "out of memory");
+    return STN_ERR_NOMEM;
   }
   if (setjmp(png_jmpbuf(png))) {
-    int status = b->failed != 0 ? b->failed : ERR_INVALID;
-    set_message(message, b->message);
+    int status = b->failed != 0 ? b->failed : STN_ERR_INVALID;
+    stn_set_message(message, b->message);
     png_destroy_write_struct(&png, &info);
     free(b->bytes);
     free(b);
@@ -325,79 +288,7 @@ int stn_png_encode(const uint8_t *pixels, int width, int height, int channels, i
   *out = b->bytes;
   *out_size = b->count;
   free(b);
-  return OK;
+  return STN_OK;
 }
 
 void stn_png_free(void *pointer) { free(pointer); }
-
-// MARK: - Inflate
-
-struct stn_inflater {
-  z_stream stream;
-  int finished;
-};
-
-int stn_inflate_open(const uint8_t *data, size_t size, stn_inflater **inflater,
-                     char message[STN_PNG_MESSAGE_SIZE]) {
-  *inflater = NULL;
-  message[0] = 0;
-  if (size > (size_t)UINT32_MAX) {
-    set_message(message, "compressed file over 4 GiB");
-    return ERR_TOO_LARGE;
-  }
-  stn_inflater *f = (stn_inflater *)calloc(1, sizeof(stn_inflater));
-  if (f == NULL) {
-    set_message(message, "out of memory");
-    return ERR_NOMEM;
-  }
-  f->stream.next_in = (Bytef *)data;
-  f->stream.avail_in = (uInt)size;
-  // 15 + 32: largest window, and detect zlib or gzip from the header.
-  if (inflateInit2(&f->stream, 15 + 32) != Z_OK) {
-    free(f);
-    set_message(message, "cannot initialise zlib");
-    return ERR_NOMEM;
-  }
-  *inflater = f;
-  return OK;
-}
-
-int stn_inflate_read(stn_inflater *inflater, uint8_t *out, size_t capacity, size_t *produced,
-                     int *finished, char message[STN_PNG_MESSAGE_SIZE]) {
-  stn_inflater *f = inflater;
-  message[0] = 0;
-  *produced = 0;
-  *finished = f->finished;
-  while (*produced < capacity && !f->finished) {
-    size_t chunk = capacity - *produced;
-    if (chunk > (size_t)1 << 30) chunk = (size_t)1 << 30;
-    f->stream.next_out = out + *produced;
-    f->stream.avail_out = (uInt)chunk;
-    int result = inflate(&f->stream, Z_NO_FLUSH);
-    *produced += chunk - f->stream.avail_out;
-    if (result == Z_STREAM_END) {
-      f->finished = 1;
-    } else if (result == Z_BUF_ERROR || (result == Z_OK && f->stream.avail_in == 0 && f->stream.avail_out != 0)) {
-      if (f->stream.avail_in == 0) {
-        set_message(message, "compressed data ends early");
-        return ERR_TRUNCATED;
-      }
-      if (f->stream.avail_out != 0) {
-        set_message(message, "compressed data cannot be decoded");
-        return ERR_CORRUPT;
-      }
-    } else if (result != Z_OK) {
-      snprintf(message, STN_PNG_MESSAGE_SIZE, "compressed data is corrupt (%s)",
-               f->stream.msg != NULL ? f->stream.msg : "zlib error");
-      return result == Z_MEM_ERROR ? ERR_NOMEM : ERR_CORRUPT;
-    }
-  }
-  *finished = f->finished;
-  return OK;
-}
-
-void stn_inflate_close(stn_inflater *inflater) {
-  if (inflater == NULL) return;
-  inflateEnd(&inflater->stream);
-  free(inflater);
-}

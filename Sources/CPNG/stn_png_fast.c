@@ -13,12 +13,6 @@
 
 #include <zlib.h>  // adler32 and crc32 only
 
-enum { OK = 0, ERR_TOO_LARGE = 4, ERR_NOMEM = 5, ERR_INVALID = 6 };
-
-static void set_message(char *message, const char *text) {
-  snprintf(message, STN_PNG_MESSAGE_SIZE, "%s", text);
-}
-
 // MARK: - Row filters (PNG specification, section 9)
 
 /// The Paeth predictor exactly as the specification writes it: the neighbour (left a, up b,
@@ -379,34 +373,22 @@ static uint8_t *finish_chunk(uint8_t *p, const char type[4], uint32_t length) {
 #define MAX_IDAT ((size_t)1 << 20)
 
 int stn_png_encode_fast(const uint8_t *pixels, int width, int height, int channels,
-                        uint8_t **out, size_t *out_size, char message[STN_PNG_MESSAGE_SIZE]) {
+                        uint8_t **out, size_t *out_size, char message[STN_MESSAGE_SIZE]) {
   *out = NULL;
   *out_size = 0;
   message[0] = 0;
-  if ((channels != 1 && channels != 3) || width <= 0 || height <= 0) {
-    set_message(message, "PNG needs 1 or 3 channels and a non-empty size");
-    return ERR_INVALID;
-  }
+  if ((channels != 1 && channels != 3) || width <= 0 || height <= 0) STN_FAIL(message, STN_ERR_INVALID, "PNG needs 1 or 3 channels and a non-empty size");
   const uint16_t endian_probe = 1;
-  if (*(const uint8_t *)&endian_probe != 1) {
-    set_message(message, "the fast PNG encoder needs a little-endian host");
-    return ERR_INVALID;
-  }
+  if (*(const uint8_t *)&endian_probe != 1) STN_FAIL(message, STN_ERR_INVALID, "the fast PNG encoder needs a little-endian host");
   size_t stride = (size_t)width * (size_t)channels;
   size_t row_bytes = stride + 1;  // filter type byte, then the filtered row
   // Symbol counts are 32-bit: keep the filtered stream under 4 GiB (zlib levels have no limit).
-  if ((size_t)height > (size_t)0xFFFFFF00u / row_bytes) {
-    set_message(message, "image over 4 GiB: too large for the fast encoder, use a zlib level");
-    return ERR_TOO_LARGE;
-  }
+  if ((size_t)height > (size_t)0xFFFFFF00u / row_bytes) STN_FAIL(message, STN_ERR_TOO_LARGE, "image over 4 GiB: too large for the fast encoder, use a zlib level");
   size_t count = row_bytes * (size_t)height;
 
   // 1. Filter every row with Paeth into one buffer (plus 8 bytes of padding for run_length).
   uint8_t *filtered = (uint8_t *)malloc(count + 8);
-  if (filtered == NULL) {
-    set_message(message, "out of memory");
-    return ERR_NOMEM;
-  }
+  if (filtered == NULL) STN_FAIL(message, STN_ERR_NOMEM, "out of memory");
   memset(filtered + count, 0, 8);
   for (size_t y = 0; y < (size_t)height; y++) {
     uint8_t *row = filtered + y * row_bytes;
@@ -470,8 +452,8 @@ int stn_png_encode_fast(const uint8_t *pixels, int width, int height, int channe
   uint8_t *png = (uint8_t *)malloc(total + 8);
   if (png == NULL) {
     free(filtered);
-    set_message(message, "out of memory");
-    return ERR_NOMEM;
+    stn_set_message(message, "out of memory");
+    return STN_ERR_NOMEM;
   }
 
   // 3. The zlib stream, written where a single IDAT chunk's data begins.
@@ -552,8 +534,8 @@ int stn_png_encode_fast(const uint8_t *pixels, int width, int height, int channe
   free(filtered);
   if ((size_t)(z - zlib) != zlib_bytes) {
     free(png);
-    set_message(message, "internal error: deflate size differs from its plan");
-    return ERR_INVALID;
+    stn_set_message(message, "internal error: deflate size differs from its plan");
+    return STN_ERR_INVALID;
   }
 
   // 4. Signature, IHDR, IDAT chunk(s), IEND.
@@ -585,5 +567,5 @@ int stn_png_encode_fast(const uint8_t *pixels, int width, int height, int channe
   p = finish_chunk(p, "IEND", 0);
   *out = png;
   *out_size = (size_t)(p - png);
-  return OK;
+  return STN_OK;
 }

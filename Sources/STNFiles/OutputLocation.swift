@@ -92,11 +92,27 @@ public enum OutputLocation {
         throw FileError(path: path, reason: "\(flag) is not a regular file (a device or pipe?); give a file name")
       }
     }
-    let folder = (path as NSString).deletingLastPathComponent
+    let folder = parentFolder(path)
     try prepareFolder(folder.isEmpty ? "." : folder, flag: "the folder of \(flag)")
   }
 
   // MARK: - Helpers
+
+  /// `name` inside `folder` ("" meaning the current folder): "a" + "b" -> "a/b", "" + "b" -> "b".
+  public static func joined(_ folder: String, _ name: String) -> String {
+    folder.isEmpty ? name : (folder.hasSuffix("/") ? folder + name : folder + "/" + name)
+  }
+
+  /// The folder part of a path: "a/b" -> "a", "/b" -> "/", "b" -> "" (no folder), trailing
+  /// slashes ignored. (Not `NSString.deletingLastPathComponent`, which traps on relative
+  /// paths without a slash in this Foundation.)
+  public static func parentFolder(_ path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+    if slash == trimmed.startIndex { return "/" }
+    return String(trimmed[..<slash])
+  }
 
   /// `mkdir -p`: creates `path` and its missing parents; nil on success, else the system's
   /// reason ("Permission denied", "Read-only file system", "Not a directory").
@@ -105,7 +121,7 @@ public enum OutputLocation {
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
       return isDirectory.boolValue ? nil : "\(path) is a file"
     }
-    let parent = (path as NSString).deletingLastPathComponent
+    let parent = parentFolder(path)
     if !parent.isEmpty && parent != path, let reason = makeFolders(parent) { return reason }
     if mkdir(path, 0o777) != 0 && errno != EEXIST { return String(cString: strerror(errno)) }
     return nil

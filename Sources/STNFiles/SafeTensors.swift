@@ -1,4 +1,5 @@
 import Foundation
+import STNFiles
 import STNTensor
 
 /// Element types a safetensors file may hold (the format's `dtype` strings).
@@ -177,14 +178,14 @@ public struct SafeTensorsFile: Sendable {
     var offset = 0
     var parts: [String] = []
     if !metadata.isEmpty {
-      let items = metadata.keys.sorted().map { "\(SafeTensorsFile.jsonString($0)):\(SafeTensorsFile.jsonString(metadata[$0]!))" }
+      let items = metadata.keys.sorted().map { "\(JSONText.quote($0)):\(JSONText.quote(metadata[$0]!))" }
       parts.append("\"__metadata__\":{\(items.joined(separator: ","))}")
     }
     let names = tensors.keys.sorted()
     for name in names {
       let entry = tensors[name]!
       let end = offset + entry.bytes.count
-      parts.append("\(SafeTensorsFile.jsonString(name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(entry.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}")
+      parts.append("\(JSONText.quote(name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(entry.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}")
       offset = end
     }
     header += parts.joined(separator: ",") + "}"
@@ -204,6 +205,5 @@ public struct SafeTensorsFile: Sendable {
     try AtomicFile.write(serialized(), to: path)
   }
 
-  /// A JSON string literal (kept for callers; see `JSONString.quoted`).
-  public static func jsonString(_ text: String) -> String { JSONString.quoted(text) }
+
 }

@@ -372,7 +372,7 @@ public enum ImageCodec {
 
   private static func withPNGDecoder<T>(_ bytes: [UInt8], path: String, options: DecodeOptions,
                                         _ body: (OpaquePointer) throws -> T) throws -> T {
-    var message = [CChar](repeating: 0, count: Int(STN_PNG_MESSAGE_SIZE))
+    var message = [CChar](repeating: 0, count: Int(STN_MESSAGE_SIZE))
     var decoder: OpaquePointer? = nil
     let status = bytes.withUnsafeBufferPointer { buffer in
       stn_png_open(buffer.baseAddress, buffer.count, Int32(options.channels), Int64(options.maxPixels), &decoder, &message)

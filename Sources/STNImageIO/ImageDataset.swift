@@ -69,7 +69,7 @@ public enum ImageDatasets {
       guard name.contains("images-idx3") else {
         throw ImageError(path: path, kind: .invalidArgument, reason: "expected a folder, or an IDX image file (*-images-idx3-ubyte[.gz])")
       }
-      let labels = (path as NSString).deletingLastPathComponent + "/" + name.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
+      let labels = OutputLocation.joined(OutputLocation.parentFolder(path), name.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
       var dataset = try IDXDataset(images: path, labels: FileManager.default.fileExists(atPath: labels) ? labels : nil)
       if let classNames { try dataset.name(classes: classNames) }
       return dataset

@@ -1,4 +1,4 @@
-import CPNG
+import CZlib
 
 /// Streaming zlib/gzip decompression of an in-memory buffer (format detected from its header).
 /// Callers say how many bytes they want, so a forged size can never make it allocate more.
@@ -12,7 +12,7 @@ final class Inflater {
   init(_ bytes: [UInt8], path: String) throws {
     source = bytes
     self.path = path
-    var message = [CChar](repeating: 0, count: Int(STN_PNG_MESSAGE_SIZE))
+    var message = [CChar](repeating: 0, count: Int(STN_MESSAGE_SIZE))
     var state: OpaquePointer? = nil
     // NOTE: the inflater keeps a pointer into `source`; arrays are not moved while a class
     // instance holds them unmodified, and deinit closes the stream before `source` is released.
@@ -25,7 +25,7 @@ final class Inflater {
 
   /// Decompresses up to `count` bytes; fewer only when the stream ends first.
   func read(_ count: Int) throws -> [UInt8] {
-    var message = [CChar](repeating: 0, count: Int(STN_PNG_MESSAGE_SIZE))
+    var message = [CChar](repeating: 0, count: Int(STN_MESSAGE_SIZE))
     var status: Int32 = 0
     var ended: Int32 = 0
     let bytes = source.withUnsafeBufferPointer { _ in

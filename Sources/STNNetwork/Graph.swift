@@ -51,6 +51,11 @@ public final class Graph {
   /// Named intermediate values layers publish for inspection (e.g. `theta`, `transformed`
   /// of a spatial transformer, keyed by its module name).
   public var taps: [String: Variable] = [:]
+  /// Every layer's output keyed by the layer, recorded by `forwardLayers` when this is set to a
+  /// dictionary before the forward pass (nil, the default: nothing is recorded). For per-layer
+  /// inspection (`Model.layerOutputs`); it also turns off the fused max_pool2d + relu node, so
+  /// the pooling's own output exists.
+  public var layerOutputs: [ObjectIdentifier: Variable]?
   /// Keep the gradients of intermediate nodes after `backward` (default: only leaves keep
   /// theirs; intermediate ones are released as soon as they are propagated, which lowers the
   /// peak memory of a training step).
@@ -75,6 +80,7 @@ public final class Graph {
     requiresGradient.removeAll(keepingCapacity: true)
     nodes.removeAll(keepingCapacity: true)
     taps.removeAll(keepingCapacity: true)
+    if layerOutputs != nil { layerOutputs = [:] }
   }
 
   /// Number of recorded nodes.

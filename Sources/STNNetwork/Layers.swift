@@ -46,17 +46,20 @@ public final class Sequential: Layer {
 }
 
 /// Runs `layers` in order on `graph`; a MaxPool2D directly followed by a ReLU runs as the
-/// fused `Graph.maxPool2dReLU` node (same values and gradients, one pass fewer each way).
+/// fused `Graph.maxPool2dReLU` node (same values and gradients, one pass fewer each way),
+/// except when the graph records every layer's output (`Graph.layerOutputs`).
 func forwardLayers(_ layers: [Layer], _ x: Variable, in graph: Graph) -> Variable {
   var y = x
   var i = 0
   while i < layers.count {
-    if let pool = layers[i] as? MaxPool2D, i + 1 < layers.count, let activation = layers[i + 1] as? Activation, activation.kind == .relu {
+    if graph.layerOutputs == nil, let pool = layers[i] as? MaxPool2D, i + 1 < layers.count, let activation = layers[i + 1] as? Activation,
+       activation.kind == .relu {
       y = graph.maxPool2dReLU(y, kernel: pool.kernel, stride: pool.stride, padding: pool.padding, ceilMode: pool.ceilMode)
       i += 2
       continue
     }
     y = layers[i].forward(y, in: graph)
+    graph.layerOutputs?[ObjectIdentifier(layers[i])] = y
     i += 1
   }
   return y

@@ -313,7 +313,7 @@ public struct AugmentJob {
           if keepsExisting(number) { finish(index: plan.job(number).index, outcome: .success(false)); return false }
           return true
         }
-        var prepared = [Result<PreparedSample, any Error>](repeating: .failure(SampleError(path: "", reason: "not processed")), count: numbers.count)
+        var prepared = [Result<PreparedSample, any Error>](repeating: .failure(FileError(path: "", reason: "not processed")), count: numbers.count)
         prepared.withUnsafeMutableBufferPointer { out in
           guard let slots = out.baseAddress else { return }
           parallelFor(chunks: numbers.count, threads: threads) { k in

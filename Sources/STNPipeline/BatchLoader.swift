@@ -1,4 +1,5 @@
 import Foundation
+import STNFiles
 import STNImageIO
 import STNTensor
 import STNWarp
@@ -28,6 +29,31 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
   }
 
   public var description: String { "\(index)/\(count)" }
+}
+
+/// Which part of every batch this process loads, in data-parallel training: rank r of `count`
+/// takes the r-th of `count` contiguous, near-equal parts of each batch (sizes differ by at most
+/// one; a part may be empty when the batch is smaller than `count`). The batches themselves are
+/// those of one process: same order, same sizes, same random draws per sample.
+public struct BatchPart: Equatable, Sendable, CustomStringConvertible {
+  public var rank: Int
+  public var count: Int
+
+  public init(rank: Int, count: Int) {
+    precondition(count >= 1 && (0..<count).contains(rank), "part \(rank) of \(count) is out of range")
+    self.rank = rank
+    self.count = count
+  }
+
+  /// Positions of this part in a batch of `size` samples: the rank-th of `count` contiguous
+  /// ranges, the first `size % count` of them one longer.
+  public func range(inBatchOf size: Int) -> Range<Int> {
+    let base = size / count, extra = size % count
+    let start = rank * base + Swift.min(rank, extra)
+    return start..<(start + base + (rank < extra ? 1 : 0))
+  }
+
+  public var description: String { "part \(rank) of \(count)" }
 }
 
 /// One batch: images (N,C,H,W) float32, their labels and dataset indices (N may be smaller than
@@ -100,13 +126,19 @@ extension SampleProcessor {
 /// Reproducible: the order is a permutation drawn from (seed, epoch); the random parameters of
 /// a sample depend on (seed, epoch, dataset index) only; so batches are byte-identical for any
 /// thread count. Unreadable samples are skipped and listed in `skipped`.
+///
+/// With a `BatchPart` the loader decodes only its part of every batch, and delivers one
+/// (possibly empty) batch per batch of the epoch, so the ranks of a data-parallel run stay in step.
 public final class BatchLoader: Sequence, IteratorProtocol {
   public let config: PipelineConfig
   public let epoch: Int
-  /// Dataset indices in this epoch's order (after shuffle and shard).
+  /// Dataset indices this loader delivers, in order (the epoch's order after shuffle and shard;
+  /// with a part, only its part of each batch).
   public let order: [Int]
   /// Number of batches this epoch will deliver.
   public let batchCount: Int
+  /// The part of each batch loaded (nil: whole batches).
+  public let part: BatchPart?
   /// Output sample shape (C,H,W).
   public let sampleShape: [Int]
   private let state: LoaderState
@@ -115,26 +147,34 @@ public final class BatchLoader: Sequence, IteratorProtocol {
   /// pipeline has a `learned_affine` stage. `prefetchBatches` bounds memory: that many batches
   /// may be in flight beyond the one the consumer holds.
   public init(config: PipelineConfig, dataset: any ImageDataset, epoch: Int, threads: Int = 2, shard: Shard? = nil,
-              predictor: ThetaPredictor? = nil, prefetchBatches: Int = 2) throws {
+              part: BatchPart? = nil, predictor: ThetaPredictor? = nil, prefetchBatches: Int = 2) throws {
     self.config = config
     self.epoch = epoch
+    self.part = part
     let processor = try SampleProcessor(config: config)
     try config.requirePredictor(predictor, what: "this command")
-    order = BatchLoader.order(count: dataset.count, seed: config.seed, epoch: epoch, shuffle: config.batching.shuffle, shard: shard)
+    let epochOrder = BatchLoader.order(count: dataset.count, seed: config.seed, epoch: epoch, shuffle: config.batching.shuffle, shard: shard)
     let batchSize = config.batching.size
-    batchCount = config.batching.dropLast ? order.count / batchSize : (order.count + batchSize - 1) / batchSize
-    if order.isEmpty { throw PipelineError(file: config.path, line: 0, reason: "the dataset (or this shard) has no samples") }
-    try LearnedStep.checkInput(processor: processor, predictor: predictor, dataset: dataset, candidates: order)
-    let shape = try processor.sampleShape(dataset: dataset, candidates: order)
+    batchCount = config.batching.dropLast ? epochOrder.count / batchSize : (epochOrder.count + batchSize - 1) / batchSize
+    if epochOrder.isEmpty { throw PipelineError(file: config.path, line: 0, reason: "the dataset (or this shard) has no samples") }
+    (order, batchStarts) = BatchLoader.layout(epochOrder, batchSize: batchSize, batchCount: batchCount, part: part)
+    // NOTE: a part may hold no sample at all (fewer samples than ranks), or none readable
+    // among its first; the sample size is then learned from the epoch's other samples, so its
+    // (empty) batches still have the right shape.
+    let candidates = part == nil ? order : Array((order + epochOrder).prefix(64))
+    try LearnedStep.checkInput(processor: processor, predictor: predictor, dataset: dataset, candidates: candidates)
+    let shape = try processor.sampleShape(dataset: dataset, candidates: candidates)
     sampleShape = shape
+    // A ring slot holds a batch (with a part, the largest part of one).
+    let slotSize = part == nil ? batchSize : zip(batchStarts, batchStarts.dropFirst()).map { $1 - $0 }.max() ?? 0
     // The ring holds (prefetch + 1) batches of floats: refuse sizes that cannot be allocated.
-    let ringBytes = Double(Swift.max(1, prefetchBatches) + 1) * Double(batchSize) * Double(shape.reduce(1, *)) * 4
+    let ringBytes = Double(Swift.max(1, prefetchBatches) + 1) * Double(slotSize) * Double(shape.reduce(1, *)) * 4
     guard ringBytes <= 8 * 1024 * 1024 * 1024 else {
-      throw PipelineError(file: config.path, line: 0, reason: String(format: "batches of %d x %@ floats need %.1f GB of buffers; lower batch.size or the output size", batchSize, shape.map(String.init).joined(separator: "x"), ringBytes / 1e9))
+      throw PipelineError(file: config.path, line: 0, reason: String(format: "batches of %d x %@ floats need %.1f GB of buffers; lower batch.size or the output size", slotSize, shape.map(String.init).joined(separator: "x"), ringBytes / 1e9))
     }
-    state = LoaderState(processor: processor, dataset: dataset, epoch: epoch, order: order, batchSize: batchSize,
-                        batchCount: batchCount, sampleShape: shape, ring: Swift.max(1, prefetchBatches) + 1, predictor: predictor,
-                        threads: Swift.max(1, threads))
+    state = LoaderState(processor: processor, dataset: dataset, epoch: epoch, order: order, batchStarts: batchStarts,
+                        slotSize: Swift.max(1, slotSize), sampleShape: shape, ring: Swift.max(1, prefetchBatches) + 1,
+                        predictor: predictor, threads: Swift.max(1, threads))
     state.start(threads: Swift.max(1, threads))
   }
 
@@ -143,6 +183,24 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     // Hand the batch buffers back now (the worker threads may release the state a little
     // later), so the next epoch's loader reuses them instead of allocating a second set.
     state.releaseBuffers()
+  }
+
+  /// Where batch b starts in `order` (`batchCount + 1` entries: batch b is
+  /// `order[batchStarts[b]..<batchStarts[b + 1]]`).
+  public let batchStarts: [Int]
+
+  /// The delivered order and its batch boundaries: batches of `batchSize` from `epochOrder`
+  /// (the first `batchCount`), or, with a part, only that part of each.
+  static func layout(_ epochOrder: [Int], batchSize: Int, batchCount: Int, part: BatchPart?) -> (order: [Int], starts: [Int]) {
+    var order: [Int] = [], starts = [0]
+    for batch in 0..<batchCount {
+      let first = batch * batchSize
+      let size = Swift.min(batchSize, epochOrder.count - first)
+      let taken = part?.range(inBatchOf: size) ?? 0..<size
+      order += epochOrder[(first + taken.lowerBound)..<(first + taken.upperBound)]
+      starts.append(order.count)
+    }
+    return (order, starts)
   }
 
   /// The epoch's order: all indices, permuted from (seed, epoch) when shuffling, then every
@@ -167,12 +225,13 @@ public final class BatchLoader: Sequence, IteratorProtocol {
 
   /// Lends the next batch straight from the loader's buffer (no copy) to `body`; the buffer is
   /// reused once `body` returns, so `body` must not keep the pointer. Batches whose samples were
-  /// all skipped are passed over. Nil at the end of the epoch.
+  /// all skipped are passed over (with a part, every batch is delivered, empty or not, so the
+  /// ranks stay in step). Nil at the end of the epoch.
   public func withNextBatch<R>(_ body: (BatchView) throws -> R) rethrows -> R? {
     while true {
       var result: R?
       let delivered: Bool? = try state.borrow { view in
-        if view.labels.isEmpty { return false }
+        if view.labels.isEmpty && part == nil { return false }
         result = try body(view)
         return true
       }
@@ -188,7 +247,7 @@ public final class BatchLoader: Sequence, IteratorProtocol {
   }
 
   /// Fills `batch`, reusing its storage when its capacity allows; false at the end of the epoch.
-  /// A batch whose samples were all skipped is passed over.
+  /// A batch whose samples were all skipped is passed over (not with a part: see `withNextBatch`).
   public func next(into batch: inout Batch) -> Bool {
     let delivered: Bool? = withNextBatch { view in
       if batch.images.shape != view.shape {
@@ -216,7 +275,10 @@ final class LoaderState: @unchecked Sendable {
   let dataset: any ImageDataset
   let epoch: Int
   let order: [Int]
-  let batchSize: Int
+  /// Batch b is order[batchStarts[b]..<batchStarts[b + 1]].
+  let batchStarts: [Int]
+  /// Samples a ring slot holds (the largest batch).
+  let slotSize: Int
   let batchCount: Int
   let sampleShape: [Int]
   let sampleCount: Int
@@ -240,14 +302,15 @@ final class LoaderState: @unchecked Sendable {
   /// For learned pipelines: prepared samples awaiting theta.
   private var slotPrepared: [UnsafeMutablePointer<PreparedSample?>] = []
 
-  init(processor: SampleProcessor, dataset: any ImageDataset, epoch: Int, order: [Int], batchSize: Int, batchCount: Int,
+  init(processor: SampleProcessor, dataset: any ImageDataset, epoch: Int, order: [Int], batchStarts: [Int], slotSize: Int,
        sampleShape: [Int], ring: Int, predictor: ThetaPredictor?, threads: Int) {
     self.processor = processor
     self.dataset = dataset
     self.epoch = epoch
     self.order = order
-    self.batchSize = batchSize
-    self.batchCount = batchCount
+    self.batchStarts = batchStarts
+    self.slotSize = slotSize
+    self.batchCount = batchStarts.count - 1
     self.sampleShape = sampleShape
     self.sampleCount = sampleShape.reduce(1, *)
     self.ring = ring
@@ -255,14 +318,14 @@ final class LoaderState: @unchecked Sendable {
     self.threads = threads
     slotDone = [Int](repeating: 0, count: ring)
     for _ in 0..<ring {
-      slotImages.append(BufferPool.take(capacity: batchSize * sampleCount))
-      slotLabels.append(UnsafeMutablePointer<Int>.allocate(capacity: batchSize))
-      let valid = UnsafeMutablePointer<Bool>.allocate(capacity: batchSize)
-      valid.initialize(repeating: false, count: batchSize)
+      slotImages.append(BufferPool.take(capacity: slotSize * sampleCount))
+      slotLabels.append(UnsafeMutablePointer<Int>.allocate(capacity: slotSize))
+      let valid = UnsafeMutablePointer<Bool>.allocate(capacity: slotSize)
+      valid.initialize(repeating: false, count: slotSize)
       slotValid.append(valid)
       if predictor != nil {
-        let prepared = UnsafeMutablePointer<PreparedSample?>.allocate(capacity: batchSize)
-        prepared.initialize(repeating: nil, count: batchSize)
+        let prepared = UnsafeMutablePointer<PreparedSample?>.allocate(capacity: slotSize)
+        prepared.initialize(repeating: nil, count: slotSize)
         slotPrepared.append(prepared)
       }
     }
@@ -270,24 +333,35 @@ final class LoaderState: @unchecked Sendable {
 
   /// Returns the image buffers to the pool; called once, after `stop()`.
   func releaseBuffers() {
-    for pointer in slotImages { BufferPool.give(pointer, capacity: batchSize * sampleCount) }
+    for pointer in slotImages { BufferPool.give(pointer, capacity: slotSize * sampleCount) }
     slotImages = []
   }
 
   deinit {
-    for pointer in slotImages { BufferPool.give(pointer, capacity: batchSize * sampleCount) }
+    for pointer in slotImages { BufferPool.give(pointer, capacity: slotSize * sampleCount) }
     for pointer in slotLabels { pointer.deallocate() }
     for pointer in slotValid { pointer.deallocate() }
     for pointer in slotPrepared {
-      pointer.deinitialize(count: batchSize)
+      pointer.deinitialize(count: slotSize)
       pointer.deallocate()
     }
   }
 
   /// Samples in batch `b` (the last one may be short; drop_last already trimmed `batchCount`).
-  private func expected(_ batch: Int) -> Int { min(batchSize, order.count - batch * batchSize) }
+  private func expected(_ batch: Int) -> Int { batchStarts[batch + 1] - batchStarts[batch] }
 
-  private var totalPositions: Int { min(order.count, batchCount * batchSize) }
+  private var totalPositions: Int { batchStarts[batchCount] }
+
+  /// The batch that holds `position` of `order` (the last batch that starts at or before it;
+  /// empty batches start where the next one does, so they are never the answer).
+  private func batch(holding position: Int) -> Int {
+    var low = 0, high = batchCount - 1
+    while low < high {
+      let middle = (low + high + 1) / 2
+      if batchStarts[middle] <= position { low = middle } else { high = middle - 1 }
+    }
+    return low
+  }
 
   func start(threads: Int) {
     running = threads
@@ -321,14 +395,14 @@ final class LoaderState: @unchecked Sendable {
     while true {
       if stopped || nextPosition >= totalPositions { break }
       let position = nextPosition
-      let batch = position / batchSize
+      let batch = batch(holding: position)
       if batch >= consumed + ring {
         condition.wait()
         continue
       }
       nextPosition += 1
       condition.unlock()
-      let skip = process(position: position, slot: batch % ring)
+      let skip = process(position: position, offset: position - batchStarts[batch], slot: batch % ring)
       condition.lock()
       if let skip { skippedList.append(skip) }
       slotDone[batch % ring] += 1
@@ -340,9 +414,8 @@ final class LoaderState: @unchecked Sendable {
   }
 
   /// Produces one sample into its slot; returns why it was skipped, if it was.
-  private func process(position: Int, slot: Int) -> SkippedSample? {
+  private func process(position: Int, offset: Int, slot: Int) -> SkippedSample? {
     let index = order[position]
-    let offset = position % batchSize
     slotValid[slot][offset] = false
     do {
       let sample = try processor.prepare(dataset: dataset, index: index, epoch: epoch)
@@ -351,7 +424,7 @@ final class LoaderState: @unchecked Sendable {
         slotPrepared[slot][offset] = sample
       } else {
         guard [processor.config.channels, sample.outputHeight, sample.outputWidth] == sampleShape else {
-          throw SampleError(path: dataset.sourcePath(at: index),
+          throw FileError(path: dataset.sourcePath(at: index),
                             reason: "output is \(sample.outputWidth)x\(sample.outputHeight), the batch is \(sampleShape[2])x\(sampleShape[1]) (add a resize stage)")
         }
         try processor.renderFloat(sample, into: slotImages[slot] + offset * sampleCount)
@@ -389,15 +462,15 @@ final class LoaderState: @unchecked Sendable {
 
     if predictor != nil { applyPredictor(batch: number, slot: slot) }
     var labels: [Int] = [], indices: [Int] = []
-    labels.reserveCapacity(batchSize)
-    indices.reserveCapacity(batchSize)
+    labels.reserveCapacity(slotSize)
+    indices.reserveCapacity(slotSize)
     for offset in 0..<expected(number) where slotValid[slot][offset] {
       let written = labels.count
       if written != offset {
         (slotImages[slot] + written * sampleCount).update(from: slotImages[slot] + offset * sampleCount, count: sampleCount)
       }
       labels.append(slotLabels[slot][offset])
-      indices.append(order[number * batchSize + offset])
+      indices.append(order[batchStarts[number] + offset])
     }
     let view = BatchView(images: UnsafeBufferPointer(start: slotImages[slot], count: labels.count * sampleCount),
                          shape: [labels.count] + sampleShape, labels: labels, indices: indices)
@@ -410,7 +483,7 @@ final class LoaderState: @unchecked Sendable {
     guard let predictor else { return }
     let count = expected(number)
     let prepared: [Result<PreparedSample, any Error>] = (0..<count).map { offset in
-      guard slotValid[slot][offset], let sample = slotPrepared[slot][offset] else { return .failure(SampleError(path: "", reason: "skipped")) }
+      guard slotValid[slot][offset], let sample = slotPrepared[slot][offset] else { return .failure(FileError(path: "", reason: "skipped")) }
       return .success(sample)
     }
     let completed = LearnedStep.complete(prepared, processor: processor, predictor: predictor, threads: threads)
@@ -422,11 +495,11 @@ final class LoaderState: @unchecked Sendable {
     }
     parallelFor(chunks: count, threads: threads) { offset in
       guard slotValid[slot][offset] else { return }
-      let index = order[number * batchSize + offset]
+      let index = order[batchStarts[number] + offset]
       do {
         let sample = try completed[offset].get()
         guard [processor.config.channels, sample.outputHeight, sample.outputWidth] == sampleShape else {
-          throw SampleError(path: dataset.sourcePath(at: index), reason: "output size differs from the batch's")
+          throw FileError(path: dataset.sourcePath(at: index), reason: "output size differs from the batch's")
         }
         try processor.renderFloat(sample, into: slotImages[slot] + offset * sampleCount)
       } catch {

@@ -1,3 +1,4 @@
+import STNFiles
 import STNImageIO
 import STNTensor
 import STNWarp
@@ -36,10 +37,10 @@ public enum LearnedStep {
     do {
       thetas = try predictor.predictThetas(input)
       guard thetas.count == samples.count else {
-        throw SampleError(path: predictor.checkpoint, reason: "predictor returned \(thetas.count) thetas for \(samples.count) images")
+        throw FileError(path: predictor.checkpoint, reason: "predictor returned \(thetas.count) thetas for \(samples.count) images")
       }
     } catch {
-      return results.map { result in result.flatMap { _ in .failure(SampleError(path: predictor.checkpoint, reason: "learned_affine: \(error)")) } }
+      return results.map { result in result.flatMap { _ in .failure(FileError(path: predictor.checkpoint, reason: "learned_affine: \(error)")) } }
     }
     results.withUnsafeMutableBufferPointer { out in
       guard let slots = out.baseAddress else { return }

@@ -59,7 +59,7 @@ extension PipelineConfig {
 
   private static func resolve(_ path: String, relativeTo pipelinePath: String) -> String {
     if path.hasPrefix("/") || pipelinePath == "<string>" { return path }
-    let folder = (pipelinePath as NSString).deletingLastPathComponent
+    let folder = OutputLocation.parentFolder(pipelinePath)
     return folder.isEmpty ? path : folder + "/" + path
   }
 

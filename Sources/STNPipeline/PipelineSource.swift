@@ -49,3 +49,12 @@ extension PipelineConfig {
     throw PipelineError(file: path, line: entry.line, reason: "learned_affine needs a trained model (its checkpoint), which \(what) was not given")
   }
 }
+
+extension SourceSpec {
+  /// The source a command-line `--input` names: a folder holding IDX files (and no images) is
+  /// IDX data (its train split), any other folder an image folder.
+  public init(input: String) throws {
+    let scan = try FolderScan(root: input)
+    self = scan.images.isEmpty && !scan.idxFiles.isEmpty ? .idx(folder: input, split: "train") : .imageFolder(path: input)
+  }
+}

@@ -26,22 +26,6 @@ public protocol ThetaPredictor: AnyObject {
   func predictThetas(_ images: Tensor) throws -> [AffineTransform]
 }
 
-// MARK: - Errors
-
-/// A sample that could not be produced (the loader and `stn augment` skip and count these).
-public struct SampleError: Error, CustomStringConvertible, Sendable {
-  /// The file (or dataset entry) concerned.
-  public var path: String
-  public var reason: String
-
-  public init(path: String, reason: String) {
-    self.path = path
-    self.reason = reason
-  }
-
-  public var description: String { "\(path): \(reason)" }
-}
-
 // MARK: - Prepared samples
 
 /// A decoded sample with the single transform that produces its output.
@@ -182,15 +166,15 @@ public final class SampleProcessor: @unchecked Sendable {
       decoded = try dataset.loadImage(at: index, options: options)
     }
     guard decoded.channels == config.channels, decoded.width > 0, decoded.height > 0 else {
-      throw SampleError(path: path, reason: "decoder returned \(decoded.width)x\(decoded.height)x\(decoded.channels), expected \(config.channels) channels")
+      throw FileError(path: path, reason: "decoder returned \(decoded.width)x\(decoded.height)x\(decoded.channels), expected \(config.channels) channels")
     }
     if geometry == nil {
       sourceWidth = decoded.width; sourceHeight = decoded.height
       geometry = prefix.plan(width: decoded.width, height: decoded.height, random: &random)
     }
-    guard let geometry else { throw SampleError(path: path, reason: "no plan") }
+    guard let geometry else { throw FileError(path: path, reason: "no plan") }
     guard geometry.outputWidth * geometry.outputHeight <= SampleProcessor.maxOutputPixels else {
-      throw SampleError(path: path, reason: "the stages produce \(geometry.outputWidth)x\(geometry.outputHeight), over the \(SampleProcessor.maxOutputPixels)-pixel limit")
+      throw FileError(path: path, reason: "the stages produce \(geometry.outputWidth)x\(geometry.outputHeight), over the \(SampleProcessor.maxOutputPixels)-pixel limit")
     }
     var sample = PreparedSample(
       index: index, label: dataset.label(at: index), image: decoded, transform: geometry.transform,
@@ -237,7 +221,7 @@ public final class SampleProcessor: @unchecked Sendable {
     guard config.resample.interpolation == .bilinear else { return }
     while true {
       guard let footprint = SampleProcessor.footprint(sample.transform) else {
-        throw SampleError(path: path, reason: "the stages compose to a non-invertible transform")
+        throw FileError(path: path, reason: "the stages compose to a non-invertible transform")
       }
       let halveX = footprint.x >= SampleProcessor.prefilterThreshold && sample.image.width > 1
       let halveY = footprint.y >= SampleProcessor.prefilterThreshold && sample.image.height > 1
@@ -254,13 +238,13 @@ public final class SampleProcessor: @unchecked Sendable {
 
   /// For `learned_affine` pipelines: renders the predictor's input (C,H,W) for a prepared sample.
   public func renderPredictorInput(_ sample: PreparedSample, predictor: ThetaPredictor, into output: UnsafeMutablePointer<Float>) throws {
-    guard let pending = sample.pending else { throw SampleError(path: "\(sample.index)", reason: "sample has no learned stage") }
+    guard let pending = sample.pending else { throw FileError(path: "\(sample.index)", reason: "sample has no learned stage") }
     var random = RandomStream(seed: 0)
     let geometry = prefix.plan(width: sample.sourceWidth, height: sample.sourceHeight, random: &random)
     guard geometry.outputWidth == predictor.inputWidth, geometry.outputHeight == predictor.inputHeight, config.channels == predictor.inputChannels else {
-      throw SampleError(path: "\(sample.index)", reason: "the stages before learned_affine produce \(config.channels)x\(geometry.outputHeight)x\(geometry.outputWidth), the model expects \(predictor.inputChannels)x\(predictor.inputHeight)x\(predictor.inputWidth)")
+      throw FileError(path: "\(sample.index)", reason: "the stages before learned_affine produce \(config.channels)x\(geometry.outputHeight)x\(geometry.outputWidth), the model expects \(predictor.inputChannels)x\(predictor.inputHeight)x\(predictor.inputWidth)")
     }
-    guard let inverse = pending.prefix.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
+    guard let inverse = pending.prefix.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
     sample.image.pixels.withUnsafeBufferPointer { pixels in
       warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
                            destinationToSource: inverse, output: output, outputWidth: predictor.inputWidth, outputHeight: predictor.inputHeight,
@@ -274,7 +258,7 @@ public final class SampleProcessor: @unchecked Sendable {
     guard let pending = sample.pending, let suffix else { return sample }
     let w = predictor.inputWidth, h = predictor.inputHeight
     guard let learned = AffineTransform.fromSamplingTheta(theta, inputWidth: w, inputHeight: h, outputWidth: w, outputHeight: h, alignCorners: false) else {
-      throw SampleError(path: "\(sample.index)", reason: "the predicted theta is not invertible")
+      throw FileError(path: "\(sample.index)", reason: "the predicted theta is not invertible")
     }
     var random = pending.random
     let canvas = learned * pending.prefix
@@ -311,7 +295,7 @@ public final class SampleProcessor: @unchecked Sendable {
     if let axes = sample.resampleAxes {
       return SeparableResample.resampleUInt8(sample.image, x: axes.x, y: axes.y, fill: options.fill)
     }
-    guard let inverse = sample.transform.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
+    guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
     var output = Image(width: sample.outputWidth, height: sample.outputHeight, channels: sample.image.channels)
     sample.image.pixels.withUnsafeBufferPointer { pixels in
       output.pixels.withUnsafeMutableBufferPointer { out in
@@ -341,7 +325,7 @@ public final class SampleProcessor: @unchecked Sendable {
       SeparableResample.resampleNormalized(sample.image, x: axes.x, y: axes.y, fill: options.fill, output: output, scale: outputScale, bias: outputBias)
       return
     }
-    guard let inverse = sample.transform.inverted() else { throw SampleError(path: "\(sample.index)", reason: "non-invertible transform") }
+    guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
     sample.image.pixels.withUnsafeBufferPointer { pixels in
       warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
                            destinationToSource: inverse, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,

@@ -52,42 +52,29 @@ public enum StepByStepReference {
     return output
   }
 
-  /// Separable triangle-filter resize whose support widens with the shrink factor (antialiased).
+  /// torchvision's antialiased bilinear `Resize` of a float HWC canvas: the separable triangle
+  /// filter of `SeparableResample.triangleRows`, one axis after the other, in float.
   static func resizeAntialiased(_ source: [Float], width: Int, height: Int, channels: Int, toWidth: Int, toHeight: Int) -> [Float] {
-    func weights(from: Int, to: Int) -> [[(Int, Float)]] {
-      let scale = Double(to) / Double(from)
-      let support = max(1, 1 / scale)
-      return (0..<to).map { i in
-        let center = (Double(i) + 0.5) / scale - 0.5
-        let low = Int((center - support).rounded(.up)), high = Int((center + support).rounded(.down))
-        var taps: [(Int, Float)] = []
-        var total: Double = 0
-        for k in max(0, low)...max(max(0, low), min(from - 1, high)) {
-          let w = max(0, 1 - abs(Double(k) - center) / support)
-          if w > 0 { taps.append((k, Float(w))); total += w }
-        }
-        if taps.isEmpty { return [(min(max(Int(center.rounded()), 0), from - 1), 1)] }
-        return taps.map { ($0.0, $0.1 / Float(total)) }
-      }
-    }
-    let xw = weights(from: width, to: toWidth), yw = weights(from: height, to: toHeight)
-    var middle = [Float](repeating: 0, count: height * toWidth * channels)
-    for y in 0..<height {
-      for x in 0..<toWidth {
+    let columns = SeparableResample.triangleRows(source: width, destination: toWidth)
+    let rows = SeparableResample.triangleRows(source: height, destination: toHeight)
+    // Along x: `count` lines of `width` pixels; along y: the transposed view of the same pass.
+    let middle = resample(source, rows: columns, lines: height, lineStride: width * channels, tapStride: channels,
+                          outputLineStride: toWidth * channels, outputTapStride: channels, channels: channels, outputSize: height * toWidth * channels)
+    return resample(middle, rows: rows, lines: toWidth, lineStride: channels, tapStride: toWidth * channels,
+                    outputLineStride: channels, outputTapStride: toWidth * channels, channels: channels, outputSize: toHeight * toWidth * channels)
+  }
+
+  /// One separable pass: for each of `lines` lines and each output index i, the weighted sum of
+  /// the line's taps `rows[i]` (strides in floats), per channel.
+  private static func resample(_ source: [Float], rows: [SeparableResample.Row], lines: Int, lineStride: Int, tapStride: Int,
+                               outputLineStride: Int, outputTapStride: Int, channels: Int, outputSize: Int) -> [Float] {
+    var output = [Float](repeating: 0, count: outputSize)
+    for line in 0..<lines {
+      for (i, row) in rows.enumerated() {
         for c in 0..<channels {
           var sum: Float = 0
-          for (k, w) in xw[x] { sum += source[(y * width + k) * channels + c] * w }
-          middle[(y * toWidth + x) * channels + c] = sum
-        }
-      }
-    }
-    var output = [Float](repeating: 0, count: toHeight * toWidth * channels)
-    for y in 0..<toHeight {
-      for x in 0..<toWidth {
-        for c in 0..<channels {
-          var sum: Float = 0
-          for (k, w) in yw[y] { sum += middle[(k * toWidth + x) * channels + c] * w }
-          output[(y * toWidth + x) * channels + c] = sum
+          for (k, weight) in row.weights.enumerated() { sum += source[line * lineStride + (row.start + k) * tapStride + c] * Float(weight) }
+          output[line * outputLineStride + i * outputTapStride + c] = sum
         }
       }
     }

@@ -33,6 +33,13 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     return RandomStream.mix(state)
   }
 
+  /// Skips the next `count` draws of `next()` at once (SplitMix64's state moves by a constant
+  /// per draw), so a part of a stream can be drawn without drawing what comes before it.
+  public mutating func skip(_ count: Int) {
+    precondition(count >= 0, "cannot skip \(count) draws")
+    state &+= UInt64(count) &* 0x9E37_79B9_7F4A_7C15
+  }
+
   /// Uniform in [0, 1) with 24 random bits (exactly representable as Float).
   public mutating func nextUnitFloat() -> Float {
     Float(next() >> 40) * (1.0 / 16_777_216.0)

@@ -5,8 +5,14 @@
 //   Event          { double wall_time = 1; int64 step = 2;
 //                    oneof what { string file_version = 3; Summary summary = 5; ... } }
 //   Summary        { repeated Value value = 1; }
-//   Summary.Value  { string tag = 1;
-//                    oneof value { float simple_value = 2; Image image = 4; HistogramProto histo = 5; ... } }
+//   Summary.Value  { string tag = 1; SummaryMetadata metadata = 9;
+//                    oneof value { float simple_value = 2; Image image = 4; HistogramProto histo = 5;
+//                                  TensorProto tensor = 8; ... } }
+//   SummaryMetadata { PluginData plugin_data = 1; string display_name = 2; string summary_description = 3;
+//                    DataClass data_class = 4; }   (DATA_CLASS_BLOB_SEQUENCE = 3)
+//   PluginData     { string plugin_name = 1; bytes content = 2; }
+//   TensorProto    { DataType dtype = 1; TensorShapeProto tensor_shape = 2; repeated bytes string_val = 8; }
+//                    (DT_STRING = 7); TensorShapeProto { repeated Dim dim = 2; }  Dim { int64 size = 1; }
 //   Summary.Image  { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
 //   HistogramProto { double min = 1; double max = 2; double num = 3; double sum = 4;
 //                    double sum_squares = 5; repeated double bucket_limit = 6 [packed];
@@ -21,6 +27,14 @@ public enum SummaryValue: Equatable, Sendable {
   case image(encoded: [UInt8], width: Int, height: Int, channels: Int)
   /// A histogram of values (`add_histogram`).
   case histogram(Histogram)
+  /// An encoded image with a markdown `description` that TensorBoard shows on the tag's card,
+  /// in the form `tf.summary.image` writes: a string tensor [width, height, PNG] under the
+  /// images plugin with its own metadata.
+  ///
+  /// NOTE: not a `Summary.Image` with metadata: TensorBoard's data server (the default reader
+  /// since 2.5) drops the metadata of such legacy values, description included; the Python
+  /// reader (`--load_fast=false`) keeps it either way.
+  case describedImage(encoded: [UInt8], width: Int, height: Int, description: String)
 }
 
 /// The contents of a TensorBoard `HistogramProto`, built from values with equal-width buckets.
@@ -100,7 +114,7 @@ public enum EventProto {
     return event.bytes
   }
 
-  /// `Event{wall_time, step, summary{value{tag, <payload>}}}`.
+  /// `Event{wall_time, step, summary{value{tag, <payload>, metadata}}}`.
   public static func summaryEvent(wallTime: Double, step: Int64, tag: String, value: SummaryValue) -> [UInt8] {
     var summaryValue = ProtobufWriter()
     if !tag.isEmpty { summaryValue.writeString(field: 1, tag) }
@@ -116,6 +130,24 @@ public enum EventProto {
       summaryValue.writeMessage(field: 4, image)
     case .histogram(let histogram):
       summaryValue.writeMessage(field: 5, encode(histogram))
+    case .describedImage(let encoded, let width, let height, let description):
+      // Plugin "images" with empty content: ImagePluginData{version: 0}, as tf.summary.image.
+      var plugin = ProtobufWriter()
+      plugin.writeString(field: 1, "images")
+      var metadata = ProtobufWriter()
+      metadata.writeMessage(field: 1, plugin)
+      if !description.isEmpty { metadata.writeString(field: 3, description) }
+      metadata.writeInt(field: 4, 3)
+      summaryValue.writeMessage(field: 9, metadata)
+      var dimension = ProtobufWriter()
+      dimension.writeInt(field: 1, 3)
+      var shape = ProtobufWriter()
+      shape.writeMessage(field: 2, dimension)
+      var tensor = ProtobufWriter()
+      tensor.writeInt(field: 1, 7)
+      tensor.writeMessage(field: 2, shape)
+      for item in [Array(String(width).utf8), Array(String(height).utf8), encoded] { tensor.writeBytes(field: 8, item) }
+      summaryValue.writeMessage(field: 8, tensor)
     }
     var summary = ProtobufWriter()
     summary.writeMessage(field: 1, summaryValue)

@@ -58,11 +58,14 @@ public final class EventWriter: @unchecked Sendable {
   }
 
   /// Appends an image already encoded as PNG (`channels`: 1 gray, 3 RGB, 4 RGBA). For a grid
-  /// of images (`add_images`), tile them first (e.g. `Canvas.grid` in STNImageIO).
+  /// of images (`add_images`), tile them first (e.g. `Canvas.grid` in STNDrawing). With a
+  /// `description` (markdown, shown on the tag's card; TensorBoard keeps a tag's first), the
+  /// image is written in `tf.summary.image`'s form (`SummaryValue.describedImage`).
   public func addImage(tag: String, png: [UInt8], width: Int, height: Int, channels: Int, step: Int,
-                       wallTime: Double? = nil) throws {
-    try add(tag: tag, value: .image(encoded: png, width: width, height: height, channels: channels),
-            step: step, wallTime: wallTime)
+                       description: String? = nil, wallTime: Double? = nil) throws {
+    let value: SummaryValue = description.map { .describedImage(encoded: png, width: width, height: height, description: $0) }
+      ?? .image(encoded: png, width: width, height: height, channels: channels)
+    try add(tag: tag, value: value, step: step, wallTime: wallTime)
   }
 
   /// Appends a histogram of `values` with `bucketCount` equal-width buckets (see `Histogram`).

@@ -1,12 +1,14 @@
 import Foundation
 import STNFiles
+import STNDrawing
 import STNImageIO
 import STNNetwork
 import STNPipeline
 import STNTensor
 
 /// `stn export CHECKPOINT`: what a trained spatial transformer does to images, as rectified
-/// image files or as a sheet of input / transformed / predicted class.
+/// image files or as a sheet of input / transformed / predicted class; with `layers`, a sheet
+/// of every layer's output (`LayerSheet`).
 public enum CheckpointExport {
   /// Everything the export can be told.
   public struct Request: Sendable {
@@ -22,6 +24,8 @@ public enum CheckpointExport {
     public var random = false
     /// Replace an existing sheet, or write into a non-empty folder.
     public var overwrite = false
+    /// A sheet of every layer's output for the first `count` samples (any model).
+    public var layers = false
     public init(checkpoint: String, input: String, output: String) {
       self.checkpoint = checkpoint
       self.input = input
@@ -36,11 +40,9 @@ public enum CheckpointExport {
     let lower = request.output.lowercased()
     let sheet = lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
     try OutputLocation.refuseOverlap(output: request.output, inputs: [request.input, request.checkpoint])
-    let opened = try TrainingSession.openData(request.input, split: request.split)
-    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: nil, data: opened)
-    let dataset = try inference.naming(opened)
-    if !request.random { inference.removeRandomStages() }
-    try inference.checkInput(dataset: dataset, data: request.input, pipeline: nil, checkpoint: request.checkpoint)
+    if request.layers, !sheet { throw TrainSessionError("--layers writes a sheet: --output must name a .png or .jpg file, got \(request.output)") }
+    let (inference, dataset) = try open(request)
+    if request.layers { return try writeLayerSheet(request, inference: inference, dataset: dataset) }
     guard !inference.model.spatialTransformers.isEmpty else {
       throw TrainSessionError("\(request.checkpoint): its model has no spatial transformer to show")
     }
@@ -52,13 +54,7 @@ public enum CheckpointExport {
     let names = sheet ? nil : try AugmentPlan(dataset: dataset, indices: Array(0..<dataset.count), copies: 1, format: .png,
                                               caseSensitive: OutputLocation.namesAreCaseSensitive(in: request.output))
     let writer = BatchedFileWriter(syncPath: sheet ? "." : request.output)
-    // Classes matched to the checkpoint's by name (or folder spelling); unknown ones are shown as they are.
-    let matched = Result { try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.input) }
-    let knownClasses = (try? matched.get()) != nil
-    let map = (try? matched.get()) ?? nil
-    let provider = PipelineBatches(
-      config: inference.config, dataset: dataset, threads: request.threads,
-      classNames: knownClasses ? inference.classNames : dataset.classes, labelMap: map)
+    let (provider, knownClasses) = batches(request, inference: inference, dataset: dataset)
     let classifier = inference.classifier(threads: request.threads)
     let mean = inference.config.normalization?.mean ?? [0], std = inference.config.normalization?.std ?? [1]
     let indices = Array(0..<(sheet ? min(request.count, dataset.count) : dataset.count))
@@ -93,5 +89,53 @@ public enum CheckpointExport {
     }
     try writer.finish()
     return "wrote \(written) rectified images under \(request.output)"
+  }
+
+  /// The checkpoint with its evaluation pipeline (random stages dropped unless `random`) and the
+  /// input data named by its classes, checked to make the model's input size.
+  private static func open(_ request: Request) throws -> (InferenceModel, any ImageDataset) {
+    let opened = try TrainingSession.openData(request.input, split: request.split)
+    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: nil, data: opened)
+    let dataset = try inference.naming(opened)
+    if !request.random { inference.removeRandomStages() }
+    try inference.checkInput(dataset: dataset, data: request.input, pipeline: nil, checkpoint: request.checkpoint)
+    return (inference, dataset)
+  }
+
+  /// Evaluation batches of `dataset`, its classes matched to the checkpoint's by name (or folder
+  /// spelling); `knownClasses` false: unknown ones, labelled as the data names them.
+  private static func batches(_ request: Request, inference: InferenceModel, dataset: any ImageDataset)
+    -> (provider: PipelineBatches, knownClasses: Bool)
+  {
+    let matched = Result { try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.input) }
+    let knownClasses = (try? matched.get()) != nil
+    let provider = PipelineBatches(
+      config: inference.config, dataset: dataset, threads: request.threads,
+      classNames: knownClasses ? inference.classNames : dataset.classes, labelMap: (try? matched.get()) ?? nil)
+    return (provider, knownClasses)
+  }
+
+  /// `--layers`: every layer's output for the first `count` samples, on one sheet.
+  private static func writeLayerSheet(_ request: Request, inference: InferenceModel, dataset: any ImageDataset) throws -> String {
+    try OutputLocation.prepareFile(request.output, overwrite: request.overwrite)
+    let (provider, knownClasses) = batches(request, inference: inference, dataset: dataset)
+    let count = min(request.count, dataset.count)
+    let iterator = try provider.batches(indices: Array(0..<count), epoch: 0, training: false, batchSize: max(1, count))
+    guard let next = iterator.next() else { throw TrainSessionError("\(request.input): no sample to show") }
+    let batch = try next.get()
+    let outputs = inference.model.layerOutputs(batch.images, threads: request.threads)
+    let predictions = argmaxRows(outputs.last?.value ?? Tensor(shape: [batch.labels.count, 1]))
+    let captions = batch.labels.indices.map { k -> [String] in
+      let truth = knownClasses ? inference.classNames[batch.labels[k]] : dataset.classes[batch.labels[k]]
+      return ["sample \(batch.indices[k]): \(truth)", "predicted: \(inference.classNames[predictions[k]])"]
+    }
+    let layout = LayerSheet.layout(outputs: outputs, captions: captions)
+    let title = "\((request.checkpoint as NSString).lastPathComponent): the output of every layer for \(layout.samples) sample\(layout.samples == 1 ? "" : "s")\n"
+      + "a row per layer, a tile per channel; under a tile: its min (black), max (white)"
+    let picture = LayerSheet.render(layout, title: title)
+    try ImageCodec.write(picture, to: request.output, options: .pictures)
+    let leftOut = batch.labels.count - layout.samples
+    return "wrote \(request.output): \(outputs.count) layers (input included) x \(layout.samples) samples, \(picture.width)x\(picture.height)"
+      + (leftOut > 0 ? " (\(leftOut) samples left out: at most \(LayerSheet.maximumRows) rows per sheet)" : "")
   }
 }

@@ -1,3 +1,4 @@
+import STNFiles
 /// Counts of (true class, predicted class) pairs, with the accuracies derived from them.
 public struct ConfusionMatrix: Equatable, Sendable {
   /// Class names, index = label.

@@ -37,6 +37,19 @@ public final class PipelineBatches: BatchProvider {
   public var sampleCount: Int { dataset.count }
 
   public func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<LabeledBatch, Error>> {
+    try batches(indices: indices, epoch: epoch, training: training, batchSize: batchSize, part: nil)
+  }
+
+  /// This rank's part of every batch; only its samples are decoded.
+  public func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int, part: BatchPart) throws
+    -> AnyIterator<Result<LabeledBatch, Error>>
+  {
+    try batches(indices: indices, epoch: epoch, training: training, batchSize: batchSize, part: Optional(part))
+  }
+
+  private func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int, part: BatchPart?) throws
+    -> AnyIterator<Result<LabeledBatch, Error>>
+  {
     var settings = config
     settings.batching.size = batchSize
     if !training {
@@ -48,7 +61,7 @@ public final class PipelineBatches: BatchProvider {
       ? dataset : DatasetSubset(base: dataset, indices: indices, labelMap: labelMap, classes: classNames)
     let loader = try BatchLoader(
       config: settings, dataset: source, epoch: training ? epoch : PipelineBatches.evaluationEpoch, threads: threads,
-      predictor: predictor)
+      part: part, predictor: predictor)
     var finished = false
     return AnyIterator { [weak self] in
       guard !finished else { return nil }

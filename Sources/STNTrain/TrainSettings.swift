@@ -1,4 +1,5 @@
 import Foundation
+import STNFiles
 import STNNetwork
 import STNPipeline
 

@@ -1,3 +1,4 @@
+import STNDrawing
 import STNImageIO
 
 /// The loss and accuracy curves of a run as one PNG (two panels), from its metrics rows.

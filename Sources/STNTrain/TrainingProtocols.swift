@@ -1,3 +1,5 @@
+import STNDistributed
+import STNPipeline
 import STNTensor
 
 // The trainer is written against these two small protocols so the loop (epochs, validation,
@@ -53,6 +55,28 @@ public protocol TrainableClassifier: AnyObject {
   var summary: String { get }
 }
 
+/// What data-parallel training needs of a classifier beyond `TrainableClassifier`: the step cut
+/// at the allreduce (gradients first, the update after), the flat gradient buffer, and the
+/// state every rank must hold identically.
+public protocol DataParallelClassifier: TrainableClassifier {
+  /// Forward in training mode, softmax cross-entropy and backward, without an update: leaves
+  /// d(mean loss over this batch)/d(parameters) in the gradient buffer (zeros for an empty
+  /// batch, whose loss is 0). `firstSample` is the position of this batch's first sample in the
+  /// whole batch it is part of (it keys the dropout masks). images (N,C,H,W), labels N.
+  func computeGradients(images: Tensor, labels: [Int], step: Int, firstSample: Int) throws -> StepResult
+  /// Lends the flat gradient buffer (one float per parameter), e.g. to an allreduce.
+  func withGradients<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R
+  /// One optimizer step at `learningRate` from the gradient buffer.
+  func applyGradients(learningRate: Double)
+  /// A checksum of the bits of every parameter: equal on ranks whose parameters are identical.
+  var parameterChecksum: UInt64 { get }
+  /// Replaces this rank's parameters, optimizer state and batch-norm statistics by `root`'s.
+  func synchronize(from root: Int, on communicator: any Communicator) throws
+  /// Replaces every batch-norm running mean and variance by its mean over the ranks (each rank
+  /// updates its own from its own slices during an epoch).
+  func averageRunningStatistics(on communicator: any Communicator) throws
+}
+
 // MARK: - Data side
 
 /// One batch with integer labels. images (N,C,H,W).
@@ -79,4 +103,32 @@ public protocol BatchProvider: AnyObject {
   /// drawn for `epoch`, last partial batch as the pipeline says. Evaluation (`training` false):
   /// in order, every sample, random stages drawn once from a fixed key independent of epoch.
   func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<LabeledBatch, Error>>
+  /// Only `part` of each of those batches (data-parallel training: this rank's slice), one
+  /// batch per batch of the whole, empty ones included, so every rank gets as many. The samples
+  /// are drawn exactly as in the whole batches.
+  func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int, part: BatchPart) throws
+    -> AnyIterator<Result<LabeledBatch, Error>>
+}
+
+extension BatchProvider {
+  /// The default part: whole batches, cut (every sample is loaded; `PipelineBatches` loads only
+  /// its part). A batch whose samples were all unreadable is missing from the whole, so parts
+  /// match only where every sample can be read.
+  public func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int, part: BatchPart) throws
+    -> AnyIterator<Result<LabeledBatch, Error>>
+  {
+    let whole = try batches(indices: indices, epoch: epoch, training: training, batchSize: batchSize)
+    return AnyIterator {
+      whole.next().map { next in
+        next.map { batch in
+          let taken = part.range(inBatchOf: batch.labels.count)
+          let size = batch.images.count / max(batch.labels.count, 1)
+          let shape = [taken.count] + batch.images.shape.dropFirst()
+          return LabeledBatch(
+            images: Tensor(shape: shape, data: Array(batch.images.data[(taken.lowerBound * size)..<(taken.upperBound * size)])),
+            labels: Array(batch.labels[taken]), indices: Array(batch.indices[taken]))
+        }
+      }
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import STNDistributed
 import STNFiles
 import STNImageIO
 import STNNetwork
@@ -32,14 +33,22 @@ public struct TrainRequest: Sendable {
   public var folds: Int?
   public var seed: UInt64?
   public var tensorBoard: TensorBoardChoice = .runFolder
+  /// Layers whose outputs go to TensorBoard every epoch (`--tensorboard-layers`).
+  public var tensorBoardLayers: LayerSelection = .automatic
   /// Train on a seeded random subset of this many images (quick runs, `stn bench train`).
   public var limit: Int?
   /// A PyTorch (or swift-stn) state dict to start from instead of the random initialization.
   public var initFrom: String?
+  /// Training data instead of the pipeline's `source:` (`--input`): a folder of IDX files (its
+  /// train split; the `test:` split comes from the same folder) or an image folder.
+  public var input: String?
   /// Skip the per-epoch test pass even when the pipeline declares a test split.
   public var skipTest = false
   /// Start a new run in a folder that already holds one (or other files).
   public var overwrite = false
+  /// Called before every training step with its number (a test hook: `stn train` sets it from
+  /// STN_TEST_EXIT_AT_STEP to make one rank die mid-run).
+  public var beforeStep: (@Sendable (_ step: Int) -> Void)?
 
   public init(pipeline: String) { self.pipeline = pipeline }
 }
@@ -51,6 +60,8 @@ public struct TrainOutcome {
   public var crossValidation: CrossValidation.Report?
   /// One-line JSON summary (the CLI's last output line).
   public var summary: JSONText
+  /// Allreduce time and consistency events of a data-parallel run (zeros on one process).
+  public var communication = CommunicationReport()
 }
 
 /// Sets up and runs `stn train`: pipeline file -> data, model, optimizer, trainer, outputs.
@@ -103,11 +114,47 @@ public enum TrainingSession {
 
   /// Runs `stn train`. `output` receives stdout text (the model summary, notes); progress goes
   /// to `observer`.
-  public static func run(_ request: TrainRequest, observer: TrainingObserver?, output: (String) -> Void) throws -> TrainOutcome {
+  ///
+  /// On a `communicator` of several ranks (`mpirun -np N stn train`), every rank calls this
+  /// with the same request: each reads the pipeline and opens the data; rank 0 alone checks and
+  /// writes the run folder, reads `--init-from` and `--resume`'s checkpoint, and calls `output`
+  /// (pass the observer on rank 0 only); the `Trainer` does the rest (see `Trainer.run`). A
+  /// failure on any rank is agreed on (`CollectiveFailure`), so no rank is left waiting.
+  /// `--folds` is refused (`TrainSessionError`).
+  public static func run(
+    _ request: TrainRequest, observer: TrainingObserver?, communicator: any Communicator = SingleProcessCommunicator(),
+    output: (String) -> Void
+  ) throws -> TrainOutcome {
+    let output = communicator.isRoot ? output : { _ in }
+    let prepared = try communicator.agreeing { try prepare(request, communicator: communicator, observer: observer, output: output) }
+    return try train(prepared, request: request, communicator: communicator, observer: observer, output: output)
+  }
+
+  /// What `prepare` sets up for `train`: the data, the settings and the classifier factory.
+  struct PreparedRun {
+    var config: PipelineConfig
+    var settings: TrainSettings
+    var folder: String
+    var classNames: [String]
+    var dataset: any ImageDataset
+    var provider: PipelineBatches
+    var test: PipelineBatches?
+    var makeTrainer: (_ data: TrainingData, _ folder: String) throws -> Trainer
+  }
+
+  /// Everything before the training itself, on every rank (one agreement for all of it).
+  private static func prepare(
+    _ request: TrainRequest, communicator: any Communicator, observer: TrainingObserver?, output: (String) -> Void
+  ) throws -> PreparedRun {
+    // Refused on rank 0 alone, so that the error is one line (the others learn of it).
+    if communicator.isDistributed, communicator.isRoot, request.folds != nil {
+      throw TrainSessionError("--folds is not supported under mpirun/srun: run the cross-validation as one process (stn train --folds K without a launcher)")
+    }
     var config = try PipelineConfig.load(path: request.pipeline)
     if let seed = request.seed { config.seed = seed }
+    if let input = request.input { config.source = try SourceSpec(input: input) }
     guard let source = config.source else {
-      throw PipelineError(file: config.path, line: 0, reason: "stn train needs a `source:` (image_folder or idx) in the pipeline")
+      throw PipelineError(file: config.path, line: 0, reason: "stn train needs a `source:` (image_folder or idx) in the pipeline, or --input")
     }
     guard let modelNode = config.model else {
       throw PipelineError(file: config.path, line: 0, reason: "stn train needs a `model:` section (a list of layers)")
@@ -122,7 +169,8 @@ public enum TrainingSession {
     let batchSize = settings.batchSize ?? config.batching.size
     let spec = try modelSpec(from: modelNode)
     let folder = request.out ?? "runs/" + (config.name ?? ((request.pipeline as NSString).lastPathComponent as NSString).deletingPathExtension)
-    try checkRunFolder(folder, request: request, config: config, settings: settings)
+    // Rank 0 writes the run folder: it alone checks it (the others need not see it).
+    if communicator.isRoot { try checkRunFolder(folder, request: request, config: config, settings: settings) }
 
     // Data.
     var dataset = try config.openSource()
@@ -141,7 +189,7 @@ public enum TrainingSession {
       if case .idx(let folder, _) = source, ["test", "t10k", "train"].contains(testName.lowercased()) {
         testData = try config.openInput(folder, split: testName)
       } else {
-        let folder = testName.hasPrefix("/") ? testName : ((config.path as NSString).deletingLastPathComponent + "/" + testName)
+        let folder = testName.hasPrefix("/") ? testName : OutputLocation.joined(OutputLocation.parentFolder(config.path), testName)
         testData = try config.openInput(folder)
       }
       let map = try labelMap(dataset: testData.classes, model: classNames, data: testName)
@@ -151,9 +199,10 @@ public enum TrainingSession {
     let yaml = (try? String(contentsOfFile: request.pipeline, encoding: .utf8)) ?? ""
 
     /// A fresh model + optimizer (+ optional imported weights) for one run or fold.
+    /// (Under mpirun only rank 0 reads the weights; the trainer sends its parameters to all.)
     func makeClassifier() throws -> NetworkClassifier {
       let model = try Model(spec: spec, inputShape: shape, classCount: classNames.count, seed: config.seed)
-      if let initFrom = request.initFrom {
+      if let initFrom = request.initFrom, communicator.isRoot {
         try Checkpoint.loadWeights(into: model, from: try SafeTensorsFile(contentsOf: initFrom), path: initFrom)
       }
       let optimizer = try makeOptimizer(settings.optimizerConfig, parameters: model.parameters)
@@ -165,43 +214,75 @@ public enum TrainingSession {
       let classifier = try makeClassifier()
       let trainer = Trainer(model: classifier, data: data, settings: settings, folder: folder, batchSize: batchSize)
       trainer.observer = observer
+      trainer.communicator = communicator
+      trainer.beforeStep = request.beforeStep
       trainer.checkpointMetadata = ["pipeline": yaml, "pipeline_path": request.pipeline]
       let title = config.name ?? "training"
       trainer.afterEpoch = { rows in try TrainingCurves.write(rows, title: title, to: folder + "/curves.png") }
       switch request.tensorBoard {
-      case .off: break
+      case _ where !communicator.isRoot, .off: break
       case .runFolder: trainer.tensorBoard = try tensorBoard(folder, config)
       case .directory(let path): trainer.tensorBoard = try tensorBoard(path, config)
+      }
+      if let board = trainer.tensorBoard {
+        board.layers = try LayerImageLog.forRun(request.tensorBoardLayers, model: classifier.model, data: data, threads: request.threads)
       }
       return trainer
     }
 
     let first = try makeClassifier()
+    if request.tensorBoard != .off { try LayerImageLog.check(request.tensorBoardLayers, model: first.model, note: { observer?.note($0) }) }
     output(first.summary)
     output("classes: " + classNames.joined(separator: ", "))
     output("data: \(dataset.count) images, \(classNames.count) classes, input \(shape), batch \(batchSize); "
-      + "\(settings.optimizer.rawValue) lr \(settings.learningRate), \(settings.epochs) epochs; run folder \(folder)")
+      + "\(settings.optimizer.rawValue) lr \(settings.learningRate), \(settings.epochs) epochs; run folder \(folder)"
+      + (communicator.isDistributed ? "; \(communicator.size) ranks, \(partSizes(batchSize, ranks: communicator.size)) images per rank per step" : ""))
+    return PreparedRun(
+      config: config, settings: settings, folder: folder, classNames: classNames, dataset: dataset, provider: provider, test: test,
+      makeTrainer: makeTrainer)
+  }
 
+  /// "32" or "21-22": the sizes of the ranks' parts of one full global batch.
+  static func partSizes(_ batchSize: Int, ranks: Int) -> String {
+    let sizes = (0..<ranks).map { BatchPart(rank: $0, count: ranks).range(inBatchOf: batchSize).count }
+    let (low, high) = (sizes.min() ?? 0, sizes.max() ?? 0)
+    return low == high ? "\(low)" : "\(low)-\(high)"
+  }
+
+  /// The training itself: folds, or one run with its validation split and the summary.
+  private static func train(
+    _ prepared: PreparedRun, request: TrainRequest, communicator: any Communicator, observer: TrainingObserver?,
+    output: (String) -> Void
+  ) throws -> TrainOutcome {
+    let (config, settings, folder, dataset, provider, test) =
+      (prepared.config, prepared.settings, prepared.folder, prepared.dataset, prepared.provider, prepared.test)
     if let k = request.folds {
       let report = try CrossValidation.run(
         folds: k, provider: provider, seed: config.seed, folder: folder, resume: request.resume,
-        makeTrainer: { _, data, foldFolder in try makeTrainer(data: data, folder: foldFolder) }, note: { observer?.note($0) })
-      return TrainOutcome(folder: folder, rows: [], crossValidation: report, summary: report.json)
+        makeTrainer: { _, data, foldFolder in try prepared.makeTrainer(data, foldFolder) }, note: { observer?.note($0) })
+      // The folds run on one process (refused under mpirun): "ranks":1, as every summary says.
+      var summary = report.json
+      if case .object(let pairs) = summary { summary = .object(pairs + [("ranks", .int(communicator.size))]) }
+      return TrainOutcome(folder: folder, rows: [], crossValidation: report, summary: summary)
     }
 
     let split = DataSplit.validation(count: dataset.count, fraction: settings.validationFraction, seed: config.seed)
     output("split: \(split.train.count) training, \(split.validation.count) validation"
       + (test.map { ", \($0.sampleCount) test" } ?? "") + " images")
     let data = TrainingData(train: provider, trainIndices: split.train, validationIndices: split.validation, test: test)
-    let trainer = try makeTrainer(data: data, folder: folder)
+    let trainer = try communicator.agreeing { try prepared.makeTrainer(data, folder) }
     let started = Date()
     let rows = try trainer.run(resume: request.resume)
-    try trainer.tensorBoard?.close()
-    if !rows.isEmpty {
-      try TrainingCurves.write(rows, title: config.name ?? "training", to: folder + "/curves.png")
+    try communicator.agreeing {
+      try trainer.tensorBoard?.close()
+      if !rows.isEmpty && communicator.isRoot {
+        try TrainingCurves.write(rows, title: config.name ?? "training", to: folder + "/curves.png")
+      }
     }
-    if !provider.skipped.isEmpty {
-      observer?.note("skipped \(provider.skipped.count) unreadable samples, e.g. \(provider.skipped[0])")
+    // Each rank read only its parts: rank 0 reports how many were unreadable on all.
+    let skipped = try communicator.allreduce(Int64(provider.skipped.count), .sum)
+    if skipped > 0 {
+      observer?.note("skipped \(skipped) unreadable samples, e.g. \(provider.skipped.first.map { "\($0)" } ?? "(on another rank)")")
     }
     let last = rows.last
     var summary: [(String, JSONText)] = [("run", .string(folder)), ("epochs", .int(last?.epoch ?? 0))]
@@ -215,7 +296,14 @@ public enum TrainingSession {
       summary.append(("seconds_per_epoch", .number(rows.map(\.seconds).reduce(0, +) / Double(rows.count))))
     }
     summary.append(("seconds", .number(Date().timeIntervalSince(started))))
-    return TrainOutcome(folder: folder, rows: rows, crossValidation: nil, summary: .object(summary))
+    summary.append(("ranks", .int(communicator.size)))
+    if communicator.isDistributed {
+      summary.append(("allreduce_ms_per_step", .number(trainer.communication.allreduceMillisecondsPerStep)))
+      summary.append(("resynchronizations", .int(trainer.communication.resynchronizations)))
+    }
+    var outcome = TrainOutcome(folder: folder, rows: rows, crossValidation: nil, summary: .object(summary))
+    outcome.communication = trainer.communication
+    return outcome
   }
 
   /// The run folder, before any work: it overlaps no input (data, test data, pipeline,
@@ -224,7 +312,7 @@ public enum TrainingSession {
   static func checkRunFolder(_ folder: String, request: TrainRequest, config: PipelineConfig, settings: TrainSettings) throws {
     var inputs = [request.pipeline, config.sourceFolder, request.initFrom].compactMap { $0 }
     if let test = settings.test, !["test", "t10k", "train"].contains(test.lowercased()) {
-      inputs.append(test.hasPrefix("/") ? test : ((config.path as NSString).deletingLastPathComponent + "/" + test))
+      inputs.append(test.hasPrefix("/") ? test : OutputLocation.joined(OutputLocation.parentFolder(config.path), test))
     }
     try OutputLocation.refuseOverlap(output: folder, inputs: inputs, flag: "the run folder (--output)")
     let existing = try OutputLocation.prepareFolder(folder, flag: "run")

@@ -1,4 +1,5 @@
 import Foundation
+import STNDrawing
 import STNImageIO
 import STNTensor
 import STNTensorBoard
@@ -12,7 +13,8 @@ import STNTensorBoard
 /// a TPS transformer `control_points` (the inputs with the control points' source positions);
 /// histograms per family (`TransformerParameters.histograms`): `theta/0` … `theta/5` (row-major
 /// a b c / d e f of an affine theta (2,3)), `homography/h11` … `homography/h32`, or `tps/dx`,
-/// `tps/dy`.
+/// `tps/dy`; with `layers` set, every layer's output for fixed samples as
+/// `layers/<index>-<kind>` (`LayerImageLog`).
 public final class TrainingTensorBoard {
   public let writer: EventWriter
   /// Normalization to undo when drawing inputs (per channel, as in the pipeline).
@@ -22,6 +24,8 @@ public final class TrainingTensorBoard {
   public var gridCount = 16
   /// Training-loss points every this many steps.
   public var stepInterval = 50
+  /// Per-layer images written every epoch (nil: none).
+  public var layers: LayerImageLog?
 
   public init(directory: String, mean: [Double], std: [Double]) throws {
     writer = try EventWriter(directory: directory)
@@ -56,6 +60,7 @@ public final class TrainingTensorBoard {
         if let marked = TransformerParameters.controlPointImages(view.theta, inputs: inputs) { try addGrid(tag: "control_points", images: marked, step: epoch) }
       }
     }
+    try layers?.write(to: writer, step: epoch)
     try writer.flush()
   }
 

@@ -1,3 +1,4 @@
+import STNDrawing
 import STNImageIO
 import STNTensor
 import STNWarp

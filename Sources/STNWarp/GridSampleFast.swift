@@ -14,22 +14,38 @@ struct BilinearTaps {
   var east: Float, south: Float
 }
 
+/// The four bilinear corners of source pixel coordinate (x, y) on an h x w plane: the
+/// north-west pixel (ix, iy), which corners lie inside, and the fractions east/south. Every
+/// sampler (grid sample, the uint8 warps) starts here, so all compute the same floats.
+struct BilinearCorners {
+  var ix: Int, iy: Int
+  var nwIn: Bool, neIn: Bool, swIn: Bool, seIn: Bool
+  var east: Float, south: Float
+  var west: Float { 1 - east }
+  var north: Float { 1 - south }
+}
+
+@inline(__always)
+func bilinearCorners(x: Float, y: Float, width w: Int, height h: Int) -> BilinearCorners {
+  let x0 = floorFast(x), y0 = floorFast(y)
+  let ix = Int(x0), iy = Int(y0)
+  let xIn0 = ix >= 0 && ix < w, xIn1 = ix + 1 >= 0 && ix + 1 < w
+  let yIn0 = iy >= 0 && iy < h, yIn1 = iy + 1 >= 0 && iy + 1 < h
+  return BilinearCorners(ix: ix, iy: iy, nwIn: yIn0 && xIn0, neIn: yIn0 && xIn1, swIn: yIn1 && xIn0, seIn: yIn1 && xIn1,
+                         east: x - x0, south: y - y0)
+}
+
 /// Taps for source pixel coordinate (x, y) on an h x w plane, zero-padded. Plain scalar code:
 /// generic SIMD masks did not inline well here.
 @inline(__always)
 func bilinearTaps(x: Float, y: Float, width w: Int, height h: Int) -> BilinearTaps {
-  let x0 = floorFast(x), y0 = floorFast(y)
-  let east = x - x0, south = y - y0
-  let west = 1 - east, north = 1 - south
-  let ix = Int(x0), iy = Int(y0)
-  let xIn0 = ix >= 0 && ix < w, xIn1 = ix + 1 >= 0 && ix + 1 < w
-  let yIn0 = iy >= 0 && iy < h, yIn1 = iy + 1 >= 0 && iy + 1 < h
-  let base = iy * w + ix
-  let in0 = yIn0 && xIn0, in1 = yIn0 && xIn1, in2 = yIn1 && xIn0, in3 = yIn1 && xIn1
+  let c = bilinearCorners(x: x, y: y, width: w, height: h)
+  let north = c.north, south = c.south, west = c.west, east = c.east
+  let base = c.iy * w + c.ix
   return BilinearTaps(
-    o0: in0 ? base : 0, o1: in1 ? base + 1 : 0, o2: in2 ? base + w : 0, o3: in3 ? base + w + 1 : 0,
-    w0: in0 ? north * west : 0, w1: in1 ? north * east : 0, w2: in2 ? south * west : 0, w3: in3 ? south * east : 0,
-    m0: in0 ? 1 : 0, m1: in1 ? 1 : 0, m2: in2 ? 1 : 0, m3: in3 ? 1 : 0,
+    o0: c.nwIn ? base : 0, o1: c.neIn ? base + 1 : 0, o2: c.swIn ? base + w : 0, o3: c.seIn ? base + w + 1 : 0,
+    w0: c.nwIn ? north * west : 0, w1: c.neIn ? north * east : 0, w2: c.swIn ? south * west : 0, w3: c.seIn ? south * east : 0,
+    m0: c.nwIn ? 1 : 0, m1: c.neIn ? 1 : 0, m2: c.swIn ? 1 : 0, m3: c.seIn ? 1 : 0,
     east: east, south: south)
 }
 

@@ -88,18 +88,15 @@ func sampleUInt8(
       result[c] = inside ? Float(src[(iy * w + ix) * channels + c]) : options.fillValue(c)
     }
   case .bilinear:
-    let x0 = floorFast(x), y0 = floorFast(y)
-    let east = x - x0, south = y - y0
-    let west = 1 - east, north = 1 - south
-    let ix = Int(x0), iy = Int(y0)
-    let xIn0 = ix >= 0 && ix < w, xIn1 = ix + 1 >= 0 && ix + 1 < w
-    let yIn0 = iy >= 0 && iy < h, yIn1 = iy + 1 >= 0 && iy + 1 < h
+    let corners = bilinearCorners(x: x, y: y, width: w, height: h)
+    let ix = corners.ix, iy = corners.iy
+    let north = corners.north, south = corners.south, west = corners.west, east = corners.east
     for c in 0..<channels {
       let fill = options.fillValue(c)
-      let nw = yIn0 && xIn0 ? Float(src[(iy * w + ix) * channels + c]) : fill
-      let ne = yIn0 && xIn1 ? Float(src[(iy * w + ix + 1) * channels + c]) : fill
-      let sw = yIn1 && xIn0 ? Float(src[((iy + 1) * w + ix) * channels + c]) : fill
-      let se = yIn1 && xIn1 ? Float(src[((iy + 1) * w + ix + 1) * channels + c]) : fill
+      let nw = corners.nwIn ? Float(src[(iy * w + ix) * channels + c]) : fill
+      let ne = corners.neIn ? Float(src[(iy * w + ix + 1) * channels + c]) : fill
+      let sw = corners.swIn ? Float(src[((iy + 1) * w + ix) * channels + c]) : fill
+      let se = corners.seIn ? Float(src[((iy + 1) * w + ix + 1) * channels + c]) : fill
       result[c] = nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
     }
   }
@@ -122,26 +119,39 @@ func checkWarpArguments(width: Int, height: Int, channels: Int, outputWidth: Int
 
 // MARK: - Naive reference kernels
 
+/// The naive twins' one loop: the padded sample of every output pixel, one at a time, handed
+/// to `store(ox, oy, sample)` (sample in pixel units, `channels` values).
+func forEachNaiveSample(
+  source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource: AffineTransform,
+  outputWidth: Int, outputHeight: Int, options: WarpOptions, _ store: (Int, Int, UnsafePointer<Float>) -> Void
+) {
+  checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
+  var sample = [Float](repeating: 0, count: channels)
+  sample.withUnsafeMutableBufferPointer { buffer in
+    guard let result = buffer.baseAddress else { return }
+    for oy in 0..<outputHeight {
+      let row = WarpRow(destinationToSource, y: oy)
+      for ox in 0..<outputWidth {
+        let x = paddedPixelCoordinate(row.x(ox), size: width, padding: options.padding)
+        let y = paddedPixelCoordinate(row.y(ox), size: height, padding: options.padding)
+        sampleUInt8(source, width: width, height: height, channels: channels, x: x, y: y, options: options, result: result)
+        store(ox, oy, result)
+      }
+    }
+  }
+}
+
 /// Reference for `warpAffineNormalized`: one output pixel at a time.
 public func warpAffineNormalizedNaive(
   source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource: AffineTransform,
   output: UnsafeMutablePointer<Float>, outputWidth: Int, outputHeight: Int, scale: [Float], bias: [Float],
   options: WarpOptions
 ) {
-  checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
   precondition(scale.count == channels && bias.count == channels, "scale and bias need \(channels) values")
   let plane = outputWidth * outputHeight
-  var sample = [Float](repeating: 0, count: channels)
-  for oy in 0..<outputHeight {
-    let row = WarpRow(destinationToSource, y: oy)
-    for ox in 0..<outputWidth {
-      let x = paddedPixelCoordinate(row.x(ox), size: width, padding: options.padding)
-      let y = paddedPixelCoordinate(row.y(ox), size: height, padding: options.padding)
-      sample.withUnsafeMutableBufferPointer {
-        sampleUInt8(source, width: width, height: height, channels: channels, x: x, y: y, options: options, result: $0.baseAddress!)
-      }
-      for c in 0..<channels { output[c * plane + oy * outputWidth + ox] = sample[c] * scale[c] + bias[c] }
-    }
+  forEachNaiveSample(source: source, width: width, height: height, channels: channels, destinationToSource: destinationToSource,
+                     outputWidth: outputWidth, outputHeight: outputHeight, options: options) { ox, oy, sample in
+    for c in 0..<channels { output[c * plane + oy * outputWidth + ox] = sample[c] * scale[c] + bias[c] }
   }
 }
 
@@ -150,17 +160,8 @@ public func warpAffineUInt8Naive(
   source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource: AffineTransform,
   output: UnsafeMutablePointer<UInt8>, outputWidth: Int, outputHeight: Int, options: WarpOptions
 ) {
-  checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
-  var sample = [Float](repeating: 0, count: channels)
-  for oy in 0..<outputHeight {
-    let row = WarpRow(destinationToSource, y: oy)
-    for ox in 0..<outputWidth {
-      let x = paddedPixelCoordinate(row.x(ox), size: width, padding: options.padding)
-      let y = paddedPixelCoordinate(row.y(ox), size: height, padding: options.padding)
-      sample.withUnsafeMutableBufferPointer {
-        sampleUInt8(source, width: width, height: height, channels: channels, x: x, y: y, options: options, result: $0.baseAddress!)
-      }
-      for c in 0..<channels { output[(oy * outputWidth + ox) * channels + c] = roundToUInt8(sample[c]) }
-    }
+  forEachNaiveSample(source: source, width: width, height: height, channels: channels, destinationToSource: destinationToSource,
+                     outputWidth: outputWidth, outputHeight: outputHeight, options: options) { ox, oy, sample in
+    for c in 0..<channels { output[(oy * outputWidth + ox) * channels + c] = roundToUInt8(sample[c]) }
   }
 }

@@ -177,17 +177,13 @@ func load3Bytes(_ p: UnsafePointer<UInt8>) -> SIMD4<Float> {
 /// (x, y) are padded coordinates (finite, within ±1e9), as `paddedPixelCoordinate` returns.
 @inline(__always)
 func sampleBilinear3(_ src: UnsafePointer<UInt8>, width w: Int, height h: Int, x: Float, y: Float, fill: SIMD4<Float>) -> SIMD4<Float> {
-  let x0 = floorFast(x), y0 = floorFast(y)
-  let east = x - x0, south = y - y0
-  let west = 1 - east, north = 1 - south
-  let ix = Int(x0), iy = Int(y0)
-  let xIn0 = ix >= 0 && ix < w, xIn1 = ix + 1 >= 0 && ix + 1 < w
-  let yIn0 = iy >= 0 && iy < h, yIn1 = iy + 1 >= 0 && iy + 1 < h
-  let p = (iy * w + ix) * 3, q = p + w * 3
-  let nw = yIn0 && xIn0 ? load3Bytes(src + p) : fill
-  let ne = yIn0 && xIn1 ? load3Bytes(src + p + 3) : fill
-  let sw = yIn1 && xIn0 ? load3Bytes(src + q) : fill
-  let se = yIn1 && xIn1 ? load3Bytes(src + q + 3) : fill
+  let corners = bilinearCorners(x: x, y: y, width: w, height: h)
+  let north = corners.north, south = corners.south, west = corners.west, east = corners.east
+  let p = (corners.iy * w + corners.ix) * 3, q = p + w * 3
+  let nw = corners.nwIn ? load3Bytes(src + p) : fill
+  let ne = corners.neIn ? load3Bytes(src + p + 3) : fill
+  let sw = corners.swIn ? load3Bytes(src + q) : fill
+  let se = corners.seIn ? load3Bytes(src + q + 3) : fill
   return nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
 }
 

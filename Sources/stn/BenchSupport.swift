@@ -1,4 +1,5 @@
 import Foundation
+import STNFiles
 
 // Shared by the `stn bench ...` commands: median-of-runs timing and one-JSON-line output.
 
@@ -47,42 +48,8 @@ func measure(runs: Int, warmup: Int = 1, _ body: () -> Void) -> BenchTiming {
   return timing
 }
 
-/// One value of a JSON line.
-enum BenchValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral {
-  case string(String)
-  case int(Int)
-  case double(Double, digits: Int)
-
-  init(stringLiteral value: String) { self = .string(value) }
-  init(integerLiteral value: Int) { self = .int(value) }
-  init(floatLiteral value: Double) { self = .double(value, digits: 4) }
-
-  /// A double printed with `digits` decimals.
-  static func number(_ value: Double, digits: Int = 3) -> BenchValue { .double(value, digits: digits) }
-
-  var json: String {
-    switch self {
-    case .string(let s):
-      var out = "\""
-      for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        default:
-          if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-        }
-      }
-      return out + "\""
-    case .int(let i): return String(i)
-    case .double(let d, let digits): return d.isFinite ? String(format: "%.\(digits)f", d) : "null"
-    }
-  }
-}
-
 /// Prints `{"key":value,...}` in the given key order, one line, flushed.
-func printJSONLine(_ fields: KeyValuePairs<String, BenchValue>) {
-  let body = fields.map { "\(BenchValue.string($0.key).json):\($0.value.json)" }.joined(separator: ",")
-  print("{\(body)}")
+func printJSONLine(_ fields: KeyValuePairs<String, JSONText>) {
+  print(JSONText.object(fields.map { ($0.key, $0.value) }).description)
   fflush(stdout)
 }

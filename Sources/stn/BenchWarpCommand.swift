@@ -77,33 +77,30 @@ struct BenchWarp: ParsableCommand {
     let scale = (0..<c).map { 1 / (255 * std[$0]) }, bias = (0..<c).map { -mean[$0] / std[$0] }
     let warpOptions = WarpOptions(mode: .bilinear, padding: .zeros, fill: [0])
     let imageBytes = side * side * c, slot = c * side * side
-    let fusedUInt8 = measure(runs: runs) {
+    var warped = [UInt8](repeating: 0, count: n * imageBytes)
+    /// Times `warp(source, image i)` over the n images on `threads` threads.
+    func timeWarps(_ warp: @escaping (UnsafePointer<UInt8>, Int) -> Void) -> BenchTiming {
       bytes.withUnsafeBufferPointer { src in
-        batch.withUnsafeMutableBufferPointer { dst in
-          let source = src.baseAddress!, output = dst.baseAddress!
-          parallelFor(chunks: n, threads: threads) { i in
-            warpAffineNormalized(source: source + i * imageBytes, width: side, height: side, channels: c,
-                                 destinationToSource: destinationToSource[i], output: output + i * slot,
-                                 outputWidth: side, outputHeight: side, scale: scale, bias: bias, options: warpOptions)
-          }
-        }
+        guard let source = src.baseAddress else { return BenchTiming(seconds: []) }
+        return measure(runs: runs) { parallelFor(chunks: n, threads: threads) { i in warp(source + i * imageBytes, i) } }
+      }
+    }
+    let fusedUInt8 = batch.withUnsafeMutableBufferPointer { dst in
+      guard let output = dst.baseAddress else { return BenchTiming(seconds: []) }
+      return timeWarps { source, i in
+        warpAffineNormalized(source: source, width: side, height: side, channels: c, destinationToSource: destinationToSource[i],
+                             output: output + i * slot, outputWidth: side, outputHeight: side, scale: scale, bias: bias, options: warpOptions)
       }
     }
     sink += batch[batch.count / 2]
     report("uint8-fused", fusedUInt8, anchor: Self.openCVAnchor, peer: "OpenCV warpAffine uint8")
 
     // uint8 HWC -> uint8 HWC, OpenCV's exact work.
-    var warped = [UInt8](repeating: 0, count: n * imageBytes)
-    let plainUInt8 = measure(runs: runs) {
-      bytes.withUnsafeBufferPointer { src in
-        warped.withUnsafeMutableBufferPointer { dst in
-          let source = src.baseAddress!, output = dst.baseAddress!
-          parallelFor(chunks: n, threads: threads) { i in
-            warpAffineUInt8(source: source + i * imageBytes, width: side, height: side, channels: c,
-                            destinationToSource: destinationToSource[i], output: output + i * imageBytes,
-                            outputWidth: side, outputHeight: side, options: warpOptions)
-          }
-        }
+    let plainUInt8 = warped.withUnsafeMutableBufferPointer { dst in
+      guard let output = dst.baseAddress else { return BenchTiming(seconds: []) }
+      return timeWarps { source, i in
+        warpAffineUInt8(source: source, width: side, height: side, channels: c, destinationToSource: destinationToSource[i],
+                        output: output + i * imageBytes, outputWidth: side, outputHeight: side, options: warpOptions)
       }
     }
     report("uint8", plainUInt8, anchor: Self.openCVAnchor, peer: "OpenCV warpAffine uint8")

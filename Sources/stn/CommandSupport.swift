@@ -143,6 +143,16 @@ enum RankAware {
     }
   }
 
+  /// For commands that run as one process only: under a launcher of several ranks, rank 0
+  /// prints one `Error:` line saying so and every rank exits 1 (after MPI_Finalize).
+  static func requireOneProcess(_ world: any Communicator, command: String) throws {
+    guard world.isDistributed else { return }
+    if world.isRoot {
+      FileHandle.standardError.write(Data("Error: \(command) runs as one process, not under mpirun/srun (\(world.size) ranks were started): run it without the launcher\n".utf8))
+    }
+    throw ExitCode(ExitStatus.failure)
+  }
+
   /// "Error: rank 1 of 2: <message>" on stderr.
   private static func report(_ error: any Error, on world: any Communicator) {
     FileHandle.standardError.write(Data("Error: rank \(world.rank) of \(world.size): \(STN.message(for: error))\n".utf8))
@@ -150,16 +160,6 @@ enum RankAware {
 }
 
 // MARK: - The learned stage
-
-/// Why a pipeline's `learned_affine` checkpoint could not be loaded.
-struct LearnedCheckpointError: Error, CustomStringConvertible {
-  var checkpoint: String
-  var reason: String
-  var description: String {
-    // Loader errors usually start with the path already; name it once.
-    reason.hasPrefix(checkpoint) ? "learned_affine: \(reason)" : "learned_affine checkpoint \(checkpoint): \(reason)"
-  }
-}
 
 /// The predictor for the pipeline's `learned_affine` stage (nil when it has none); errors name
 /// the checkpoint file.
@@ -170,7 +170,10 @@ func learnedPredictor(for config: PipelineConfig, threads: Int) throws -> Checkp
   } catch let error as PipelineError {
     throw error
   } catch {
-    throw LearnedCheckpointError(checkpoint: checkpoint, reason: "\(error)")
+    // Loader errors usually start with the path already; name it once.
+    let text = "\(error)"
+    let reason = text.hasPrefix(checkpoint + ": ") ? String(text.dropFirst(checkpoint.count + 2)) : text
+    throw FileError(path: checkpoint, reason: "learned_affine checkpoint: \(reason)")
   }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import STNFiles
 import STNDistributed
 import STNTrain
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import STNDistributed
 import STNTrain
 
 /// `stn eval CHECKPOINT --data DIR|IDX`: accuracy, per-class accuracy, confusion matrix.
@@ -14,7 +15,9 @@ struct Eval: ParsableCommand {
       stn train's per-epoch test pass does. Image-folder classes are matched to the \
       checkpoint's class names by name. \
       The last output line is one JSON object {"accuracy":…, "n":…, "per_class":{…}, …}. \
-      A PyTorch-saved state dict needs --pipeline naming the file that declares its model.
+      A PyTorch-saved state dict needs --pipeline naming the file that declares its model. \
+      Under mpirun (or srun) each rank evaluates its part of every batch and rank 0 prints the \
+      combined report (with "ranks":N).
 
       \(ExitStatus.table)
       """)
@@ -36,6 +39,11 @@ struct Eval: ParsableCommand {
   }
 
   func run() throws {
+    let world = try World.communicator()
+    try RankAware.run(world) { try evaluate(on: world) }
+  }
+
+  private func evaluate(on world: any Communicator) throws {
     var request = EvalRequest(checkpoint: checkpoint, data: data)
     request.split = split
     request.pipeline = pipeline
@@ -43,7 +51,8 @@ struct Eval: ParsableCommand {
     request.batchSize = batchSize
     request.random = random
     Interruption.install(graceful: false)
-    let summary = try EvaluationSession.run(request) { print($0) }
-    print(summary)
+    let summary = try EvaluationSession.run(request, communicator: world) { print($0) }
+    if world.isRoot { print(summary) }
+    fflush(stdout)
   }
 }

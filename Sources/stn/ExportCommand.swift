@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import STNDistributed
 import STNFiles
 import STNImageIO
 import STNPipeline
@@ -27,8 +28,18 @@ struct Export: ParsableCommand {
       What a trained spatial transformer does: a sheet of input / transformed / predicted \
       class, or (--output DIR) the rectified images, named like stn augment's outputs.
 
+      stn export CHECKPOINT --layers --input DIR|IDX --output FILE.png [--count N]
+
+      What every layer of any model does: for each of the first N samples (default 2, at most \
+      16), a row per layer (the input first; index-kind, state-dict name, output shape), a \
+      gray tile per channel (the first 16), each scaled to its own range, with its min (black) \
+      and max (white) printed under it. A 1-D output (flatten, linear) is one strip, 40 \
+      features per row. At most 64 layers per sample and 128 rows per sheet; the sheet says \
+      what it leaves out.
+
       The output must not be, contain or lie inside the input (or the checkpoint); an existing \
-      sheet file or a non-empty output folder is refused unless --overwrite.
+      sheet file or a non-empty output folder is refused unless --overwrite. stn export runs \
+      as one process: under mpirun/srun it stops with one error line.
 
       \(ExitStatus.table)
       """)
@@ -36,7 +47,8 @@ struct Export: ParsableCommand {
   @Argument(help: "A pipeline file (.yaml/.yml) or a checkpoint (.safetensors).") var source: String
   @Option(help: "Input folder (default: the pipeline's source).") var input: String?
   @Option(help: "Output file (.png or .jpg) for a sheet.") var output: String
-  @Option(parsing: .unconditional, help: "Number of samples on the sheet, 1...1024.") var count: Int = 16
+  @Option(parsing: .unconditional, help: "Number of samples on the sheet, 1...1024 (default 16; with --layers 1...16, default 2).") var count: Int?
+  @Flag(help: "With a checkpoint: a sheet of every layer's output (see above).") var layers = false
   @Option(help: "Random seed (overrides the pipeline's).") var seed: UInt64?
   @Option(parsing: .unconditional, help: "Epoch whose random parameters are shown.") var epoch: Int = 0
   @Option(parsing: .unconditional, help: "Worker threads.") var threads: Int = 2
@@ -44,20 +56,25 @@ struct Export: ParsableCommand {
   @Flag(help: "Replace an existing sheet file, or write into a non-empty output folder.") var overwrite = false
 
   func validate() throws {
-    try requireCount(count, in: 1...1024, "--count")
+    if let count { try requireCount(count, in: layers ? 1...16 : 1...1024, layers ? "--count (with --layers)" : "--count") }
+    if layers && !source.lowercased().hasSuffix(".safetensors") {
+      throw ValidationError("--layers needs a checkpoint (.safetensors) as the first argument, got \(source)")
+    }
     try requireCount(threads, in: 1...maxThreads, "--threads")
     try requireCount(epoch, in: 0...1_000_000, "--epoch")
     if let split, split != "train" && split != "test" { throw ValidationError("--split must be train or test, got '\(split)'") }
   }
 
   func run() throws {
+    try RankAware.requireOneProcess(try World.communicator(), command: "stn export")
     let lower = source.lowercased()
     if lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") {
       try exportPipelineSheet()
     } else if lower.hasSuffix(".safetensors") {
       guard let input else { throw ValidationError("stn export CHECKPOINT needs --input DIR (an image folder or a folder of IDX files)") }
       var request = CheckpointExport.Request(checkpoint: source, input: input, output: output)
-      request.count = count
+      request.count = count ?? (layers ? 2 : 16)
+      request.layers = layers
       request.threads = threads
       request.split = split ?? "test"
       request.overwrite = overwrite
@@ -77,7 +94,7 @@ struct Export: ParsableCommand {
     }
     try OutputLocation.refuseOverlap(output: output, inputs: [input ?? config.sourceFolder].compactMap { $0 })
     try OutputLocation.prepareFile(output, overwrite: overwrite)
-    var job = ExportJob(config: config, dataset: dataset, count: count)
+    var job = ExportJob(config: config, dataset: dataset, count: count ?? 16)
     job.epoch = epoch
     job.threads = threads
     job.predictor = try learnedPredictor(for: config, threads: threads)

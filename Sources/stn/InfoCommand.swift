@@ -118,10 +118,10 @@ struct Info: ParsableCommand {
       } else if check && info.format == .idx && info.width * info.height > 1 {  // label files report 1x1
         _ = try IDXDataset(images: path, labels: nil, maxPixels: maxPixels)
       }
-      var line = "{\"path\":\(JSONString.quoted(path)),\"format\":\"\(info.format.rawValue)\",\"width\":\(info.width),"
-      line += "\"height\":\(info.height),\"channels\":\(info.channels)"
-      if info.format == .idx { line += ",\"count\":\(info.count)" }
-      return (line + "}", true)
+      var fields: [(String, JSONText)] = [("path", .string(path)), ("format", .string(info.format.rawValue)), ("width", .int(info.width)),
+                                          ("height", .int(info.height)), ("channels", .int(info.channels))]
+      if info.format == .idx { fields.append(("count", .int(info.count))) }
+      return (JSONText.object(fields).description, true)
     } catch let error as ImageError {
       return (Self.errorLine(path: path, error: error.reason), false)
     } catch {
@@ -130,6 +130,6 @@ struct Info: ParsableCommand {
   }
 
   static func errorLine(path: String, error: String) -> String {
-    "{\"path\":\(JSONString.quoted(path)),\"error\":\(JSONString.quoted(error))}"
+    JSONText.object([("path", .string(path)), ("error", .string(error))]).description
   }
 }

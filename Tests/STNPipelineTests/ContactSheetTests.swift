@@ -1,4 +1,5 @@
 import Foundation
+import STNDrawing
 import STNImageIO
 import STNTestSupport
 import XCTest

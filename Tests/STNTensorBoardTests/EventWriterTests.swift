@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import STNTensorBoard
+import STNTestSupport
 
 final class EventWriterTests: XCTestCase {
   var folder = ""
@@ -97,13 +98,7 @@ final class EventWriterTests: XCTestCase {
   /// Requires `python3 -c "import tensorboard"`; with STN_SKIP_TENSORBOARD=1 it is skipped
   /// instead of failing when tensorboard is missing.
   func testTensorBoardReadsOurEventFile() throws {
-    guard pythonHasTensorBoard() else {
-      if ProcessInfo.processInfo.environment["STN_SKIP_TENSORBOARD"] == "1" {
-        throw XCTSkip("tensorboard python package not installed (STN_SKIP_TENSORBOARD=1)")
-      }
-      XCTFail("`python3 -c 'import tensorboard'` failed: install it (pip install tensorboard) or set STN_SKIP_TENSORBOARD=1 to skip")
-      return
-    }
+    guard try Python.requireTensorBoard() else { return }
     let writer = try EventWriter(directory: folder)
     let losses: [Float] = [2.25, 1.5, 0.875]
     for (step, loss) in losses.enumerated() {
@@ -112,6 +107,7 @@ final class EventWriterTests: XCTestCase {
     }
     let png = tinyPNG(width: 5, height: 3, channels: 3)
     try writer.addImage(tag: "inputs", png: png, width: 5, height: 3, channels: 3, step: 2)
+    try writer.addImage(tag: "layers/01-conv2d", png: png, width: 5, height: 3, channels: 3, step: 2, description: "output **[2, 3]**")
     let theta: [Float] = (0..<64).map { Float($0) / 32 - 1 }
     try writer.addHistogram(tag: "theta/0", values: theta, step: 3)
     try writer.flush()
@@ -147,9 +143,21 @@ final class EventWriterTests: XCTestCase {
             if event.HasField("summary"):
                 for value in event.summary.value:
                     out["plugins"][value.tag] = data_compat.migrate_value(value).metadata.plugin_data.plugin_name
+    # Images as the image dashboard reads them (legacy ones converted): [step, width, height,
+    # PNG bytes, description, data class].
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    from tensorboard.util import tensor_util
+    served = plugin_event_accumulator.EventAccumulator(sys.argv[1], size_guidance={"tensors": 0})
+    served.Reload()
+    out["served"] = {}
+    for tag in served.PluginTagToContent("images"):
+        event = served.Tensors(tag)[0]
+        width, height, png = tensor_util.make_ndarray(event.tensor_proto)
+        metadata = served.SummaryMetadata(tag)
+        out["served"][tag] = [event.step, int(width), int(height), len(png), metadata.summary_description, metadata.data_class]
     print(json.dumps(out))
     """
-    let output = try runPython(["-c", script, folder])
+    let output = try Python.run(["-c", script, folder])
     let parsed = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
     let scalars = try XCTUnwrap(parsed?["scalars"] as? [String: [[Double]]], output)
     XCTAssertEqual(scalars["loss/train"]?.map { $0[0] }, [1, 2, 3])
@@ -157,6 +165,12 @@ final class EventWriterTests: XCTestCase {
     XCTAssertEqual(scalars["accuracy/val"]?.map { Float($0[1]) }, [0.5, 0.625, 0.75])
     let images = try XCTUnwrap(parsed?["images"] as? [String: [[Int]]], output)
     XCTAssertEqual(images["inputs"], [[2, 5, 3, png.count]])
+    XCTAssertNil(images["layers/01-conv2d"], "a described image is a tensor to the legacy reader")
+    let served = try XCTUnwrap(parsed?["served"] as? [String: [Any]], output)
+    XCTAssertEqual(served["inputs"]?.prefix(4).compactMap { $0 as? Int }, [2, 5, 3, png.count])
+    XCTAssertEqual(served["layers/01-conv2d"]?.prefix(4).compactMap { $0 as? Int }, [2, 5, 3, png.count])
+    XCTAssertEqual(served["layers/01-conv2d"]?[4] as? String, "output **[2, 3]**", "the description the image dashboard shows")
+    XCTAssertEqual(served["layers/01-conv2d"]?[5] as? Int, 3, "DATA_CLASS_BLOB_SEQUENCE")
     if let decoded = parsed?["decoded_inputs"] as? [Any] {
       XCTAssertEqual(decoded[0] as? Int, 5)
       XCTAssertEqual(decoded[1] as? Int, 3)
@@ -165,39 +179,10 @@ final class EventWriterTests: XCTestCase {
     let histograms = try XCTUnwrap(parsed?["histograms"] as? [String: [[Double]]], output)
     XCTAssertEqual(histograms["theta/0"], [[3, 64, -1, Double(Float(63) / 32 - 1), 64]])
     let plugins = try XCTUnwrap(parsed?["plugins"] as? [String: String], output)
-    XCTAssertEqual(plugins, ["loss/train": "scalars", "accuracy/val": "scalars", "inputs": "images", "theta/0": "histograms"])
+    XCTAssertEqual(plugins, ["loss/train": "scalars", "accuracy/val": "scalars", "inputs": "images", "layers/01-conv2d": "images", "theta/0": "histograms"])
   }
 
   // MARK: - Helpers
-
-  func pythonHasTensorBoard() -> Bool {
-    (try? runPython(["-c", "import tensorboard"])) != nil
-  }
-
-  /// Runs python3 with `arguments`; throws when it cannot start or exits non-zero.
-  func runPython(_ arguments: [String]) throws -> String {
-    struct PythonFailed: Error, CustomStringConvertible {
-      var description: String
-    }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    process.environment = environment
-    let stdout = Pipe(), stderr = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    // Read before waiting so a full pipe cannot block the child.
-    let outData = stdout.fileHandleForReading.readDataToEndOfFile()
-    let errData = stderr.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      throw PythonFailed(description: "python3 exited \(process.terminationStatus): \(String(decoding: errData, as: UTF8.self))")
-    }
-    return String(decoding: outData, as: UTF8.self)
-  }
 
   /// A valid PNG built by hand (stored, uncompressed deflate), so this test needs no codec.
   func tinyPNG(width: Int, height: Int, channels: Int) -> [UInt8] {

@@ -17,8 +17,8 @@ enum STNBinary {
   }
 
   /// Runs `stn` with `arguments`; returns exit status, stdout and stderr.
-  static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    try start(arguments).finish()
+  static func run(_ arguments: [String], in folder: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    try start(arguments, in: folder).finish()
   }
 
   /// A running `stn`, for tests that signal it.
@@ -37,11 +37,12 @@ enum STNBinary {
   }
 
   /// Starts `stn` with `arguments` without waiting.
-  static func start(_ arguments: [String]) throws -> Running {
+  static func start(_ arguments: [String], in folder: String? = nil) throws -> Running {
     guard let path else { throw XCTSkip("stn binary not built (swift build --build-tests builds it)") }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
+    if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

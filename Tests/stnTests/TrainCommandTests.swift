@@ -35,7 +35,7 @@ final class TrainCommandTests: XCTestCase {
 
   func bigEndian(_ value: Int) -> [UInt8] { [UInt8(value >> 24 & 255), UInt8(value >> 16 & 255), UInt8(value >> 8 & 255), UInt8(value & 255)] }
 
-  func writePipeline(lr: Double = 0.01, classes: String? = nil, transformer: String = "{localization: [flatten, {linear: 8}, relu, {linear: 6}]}") throws -> String {
+  func writePipeline(lr: Double = 0.01, classes: String? = nil, model: String? = nil) throws -> String {
     let text = """
       name: tiny-idx
       seed: 1
@@ -46,10 +46,7 @@ final class TrainCommandTests: XCTestCase {
         - random_affine: {degrees: 10, translate: inside}
         - normalize: {mean: [0.2], std: [0.3]}
       batch: {size: 8}
-      model:
-        - spatial_transformer: \(transformer)
-        - flatten
-        - {linear: classes}
+      model: \(model ?? "[{spatial_transformer: {localization: [flatten, {linear: 8}, relu, {linear: 6}]}}, flatten, {linear: classes}]")
       train: {optimizer: adam, lr: \(lr), epochs: 1, val_fraction: 0.25, test: test}
 
       """
@@ -137,8 +134,9 @@ final class TrainCommandTests: XCTestCase {
   /// to TensorBoard, and `stn export` draws their sheets.
   func testProjectiveAndTPSTransformersTrainLogAndExport() throws {
     for (transform, tags) in [("projective", ["homography/h11", "homography/h32", "transformed"]), ("tps", ["tps/dx", "tps/dy", "control_points"])] {
-      let pipeline = try writePipeline(transformer: "{transform: \(transform), control_grid: 3, localization: [flatten, {linear: 8}, relu, {linear: theta}]}"
-        .replacingOccurrences(of: transform == "tps" ? "" : "control_grid: 3, ", with: ""))
+      let grid = transform == "tps" ? "control_grid: 3, " : ""
+      let pipeline = try writePipeline(
+        model: "[{spatial_transformer: {transform: \(transform), \(grid)localization: [flatten, {linear: 8}, relu, {linear: theta}]}}, flatten, {linear: classes}]")
       let run = folder + "/run-" + transform
       let trained = try stn(["train", pipeline, "--output", run, "--threads", "1"])
       XCTAssertEqual(trained.status, 0, trained.stderr)
@@ -182,6 +180,50 @@ final class TrainCommandTests: XCTestCase {
     let result = try stn(["train", try writePipeline(lr: 1e38), "--out", folder + "/run", "--threads", "1", "--no-tensorboard"])
     XCTAssertEqual(result.status, 2, result.stderr)
     XCTAssertTrue(result.stderr.contains("loss became"), result.stderr)
+  }
+
+  /// Issue 13: a wrong --tensorboard-layers value is one usage error line (exit 64) before any
+  /// training, whether the text does not parse or names a layer the model lacks.
+  func testBadTensorBoardLayersIsAUsageErrorBeforeTraining() throws {
+    let pipeline = try writePipeline()
+    for (value, expected) in [
+      ("conv2d,,relu", "--tensorboard-layers: empty item"), ("1.2.3", "'1.2.3' is not a layer index"),
+      ("7", "no layer 7 in this model (its indices: 00 00.00 00.01 00.02 00.03 01 02)"), ("conv2d", "no layer of kind 'conv2d'"),
+    ] {
+      let result = try stn(["train", pipeline, "--out", folder + "/run", "--threads", "1", "--tensorboard-layers", value])
+      XCTAssertEqual(result.status, 64, value + ": " + result.stderr)
+      XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+      XCTAssertTrue(result.stderr.hasPrefix("Error: --tensorboard-layers: ") && result.stderr.contains(expected), result.stderr)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/run/last.safetensors"), "nothing trained")
+    }
+    let both = try stn(["train", pipeline, "--tensorboard-layers", "all", "--no-tensorboard"])
+    XCTAssertEqual(both.status, 64, both.stderr)
+  }
+
+  /// Issue 13: `stn export CHECKPOINT --layers`: a sheet with a row per layer for each sample,
+  /// a 46-pixel cell per channel, so its size follows from the model.
+  func testExportLayersWritesASheetOfTheExpectedSize() throws {
+    let pipeline = try writePipeline(model: "[{conv2d: {out: 8, kernel: 3, padding: 1}}, relu, flatten, {linear: classes}]")
+    let run = folder + "/run"
+    let trained = try stn(["train", pipeline, "--out", run, "--threads", "1", "--no-tensorboard", "--no-test"])
+    XCTAssertEqual(trained.status, 0, trained.stderr)
+    let sheet = folder + "/layers.png"
+    let result = try stn(["export", run + "/best.safetensors", "--layers", "--input", folder + "/data", "--output", sheet, "--count", "2"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    // Rows: (input + 4 layers) x 2 samples; columns: the label (24 characters, 143 pixels) and
+    // up to 8 tiles; 4-pixel padding; under each tile two lines (min, max); a two-line title.
+    let (width, height) = (4 + 143 + 4 + 8 * (46 + 4), (19 + 4) + 10 * (46 + 3 + 19) + 11 * 4)
+    XCTAssertEqual(result.stdout, "wrote \(sheet): 5 layers (input included) x 2 samples, \(width)x\(height)\n")
+    let png = [UInt8](try Data(contentsOf: URL(fileURLWithPath: sheet)))
+    XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+    func bigEndian(_ at: Int) -> Int { png[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+    XCTAssertEqual([bigEndian(16), bigEndian(20)], [width, height], "IHDR width, height")
+    // Bad uses are usage errors.
+    let tooMany = try stn(["export", run + "/best.safetensors", "--layers", "--input", folder + "/data", "--output", folder + "/b.png", "--count", "17"])
+    XCTAssertEqual(tooMany.status, 64, tooMany.stderr)
+    XCTAssertTrue(tooMany.stderr.contains("--count (with --layers) must be in 1...16"), tooMany.stderr)
+    let pipelineForm = try stn(["export", pipeline, "--layers", "--output", folder + "/c.png"])
+    XCTAssertEqual(pipelineForm.status, 64, pipelineForm.stderr)
   }
 
   func testResumeWithoutRunFails() throws {

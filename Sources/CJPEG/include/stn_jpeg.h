@@ -8,18 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Status codes shared with the PNG and inflate shims. */
-enum {
-  STN_OK = 0,
-  STN_ERR_TRUNCATED = 1,   /* data ends early */
-  STN_ERR_CORRUPT = 2,     /* damaged or inconsistent data */
-  STN_ERR_UNSUPPORTED = 3, /* not this format, or a variant we do not read */
-  STN_ERR_TOO_LARGE = 4,   /* over the pixel/size limit */
-  STN_ERR_NOMEM = 5,       /* allocation failed */
-  STN_ERR_INVALID = 6,     /* bad argument from the caller */
-};
-
-#define STN_MESSAGE_SIZE 200
+#include "stn_status.h" /* status codes and STN_MESSAGE_SIZE, shared by the shims */
 
 /* An open JPEG decoder; the header has been read and output dimensions computed. */
 typedef struct stn_jpeg_decoder stn_jpeg_decoder;

@@ -1,15 +1,14 @@
 #ifndef STN_PNG_H
 #define STN_PNG_H
-/* PNG decode/encode and zlib/gzip inflate shim.
+/* PNG decode/encode shim.
  *
  * libpng reports fatal errors with longjmp, which Swift cannot unwind through, so every call
  * that enters libpng sets its own setjmp here and returns a status code plus a message.
- * Status codes are the same numbers as in stn_jpeg.h: 0 ok, 1 truncated, 2 corrupt,
- * 3 unsupported, 4 too large, 5 out of memory, 6 invalid argument. */
+ * Status codes: stn_status.h. */
 #include <stddef.h>
 #include <stdint.h>
 
-#define STN_PNG_MESSAGE_SIZE 200
+#include "stn_status.h"
 
 // MARK: - PNG
 
@@ -21,7 +20,7 @@ typedef struct stn_png_decoder stn_png_decoder;
  * (png_set_scale_16), alpha dropped, gray replicated to RGB or RGB reduced to Pillow's luma.
  * Rejects images over `max_pixels` before anything large is allocated. */
 int stn_png_open(const uint8_t *data, size_t size, int channels, int64_t max_pixels,
-                 stn_png_decoder **decoder, char message[STN_PNG_MESSAGE_SIZE]);
+                 stn_png_decoder **decoder, char message[STN_MESSAGE_SIZE]);
 
 /* Header facts: size, channels in the file (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; palette: 3,
  * or 4 with a tRNS chunk), bit depth, interlacing. */
@@ -34,7 +33,7 @@ int stn_png_exif(const stn_png_decoder *decoder, const uint8_t **data, size_t *s
 
 /* Decodes into `out` (height * width * channels bytes, rows packed), then reads to IEND. */
 int stn_png_decode(stn_png_decoder *decoder, uint8_t *out, size_t out_size,
-                   char message[STN_PNG_MESSAGE_SIZE]);
+                   char message[STN_MESSAGE_SIZE]);
 
 void stn_png_close(stn_png_decoder *decoder);
 
@@ -42,13 +41,13 @@ void stn_png_close(stn_png_decoder *decoder);
  * (libpng's adaptive filters; level 0: unfiltered, stored). On success *out is a malloc'd
  * buffer of *out_size bytes, released with stn_png_free. */
 int stn_png_encode(const uint8_t *pixels, int width, int height, int channels, int level,
-                   uint8_t **out, size_t *out_size, char message[STN_PNG_MESSAGE_SIZE]);
+                   uint8_t **out, size_t *out_size, char message[STN_MESSAGE_SIZE]);
 
 /* The fast encoder (stn_png_fast.c): every row Paeth-filtered, then one deflate block of
  * literals and distance-1 runs under a Huffman table built for this image (stored blocks if
  * that would be smaller). No libpng, no zlib deflate. Same output contract as stn_png_encode. */
 int stn_png_encode_fast(const uint8_t *pixels, int width, int height, int channels,
-                        uint8_t **out, size_t *out_size, char message[STN_PNG_MESSAGE_SIZE]);
+                        uint8_t **out, size_t *out_size, char message[STN_MESSAGE_SIZE]);
 
 /* PNG's Paeth filter of one row of `count` bytes (`previous` NULL for the first row): the
  * encoder's version and the specification's text, kept side by side for the tests. */
@@ -58,21 +57,5 @@ void stn_png_paeth_filter_row_naive(uint8_t *out, const uint8_t *row, const uint
                                     size_t count, int bytes_per_pixel);
 
 void stn_png_free(void *pointer);
-
-// MARK: - zlib / gzip inflate
-
-/* A streaming inflater over an in-memory zlib or gzip stream (detected from its header). */
-typedef struct stn_inflater stn_inflater;
-
-int stn_inflate_open(const uint8_t *data, size_t size, stn_inflater **inflater,
-                     char message[STN_PNG_MESSAGE_SIZE]);
-
-/* Fills `out` with up to `capacity` bytes; *produced says how many. *finished becomes 1 when the
- * compressed stream has ended. Reading at most what the caller can hold is the output size cap:
- * the caller never has to trust a size written in the file. */
-int stn_inflate_read(stn_inflater *inflater, uint8_t *out, size_t capacity, size_t *produced,
-                     int *finished, char message[STN_PNG_MESSAGE_SIZE]);
-
-void stn_inflate_close(stn_inflater *inflater);
 
 #endif

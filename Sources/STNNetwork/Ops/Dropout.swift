@@ -42,12 +42,18 @@ extension Graph {
 ///
 /// The mask of the k-th training pass comes from the stream keyed (seed, k), so a run resumed
 /// from a checkpoint (which records `calls`) draws exactly the masks the uninterrupted run would.
+/// Sample j of a batch draws elements j·size ..< (j+1)·size of that stream, so a part of a batch
+/// that starts at sample `firstSample` (one rank's slice in data-parallel training) gets the
+/// masks the whole batch gives those samples.
 public final class Dropout: Layer {
   public let probability: Float
   public let outputShape: [Int]
   public let seed: UInt64
   /// Training forward passes so far.
   public var calls: UInt64 = 0
+  /// Position of this pass's first sample in the whole batch (0 unless only a part of the
+  /// batch is passed).
+  public var firstSample = 0
 
   public init(inputShape: [Int], probability: Float, seed: UInt64) {
     precondition(probability >= 0 && probability < 1)
@@ -61,6 +67,7 @@ public final class Dropout: Layer {
   public func forward(_ x: Variable, in graph: Graph) -> Variable {
     guard graph.training else { return x }
     var random = RandomStream(seed: seed, index: calls, salt: 0xD809_0117)
+    random.skip(firstSample * outputShape.reduce(1, *))
     calls += 1
     return graph.dropout(x, probability: probability, random: &random)
   }

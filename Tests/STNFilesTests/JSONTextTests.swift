@@ -1,5 +1,5 @@
 import XCTest
-@testable import STNTrain
+@testable import STNFiles
 
 final class JSONTextTests: XCTestCase {
   func testCompactOrderedOutput() {

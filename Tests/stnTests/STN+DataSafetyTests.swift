@@ -212,4 +212,15 @@ final class DataSafetyTests: XCTestCase {
     assertRefused(try STNBinary.run(["train", pipeline, "--output", work + "/busy"]), "not empty")
     XCTAssertEqual(tree(data), ["a", "a/0.png"])
   }
+
+  /// Short relative paths (a one-letter output folder beside the input) work: Foundation's
+  /// `deletingLastPathComponent` traps on them, so no path code uses it.
+  func testOneLetterRelativePaths() throws {
+    _ = try input()
+    let augment = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", "in", "--output", "c"], in: work)
+    XCTAssertEqual(augment.status, 0, augment.stderr)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/c/sneaker/0.png"))
+    let sheet = try STNBinary.run(["export", pipelines + "/identity.yaml", "--input", "in", "--output", "s.png", "--count", "2"], in: work)
+    XCTAssertEqual(sheet.status, 0, sheet.stderr)
+  }
 }

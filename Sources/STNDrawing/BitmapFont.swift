@@ -1,3 +1,4 @@
+import STNImageIO
 // MARK: - Embedded bitmap font
 
 /// A hand-drawn 5x9 pixel font for printable ASCII (32...126), so labels and plots need no font

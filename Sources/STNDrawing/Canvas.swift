@@ -1,3 +1,4 @@
+import STNImageIO
 // MARK: - Canvas
 
 /// A mutable 8-bit drawing surface (gray or RGB) for contact sheets, labels and plots.
@@ -352,27 +353,35 @@ extension Image {
   /// This image enlarged `factor` times in each direction by repeating pixels (nearest
   /// neighbour), so 28x28 digits can be shown legibly; factor <= 1 returns the image unchanged.
   public func upscaledNearest(factor: Int) -> Image {
-    guard factor > 1 else { return self }
+    upscaledNearest(horizontal: factor, vertical: factor)
+  }
+
+  /// This image enlarged `horizontal` times in x and `vertical` times in y by repeating pixels
+  /// (e.g. a 1-pixel-high strip of features made tall enough to see); factors <= 1 keep that
+  /// direction unchanged.
+  public func upscaledNearest(horizontal: Int, vertical: Int) -> Image {
+    let fx = max(1, horizontal), fy = max(1, vertical)
+    guard fx > 1 || fy > 1 else { return self }
     let c = channels, sourceWidth = width, sourceHeight = height
-    let outWidth = width * factor
-    var out = [UInt8](repeating: 0, count: outWidth * height * factor * c)
+    let outWidth = width * fx
+    var out = [UInt8](repeating: 0, count: outWidth * height * fy * c)
     out.withUnsafeMutableBufferPointer { dst in
       pixels.withUnsafeBufferPointer { src in
         for y in 0..<sourceHeight {
-          // Build one enlarged row, then copy it `factor` times.
-          let rowStart = y * factor * outWidth * c
+          // Build one enlarged row, then copy it `fy` times.
+          let rowStart = y * fy * outWidth * c
           for x in 0..<sourceWidth {
-            for rep in 0..<factor {
-              for k in 0..<c { dst[rowStart + (x * factor + rep) * c + k] = src[(y * sourceWidth + x) * c + k] }
+            for rep in 0..<fx {
+              for k in 0..<c { dst[rowStart + (x * fx + rep) * c + k] = src[(y * sourceWidth + x) * c + k] }
             }
           }
-          for rep in 1..<factor {
+          for rep in 1..<fy {
             let copyStart = rowStart + rep * outWidth * c
             for i in 0..<(outWidth * c) { dst[copyStart + i] = dst[rowStart + i] }
           }
         }
       }
     }
-    return Image(width: outWidth, height: height * factor, channels: c, pixels: out)
+    return Image(width: outWidth, height: height * fy, channels: c, pixels: out)
   }
 }

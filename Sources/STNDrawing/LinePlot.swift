@@ -1,4 +1,5 @@
 import Foundation
+import STNImageIO
 
 // MARK: - Line plot
 

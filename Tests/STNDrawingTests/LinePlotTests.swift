@@ -1,5 +1,6 @@
 import XCTest
-@testable import STNImageIO
+@testable import STNDrawing
+import STNImageIO
 
 final class LinePlotTests: XCTestCase {
   /// Rows and columns of the frame: the longest runs of axis-colored pixels.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import STNImageIO
+@testable import STNDrawing
+import STNImageIO
 
 /// Writes `image` as `<name>.png` when STN_CANVAS_DUMP names a folder, for looking at
 /// drawings by eye (legibility is not something a pixel assertion can judge).
@@ -105,6 +106,12 @@ final class CanvasTests: XCTestCase {
     XCTAssertEqual(big.height, 3)
     XCTAssertEqual(big.pixels, [10, 10, 10, 20, 20, 20, 10, 10, 10, 20, 20, 20, 10, 10, 10, 20, 20, 20])
     XCTAssertEqual(image.upscaledNearest(factor: 1), image)
+    // Different factors per direction: a 1-pixel-high strip made 3 high, columns doubled.
+    let strip = Image(width: 2, height: 1, channels: 3, pixels: [1, 2, 3, 4, 5, 6])
+    let tall = strip.upscaledNearest(horizontal: 2, vertical: 3)
+    XCTAssertEqual([tall.width, tall.height], [4, 3])
+    XCTAssertEqual(tall.pixels, Array(repeating: [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6], count: 3).joined().map { $0 })
+    XCTAssertEqual(strip.upscaledNearest(horizontal: 1, vertical: 2).pixels, [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6])
   }
 
   // MARK: - Text
