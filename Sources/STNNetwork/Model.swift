@@ -112,7 +112,7 @@ public final class Model {
   }
 
   /// Eval-mode theta (N,2,3) of the first spatial transformer for input (N,C,H,W), running only
-  /// its localization network (what a `learned_affine` pipeline stage needs); nil when the model
+  /// its localization network (what a `learned_transform` pipeline stage needs); nil when the model
   /// has no transformer or the first one is not at the front (its input is then a feature map).
   public func frontTransformerTheta(_ input: Tensor, threads: Int = 1) -> Tensor? {
     guard let transformer = layers.first as? SpatialTransformer else { return nil }

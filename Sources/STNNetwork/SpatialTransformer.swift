@@ -198,17 +198,23 @@ public final class SpatialTransformer: Layer {
     }
   }
 
-  public func forward(_ x: Variable, in graph: Graph) -> Variable {
-    let theta = theta(x, in: graph)
+  /// The sampler alone: x (N,C,H,W) sampled on the grid of `theta` (what `theta(_:in:)`
+  /// returns) -> (N,C,H,W). `forward` is `sample(x, theta: theta(x))`; a learned pipeline stage
+  /// calls it with the same theta on the image's pixels.
+  public func sample(_ x: Variable, theta: Variable, in graph: Graph) -> Variable {
     // The fused kernels never materialize the (N,H,W,2) grid (the TPS one keeps it for its backward).
-    let output: Variable
     switch transform {
-    case .affine: output = graph.affineGridSample(x, theta: theta, options: samplerOptions)
-    case .projective: output = graph.projectiveGridSample(x, homography: theta, options: samplerOptions)
+    case .affine: return graph.affineGridSample(x, theta: theta, options: samplerOptions)
+    case .projective: return graph.projectiveGridSample(x, homography: theta, options: samplerOptions)
     case .thinPlateSpline:
       guard let splineBasis else { preconditionFailure("a TPS transformer has its basis") }
-      output = graph.thinPlateSplineGridSample(x, sourcePoints: theta, basis: splineBasis, options: samplerOptions)
+      return graph.thinPlateSplineGridSample(x, sourcePoints: theta, basis: splineBasis, options: samplerOptions)
     }
+  }
+
+  public func forward(_ x: Variable, in graph: Graph) -> Variable {
+    let theta = theta(x, in: graph)
+    let output = sample(x, theta: theta, in: graph)
     graph.taps[name + ".theta"] = theta
     graph.taps[name + ".output"] = output
     return output

@@ -8,7 +8,7 @@ public struct ExportJob {
   public var dataset: any ImageDataset
   public var count: Int
   public var epoch: Int = 0
-  /// The trained model a `learned_affine` stage needs (nil: such a stage is refused).
+  /// The trained model a learned stage needs (nil: such a stage is refused).
   public var predictor: ThetaPredictor?
   /// Threads for the per-sample work around the predictor's batched forward pass.
   public var threads: Int = 1

@@ -130,7 +130,7 @@ extension PipelineConfig {
 
   // MARK: Stages
 
-  static let stageNames = "random_affine, affine, resize, center_crop, pad, normalize, learned_affine"
+  static let stageNames = "random_affine, affine, resize, center_crop, pad, normalize, learned_transform (alias learned_affine)"
 
   /// One `- name: {...}` item: the stage, and the resample keys it repeats (geometric stages only).
   private static func parseStage(_ item: ConfigNode, channels: Int, pipelinePath: String) throws -> (StageEntry, ResampleKeys?) {
@@ -149,8 +149,10 @@ extension PipelineConfig {
       stage = .centerCrop(width: width, height: height)
     case "pad": stage = .pad(try parsePad(&reader))
     case "normalize": stage = try parseNormalize(&reader, channels: channels)
-    case "learned_affine":
-      let checkpoint = try reader.required("checkpoint").string("learned_affine.checkpoint")
+    case "learned_transform", "learned_affine":
+      // `learned_affine` is the name from before projective/TPS checkpoints; both apply
+      // whatever family the checkpoint's spatial transformer holds.
+      let checkpoint = try reader.required("checkpoint").string("\(name).checkpoint")
       stage = .learnedAffine(checkpoint: resolve(checkpoint, relativeTo: pipelinePath))
     default:
       throw item.error("unknown stage '\(name)' (stages: \(stageNames))")
@@ -160,14 +162,14 @@ extension PipelineConfig {
     return (StageEntry(stage: stage, name: name, line: item.line), keys)
   }
 
-  /// `normalize` is last and single; `learned_affine` is single.
+  /// `normalize` is last and single; the learned stage is single.
   private static func checkOrder(_ entry: StageEntry, item: ConfigNode, after earlier: [StageEntry]) throws {
     if let normalize = earlier.first(where: { $0.name == "normalize" }) {
       if entry.name == "normalize" { throw item.error("normalize is given twice (first on line \(normalize.line))") }
       throw item.error("\(entry.name) comes after normalize (line \(normalize.line)); normalize must be the last stage")
     }
     if entry.stage.isLearned, let first = earlier.first(where: { $0.stage.isLearned }) {
-      throw item.error("only one learned_affine stage is supported (first on line \(first.line))")
+      throw item.error("only one learned stage (learned_transform/learned_affine) is supported (first on line \(first.line))")
     }
   }
 

@@ -57,12 +57,12 @@ public struct PipelineConfig: Sendable {
     return ((0..<channels).map { Float(1 / (255 * std[$0])) }, (0..<channels).map { Float(-mean[$0] / std[$0]) })
   }
 
-  /// The `learned_affine` stage, if there is one (parsing allows at most one).
+  /// The learned stage (`learned_transform`/`learned_affine`), if there is one (parsing allows at most one).
   public var learnedStage: StageEntry? {
     stages.first { $0.stage.isLearned }
   }
 
-  /// True when a `learned_affine` stage needs a `ThetaPredictor`.
+  /// True when a learned stage needs a `ThetaPredictor`.
   public var hasLearnedStage: Bool { learnedStage != nil }
 
   // MARK: Loading

@@ -42,11 +42,12 @@ extension PipelineConfig {
     }
   }
 
-  /// The one "needs a predictor" check: throws, at the stage's line, when a `learned_affine`
-  /// stage is present but `what` (a command) was given no `ThetaPredictor` to drive it.
+  /// The one "needs a predictor" check: throws, at the stage's line, when a learned stage
+  /// (`learned_transform`/`learned_affine`) is present but `what` (a command) was given no
+  /// `ThetaPredictor` to drive it.
   public func requirePredictor(_ predictor: ThetaPredictor?, what: String) throws {
     guard predictor == nil, let entry = learnedStage else { return }
-    throw PipelineError(file: path, line: entry.line, reason: "learned_affine needs a trained model (its checkpoint), which \(what) was not given")
+    throw PipelineError(file: path, line: entry.line, reason: "\(entry.name) needs a trained model (its checkpoint), which \(what) was not given")
   }
 }
 

@@ -5,7 +5,7 @@ import STNWarp
 
 // MARK: - Learned transforms
 
-/// Predicts one affine theta per image from a batch, for `learned_affine` stages.
+/// Predicts each image's transform from a batch, for `learned_transform`/`learned_affine` stages.
 ///
 /// Implemented by the trainer module (a spatial transformer's localization network);
 /// STNPipeline only knows this protocol, so it never depends on network code. The `input…`
@@ -24,6 +24,9 @@ public protocol ThetaPredictor: AnyObject {
   /// images (N,C,H,W) -> N thetas in PyTorch's `affine_grid` convention
   /// (output normalized coordinates -> input normalized coordinates, align_corners=false).
   func predictThetas(_ images: Tensor) throws -> [AffineTransform]
+  /// What the stage applies to images (N,C,H,W): thetas, or (projective, TPS) the resampled
+  /// pixels themselves. Default (`LearnedStep.swift`): `.affine(predictThetas(images))`.
+  func predictTransforms(_ images: Tensor) throws -> LearnedTransforms
 }
 
 // MARK: - Prepared samples

@@ -99,7 +99,8 @@ public enum Stage: Equatable, Sendable {
   case pad(PadStage)
   /// Per-channel (x/255 - mean)/std on the float output; never applied to written images.
   case normalize(mean: [Double], std: [Double])
-  /// A transform predicted per image by a trained model (see `ThetaPredictor`).
+  /// `learned_transform` (alias `learned_affine`): a transform predicted per image by a trained
+  /// model, of whatever family its spatial transformer holds (see `ThetaPredictor`).
   case learnedAffine(checkpoint: String)
 
   /// True for stages that move pixels (and so compose into the one resample).

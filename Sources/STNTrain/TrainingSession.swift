@@ -160,7 +160,7 @@ public enum TrainingSession {
       throw PipelineError(file: config.path, line: 0, reason: "stn train needs a `model:` section (a list of layers)")
     }
     guard !config.hasLearnedStage else {
-      throw PipelineError(file: config.path, line: 0, reason: "a training pipeline cannot contain learned_affine")
+      throw PipelineError(file: config.path, line: 0, reason: "a training pipeline cannot contain a learned stage (learned_transform/learned_affine)")
     }
     var settings = try config.train.map(TrainSettings.init(node:)) ?? TrainSettings()
     if let epochs = request.epochs { settings.epochs = epochs }

@@ -39,9 +39,10 @@ struct Augment: ParsableCommand {
       before any rank writes, and prints the combined summary; every rank exits with the same \
       status. Ctrl-C stops every rank at once (only complete files stay). See docs/distributed.md.
 
-      A `learned_affine: {checkpoint: PATH}` stage loads that checkpoint's spatial transformer \
-      and rectifies each image with the transform it predicts (one batched forward pass per \
-      batch.size images, composed into the single resample).
+      A `learned_transform: {checkpoint: PATH}` stage (alias `learned_affine`) loads that \
+      checkpoint's spatial transformer and rectifies each image with the transform it predicts \
+      (one batched forward pass per batch.size images): an affine one is composed into the \
+      single resample; a projective or TPS one is sampled by the transformer's own sampler.
 
       \(ExitStatus.table)
       """)

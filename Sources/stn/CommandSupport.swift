@@ -161,7 +161,7 @@ enum RankAware {
 
 // MARK: - The learned stage
 
-/// The predictor for the pipeline's `learned_affine` stage (nil when it has none); errors name
+/// The predictor for the pipeline's learned stage (nil when it has none); errors name
 /// the checkpoint file.
 func learnedPredictor(for config: PipelineConfig, threads: Int) throws -> CheckpointThetaPredictor? {
   guard let entry = config.learnedStage, case .learnedAffine(let checkpoint) = entry.stage else { return nil }
@@ -173,7 +173,7 @@ func learnedPredictor(for config: PipelineConfig, threads: Int) throws -> Checkp
     // Loader errors usually start with the path already; name it once.
     let text = "\(error)"
     let reason = text.hasPrefix(checkpoint + ": ") ? String(text.dropFirst(checkpoint.count + 2)) : text
-    throw FileError(path: checkpoint, reason: "learned_affine checkpoint: \(reason)")
+    throw FileError(path: checkpoint, reason: "\(entry.name) checkpoint: \(reason)")
   }
 }
 

@@ -18,7 +18,7 @@ struct Export: ParsableCommand {
     discussion: """
       stn export PIPELINE.yaml [--input DIR] --output FILE.png [--count N]
 
-      Without --input, the pipeline's own `source:` is used. A `learned_affine` stage loads \
+      Without --input, the pipeline's own `source:` is used. A `learned_transform` (or `learned_affine`) stage loads \
       its checkpoint's spatial transformer, so the sheet shows originals beside their \
       rectified versions. Status 3 when some samples could not be read (the sheet is still \
       written with the others).

@@ -1,0 +1,233 @@
+import Foundation
+import STNImageIO
+import STNNetwork
+import STNPipeline
+import STNTensor
+import XCTest
+@testable import STNTrain
+
+/// `learned_transform: {checkpoint: PATH}` (alias `learned_affine`) applies the transform a
+/// checkpoint's spatial transformer predicts: an affine one composed into the pipeline's single
+/// resample, a projective or TPS one sampled by the transformer's own sampler.
+final class LearnedTransformTests: XCTestCase {
+  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
+  override class func setUp() {
+    super.setUp()
+    RuntimePolicy.standard.apply()
+  }
+
+  var folder = ""
+
+  override func setUpWithError() throws {
+    folder = SyntheticData.temporaryFolder("learned")
+    try SyntheticData.writeFolder(folder + "/data", perClass: 4)
+  }
+
+  override func tearDownWithError() throws {
+    try? FileManager.default.removeItem(atPath: folder)
+  }
+
+  /// A checkpoint whose transformer always predicts `theta` (see SyntheticData).
+  func writeConstantThetaCheckpoint(_ theta: [Float]) throws -> String {
+    try SyntheticData.writeConstantThetaCheckpoint(theta, to: folder + "/constant.safetensors")
+  }
+
+  func batches(_ yaml: String, predictor: ThetaPredictor?) throws -> Tensor {
+    let config = try PipelineConfig.parse(yaml: yaml, path: folder + "/p.yaml")
+    let dataset = try TrainingSession.openData(folder + "/data", split: "test")
+    let loader = try BatchLoader(config: config, dataset: dataset, epoch: 0, threads: 1, predictor: predictor)
+    var images: [Float] = []
+    var shape: [Int] = []
+    while let batch = loader.next() {
+      images += batch.images.data
+      shape = [images.count / (batch.images.count / batch.images.shape[0])] + Array(batch.images.shape.dropFirst())
+    }
+    return Tensor(shape: shape, data: images)
+  }
+
+  func testPredictorReturnsTheCheckpointsTheta() throws {
+    let theta: [Float] = [0.8, 0.1, 0.25, -0.1, 0.9, -0.5]
+    let predictor = try CheckpointThetaPredictor(checkpoint: try writeConstantThetaCheckpoint(theta), threads: 1)
+    XCTAssertEqual([predictor.inputChannels, predictor.inputHeight, predictor.inputWidth], [1, 12, 12])
+    XCTAssertEqual(predictor.inputScale[0], 1 / (255 * 0.5), accuracy: 1e-9)
+    XCTAssertEqual(predictor.inputBias[0], -1, accuracy: 1e-9)
+    let thetas = try predictor.predictThetas(Tensor(shape: [3, 1, 12, 12], repeating: 0.3))
+    XCTAssertEqual(thetas.count, 3)
+    XCTAssertEqual(thetas[2].coefficients.map { Float($0) }, theta)
+  }
+
+  func testLearnedStageEqualsTheEquivalentFixedAffine() throws {
+    // theta = translation by +0.5 in normalized x: output pixel x samples input x + 3 (12 px wide),
+    // i.e. the content moves 3 px left: the fixed source->destination map [[1,0,-3],[0,1,0]].
+    let path = try writeConstantThetaCheckpoint([1, 0, 0.5, 0, 1, 0])
+    let head = """
+      name: t
+      seed: 5
+      decode: {channels: 1}
+      batch: {size: 4, shuffle: false}
+      stages:
+        - pad: {size: [12, 12]}
+
+      """
+    let tail = "  - normalize: {mean: [0.5], std: [0.5]}\n"
+    let learned = head + "  - learned_affine: {checkpoint: \(path)}\n" + tail
+    let fixed = head + "  - affine: {matrix: [[1, 0, -3], [0, 1, 0]]}\n" + tail
+    let predictor = try CheckpointThetaPredictor(checkpoint: path, threads: 1)
+    let viaCheckpoint = try batches(learned, predictor: predictor)
+    let viaMatrix = try batches(fixed, predictor: nil)
+    XCTAssertEqual(viaCheckpoint.shape, [8, 1, 12, 12])
+    XCTAssertLessThan(viaCheckpoint.maxAbsDifference(viaMatrix), 1e-4)
+    let untouched = try batches(head + tail, predictor: nil)
+    XCTAssertGreaterThan(viaCheckpoint.maxAbsDifference(untouched), 0.5, "the transform did move pixels")
+  }
+
+  func testForPipelineFindsTheStageCheckpoint() throws {
+    let path = try writeConstantThetaCheckpoint([1, 0, 0, 0, 1, 0])
+    let config = try PipelineConfig.parse(yaml: "stages:\n  - learned_affine: {checkpoint: \(path)}\n", path: folder + "/p.yaml")
+    XCTAssertEqual(try CheckpointThetaPredictor.forPipeline(config)?.checkpoint, path)
+    XCTAssertNil(try CheckpointThetaPredictor.forPipeline(try PipelineConfig.parse(yaml: "stages: []\n", path: "p.yaml")))
+  }
+
+  func testModelWithoutFrontTransformerIsRejected() throws {
+    let spec = try ModelSpec.fromJSON(#"["flatten",{"linear":"classes"}]"#, source: "test")
+    let model = try Model(spec: spec, inputShape: [1, 4, 4], classCount: 2)
+    XCTAssertThrowsError(try CheckpointThetaPredictor(model: model, preprocessing: nil, checkpoint: "x.safetensors")) { error in
+      XCTAssertTrue("\(error)".contains("spatial_transformer"))
+    }
+  }
+
+  // MARK: - Projective and TPS checkpoints
+
+  /// A checkpoint (12x12 gray, x/255) with a `transform` spatial transformer. `parameters` nil:
+  /// as initialised (the identity); otherwise the last Linear's bias, with small weights so that
+  /// each image gets its own prediction.
+  func writeCheckpoint(transform: String, parameters: [Float]?) throws -> (path: String, model: Model) {
+    let grid = transform == "tps" ? #","control_grid":3"# : ""
+    let spec = try ModelSpec.fromJSON(
+      #"[{"spatial_transformer":{"transform":"\#(transform)"\#(grid),"localization":["flatten",{"linear":4},"relu",{"linear":"theta"}]}},"flatten",{"linear":"classes"}]"#,
+      source: "test")
+    let model = try Model(spec: spec, inputShape: [1, 12, 12], classCount: 2, seed: 1)
+    if let parameters {
+      guard let transformer = model.layers.first as? SpatialTransformer, let last = transformer.localization.layers.last as? Linear,
+            let bias = last.bias else { throw TrainSessionError("no localization Linear") }
+      let count = last.weight.shape.reduce(1, *)
+      model.parameters.set(last.weight, to: Tensor(shape: last.weight.shape, data: (0..<count).map { 0.02 * sin(Float($0)) }))
+      model.parameters.set(bias, to: Tensor(shape: [parameters.count], data: parameters))
+    }
+    let path = folder + "/\(transform).safetensors"
+    try Checkpoint.save(model: model, optimizer: nil, info: CheckpointInfo(classNames: ["left", "right"]), to: path)
+    return (path, model)
+  }
+
+  /// Non-identity parameters of each family (TPS: 3x3 control points).
+  let families: [(transform: String, parameters: [Float])] = [
+    ("projective", [0.9, 0.15, 0.1, -0.1, 1.1, -0.05, 0.2, -0.15]),
+    ("tps", (0..<18).map { 0.12 * sin(Float($0) + 0.5) }),
+  ]
+
+  /// `stn augment`'s pixels for `stages` (after `pad` to 12x12), by relative path.
+  func augment(_ stages: String, predictor: ThetaPredictor?, name: String) throws -> [String: Image] {
+    let yaml = "decode: {channels: 1}\nbatch: {size: 3, shuffle: false}\nstages:\n  - pad: {size: [12, 12]}\n" + stages
+    let config = try PipelineConfig.parse(yaml: yaml, path: folder + "/p.yaml")
+    var job = AugmentJob(config: config, dataset: try ImageFolder(root: folder + "/data"), inputs: [folder + "/data"], outputRoot: folder + "/" + name)
+    job.threads = 2
+    job.predictor = predictor
+    let summary = try job.run()
+    XCTAssertEqual(summary.written, 8)
+    var images: [String: Image] = [:]
+    let tree = try ImageFolder(root: folder + "/" + name)
+    for i in 0..<tree.count { images[tree.relativePath(at: i)] = try tree.loadImage(at: i, options: DecodeOptions(channels: 1)) }
+    return images
+  }
+
+  /// The network's own spatial transformer output for one 12x12 gray image (pixels / 255).
+  func transformerOutput(_ model: Model, _ image: Image) throws -> Tensor {
+    guard let transformer = model.layers.first as? SpatialTransformer else { throw TrainSessionError("no transformer") }
+    let graph = Graph(parameters: model.parameters, training: false)
+    let input = Tensor(shape: [1, 1, 12, 12], data: image.pixels.map { Float($0) / 255 })
+    return graph.value(transformer.forward(graph.input(input), in: graph))
+  }
+
+  /// The predictor samples with the network's own sampler: its pixels are the transformer's
+  /// output (x/255 input) times 255, within float rounding.
+  func testProjectiveAndTPSPredictorsResampleAsTheTransformerDoes() throws {
+    for (transform, parameters) in families {
+      let (path, model) = try writeCheckpoint(transform: transform, parameters: parameters)
+      let predictor = try CheckpointThetaPredictor(checkpoint: path, threads: 1)
+      XCTAssertEqual(predictor.family.rawValue, transform)
+      XCTAssertThrowsError(try predictor.predictThetas(Tensor(shape: [1, 1, 12, 12])), transform) { error in
+        XCTAssertTrue("\(error)".hasPrefix(path + ": its spatial transformer is transform: \(transform)"), "\(error)")
+      }
+      let images = Tensor(shape: [3, 1, 12, 12], data: (0..<432).map { Float(($0 * 37) % 256) / 255 })
+      guard case .resampled(let pixels) = try predictor.predictTransforms(images) else { return XCTFail("\(transform): not resampled") }
+      let graph = Graph(parameters: model.parameters, training: false)
+      guard let transformer = model.layers.first as? SpatialTransformer else { return XCTFail("no transformer") }
+      let expected = graph.value(transformer.forward(graph.input(images), in: graph))
+      XCTAssertEqual(pixels.shape, expected.shape)
+      let difference = zip(pixels.data, expected.data).map { abs($0 / 255 - $1) }.max() ?? 1
+      XCTAssertLessThan(difference, 1e-5, transform)
+      XCTAssertGreaterThan(zip(expected.data, images.data).map { abs($0 - $1) }.max() ?? 0, 0.1, "\(transform) moved pixels")
+    }
+  }
+
+  /// `stn augment` with `learned_transform`: every written pixel is the network transformer's
+  /// output for that image (after the pad), rounded to 8 bits.
+  func testLearnedTransformStageWritesTheTransformersOutput() throws {
+    let padded = try augment("", predictor: nil, name: "padded")
+    for (transform, parameters) in families {
+      let (path, model) = try writeCheckpoint(transform: transform, parameters: parameters)
+      let predictor = try CheckpointThetaPredictor(checkpoint: path, threads: 1)
+      let learned = try augment("  - learned_transform: {checkpoint: \(path)}\n", predictor: predictor, name: "learned-" + transform)
+      XCTAssertEqual(Set(learned.keys), Set(padded.keys))
+      var moved = 0
+      for (name, image) in learned {
+        guard let input = padded[name] else { return XCTFail("missing \(name)") }
+        XCTAssertEqual([image.width, image.height, image.channels], [12, 12, 1])
+        let expected = try transformerOutput(model, input)
+        let difference = zip(image.pixels, expected.data).map { abs(Float($0) - $1 * 255) }.max() ?? 9
+        XCTAssertLessThanOrEqual(difference, 0.5 + 1e-3, "\(transform) \(name)")
+        moved = max(moved, zip(image.pixels, input.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0)
+      }
+      XCTAssertGreaterThan(moved, 50, "\(transform): the transform moved the bright stroke")
+    }
+  }
+
+  /// An identity-initialised projective or TPS checkpoint leaves the images as they are.
+  func testIdentityCheckpointsLeaveImagesUnchanged() throws {
+    let padded = try augment("", predictor: nil, name: "padded")
+    for transform in ["projective", "tps"] {
+      let (path, _) = try writeCheckpoint(transform: transform, parameters: nil)
+      let predictor = try CheckpointThetaPredictor(checkpoint: path, threads: 1)
+      let learned = try augment("  - learned_affine: {checkpoint: \(path)}\n", predictor: predictor, name: "identity-" + transform)
+      for (name, image) in learned {
+        let difference = zip(image.pixels, padded[name]?.pixels ?? []).map { abs(Int($0) - Int($1)) }.max() ?? 99
+        XCTAssertLessThanOrEqual(difference, 1, "\(transform) \(name)")
+      }
+    }
+  }
+
+  /// The input-size check runs before any work for every family.
+  func testInputSizeMismatchIsOneErrorForEveryFamily() throws {
+    for (transform, parameters) in families {
+      let (path, _) = try writeCheckpoint(transform: transform, parameters: parameters)
+      let yaml = "decode: {channels: 1}\nstages:\n  - pad: {size: [10, 10]}\n  - learned_transform: {checkpoint: \(path)}\n"
+      let config = try PipelineConfig.parse(yaml: yaml, path: folder + "/p.yaml")
+      let predictor = try CheckpointThetaPredictor.forPipeline(config)
+      XCTAssertThrowsError(try BatchLoader(config: config, dataset: try ImageFolder(root: folder + "/data"), epoch: 0, predictor: predictor)) { error in
+        guard let error = error as? PipelineError else { return XCTFail("not a PipelineError: \(error)") }
+        XCTAssertEqual(error.line, 4)
+        XCTAssertTrue(error.reason.contains("learned_transform") && error.reason.contains("1x10x10") && error.reason.contains("1x12x12"), error.reason)
+      }
+    }
+  }
+
+  /// Both names parse to the same stage.
+  func testLearnedAffineIsAnAliasOfLearnedTransform() throws {
+    for name in ["learned_transform", "learned_affine"] {
+      let config = try PipelineConfig.parse(yaml: "stages:\n  - \(name): {checkpoint: m.safetensors}\n", path: "/p/p.yaml")
+      guard case .learnedAffine(let checkpoint)? = config.learnedStage?.stage else { return XCTFail(name) }
+      XCTAssertEqual(checkpoint, "/p/m.safetensors")
+      XCTAssertEqual(config.learnedStage?.name, name)
+    }
+  }
+}
