@@ -192,6 +192,31 @@ final class LearnedTransformTests: XCTestCase {
     }
   }
 
+  /// The loader (training/eval batches) finishes the stage the same way: each sample's floats
+  /// are the transformer's output, to 8-bit rounding.
+  func testLoaderBatchesHoldTheTransformersOutput() throws {
+    let padded = try augment("", predictor: nil, name: "padded")
+    let dataset = try ImageFolder(root: folder + "/data")
+    for (transform, parameters) in families {
+      let (path, model) = try writeCheckpoint(transform: transform, parameters: parameters)
+      let yaml = "decode: {channels: 1}\nbatch: {size: 3, shuffle: false}\nstages:\n  - pad: {size: [12, 12]}\n  - learned_transform: {checkpoint: \(path)}\n"
+      let config = try PipelineConfig.parse(yaml: yaml, path: folder + "/p.yaml")
+      let loader = try BatchLoader(config: config, dataset: dataset, epoch: 0, threads: 2, predictor: try CheckpointThetaPredictor.forPipeline(config))
+      var seen = 0
+      while let batch = loader.next() {
+        for (k, index) in batch.indices.enumerated() {
+          guard let input = padded[dataset.relativePath(at: index)] else { return XCTFail("no padded image for \(index)") }
+          let expected = try transformerOutput(model, input)
+          let floats = batch.images.data[(k * 144)..<((k + 1) * 144)]
+          let difference = zip(floats, expected.data).map { abs($0 - $1) }.max() ?? 1
+          XCTAssertLessThanOrEqual(difference, 0.5 / 255 + 1e-5, "\(transform) \(index)")
+          seen += 1
+        }
+      }
+      XCTAssertEqual(seen, 8, transform)
+    }
+  }
+
   /// An identity-initialised projective or TPS checkpoint leaves the images as they are.
   func testIdentityCheckpointsLeaveImagesUnchanged() throws {
     let padded = try augment("", predictor: nil, name: "padded")
