@@ -131,7 +131,8 @@ final class TrainCommandTests: XCTestCase {
   }
 
   /// Projective and TPS transformers train, log their parameters (and the TPS control points)
-  /// to TensorBoard, and `stn export` draws their sheets.
+  /// to TensorBoard, `stn export` draws their sheets, and their checkpoints drive a
+  /// `learned_transform` stage in `stn augment` and `stn export`.
   func testProjectiveAndTPSTransformersTrainLogAndExport() throws {
     for (transform, tags) in [("projective", ["homography/h11", "homography/h32", "transformed"]), ("tps", ["tps/dx", "tps/dy", "control_points"])] {
       let grid = transform == "tps" ? "control_grid: 3, " : ""
@@ -146,6 +147,23 @@ final class TrainCommandTests: XCTestCase {
       for tag in tags { XCTAssertNotNil(logged.range(of: Data(tag.utf8)), "\(transform): TensorBoard tag \(tag)") }
       let sheet = try stn(["export", run + "/best.safetensors", "--input", folder + "/data", "--output", folder + "/sheet-\(transform).png", "--count", "4"])
       XCTAssertEqual(sheet.status, 0, sheet.stderr)
+
+      // The trained checkpoint drives a learned_transform stage in stn augment and stn export.
+      let learned = folder + "/learned-\(transform).yaml"
+      try "decode: {channels: 1}\nbatch: {size: 5}\nstages:\n  - pad: {size: [12, 12]}\n  - learned_transform: {checkpoint: \(run)/best.safetensors}\n"
+        .write(toFile: learned, atomically: true, encoding: .utf8)
+      let augmented = try stn(["augment", learned, "--input", folder + "/data", "--output", folder + "/augmented-" + transform])
+      XCTAssertEqual(augmented.status, 0, augmented.stderr)
+      let written = FileManager.default.enumerator(atPath: folder + "/augmented-" + transform)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".png") } ?? []
+      XCTAssertEqual(written.count, 24, "\(transform): the train split's 24 images")
+      let learnedSheet = try stn(["export", learned, "--input", folder + "/data", "--output", folder + "/learned-sheet-\(transform).png", "--count", "4"])
+      XCTAssertEqual(learnedSheet.status, 0, learnedSheet.stderr)
+      // A pipeline whose output is not the model's input size is one error naming the sizes.
+      try "decode: {channels: 1}\nstages:\n  - pad: {size: [10, 10]}\n  - learned_transform: {checkpoint: \(run)/best.safetensors}\n"
+        .write(toFile: learned, atomically: true, encoding: .utf8)
+      let mismatch = try stn(["augment", learned, "--input", folder + "/data", "--output", folder + "/mismatch-" + transform])
+      XCTAssertEqual(mismatch.status, 1, mismatch.stderr)
+      XCTAssertTrue(mismatch.stderr.contains("1x10x10") && mismatch.stderr.contains("1x12x12"), mismatch.stderr)
     }
   }
 
