@@ -278,6 +278,20 @@ final class PipelineConfigTests: XCTestCase {
   }
 
   /// Every file in pipelines/ loads, and the bundled ones say what the issue asks.
+  /// The example's commented learned stage parses once uncommented (alias and new name alike).
+  func testExampleLearnedTransformLineParses() throws {
+    let path = Golden.packageRoot + "/pipelines/example-all-options.yaml"
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    let commented = "  # - learned_transform: {checkpoint: runs/stn/best.safetensors}"
+    XCTAssertTrue(text.contains(commented))
+    for name in ["learned_transform", "learned_affine"] {
+      let yaml = text.replacingOccurrences(of: commented, with: "  - \(name): {checkpoint: runs/stn/best.safetensors}")
+      let config = try PipelineConfig.parse(yaml: yaml, path: path)
+      XCTAssertEqual(config.learnedStage?.name, name)
+      XCTAssertEqual(config.learnedStage?.stage, .learnedAffine(checkpoint: Golden.packageRoot + "/pipelines/runs/stn/best.safetensors"))
+    }
+  }
+
   func testBundledPipelinesLoad() throws {
     let folder = Golden.packageRoot + "/pipelines"
     let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }.sorted()
