@@ -217,6 +217,23 @@ final class LearnedTransformTests: XCTestCase {
     }
   }
 
+  /// Stages after a projective/TPS learned stage resample its output (here: 2 px down), and the
+  /// result does not depend on the thread counts.
+  func testStagesAfterTheLearnedStageAndThreadCounts() throws {
+    for (transform, parameters) in families {
+      let (path, _) = try writeCheckpoint(transform: transform, parameters: parameters)
+      let stage = "  - learned_transform: {checkpoint: \(path)}\n"
+      let learned = try augment(stage, predictor: try CheckpointThetaPredictor(checkpoint: path, threads: 1), name: "alone-" + transform)
+      let shifted = try augment(stage + "  - affine: {matrix: [[1, 0, 0], [0, 1, 2]]}\n",
+                                predictor: try CheckpointThetaPredictor(checkpoint: path, threads: 3), name: "shifted-" + transform)
+      for (name, image) in shifted {
+        guard let alone = learned[name] else { return XCTFail("missing \(name)") }
+        XCTAssertEqual(Array(image.pixels[24...]), Array(alone.pixels[..<120]), "\(transform) \(name)")
+        XCTAssertEqual(Array(image.pixels[..<24]), [UInt8](repeating: 0, count: 24), "\(transform) \(name)")
+      }
+    }
+  }
+
   /// An identity-initialised projective or TPS checkpoint leaves the images as they are.
   func testIdentityCheckpointsLeaveImagesUnchanged() throws {
     let padded = try augment("", predictor: nil, name: "padded")
