@@ -47,17 +47,6 @@ public struct CheckpointInfo: Equatable, Sendable {
   }
 }
 
-/// A checkpoint that cannot be read, built or matched to a model: names the file and the reason.
-public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendable {
-  public var path: String
-  public var reason: String
-  public init(path: String, reason: String) {
-    self.path = path
-    self.reason = reason
-  }
-  public var description: String { "\(path): \(reason)" }
-}
-
 /// Self-describing safetensors checkpoints, loadable by PyTorch.
 ///
 /// Tensors: every parameter under its PyTorch `state_dict` name in PyTorch layout (see `Model`
@@ -157,7 +146,7 @@ public enum Checkpoint {
 
   /// `load` from an already-read file; `path` names it in errors.
   public static func load(_ file: SafeTensorsFile, path: String) throws -> Loaded {
-    func fail(_ reason: String) -> CheckpointError { CheckpointError(path: path, reason: reason) }
+    func fail(_ reason: String) -> FileError { FileError(path: path, reason: reason) }
     let meta = file.metadata
     guard let architecture = meta["architecture"] else {
       throw fail("no `architecture` metadata: not a swift-stn checkpoint (for a plain PyTorch state dict, import it with a model spec)")
@@ -233,7 +222,7 @@ public enum Checkpoint {
   /// parameter and buffer must be present with its exact shape, and no other tensor may be
   /// there except optimizer state. `path` names the file in errors.
   public static func loadWeights(into model: Model, from file: SafeTensorsFile, path: String) throws {
-    func fail(_ reason: String) -> CheckpointError { CheckpointError(path: path, reason: reason) }
+    func fail(_ reason: String) -> FileError { FileError(path: path, reason: reason) }
     var expected = Set<String>()
     var missing: [String] = []
     for (index, entry) in model.parameters.entries.enumerated() {
@@ -280,7 +269,7 @@ public enum Checkpoint {
   /// the last layer's weight.
   public static func importPyTorch(_ path: String, spec: ModelSpec, inputShape: [Int], classCount: Int? = nil) throws -> Model {
     let file = try SafeTensorsFile(contentsOf: path)
-    func fail(_ reason: String) -> CheckpointError { CheckpointError(path: path, reason: reason) }
+    func fail(_ reason: String) -> FileError { FileError(path: path, reason: reason) }
     var count = classCount
     if count == nil {
       do {
@@ -290,7 +279,7 @@ public enum Checkpoint {
         }
         guard let tensor = file.tensors[last.name], tensor.shape.count == 2 else { throw fail("no 2-D tensor \(last.name) to infer the class count from") }
         count = tensor.shape[0]
-      } catch let error as CheckpointError {
+      } catch let error as FileError {
         throw error
       } catch {
         throw fail("cannot build the model: \(error)")
@@ -308,7 +297,7 @@ public enum Checkpoint {
 
   // MARK: - Helpers
 
-  private static func checkFloat(_ entry: SafeTensorsEntry, _ name: String, _ fail: (String) -> CheckpointError) throws {
+  private static func checkFloat(_ entry: SafeTensorsEntry, _ name: String, _ fail: (String) -> FileError) throws {
     switch entry.dtype {
     case .F32, .F64, .F16, .BF16: return
     default: throw fail("tensor \(name) is \(entry.dtype.rawValue), expected a floating-point type")

@@ -48,14 +48,14 @@ public final class Model {
     public var depth: Int
   }
 
-  /// Builds and initializes (PyTorch defaults, drawn from `seed`). Throws `ModelSpecError`
+  /// Builds and initializes (PyTorch defaults, drawn from `seed`). Throws `SettingError`
   /// naming the layer when the spec does not fit the input shape or class count.
   public init(spec: ModelSpec, inputShape: [Int], classCount: Int, seed: UInt64 = 0) throws {
     guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
-      throw ModelSpecError(layer: "", reason: "input shape must be [C,H,W] with positive sizes, got \(inputShape)")
+      throw SettingError(setting: "model", reason: "input shape must be [C,H,W] with positive sizes, got \(inputShape)")
     }
-    guard classCount > 0 else { throw ModelSpecError(layer: "", reason: "class count must be positive, got \(classCount)") }
-    guard !spec.layers.isEmpty else { throw ModelSpecError(layer: "", reason: "the model has no layers") }
+    guard classCount > 0 else { throw SettingError(setting: "model", reason: "class count must be positive, got \(classCount)") }
+    guard !spec.layers.isEmpty else { throw SettingError(setting: "model", reason: "the model has no layers") }
     var builder = Builder(store: ParameterStore(), classCount: classCount, seed: seed)
     let frontTransformer: Bool
     if case .spatialTransformer = spec.layers[0] { frontTransformer = true } else { frontTransformer = false }
@@ -64,7 +64,7 @@ public final class Model {
       localizationPrefix: { i in frontTransformer && i == 0 ? "loc." : "\(i).loc." }, path: "", depth: 0, topLevel: true)
     let output = built.last?.outputShape ?? inputShape
     guard output == [classCount] else {
-      throw ModelSpecError(layer: "", reason: "the model ends with shape \(output), but the data has \(classCount) classes: end with `flatten` (if needed) and `{linear: classes}`")
+      throw SettingError(setting: "model", reason: "the model ends with shape \(output), but the data has \(classCount) classes: end with `flatten` (if needed) and `{linear: classes}`")
     }
     self.spec = spec
     self.inputShape = inputShape
@@ -202,7 +202,7 @@ private struct Builder {
     var layers: [Layer] = []
     for (i, spec) in specs.enumerated() {
       let here = (path.isEmpty ? "" : path + " > ") + (topLevel ? "layer \(i)" : "localization layer \(i)") + " (\(spec.kindName))"
-      func fail(_ reason: String) -> ModelSpecError { ModelSpecError(layer: here, reason: reason) }
+      func fail(_ reason: String) -> SettingError { SettingError(setting: "model " + here, reason: reason) }
       func needImage() throws {
         guard shape.count == 3 else {
           throw fail("needs an image-shaped input [C,H,W] but gets \(shape) (is it after `flatten`?)")

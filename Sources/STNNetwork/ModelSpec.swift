@@ -19,7 +19,7 @@ import Foundation
 ///   - {linear: classes}             # `classes`: the dataset's class count
 /// ```
 /// Input channels and features are inferred from the input shape; `Model.init` validates the
-/// list and reports the layer index and the reason for anything wrong (`ModelSpecError`).
+/// list and reports the layer index and the reason for anything wrong (a `SettingError` naming `model layer I (kind)`).
 ///
 /// | layer | settings (defaults) | PyTorch module |
 /// |-------|---------------------|----------------|
@@ -74,7 +74,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     do {
       return try JSONDecoder().decode(ModelSpec.self, from: Data(text.utf8))
     } catch let error as DecodingError {
-      throw ModelSpecError(layer: "", reason: "\(source): \(describe(error))")
+      throw SettingError(setting: "model", reason: "\(source): \(describe(error))")
     }
   }
 
@@ -99,17 +99,6 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     .conv2d(Conv2DSpec(out: 10, kernel: 5)), .maxPool2d(PoolSpec(kernel: 2)), .relu,
     .flatten, .linear(LinearSpec(out: 32)), .relu, .linear(LinearSpec(out: 6)),
   ]
-}
-
-/// A model-spec problem: which layer (e.g. `layer 3`, `layer 0 > localization layer 9`) and why.
-public struct ModelSpecError: Error, CustomStringConvertible, Equatable, Sendable {
-  public var layer: String
-  public var reason: String
-  public init(layer: String, reason: String) {
-    self.layer = layer
-    self.reason = reason
-  }
-  public var description: String { layer.isEmpty ? "model: \(reason)" : "model \(layer): \(reason)" }
 }
 
 // MARK: - Layers
@@ -180,6 +169,15 @@ public enum LayerSpec: Codable, Equatable, Sendable {
       (try? container.decodeNil(forKey: key)) == true
         || ((try? container.nestedContainer(keyedBy: SpecKey.self, forKey: key))?.allKeys.isEmpty ?? false)
     }
+    // The one number of `dropout` (p) and `leaky_relu` (negative_slope): `{kind: }`, `{kind: 0.2}`
+    // or `{kind: {name: 0.2}}`; the default when absent.
+    func number(named name: String, default fallback: Float) throws -> Float {
+      if isEmpty() { return fallback }
+      if let value = try? container.decode(Float.self, forKey: key) { return value }
+      let nested = try container.nestedContainer(keyedBy: SpecKey.self, forKey: key)
+      try rejectUnknownKeys(nested, allowed: [name], in: key.stringValue)
+      return try nested.decodeIfPresent(Float.self, forKey: SpecKey(name)) ?? fallback
+    }
     switch key.stringValue {
     case "relu", "sigmoid", "tanh", "flatten":
       guard isEmpty() else {
@@ -200,26 +198,8 @@ public enum LayerSpec: Codable, Equatable, Sendable {
       } else {
         self = .linear(try container.decode(LinearSpec.self, forKey: key))
       }
-    case "dropout":
-      if isEmpty() {
-        self = .dropout(probability: 0.5)
-      } else if let p = try? container.decode(Float.self, forKey: key) {
-        self = .dropout(probability: p)
-      } else {
-        let nested = try container.nestedContainer(keyedBy: SpecKey.self, forKey: key)
-        try rejectUnknownKeys(nested, allowed: ["p"], in: "dropout")
-        self = .dropout(probability: try nested.decodeIfPresent(Float.self, forKey: SpecKey("p")) ?? 0.5)
-      }
-    case "leaky_relu":
-      if isEmpty() {
-        self = .leakyReLU(slope: 0.01)
-      } else if let slope = try? container.decode(Float.self, forKey: key) {
-        self = .leakyReLU(slope: slope)
-      } else {
-        let nested = try container.nestedContainer(keyedBy: SpecKey.self, forKey: key)
-        try rejectUnknownKeys(nested, allowed: ["negative_slope"], in: "leaky_relu")
-        self = .leakyReLU(slope: try nested.decodeIfPresent(Float.self, forKey: SpecKey("negative_slope")) ?? 0.01)
-      }
+    case "dropout": self = .dropout(probability: try number(named: "p", default: 0.5))
+    case "leaky_relu": self = .leakyReLU(slope: try number(named: "negative_slope", default: 0.01))
     case "batch_norm2d":
       self = .batchNorm2d(isEmpty() ? BatchNormSpec() : try container.decode(BatchNormSpec.self, forKey: key))
     case "spatial_transformer":

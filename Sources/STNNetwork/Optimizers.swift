@@ -83,14 +83,8 @@ public func makeOptimizer(_ config: OptimizerConfig, parameters: ParameterStore)
     return try Adam(parameters: parameters, learningRate: config.learningRate, beta1: config.beta1, beta2: config.beta2,
       epsilon: config.epsilon, weightDecay: config.weightDecay, decoupledWeightDecay: config.kind == "adamw")
   default:
-    throw OptimizerError(reason: "unknown optimizer \(config.kind) (known: sgd, adam, adamw)")
+    throw SettingError(setting: "optimizer", reason: "unknown optimizer \(config.kind) (known: sgd, adam, adamw)")
   }
-}
-
-/// A bad optimizer setting.
-public struct OptimizerError: Error, CustomStringConvertible, Equatable, Sendable {
-  public var reason: String
-  public var description: String { "optimizer: \(reason)" }
 }
 
 // MARK: - SGD
@@ -107,9 +101,9 @@ public final class SGD: Optimizer {
   public var momentumBuffer: [Float]
 
   public init(parameters: ParameterStore, learningRate: Float, momentum: Float = 0, dampening: Float = 0, nesterov: Bool = false, weightDecay: Float = 0) throws {
-    guard learningRate >= 0, learningRate.isFinite else { throw OptimizerError(reason: "learning rate must be >= 0, got \(learningRate)") }
-    guard momentum >= 0, weightDecay >= 0 else { throw OptimizerError(reason: "momentum and weight decay must be >= 0") }
-    guard !nesterov || (momentum > 0 && dampening == 0) else { throw OptimizerError(reason: "Nesterov momentum requires a momentum and zero dampening") }
+    guard learningRate >= 0, learningRate.isFinite else { throw SettingError(setting: "optimizer", reason: "learning rate must be >= 0, got \(learningRate)") }
+    guard momentum >= 0, weightDecay >= 0 else { throw SettingError(setting: "optimizer", reason: "momentum and weight decay must be >= 0") }
+    guard !nesterov || (momentum > 0 && dampening == 0) else { throw SettingError(setting: "optimizer", reason: "Nesterov momentum requires a momentum and zero dampening") }
     self.parameters = parameters
     self.learningRate = learningRate
     self.momentum = momentum
@@ -169,9 +163,9 @@ public final class Adam: Optimizer {
     parameters: ParameterStore, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
     weightDecay: Float = 0, decoupledWeightDecay: Bool = false
   ) throws {
-    guard learningRate >= 0, learningRate.isFinite else { throw OptimizerError(reason: "learning rate must be >= 0, got \(learningRate)") }
-    guard (0..<1).contains(beta1), (0..<1).contains(beta2) else { throw OptimizerError(reason: "betas must be in [0, 1), got \(beta1), \(beta2)") }
-    guard epsilon >= 0, weightDecay >= 0 else { throw OptimizerError(reason: "epsilon and weight decay must be >= 0") }
+    guard learningRate >= 0, learningRate.isFinite else { throw SettingError(setting: "optimizer", reason: "learning rate must be >= 0, got \(learningRate)") }
+    guard (0..<1).contains(beta1), (0..<1).contains(beta2) else { throw SettingError(setting: "optimizer", reason: "betas must be in [0, 1), got \(beta1), \(beta2)") }
+    guard epsilon >= 0, weightDecay >= 0 else { throw SettingError(setting: "optimizer", reason: "epsilon and weight decay must be >= 0") }
     self.parameters = parameters
     self.learningRate = learningRate
     self.beta1 = beta1

@@ -1,18 +1,6 @@
+import STNFiles
+
 // MARK: - TFRecord framing
-
-/// A TFRecord frame is invalid: names the byte offset and the reason.
-public struct TFRecordError: Error, CustomStringConvertible, Equatable, Sendable {
-  /// Where the bad frame starts, in bytes from the start of the file.
-  public var offset: Int
-  public var reason: String
-
-  public init(offset: Int, reason: String) {
-    self.offset = offset
-    self.reason = reason
-  }
-
-  public var description: String { "TFRecord at byte \(offset): \(reason)" }
-}
 
 /// TFRecord framing, the container of TensorBoard event files:
 /// `uint64 length | uint32 masked_crc32c(length bytes) | data | uint32 masked_crc32c(data)`,
@@ -34,29 +22,31 @@ public enum TFRecord {
   ///
   /// A final frame cut short (a writer killed mid-record) ends the list without error when
   /// `allowTruncatedTail` is true, the way TensorBoard's reader waits for more data; corrupt
-  /// checksums always throw.
-  public static func records(in bytes: [UInt8], allowTruncatedTail: Bool = false) throws -> [[UInt8]] {
+  /// checksums always throw. A bad frame throws a `FileError` naming `path` (the file the bytes
+  /// came from) and the frame's byte offset: `run/events…: TFRecord at byte 96: data checksum mismatch`.
+  public static func records(in bytes: [UInt8], path: String = "<bytes>", allowTruncatedTail: Bool = false) throws -> [[UInt8]] {
     var records: [[UInt8]] = []
     var offset = 0
+    func fail(_ reason: String) -> FileError { FileError(path: path, reason: "TFRecord at byte \(offset): \(reason)") }
     while offset < bytes.count {
       guard bytes.count - offset >= 12 else {
         if allowTruncatedTail { break }
-        throw TFRecordError(offset: offset, reason: "truncated header (\(bytes.count - offset) bytes)")
+        throw fail("truncated header (\(bytes.count - offset) bytes)")
       }
       let lengthBytes = bytes[offset..<(offset + 8)]
       guard CRC32C.maskedChecksum(lengthBytes) == readUInt32(bytes, at: offset + 8) else {
-        throw TFRecordError(offset: offset, reason: "length checksum mismatch")
+        throw fail("length checksum mismatch")
       }
       let length = readUInt64(bytes, at: offset)
       let available = UInt64(bytes.count - offset - 12)
       guard length <= available, available - length >= 4 else {
         if allowTruncatedTail { break }
-        throw TFRecordError(offset: offset, reason: "record of \(length) bytes runs past the end")
+        throw fail("record of \(length) bytes runs past the end")
       }
       let start = offset + 12, end = start + Int(length)
       let data = Array(bytes[start..<end])
       guard CRC32C.maskedChecksum(data) == readUInt32(bytes, at: end) else {
-        throw TFRecordError(offset: offset, reason: "data checksum mismatch")
+        throw fail("data checksum mismatch")
       }
       records.append(data)
       offset = end + 4

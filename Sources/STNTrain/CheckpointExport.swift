@@ -44,7 +44,7 @@ public enum CheckpointExport {
     let (inference, dataset) = try open(request)
     if request.layers { return try writeLayerSheet(request, inference: inference, dataset: dataset) }
     guard !inference.model.spatialTransformers.isEmpty else {
-      throw TrainSessionError("\(request.checkpoint): its model has no spatial transformer to show")
+      throw FileError(path: request.checkpoint, reason: "its model has no spatial transformer to show")
     }
     if sheet {
       try OutputLocation.prepareFile(request.output, overwrite: request.overwrite)
@@ -121,7 +121,7 @@ public enum CheckpointExport {
     let (provider, knownClasses) = batches(request, inference: inference, dataset: dataset)
     let count = min(request.count, dataset.count)
     let iterator = try provider.batches(indices: Array(0..<count), epoch: 0, training: false, batchSize: max(1, count))
-    guard let next = iterator.next() else { throw TrainSessionError("\(request.input): no sample to show") }
+    guard let next = iterator.next() else { throw FileError(path: request.input, reason: "no sample to show") }
     let batch = try next.get()
     let outputs = inference.model.layerOutputs(batch.images, threads: request.threads)
     let predictions = argmaxRows(outputs.last?.value ?? Tensor(shape: [batch.labels.count, 1]))

@@ -37,9 +37,9 @@ public struct InferenceModel {
     }
     // A bare state dict: architecture and preprocessing come from the pipeline file.
     guard let config = override, let node = config.model else {
-      throw TrainSessionError("\(checkpoint): a state dict without swift-stn metadata; name the pipeline file that declares its model with --pipeline")
+      throw FileError(path: checkpoint, reason: "a state dict without swift-stn metadata; name the pipeline file that declares its model with --pipeline")
     }
-    guard let data else { throw TrainSessionError("\(checkpoint): class names unknown (no data given)") }
+    guard let data else { throw FileError(path: checkpoint, reason: "class names unknown (no data given)") }
     let spec = try TrainingSession.modelSpec(from: node)
     let shape = try TrainingSession.inputShape(config: config, dataset: data)
     let model = try Model(spec: spec, inputShape: shape, classCount: data.classes.count, seed: 0)

@@ -141,7 +141,7 @@ public final class NetworkClassifier: DataParallelClassifier {
     let loaded = try Checkpoint.load(path)
     guard loaded.model.spec == model.spec, loaded.model.inputShape == model.inputShape, loaded.model.classCount == model.classCount
     else {
-      throw CheckpointError(path: path, reason: "its architecture differs from the pipeline's model (was the pipeline file edited?)")
+      throw FileError(path: path, reason: "its architecture differs from the pipeline's model (was the pipeline file edited?)")
     }
     model.parameters.values = loaded.model.parameters.values
     for (mine, theirs) in zip(model.batchNorms, loaded.model.batchNorms) {
@@ -150,7 +150,7 @@ public final class NetworkClassifier: DataParallelClassifier {
       mine.numBatchesTracked = theirs.numBatchesTracked
     }
     guard let config = loaded.optimizerConfig, config.kind == optimizer.config.kind else {
-      throw CheckpointError(path: path, reason: "it holds no \(optimizer.config.kind) optimizer state to resume from")
+      throw FileError(path: path, reason: "it holds no \(optimizer.config.kind) optimizer state to resume from")
     }
     optimizer.state = loaded.optimizerState
     optimizer.stepCount = loaded.optimizerStep

@@ -36,19 +36,19 @@ public final class PipelineBatches: BatchProvider {
 
   public var sampleCount: Int { dataset.count }
 
-  public func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<LabeledBatch, Error>> {
+  public func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<Batch, Error>> {
     try batches(indices: indices, epoch: epoch, training: training, batchSize: batchSize, part: nil)
   }
 
   /// This rank's part of every batch; only its samples are decoded.
   public func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int, part: BatchPart) throws
-    -> AnyIterator<Result<LabeledBatch, Error>>
+    -> AnyIterator<Result<Batch, Error>>
   {
     try batches(indices: indices, epoch: epoch, training: training, batchSize: batchSize, part: Optional(part))
   }
 
   private func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int, part: BatchPart?) throws
-    -> AnyIterator<Result<LabeledBatch, Error>>
+    -> AnyIterator<Result<Batch, Error>>
   {
     var settings = config
     settings.batching.size = batchSize
@@ -70,7 +70,7 @@ public final class PipelineBatches: BatchProvider {
         self?.skipped += loader.skipped
         return nil
       }
-      return .success(LabeledBatch(images: batch.images, labels: batch.labels, indices: batch.indices.map { indices[$0] }))
+      return .success(Batch(images: batch.images, labels: batch.labels, indices: batch.indices.map { indices[$0] }))
     }
   }
 }

@@ -3,19 +3,6 @@ import STNFiles
 import STNNetwork
 import STNPipeline
 
-/// A bad `train:` section or flag, naming the file and the key.
-public struct TrainSettingsError: Error, CustomStringConvertible, Equatable, Sendable {
-  public var path: String
-  public var reason: String
-
-  public init(path: String, reason: String) {
-    self.path = path
-    self.reason = reason
-  }
-
-  public var description: String { "\(path): train: \(reason)" }
-}
-
 /// The `train:` section of a pipeline file: optimizer, schedule, epochs, batch size, split.
 ///
 /// ```yaml
@@ -110,14 +97,15 @@ public struct TrainSettings: Equatable, Sendable {
     try reader.finish(known: TrainSettings.keys.sorted())
     do {
       try validate(path: node.file)
-    } catch let error as TrainSettingsError {
-      throw node.error("train: " + error.reason)
+    } catch let error as FileError {
+      throw node.error(error.reason)
     }
   }
 
-  /// Range checks shared by the file and the command-line overrides.
+  /// Range checks shared by the file and the command-line overrides; throws a `FileError`
+  /// naming `path` (the pipeline file, or `command line` for flags) and `train: <key> ...`.
   public func validate(path: String) throws {
-    func fail(_ reason: String) -> TrainSettingsError { TrainSettingsError(path: path, reason: reason) }
+    func fail(_ reason: String) -> FileError { FileError(path: path, reason: "train: " + reason) }
     guard learningRate.isFinite, learningRate > 0 else { throw fail("'lr' must be > 0, got \(learningRate)") }
     guard (0..<1).contains(beta1), (0..<1).contains(beta2) else { throw fail("'betas' must lie in [0, 1)") }
     guard epsilon > 0 else { throw fail("'eps' must be > 0") }

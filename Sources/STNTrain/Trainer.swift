@@ -2,6 +2,7 @@ import Foundation
 import STNDistributed
 import STNFiles
 import STNNetwork
+import STNPipeline
 import STNTensor
 
 /// Why a training run stopped early.
@@ -157,7 +158,7 @@ public final class Trainer {
       // MARK: training pass
       var lossSum = 0.0, seen = 0, correct = 0, batchIndex = 0
       let batches = (data.trainIndices.count + batchSize - 1) / batchSize
-      var firstBatch: LabeledBatch?
+      var firstBatch: Batch?
       /// Counts one finished step (`n` samples over all ranks) and reports progress.
       func finished(samples n: Int, lossSum batchLoss: Double, correct batchCorrect: Int) {
         lossSum += batchLoss

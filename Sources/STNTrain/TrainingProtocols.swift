@@ -79,21 +79,8 @@ public protocol DataParallelClassifier: TrainableClassifier {
 
 // MARK: - Data side
 
-/// One batch with integer labels. images (N,C,H,W).
-public struct LabeledBatch: Sendable {
-  public var images: Tensor
-  public var labels: [Int]
-  /// Sample indices in the source, for reproducibility checks.
-  public var indices: [Int]
-
-  public init(images: Tensor, labels: [Int], indices: [Int]) {
-    self.images = images
-    self.labels = labels
-    self.indices = indices
-  }
-}
-
-/// A labelled image source seen through a pipeline.
+/// A labelled image source seen through a pipeline; its batches are the pipeline's own `Batch`
+/// (images (N,C,H,W), labels, and the samples' indices in the source).
 public protocol BatchProvider: AnyObject {
   /// Number of samples in the source.
   var sampleCount: Int { get }
@@ -102,12 +89,12 @@ public protocol BatchProvider: AnyObject {
   /// Batches over `indices` (a subset of `0..<sampleCount`). Training: shuffled, random stages
   /// drawn for `epoch`, last partial batch as the pipeline says. Evaluation (`training` false):
   /// in order, every sample, random stages drawn once from a fixed key independent of epoch.
-  func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<LabeledBatch, Error>>
+  func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<Batch, Error>>
   /// Only `part` of each of those batches (data-parallel training: this rank's slice), one
   /// batch per batch of the whole, empty ones included, so every rank gets as many. The samples
   /// are drawn exactly as in the whole batches.
   func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int, part: BatchPart) throws
-    -> AnyIterator<Result<LabeledBatch, Error>>
+    -> AnyIterator<Result<Batch, Error>>
 }
 
 extension BatchProvider {
@@ -115,7 +102,7 @@ extension BatchProvider {
   /// its part). A batch whose samples were all unreadable is missing from the whole, so parts
   /// match only where every sample can be read.
   public func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int, part: BatchPart) throws
-    -> AnyIterator<Result<LabeledBatch, Error>>
+    -> AnyIterator<Result<Batch, Error>>
   {
     let whole = try batches(indices: indices, epoch: epoch, training: training, batchSize: batchSize)
     return AnyIterator {
@@ -124,7 +111,7 @@ extension BatchProvider {
           let taken = part.range(inBatchOf: batch.labels.count)
           let size = batch.images.count / max(batch.labels.count, 1)
           let shape = [taken.count] + batch.images.shape.dropFirst()
-          return LabeledBatch(
+          return Batch(
             images: Tensor(shape: shape, data: Array(batch.images.data[(taken.lowerBound * size)..<(taken.upperBound * size)])),
             labels: Array(batch.labels[taken]), indices: Array(batch.indices[taken]))
         }

@@ -105,7 +105,7 @@ public enum TrainingSession {
     }
     let unknown = dataset.filter { index($0) == nil }
     guard unknown.isEmpty else {
-      throw TrainSessionError("\(data): class folders unknown to the checkpoint: \(unknown.joined(separator: ", ")) (its classes: \(classNames.joined(separator: ", ")))")
+      throw FileError(path: data, reason: "class folders unknown to the checkpoint: \(unknown.joined(separator: ", ")) (its classes: \(classNames.joined(separator: ", ")))")
     }
     return dataset.map { index($0) ?? 0 }
   }
@@ -318,7 +318,7 @@ public enum TrainingSession {
     let existing = try OutputLocation.prepareFolder(folder, flag: "run")
     let holdsRun = FileManager.default.fileExists(atPath: folder + "/last.safetensors") || FileManager.default.fileExists(atPath: folder + "/folds.json")
     if request.resume {
-      guard holdsRun || request.folds != nil else { throw TrainSessionError("\(folder): nothing to resume (no last.safetensors); drop --resume to start a run") }
+      guard holdsRun || request.folds != nil else { throw FileError(path: folder, reason: "nothing to resume (no last.safetensors); drop --resume to start a run") }
     } else if !existing.isEmpty && !request.overwrite {
       throw TrainSessionError(holdsRun
         ? "\(folder) already holds a run: pass --resume to continue it, --overwrite to start again in it, or --output NEW_FOLDER"

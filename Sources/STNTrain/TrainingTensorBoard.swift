@@ -1,6 +1,7 @@
 import Foundation
 import STNDrawing
 import STNImageIO
+import STNPipeline
 import STNTensor
 import STNTensorBoard
 
@@ -41,7 +42,7 @@ public final class TrainingTensorBoard {
     try writer.addScalar(tag: "loss/train_step", value: Float(loss), step: step)
   }
 
-  func log(epoch: Int, metrics: EpochMetrics, model: TrainableClassifier, sample: LabeledBatch?) throws {
+  func log(epoch: Int, metrics: EpochMetrics, model: TrainableClassifier, sample: Batch?) throws {
     try writer.addScalar(tag: "loss/train", value: Float(metrics.trainLoss), step: epoch)
     try writer.addScalar(tag: "accuracy/train", value: Float(metrics.trainAccuracy), step: epoch)
     if let value = metrics.validationLoss { try writer.addScalar(tag: "loss/val", value: Float(value), step: epoch) }

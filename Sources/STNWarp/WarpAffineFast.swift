@@ -138,6 +138,40 @@ func touchingSpan(_ row: WarpRow, outputWidth: Int, width w: Int, height h: Int)
   return start < end ? start..<end : 0..<0
 }
 
+/// The row loop of both warps: for each output row `oy`, its `WarpRow`, its spans
+/// (`warpRowSpans`) and `sample`, scratch for `sampleUInt8` (max(channels, 4) floats).
+@inline(__always)
+func forEachWarpRow(
+  _ destinationToSource: AffineTransform, outputWidth: Int, outputHeight: Int, width w: Int, height h: Int, channels: Int,
+  options: WarpOptions, zeroMisses: Bool,
+  _ body: (_ oy: Int, _ row: WarpRow, _ interior: Range<Int>, _ first: Int, _ last: Int, _ sample: UnsafeMutablePointer<Float>) -> Void
+) {
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
+    guard let sample = sampleBuffer.baseAddress else { return }
+    for oy in 0..<outputHeight {
+      let row = WarpRow(destinationToSource, y: oy)
+      let (interior, first, last) = warpRowSpans(row, outputWidth: outputWidth, width: w, height: h, options: options, zeroMisses: zeroMisses)
+      body(oy, row, interior, first, last, sample)
+    }
+  }
+}
+
+/// One output row's columns for both warps: `interior`, where the fast kernels run, inside
+/// `first..<last`, outside which every column misses the source (known only with `zeroMisses`;
+/// else `first..<last` is the whole row).
+///
+/// NOTE: reflection computes (x + 0.5) - 0.5, which is not always x in float, so with that
+/// padding the interior is empty: every pixel takes the per-pixel path to stay identical to the
+/// reference.
+@inline(__always)
+func warpRowSpans(
+  _ row: WarpRow, outputWidth: Int, width w: Int, height h: Int, options: WarpOptions, zeroMisses: Bool
+) -> (interior: Range<Int>, first: Int, last: Int) {
+  let interior = options.padding != .reflection ? warpInteriorSpan(row, outputWidth: outputWidth, width: w, height: h, mode: options.mode) : 0..<0
+  guard zeroMisses, let touching = touchingSpan(row, outputWidth: outputWidth, width: w, height: h) else { return (interior, 0, outputWidth) }
+  return (interior.clamped(to: touching), touching.lowerBound, touching.upperBound)  // already inside it: interior taps touch
+}
+
 // MARK: - 8 columns at a time
 
 /// Byte offset of the nw tap (3 channels) and bilinear weights of interior columns ox..<ox+8:
@@ -168,6 +202,56 @@ func load3(_ p: UnsafePointer<UInt8>) -> SIMD4<Float> {
 @inline(__always)
 func load3Bytes(_ p: UnsafePointer<UInt8>) -> SIMD4<Float> {
   SIMD4<Float>(Float(p[0]), Float(p[1]), Float(p[2]), 0)
+}
+
+// MARK: - Interior pixels, portable
+
+/// The portable bilinear interior of one row, 3 channels (interleaved, `height` rows): hands each
+/// column of `columns` and its interpolated (r, g, b, 0) to `store`; 8 columns per step from
+/// `warpGeometry8` while the offsets fit Int32 (`int32Offsets`), then one column at a time.
+/// Both output kinds (normalized float, uint8) go through it, so they sample the same values.
+@inline(__always)
+func forEachBilinear3(
+  _ source: UnsafePointer<UInt8>, width w: Int, height h: Int, row: WarpRow, columns: Range<Int>, int32Offsets: Bool,
+  _ store: (Int, SIMD4<Float>) -> Void
+) {
+  let stride = w * 3
+  let end = source + h * stride
+  var start = columns.lowerBound
+  while int32Offsets && start + 8 <= columns.upperBound {
+    let g = warpGeometry8(row, ox: start, width: w)
+    for lane in 0..<8 {
+      let p = source + Int(g.base[lane]), q = p + stride
+      let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
+      store(start + lane, nw * g.w0[lane] + ne * g.w1[lane] + sw * g.w2[lane] + se * g.w3[lane])
+    }
+    start += 8
+  }
+  for ox in start..<columns.upperBound {
+    let x = row.x(ox), y = row.y(ox)
+    let x0 = floorFast(x), y0 = floorFast(y)
+    let east = x - x0, south = y - y0
+    let west = 1 - east, north = 1 - south
+    let p = source + Int(y0) * stride + Int(x0) * 3
+    let q = p + stride
+    let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
+    store(ox, nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east))
+  }
+}
+
+/// The bilinear interior of one row, 1 channel: hands each column of `columns` and its
+/// interpolated value to `store` (the naive kernel's arithmetic without its bounds checks).
+@inline(__always)
+func forEachBilinear1(_ source: UnsafePointer<UInt8>, width w: Int, row: WarpRow, columns: Range<Int>, _ store: (Int, Float) -> Void) {
+  for ox in columns {
+    let x = row.x(ox), y = row.y(ox)
+    let x0 = floorFast(x), y0 = floorFast(y)
+    let east = x - x0, south = y - y0
+    let west = 1 - east, north = 1 - south
+    let p = source + Int(y0) * w + Int(x0)
+    let q = p + w
+    store(ox, Float(p[0]) * (north * west) + Float(p[1]) * (north * east) + Float(q[0]) * (south * west) + Float(q[1]) * (south * east))
+  }
 }
 
 // MARK: - Border pixels, 3 channels
@@ -204,7 +288,6 @@ public func warpAffineNormalized(
   precondition(scale.count == channels && bias.count == channels, "scale and bias need \(channels) values")
   let plane = outputWidth * outputHeight
   let w = width, h = height
-  let exactInterior = options.padding != .reflection  // reflection rounds even inside: see NOTE below
   // NOTE: with zeros padding and fill 0, a bilinear position whose 4 taps all miss the source
   // samples exactly 0 (every term is 0 · weight), so it is written as 0·scale + bias directly.
   let zeroMisses = options.mode == .bilinear && options.padding == .zeros && (0..<channels).allSatisfy { options.fillValue($0) == 0 }
@@ -224,56 +307,45 @@ public func warpAffineNormalized(
     }
     return
   }
-  withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
-    let sample = sampleBuffer.baseAddress!
-    for oy in 0..<outputHeight {
-      let row = WarpRow(destinationToSource, y: oy)
-      // NOTE: reflection computes (x + 0.5) - 0.5, which is not always x in float, so with that
-      // padding every pixel takes the per-pixel path to stay identical to the reference.
-      var interior = exactInterior ? warpInteriorSpan(row, outputWidth: outputWidth, width: w, height: h, mode: options.mode) : 0..<0
-      let rowOut = output + oy * outputWidth
-      // Columns outside first..<last miss the source (known only with zeroMisses): miss values.
-      var first = 0, last = outputWidth
-      if zeroMisses, let touching = touchingSpan(row, outputWidth: outputWidth, width: w, height: h) {
-        (first, last) = (touching.lowerBound, touching.upperBound)
-        interior = interior.clamped(to: touching)  // already inside it: interior taps touch
-        for c in 0..<channels {
-          (rowOut + c * plane).update(repeating: missValues[c], count: first)
-          (rowOut + c * plane + last).update(repeating: missValues[c], count: outputWidth - last)
-        }
-      }
-      // Border pixels: the reference path.
-      func perPixel(_ columns: Range<Int>) {
-        for ox in columns {
-          let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
-          let y = paddedPixelCoordinate(row.y(ox), size: h, padding: options.padding)
-          if zeroMisses && bilinearMissesInput(x: x, y: y, width: w, height: h) {
-            for c in 0..<channels { rowOut[c * plane + ox] = missValues[c] }
-            continue
-          }
-          if let fill3 {
-            let result = sampleBilinear3(source, width: w, height: h, x: x, y: y, fill: fill3) * scale3 + bias3
-            rowOut[ox] = result[0]; rowOut[plane + ox] = result[1]; rowOut[2 * plane + ox] = result[2]
-            continue
-          }
-          sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
-          for c in 0..<channels { rowOut[c * plane + ox] = sample[c] * scale[c] + bias[c] }
-        }
-      }
-      if interior.isEmpty || (channels != 3 && channels != 1) {
-        perPixel(first..<last)
-        continue
-      }
-      perPixel(first..<interior.lowerBound)
-      if channels == 3 {
-        interiorNormalized3(source, width: w, height: h, row: row, columns: interior, mode: options.mode, output: rowOut, plane: plane,
-                            scale: scale3, bias: bias3)
-      } else {
-        interiorNormalized1(source, width: w, row: row, columns: interior, mode: options.mode, output: rowOut,
-                            scale: scale[0], bias: bias[0])
-      }
-      perPixel(interior.upperBound..<last)
+  forEachWarpRow(destinationToSource, outputWidth: outputWidth, outputHeight: outputHeight, width: w, height: h, channels: channels,
+                 options: options, zeroMisses: zeroMisses) { oy, row, interior, first, last, sample in
+    let rowOut = output + oy * outputWidth
+    // Columns outside first..<last miss the source: miss values.
+    for c in 0..<channels {
+      (rowOut + c * plane).update(repeating: missValues[c], count: first)
+      (rowOut + c * plane + last).update(repeating: missValues[c], count: outputWidth - last)
     }
+    // Border pixels: the reference path.
+    func perPixel(_ columns: Range<Int>) {
+      for ox in columns {
+        let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
+        let y = paddedPixelCoordinate(row.y(ox), size: h, padding: options.padding)
+        if zeroMisses && bilinearMissesInput(x: x, y: y, width: w, height: h) {
+          for c in 0..<channels { rowOut[c * plane + ox] = missValues[c] }
+          continue
+        }
+        if let fill3 {
+          let result = sampleBilinear3(source, width: w, height: h, x: x, y: y, fill: fill3) * scale3 + bias3
+          rowOut[ox] = result[0]; rowOut[plane + ox] = result[1]; rowOut[2 * plane + ox] = result[2]
+          continue
+        }
+        sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
+        for c in 0..<channels { rowOut[c * plane + ox] = sample[c] * scale[c] + bias[c] }
+      }
+    }
+    if interior.isEmpty || (channels != 3 && channels != 1) {
+      perPixel(first..<last)
+      return
+    }
+    perPixel(first..<interior.lowerBound)
+    if channels == 3 {
+      interiorNormalized3(source, width: w, height: h, row: row, columns: interior, mode: options.mode, output: rowOut, plane: plane,
+                          scale: scale3, bias: bias3)
+    } else {
+      interiorNormalized1(source, width: w, row: row, columns: interior, mode: options.mode, output: rowOut,
+                          scale: scale[0], bias: bias[0])
+    }
+    perPixel(interior.upperBound..<last)
   }
 }
 
@@ -285,7 +357,6 @@ func interiorNormalized3(
 ) {
   let out0 = output, out1 = output + plane, out2 = output + 2 * plane
   let stride = w * 3
-  let end = src + h * stride
   let int32Offsets = interiorOffsetsFitInt32(width: w, height: h, channels: 3)
   switch mode {
   case .bilinear:
@@ -309,28 +380,7 @@ func interiorNormalized3(
       }
       return
     }
-    var start = columns.lowerBound
-    while int32Offsets && start + 8 <= columns.upperBound {
-      let g = warpGeometry8(row, ox: start, width: w)
-      for lane in 0..<8 {
-        let p = src + Int(g.base[lane]), q = p + stride
-        let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
-        let value = nw * g.w0[lane] + ne * g.w1[lane] + sw * g.w2[lane] + se * g.w3[lane]
-        let result = value * scale + bias
-        let ox = start + lane
-        out0[ox] = result[0]; out1[ox] = result[1]; out2[ox] = result[2]
-      }
-      start += 8
-    }
-    for ox in start..<columns.upperBound {
-      let x = row.x(ox), y = row.y(ox)
-      let x0 = floorFast(x), y0 = floorFast(y)
-      let east = x - x0, south = y - y0
-      let west = 1 - east, north = 1 - south
-      let p = src + Int(y0) * stride + Int(x0) * 3
-      let q = p + stride
-      let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
-      let value = nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
+    forEachBilinear3(src, width: w, height: h, row: row, columns: columns, int32Offsets: int32Offsets) { ox, value in
       let result = value * scale + bias
       out0[ox] = result[0]; out1[ox] = result[1]; out2[ox] = result[2]
     }
@@ -352,16 +402,7 @@ func interiorNormalized1(
 ) {
   switch mode {
   case .bilinear:
-    for ox in columns {
-      let x = row.x(ox), y = row.y(ox)
-      let x0 = floorFast(x), y0 = floorFast(y)
-      let east = x - x0, south = y - y0
-      let west = 1 - east, north = 1 - south
-      let p = src + Int(y0) * w + Int(x0)
-      let q = p + w
-      let value = Float(p[0]) * (north * west) + Float(p[1]) * (north * east) + Float(q[0]) * (south * west) + Float(q[1]) * (south * east)
-      output[ox] = value * scale + bias
-    }
+    forEachBilinear1(src, width: w, row: row, columns: columns) { ox, value in output[ox] = value * scale + bias }
   case .nearest:
     for ox in columns {
       let ix = Int(roundHalfToEven(row.x(ox))), iy = Int(roundHalfToEven(row.y(ox)))
@@ -381,7 +422,6 @@ public func warpAffineUInt8(
 ) {
   checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
   let w = width, h = height
-  let exactInterior = options.padding != .reflection  // see the NOTE in warpAffineNormalized
   // Positions whose taps all miss the source sample exactly 0 with fill 0 (see warpAffineNormalized).
   let zeroMisses = options.mode == .bilinear && options.padding == .zeros && (0..<channels).allSatisfy { options.fillValue($0) == 0 }
   // 3-channel bilinear border pixels take `sampleBilinear3`.
@@ -396,51 +436,42 @@ public func warpAffineUInt8(
     }
     return
   }
-  withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { sampleBuffer in
-    let sample = sampleBuffer.baseAddress!
-    for oy in 0..<outputHeight {
-      let row = WarpRow(destinationToSource, y: oy)
-      var interior = exactInterior ? warpInteriorSpan(row, outputWidth: outputWidth, width: w, height: h, mode: options.mode) : 0..<0
-      let rowOut = output + oy * outputWidth * channels
-      // Columns outside first..<last miss the source (known only with zeroMisses): zero bytes.
-      var first = 0, last = outputWidth
-      if zeroMisses, let touching = touchingSpan(row, outputWidth: outputWidth, width: w, height: h) {
-        (first, last) = (touching.lowerBound, touching.upperBound)
-        interior = interior.clamped(to: touching)  // already inside it: interior taps touch
-        rowOut.update(repeating: 0, count: first * channels)
-        (rowOut + last * channels).update(repeating: 0, count: (outputWidth - last) * channels)
-      }
-      // Border pixels: the reference path.
-      func perPixel(_ columns: Range<Int>) {
-        for ox in columns {
-          let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
-          let y = paddedPixelCoordinate(row.y(ox), size: h, padding: options.padding)
-          if zeroMisses && bilinearMissesInput(x: x, y: y, width: w, height: h) {
-            for c in 0..<channels { rowOut[ox * channels + c] = 0 }
-            continue
-          }
-          if let fill3 {
-            let value = sampleBilinear3(source, width: w, height: h, x: x, y: y, fill: fill3)
-            let o = rowOut + ox * 3
-            o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
-            continue
-          }
-          sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
-          for c in 0..<channels { rowOut[ox * channels + c] = roundToUInt8(sample[c]) }
+  forEachWarpRow(destinationToSource, outputWidth: outputWidth, outputHeight: outputHeight, width: w, height: h, channels: channels,
+                 options: options, zeroMisses: zeroMisses) { oy, row, interior, first, last, sample in
+    let rowOut = output + oy * outputWidth * channels
+    // Columns outside first..<last miss the source: zero bytes.
+    rowOut.update(repeating: 0, count: first * channels)
+    (rowOut + last * channels).update(repeating: 0, count: (outputWidth - last) * channels)
+    // Border pixels: the reference path.
+    func perPixel(_ columns: Range<Int>) {
+      for ox in columns {
+        let x = paddedPixelCoordinate(row.x(ox), size: w, padding: options.padding)
+        let y = paddedPixelCoordinate(row.y(ox), size: h, padding: options.padding)
+        if zeroMisses && bilinearMissesInput(x: x, y: y, width: w, height: h) {
+          for c in 0..<channels { rowOut[ox * channels + c] = 0 }
+          continue
         }
+        if let fill3 {
+          let value = sampleBilinear3(source, width: w, height: h, x: x, y: y, fill: fill3)
+          let o = rowOut + ox * 3
+          o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
+          continue
+        }
+        sampleUInt8(source, width: w, height: h, channels: channels, x: x, y: y, options: options, result: sample)
+        for c in 0..<channels { rowOut[ox * channels + c] = roundToUInt8(sample[c]) }
       }
-      if interior.isEmpty || options.mode != .bilinear || (channels != 3 && channels != 1) {
-        perPixel(first..<last)
-        continue
-      }
-      perPixel(first..<interior.lowerBound)
-      if channels == 3 {
-        interiorUInt8x3(source, width: w, height: h, row: row, columns: interior, output: rowOut)
-      } else {
-        interiorUInt8x1(source, width: w, row: row, columns: interior, output: rowOut)
-      }
-      perPixel(interior.upperBound..<last)
     }
+    if interior.isEmpty || options.mode != .bilinear || (channels != 3 && channels != 1) {
+      perPixel(first..<last)
+      return
+    }
+    perPixel(first..<interior.lowerBound)
+    if channels == 3 {
+      interiorUInt8x3(source, width: w, height: h, row: row, columns: interior, output: rowOut)
+    } else {
+      interiorUInt8x1(source, width: w, row: row, columns: interior, output: rowOut)
+    }
+    perPixel(interior.upperBound..<last)
   }
 }
 
@@ -450,7 +481,6 @@ func interiorUInt8x3(
   _ source: UnsafePointer<UInt8>, width w: Int, height h: Int, row: WarpRow, columns: Range<Int>, output: UnsafeMutablePointer<UInt8>
 ) {
   let stride = w * 3
-  let end = source + h * stride
   let int32Offsets = interiorOffsetsFitInt32(width: w, height: h, channels: 3)
   if int32Offsets && useAVX512Kernels {
     cwk_uint8_3_bilinear_avx512(source, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound, output)
@@ -460,27 +490,7 @@ func interiorUInt8x3(
     cwk_uint8_3_bilinear_avx2(source, stride, h * stride, row.rowX, row.rowY, row.stepX, row.stepY, columns.lowerBound, columns.upperBound, output)
     return
   }
-  var start = columns.lowerBound
-  while int32Offsets && start + 8 <= columns.upperBound {
-    let g = warpGeometry8(row, ox: start, width: w)
-    for lane in 0..<8 {
-      let p = source + Int(g.base[lane]), q = p + stride
-      let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
-      let value = nw * g.w0[lane] + ne * g.w1[lane] + sw * g.w2[lane] + se * g.w3[lane]
-      let o = output + (start + lane) * 3
-      o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
-    }
-    start += 8
-  }
-  for ox in start..<columns.upperBound {
-    let x = row.x(ox), y = row.y(ox)
-    let x0 = floorFast(x), y0 = floorFast(y)
-    let east = x - x0, south = y - y0
-    let west = 1 - east, north = 1 - south
-    let p = source + Int(y0) * stride + Int(x0) * 3
-    let q = p + stride
-    let (nw, ne, sw, se) = q + 6 < end ? (load3(p), load3(p + 3), load3(q), load3(q + 3)) : (load3Bytes(p), load3Bytes(p + 3), load3Bytes(q), load3Bytes(q + 3))
-    let value = nw * (north * west) + ne * (north * east) + sw * (south * west) + se * (south * east)
+  forEachBilinear3(source, width: w, height: h, row: row, columns: columns, int32Offsets: int32Offsets) { ox, value in
     let o = output + ox * 3
     o[0] = roundToUInt8(value[0]); o[1] = roundToUInt8(value[1]); o[2] = roundToUInt8(value[2])
   }
@@ -490,14 +500,5 @@ func interiorUInt8x3(
 /// without its bounds checks and fill.
 @inline(__always)
 func interiorUInt8x1(_ source: UnsafePointer<UInt8>, width w: Int, row: WarpRow, columns: Range<Int>, output: UnsafeMutablePointer<UInt8>) {
-  for ox in columns {
-    let x = row.x(ox), y = row.y(ox)
-    let x0 = floorFast(x), y0 = floorFast(y)
-    let east = x - x0, south = y - y0
-    let west = 1 - east, north = 1 - south
-    let p = source + Int(y0) * w + Int(x0)
-    let q = p + w
-    let value = Float(p[0]) * (north * west) + Float(p[1]) * (north * east) + Float(q[0]) * (south * west) + Float(q[1]) * (south * east)
-    output[ox] = roundToUInt8(value)
-  }
+  forEachBilinear1(source, width: w, row: row, columns: columns) { ox, value in output[ox] = roundToUInt8(value) }
 }

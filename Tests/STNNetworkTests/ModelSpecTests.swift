@@ -10,11 +10,11 @@ final class ModelSpecTests: XCTestCase {
     try JSONDecoder().decode(ModelSpec.self, from: Data(json.utf8))
   }
 
-  private func buildError(_ spec: ModelSpec, inputShape: [Int] = [1, 42, 42], classes: Int = 10) -> ModelSpecError? {
+  private func buildError(_ spec: ModelSpec, inputShape: [Int] = [1, 42, 42], classes: Int = 10) -> SettingError? {
     do {
       _ = try Model(spec: spec, inputShape: inputShape, classCount: classes)
       return nil
-    } catch let error as ModelSpecError {
+    } catch let error as SettingError {
       return error
     } catch {
       XCTFail("unexpected error \(error)")
@@ -88,36 +88,36 @@ final class ModelSpecTests: XCTestCase {
 
   func testValidationErrorsNameTheLayerAndReason() {
     let noFlatten = buildError(ModelSpec([.conv2d(Conv2DSpec(out: 4, kernel: 3)), .linear(LinearSpec(out: nil))]))
-    XCTAssertEqual(noFlatten?.layer, "layer 1 (linear)")
+    XCTAssertEqual(noFlatten?.setting, "model layer 1 (linear)")
     XCTAssertTrue(noFlatten?.reason.contains("add `flatten`") ?? false)
 
     let bigKernel = buildError(ModelSpec([.conv2d(Conv2DSpec(out: 4, kernel: 9)), .flatten, .linear(LinearSpec(out: nil))]), inputShape: [1, 5, 5])
-    XCTAssertEqual(bigKernel?.layer, "layer 0 (conv2d)")
+    XCTAssertEqual(bigKernel?.setting, "model layer 0 (conv2d)")
     XCTAssertTrue(bigKernel?.reason.contains("does not fit the 5x5 input") ?? false)
 
     let classesEarly = buildError(ModelSpec([.flatten, .linear(LinearSpec(out: nil)), .relu, .linear(LinearSpec(out: 10))]))
-    XCTAssertEqual(classesEarly?.layer, "layer 1 (linear)")
+    XCTAssertEqual(classesEarly?.setting, "model layer 1 (linear)")
 
     let wrongEnd = buildError(ModelSpec([.flatten, .linear(LinearSpec(out: 7))]))
     XCTAssertTrue(wrongEnd?.reason.contains("10 classes") ?? false)
 
     let convAfterFlatten = buildError(ModelSpec([.flatten, .conv2d(Conv2DSpec(out: 4, kernel: 3)), .linear(LinearSpec(out: nil))]))
-    XCTAssertEqual(convAfterFlatten?.layer, "layer 1 (conv2d)")
+    XCTAssertEqual(convAfterFlatten?.setting, "model layer 1 (conv2d)")
 
     let badDropout = buildError(ModelSpec([.flatten, .dropout(probability: 1), .linear(LinearSpec(out: nil))]))
-    XCTAssertEqual(badDropout?.layer, "layer 1 (dropout)")
+    XCTAssertEqual(badDropout?.setting, "model layer 1 (dropout)")
 
     let locEnd = buildError(ModelSpec([
       .spatialTransformer(SpatialTransformerSpec(localization: [.flatten, .linear(LinearSpec(out: 6))], constraint: .rts)),
       .flatten, .linear(LinearSpec(out: nil)),
     ]))
-    XCTAssertEqual(locEnd?.layer, "layer 0 (spatial_transformer)")
+    XCTAssertEqual(locEnd?.setting, "model layer 0 (spatial_transformer)")
     XCTAssertTrue(locEnd?.reason.contains("{linear: 4}") ?? false, "\(String(describing: locEnd))")
 
     let locInner = buildError(ModelSpec([
       .spatialTransformer(SpatialTransformerSpec(localization: [.linear(LinearSpec(out: 6))])), .flatten, .linear(LinearSpec(out: nil)),
     ]))
-    XCTAssertEqual(locInner?.layer, "layer 0 (spatial_transformer) > localization layer 0 (linear)")
+    XCTAssertEqual(locInner?.setting, "model layer 0 (spatial_transformer) > localization layer 0 (linear)")
 
     XCTAssertNotNil(buildError(ModelSpec([.flatten, .linear(LinearSpec(out: nil))]), inputShape: [42, 42]))
     XCTAssertNotNil(buildError(ModelSpec([]), inputShape: [1, 4, 4]))
@@ -173,13 +173,13 @@ extension ModelSpecTests {
     XCTAssertTrue(word.contains("linear takes a size, `classes` or `theta`"), word)
 
     let thetaOutside = buildError(ModelSpec([.flatten, .linear(LinearSpec(out: nil, sizedBy: .theta)), .linear(LinearSpec(out: nil))]))
-    XCTAssertEqual(thetaOutside?.layer, "layer 1 (linear)")
+    XCTAssertEqual(thetaOutside?.setting, "model layer 1 (linear)")
     XCTAssertTrue(thetaOutside?.reason.contains("`theta` is only allowed") ?? false)
     let thetaInner = buildError(ModelSpec([
       .spatialTransformer(SpatialTransformerSpec(localization: [.flatten, .linear(LinearSpec(out: nil, sizedBy: .theta)), .linear(LinearSpec(out: 8))], transform: .projective)),
       .flatten, .linear(LinearSpec(out: nil)),
     ]))
-    XCTAssertEqual(thetaInner?.layer, "layer 0 (spatial_transformer) > localization layer 1 (linear)")
+    XCTAssertEqual(thetaInner?.setting, "model layer 0 (spatial_transformer) > localization layer 1 (linear)")
     let wrongSize = buildError(ModelSpec([
       .spatialTransformer(SpatialTransformerSpec(localization: [.flatten, .linear(LinearSpec(out: 6))], transform: .projective)),
       .flatten, .linear(LinearSpec(out: nil)),

@@ -1,4 +1,5 @@
 import XCTest
+import STNFiles
 @testable import STNTensorBoard
 
 final class TFRecordTests: XCTestCase {
@@ -28,12 +29,12 @@ final class TFRecordTests: XCTestCase {
     var file = TFRecord.frame([10, 20, 30])
     file[13] ^= 0x01
     XCTAssertThrowsError(try TFRecord.records(in: file)) { error in
-      XCTAssertEqual((error as? TFRecordError)?.reason, "data checksum mismatch")
+      XCTAssertEqual((error as? FileError)?.description, "<bytes>: TFRecord at byte 0: data checksum mismatch")
     }
     var lengthDamaged = TFRecord.frame([10, 20, 30])
     lengthDamaged[0] = 200
     XCTAssertThrowsError(try TFRecord.records(in: lengthDamaged, allowTruncatedTail: true)) { error in
-      XCTAssertEqual((error as? TFRecordError)?.reason, "length checksum mismatch")
+      XCTAssertEqual((error as? FileError)?.description, "<bytes>: TFRecord at byte 0: length checksum mismatch")
     }
   }
 }

@@ -166,10 +166,10 @@ final class DataParallelTests: XCTestCase {
       init(rank: Int) { self.rank = rank }
       var sampleCount: Int { base.sampleCount }
       var classNames: [String] { base.classNames }
-      func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<LabeledBatch, Error>> {
+      func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<Batch, Error>> {
         try base.batches(indices: indices, epoch: epoch, training: training, batchSize: batchSize)
       }
-      func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int, part: BatchPart) throws -> AnyIterator<Result<LabeledBatch, Error>> {
+      func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int, part: BatchPart) throws -> AnyIterator<Result<Batch, Error>> {
         let parts = try base.batches(indices: indices, epoch: epoch, training: training, batchSize: batchSize, part: part)
         var count = 0
         return AnyIterator {

@@ -1,5 +1,6 @@
 import Foundation
 import STNFiles
+import STNPipeline
 import STNTensor
 @testable import STNTrain
 
@@ -137,7 +138,7 @@ final class ToyProvider: BatchProvider {
 
   var sampleCount: Int { samples.count }
 
-  func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<LabeledBatch, Error>> {
+  func batches(indices: [Int], epoch: Int, training: Bool, batchSize: Int) throws -> AnyIterator<Result<Batch, Error>> {
     var order = indices
     if training {
       let permutation = DataSplit.permutation(count: order.count, seed: seed &+ UInt64(epoch))
@@ -154,7 +155,7 @@ final class ToyProvider: BatchProvider {
         var random = RandomStream(seed: self.seed, epoch: UInt64(training ? epoch : 1_000_000), index: UInt64(index))
         data += self.samples[index].map { $0 + (random.nextUnitFloat() - 0.5) * 0.1 }
       }
-      return .success(LabeledBatch(
+      return .success(Batch(
         images: Tensor(shape: [chunk.count, 1, 1, dimension], data: data),
         labels: chunk.map { self.labels[$0] }, indices: chunk))
     }
