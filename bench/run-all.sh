@@ -73,6 +73,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   record peer "$r" B1 python3 "$PEERS" B1-uint8 --threads "$THREADS"
   record ours "$r" B2 "$STN" bench stn-grad --threads "$THREADS"
   record peer "$r" B2 python3 "$PEERS" B2 --threads "$THREADS"
+  record ours "$r" B2F "$STN" bench stn-grad --transform all --threads "$THREADS"
   # shellcheck disable=SC2046
   record ours "$r" B3 "$STN" bench pipeline --input "$INPUT" --threads "$THREADS" --runs 1 $(limit_flag "$B3_LIMIT")
   # shellcheck disable=SC2046
@@ -193,6 +194,19 @@ for fmt_ in ("png", "jpeg"):
         o, p = statistics.median(ours), statistics.median(peer)
         print(f"\nB8 {fmt_} output bytes: ours {o:,.0f}, peer {p:,.0f} (ours/peer {o / p:.3f})", end="")
 print()
+
+# B2 for the other transformer families (issue 12): projective and TPS fused samplers against
+# the affine one, alternated run by run inside each `stn bench stn-grad --transform all`.
+for family in ("projective", "tps"):
+    walls = [r["line"]["vs_affine"] for r in records if r["side"] == "ours" and r["tag"] == "B2F" and "line" in r
+             and r["line"].get("transform") == family and "vs_affine" in r["line"]]
+    cpus = [r["line"]["cpu_vs_affine"] for r in records if r["side"] == "ours" and r["tag"] == "B2F" and "line" in r
+            and r["line"].get("transform") == family and "cpu_vs_affine" in r["line"]]
+    ms = [r["line"]["ms_per_batch"] for r in records if r["side"] == "ours" and r["tag"] == "B2F" and "line" in r
+          and r["line"].get("transform") == family and "ms_per_batch" in r["line"]]
+    if walls:
+        print(f"B2 {family} fwd+bwd 64x1x42x42: {statistics.median(ms):.3g} ms/batch, "
+              f"{statistics.median(walls):.2f}x affine's time (CPU {statistics.median(cpus):.2f}x; target <= 1.5x)")
 PY
 cat <<EOF
 

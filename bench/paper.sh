@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# B7: the STN paper's distortion protocols (Jaderberg et al. 2015, Table 1) on Fashion-MNIST.
+# Trains each requested (distortion, model) cell with the MODEL.md recipe, then prints one
+# markdown table of test errors beside the paper's MNIST figures.
+#
+# Usage: bench/paper.sh [STN_BINARY] [CELL ...]
+#   CELL is <distortion>-<model>: distortion r | rts | p | e, model cnn | affine | projective | tps.
+#   Default cells (the issue's minimum): r-cnn r-affine rts-cnn rts-affine p-cnn p-affine
+#   p-projective e-cnn e-affine e-tps.  CELLS=all runs the full 4x4 table.
+# Environment (defaults in brackets):
+#   OUT [runs/paper]   EPOCHS [the pipeline's: 10]   THREADS [2]   DATA [/usr/share/datasets/fashion-mnist]
+# A cell whose run folder already holds a finished run (metrics.csv with EPOCHS rows) is not
+# trained again; delete its folder to redo it. Each cell takes about 5-15 minutes on 2 cores.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+STN=${1:-$ROOT/.build/release/stn}
+[ $# -gt 0 ] && shift
+OUT=${OUT:-runs/paper}
+THREADS=${THREADS:-2}
+DATA=${DATA:-/usr/share/datasets/fashion-mnist}
+EPOCHS=${EPOCHS:-10}
+
+if [ ! -x "$STN" ]; then
+  echo "error: no stn binary at $STN (build it: swift build -c release --product stn)" >&2
+  exit 2
+fi
+[ -d "$DATA" ] || { echo "error: no Fashion-MNIST at $DATA (apt install dataset-fashion-mnist)" >&2; exit 2; }
+
+DEFAULT_CELLS="r-cnn r-affine rts-cnn rts-affine p-cnn p-affine p-projective e-cnn e-affine e-tps"
+if [ $# -gt 0 ]; then CELLS="$*"; else CELLS=${CELLS:-$DEFAULT_CELLS}; fi
+if [ "$CELLS" = all ]; then
+  CELLS=""
+  for d in r rts p e; do for m in cnn affine projective tps; do CELLS="$CELLS $d-$m"; done; done
+fi
+
+pipeline_for() { # the pipeline file of a cell; RTS's CNN and affine ST-CNN are MODEL.md's own files
+  case $1 in
+    rts-cnn) echo "$ROOT/pipelines/fashion-mnist-rts-cnn.yaml" ;;
+    rts-affine) echo "$ROOT/pipelines/fashion-mnist-rts-stn.yaml" ;;
+    *) echo "$ROOT/pipelines/paper/fashion-mnist-$1.yaml" ;;
+  esac
+}
+
+for cell in $CELLS; do
+  p=$(pipeline_for "$cell")
+  [ -f "$p" ] || { echo "error: unknown cell '$cell' (no $p); cells are <r|rts|p|e>-<cnn|affine|projective|tps>" >&2; exit 2; }
+done
+
+mkdir -p "$OUT"
+finished() { [ -f "$1/metrics.csv" ] && [ "$(($(wc -l < "$1/metrics.csv") - 1))" -ge "$EPOCHS" ]; }
+
+for cell in $CELLS; do
+  run="$OUT/$cell"
+  if finished "$run"; then echo "== $cell: finished run in $run, kept" >&2; continue; fi
+  flag=--overwrite
+  [ -f "$run/last.safetensors" ] && flag=--resume
+  echo "== $cell: $(date -u +%H:%M:%S) stn train $(pipeline_for "$cell") --input $DATA --epochs $EPOCHS --output $run $flag" >&2
+  "$STN" train "$(pipeline_for "$cell")" --input "$DATA" --epochs "$EPOCHS" --output "$run" --threads "$THREADS" $flag \
+    > "$run.out" 2> "$run.err" || { echo "error: $cell failed (exit $?); see $run.err" >&2; exit 1; }
+done
+
+# The paper's Table 1 (MNIST test error %, ST-CNN rows and the CNN), for comparison only:
+# different data (MNIST, not Fashion-MNIST), so only the ordering is comparable.
+paper() {
+  case $1 in
+    r-cnn) echo 1.2 ;; rts-cnn) echo 0.8 ;; p-cnn) echo 1.5 ;; e-cnn) echo 1.4 ;;
+    r-affine) echo 0.7 ;; rts-affine) echo 0.5 ;; p-affine) echo 0.8 ;; e-affine) echo 1.2 ;;
+    r-projective) echo 0.8 ;; rts-projective) echo 0.6 ;; p-projective) echo 0.8 ;; e-projective) echo 1.3 ;;
+    r-tps) echo 0.7 ;; rts-tps) echo 0.5 ;; p-tps) echo 0.8 ;; e-tps) echo 1.1 ;;
+  esac
+}
+ours() { # test error % after the last epoch, from metrics.csv's test_acc column
+  local csv="$OUT/$1/metrics.csv"
+  if finished "$OUT/$1"; then
+    awk -F, -v e="$EPOCHS" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "test_acc") c = i }
+      NR > 1 && $1 == e { printf "%.2f", 100 * (1 - $c) }' "$csv"
+  else echo "-"; fi
+}
+
+echo "| model | R: ours (paper) | RTS: ours (paper) | P: ours (paper) | E: ours (paper) |"
+echo "|---|---|---|---|---|"
+for m in cnn affine projective tps; do
+  case $m in cnn) name="CNN" ;; affine) name="ST-CNN Aff" ;; projective) name="ST-CNN Proj" ;; tps) name="ST-CNN TPS" ;; esac
+  row="| $name |"
+  for d in r rts p e; do row="$row $(ours "$d-$m") ($(paper "$d-$m")) |"; done
+  echo "$row"
+done
+echo
+echo "Test error % after $EPOCHS epochs on Fashion-MNIST (ours) and on MNIST (the paper's Table 1); '-' = not run."
