@@ -232,6 +232,44 @@ final class NonAffineStagesTests: XCTestCase {
     }
   }
 
+  // MARK: Batches (stn train / eval / export)
+
+  /// The float batches of a chain with every new stage: the same at 1 and 3 loader threads, and
+  /// each image the uint8 output before rounding (within half a step, in normalized units).
+  func testBatchesWithTheNewStagesAreThreadIndependentAndMatchTheUInt8Output() throws {
+    let config = try PipelineConfig.parse(yaml: """
+      decode: {channels: 1}
+      stages:
+        - random_perspective: {distortion_scale: 0.4, p: 0.7}
+        - random_affine: {degrees: 10}
+        - random_elastic: {sigma: 1, grid: 3}
+        - perspective: {startpoints: [[0, 0], [27, 0], [27, 27], [0, 27]], endpoints: [[1, 1], [26, 0], [27, 26], [0, 27]]}
+        - resize: {size: [20, 20]}
+        - normalize: {mean: [0.5], std: [0.25]}
+      batch: {size: 4, shuffle: true}
+      seed: 8
+      """)
+    let data = MemoryDataset(images: (0..<9).map { TestImages.smooth(width: 28, height: 28, channels: 1, variant: $0) }, labels: [Int](repeating: 0, count: 9))
+    func collect(_ loader: BatchLoader) -> [Batch] {
+      var batches: [Batch] = []
+      while let batch = loader.next() { batches.append(batch) }
+      return batches
+    }
+    let one = collect(try BatchLoader(config: config, dataset: data, epoch: 1, threads: 1))
+    let three = collect(try BatchLoader(config: config, dataset: data, epoch: 1, threads: 3, prefetchBatches: 1))
+    XCTAssertEqual(one.flatMap { $0.images.data.map(\.bitPattern) }, three.flatMap { $0.images.data.map(\.bitPattern) })
+    XCTAssertEqual(one.flatMap(\.indices).sorted(), Array(0..<9))
+    let processor = try SampleProcessor(config: config)
+    let batch = try XCTUnwrap(one.first)
+    for (slot, index) in batch.indices.enumerated() {
+      let bytes = try processor.renderUInt8(processor.prepare(dataset: data, index: index, epoch: 1))
+      for i in 0..<400 {
+        let pixel = (batch.images.data[slot * 400 + i] * 0.25 + 0.5) * 255
+        XCTAssertEqual(pixel, Float(bytes.pixels[i]), accuracy: 0.5001, "sample \(index) pixel \(i)")
+      }
+    }
+  }
+
   // MARK: Parsing
 
   func testParsesTheNewStages() throws {
