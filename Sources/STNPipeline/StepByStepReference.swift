@@ -5,8 +5,9 @@ import STNImageIO
 import STNWarp
 
 /// The slow reference the one-resample path is tested against: each geometric step resampled
-/// on its own, at full resolution, in float (bilinear for affine steps; an antialiased triangle
-/// filter, like Pillow's reducing BILINEAR, for resize steps), rounded to uint8 at the end.
+/// on its own, at full resolution, in float (bilinear for affine, perspective and elastic steps,
+/// each through its own map; an antialiased triangle filter, like Pillow's reducing BILINEAR,
+/// for resize steps), rounded to uint8 at the end.
 ///
 /// Only `zeros` padding is modelled (intermediate canvases take the fill value outside).
 public enum StepByStepReference {
