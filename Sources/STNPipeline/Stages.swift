@@ -11,7 +11,8 @@ public enum TranslateSpec: Equatable, Sendable {
   case fraction(x: Double, y: Double)
   /// Anywhere the transformed content box stays inside the canvas (the STN paper's RTS
   /// placement). The content box is the decoded image's rectangle carried through the earlier
-  /// stages, so after `pad` it is the original item, not the padded canvas.
+  /// stages, so after `pad` it is the original item, not the padded canvas. After a perspective
+  /// or elastic step (whose content is no longer a rectangle) it is that step's canvas.
   case inside
 }
 
