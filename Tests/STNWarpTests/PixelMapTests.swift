@@ -81,3 +81,23 @@ final class PixelMapTests: XCTestCase {
     }
   }
 }
+
+extension PixelMapTests {
+  /// The warp loop's flattened map gives `PixelMap.apply`'s numbers bit for bit.
+  func testFlatMapEqualsApply() {
+    let maps: [PixelMap] = [
+      .affine(rotate), .homography(tilt), .thinPlateSpline(spline),
+      PixelMap.affine(rotate).then(.thinPlateSpline(spline)).then(.homography(tilt)).then(.thinPlateSpline(spline)),
+    ]
+    for map in maps {
+      let flat = FlatPixelMap(map)
+      flat.withUnsafeParts { pieces, numbers in
+        for (x, y) in [(0.0, 0.0), (3.0, 7.0), (19.25, -2.5), (40, 33)] {
+          let a = map.apply(x: x, y: y), b = FlatPixelMap.apply(pieces, numbers, x: x, y: y)
+          XCTAssertEqual(a.x.bitPattern, b.x.bitPattern, "\(map)")
+          XCTAssertEqual(a.y.bitPattern, b.y.bitPattern, "\(map)")
+        }
+      }
+    }
+  }
+}
