@@ -15,7 +15,7 @@ decoder gives the same bytes.
 
 Output:
   cases.json            one entry per case: input, YAML stages, dtype, output file/tensor name
-  <case>.png            uint8 outputs (RGB, lossless): torchvision rounds float results with
+  <case>.png            uint8 outputs (RGB, or gray for one-channel inputs, lossless): torchvision rounds float results with
                         torch.round before casting back to uint8
   float.safetensors     float32 (C,H,W) outputs of the float cases (input = uint8 / 255)
 
@@ -51,6 +51,9 @@ SMALL = {"crop": [76, 57, 48, 36]}
 TINY = {"crop": [90, 60, 24, 18]}
 TILE = {"mirror_tile": [500, 375]}         # width, height
 FLAT = {"flat": [10, 10, 200, 100, 50]}    # width, height, r, g, b
+PERSP = {"crop": [84, 63, 32, 24]}
+PERSP_GRAY = {"crop": [84, 63, 32, 24], "channel": 1}   # one channel (green) of the crop: a gray image
+CORNERS = [[0, 0], [31, 0], [31, 23], [0, 23]]          # a 32x24 image's corner pixels
 
 
 def affine(angle=0.0, translate=(0, 0), scale=1.0, shear=(0.0, 0.0), fill=None):
@@ -60,6 +63,11 @@ def affine(angle=0.0, translate=(0, 0), scale=1.0, shear=(0.0, 0.0), fill=None):
 def random_affine(degrees, scale, shear):
     """RandomAffine with ranges that hold one value, so its draw is known."""
     return {"random_affine": {"degrees": list(degrees), "scale": list(scale), "shear": list(shear)}}
+
+
+def perspective(startpoints, endpoints):
+    """F.perspective(img, startpoints, endpoints) (bilinear, fill=None: zeros outside)."""
+    return {"perspective": {"startpoints": startpoints, "endpoints": endpoints}}
 
 
 CASES = [
@@ -92,6 +100,14 @@ CASES = [
     ("resize_then_pad", CROP, "uint8", [{"resize": [40, 50]}, {"pad": {"padding": [5, 3, 2, 7], "fill": [200, 100, 50]}}]),
     ("float_resize_down_64x48", TILE, "float", [{"resize": [48, 64]}]),
     ("float_resize_up_56", TINY, "float", [{"resize": [56, 56]}]),
+    # F.perspective (tensor path: coefficients endpoints -> startpoints in float32, grid at pixel
+    # centres x + 0.5, grid_sample bilinear with align_corners=False, zeros outside), uint8 RGB and gray.
+    ("perspective_tilt", PERSP, "uint8", [perspective(CORNERS, [[3, 2], [29, 1], [30, 22], [1, 20]])]),
+    ("perspective_zoom_in", PERSP, "uint8", [perspective([[2, 3], [28, 2], [29, 20], [4, 21]], CORNERS)]),
+    ("perspective_expand", PERSP, "uint8", [perspective(CORNERS, [[-4, -3], [35, 0], [33, 27], [-2, 25]])]),
+    ("perspective_tilt_gray", PERSP_GRAY, "uint8", [perspective(CORNERS, [[3, 2], [29, 1], [30, 22], [1, 20]])]),
+    ("perspective_subpixel_gray", PERSP_GRAY, "uint8", [perspective(CORNERS, [[1.5, 0.25], [30, 2.75], [28.5, 21], [2.25, 23.5]])]),
+    ("float_perspective_tilt", PERSP, "float", [perspective(CORNERS, [[3, 2], [29, 1], [30, 22], [1, 20]])]),
 ]
 
 
@@ -106,7 +122,10 @@ def make_input(photo: np.ndarray, spec: dict) -> np.ndarray:
     """HWC uint8 input of a case (the Swift test builds the same from its own decode)."""
     if "crop" in spec:
         x, y, w, h = spec["crop"]
-        return photo[y:y + h, x:x + w].copy()
+        crop = photo[y:y + h, x:x + w]
+        if "channel" in spec:
+            crop = crop[:, :, spec["channel"]:spec["channel"] + 1]
+        return crop.copy()
     if "mirror_tile" in spec:
         w, h = spec["mirror_tile"]
         ph, pw = photo.shape[:2]
@@ -147,6 +166,10 @@ def yaml_stage(op: dict) -> str:
         return f"resize: {{size: {yaml_list(p) if isinstance(p, list) else yaml_number(p)}}}"
     if name == "center_crop":
         return f"center_crop: {{size: {yaml_list(p)}}}"
+    if name == "perspective":
+        def points(ps):
+            return "[" + ", ".join(yaml_list(q) for q in ps) + "]"
+        return f"perspective: {{startpoints: {points(p['startpoints'])}, endpoints: {points(p['endpoints'])}}}"
     if name == "pad":
         return f"pad: {{padding: {yaml_list(p['padding'])}, fill: {yaml_list(p['fill'])}}}"
     raise ValueError(name)
@@ -166,6 +189,8 @@ def apply(op: dict, img: torch.Tensor, unit: float) -> torch.Tensor:
         return T.Resize(p, interpolation=bilinear, antialias=True)(img)
     if name == "center_crop":
         return T.CenterCrop(p)(img)
+    if name == "perspective":
+        return F.perspective(img, p["startpoints"], p["endpoints"], interpolation=bilinear, fill=None)
     if name == "pad":
         # v2's pad takes one fill value per channel on tensors.
         return F2.pad(img, padding=p["padding"], fill=[f * unit / 255 for f in p["fill"]])
@@ -223,7 +248,12 @@ def main(out: str) -> None:
         if dtype == "uint8":
             assert img.dtype == torch.uint8
             entry["file"] = name + ".png"
-            Image.fromarray(img.permute(1, 2, 0).numpy(), "RGB").save(os.path.join(out, entry["file"]), optimize=True)
+            pixels = img.permute(1, 2, 0).numpy()
+            if pixels.shape[2] == 1:
+                entry["channels"] = 1
+                Image.fromarray(pixels[:, :, 0], "L").save(os.path.join(out, entry["file"]), optimize=True)
+            else:
+                Image.fromarray(pixels, "RGB").save(os.path.join(out, entry["file"]), optimize=True)
             (kind, p), = ops[0].items()
             if kind == "random_affine" or (kind == "affine" and p["fill"] is not None):
                 assert len(ops) == 1, "fill references are written for single-affine cases"

@@ -26,6 +26,9 @@ public struct StageStep: Equatable, Sendable {
   public var kind: Kind
   /// What a `random_affine` step drew (for contact sheets); nil for other stages.
   public var draw: RandomAffineDraw? = nil
+  /// For a perspective or elastic step that distorts: its output pixel -> input pixel map
+  /// (`transform` is then the identity and unused). Nil for affine steps.
+  public var map: PixelMap? = nil
 }
 
 /// The geometry of one sample: every step, and their composition (one matrix, one resample).
@@ -36,6 +39,10 @@ public struct SampleGeometry: Equatable, Sendable {
   public var outputHeight: Int
   /// The individual steps, in order (for the step-by-step reference and for inspection).
   public var steps: [StageStep]
+  /// Nil when every step is affine (then `transform` is the whole map). Otherwise the
+  /// output pixel -> decoded-image pixel map of the whole chain, what the one resample samples
+  /// with, and `transform` is only the affine steps after the last non-affine one.
+  public var map: PixelMap? = nil
 }
 
 // MARK: - torchvision's affine
@@ -94,24 +101,45 @@ public struct ChainPlanner: Sendable {
   }
 
   /// The geometry for a source of `width` x `height`, drawing random parameters from `random`.
+  ///
+  /// Affine steps multiply into `total` (source -> canvas). A non-affine step (a perspective or
+  /// elastic one that distorts) is an output -> input map; the chain's map so far becomes
+  /// "the step's map, then total⁻¹, then the earlier map", and `total` starts again from the
+  /// identity. A chain of affine steps only never builds a map, so its plan is exactly what it
+  /// was before non-affine stages existed.
   public func plan(width: Int, height: Int, random: inout RandomStream) -> SampleGeometry {
     var total = AffineTransform.identity
+    var map: PixelMap?
     var currentWidth = width, currentHeight = height
+    // What `translate: inside` keeps on the canvas: the decoded image, or after a non-affine
+    // step the canvas that step produced (its content is no longer a rectangle).
+    var contentWidth = width, contentHeight = height
     var steps: [StageStep] = []
     for stage in stages {
-      let step: AffineTransform
+      var step = AffineTransform.identity
       var nextWidth = currentWidth, nextHeight = currentHeight
       var kind = StageStep.Kind.warp
       var draw: RandomAffineDraw?
+      var stepMap: PixelMap?
       switch stage {
       case .randomAffine(let parameters):
-        let drawn = ChainPlanner.randomAffine(parameters, width: currentWidth, height: currentHeight, sourceWidth: width, sourceHeight: height, sourceToCanvas: total, random: &random)
+        let drawn = ChainPlanner.randomAffine(parameters, width: currentWidth, height: currentHeight, sourceWidth: contentWidth, sourceHeight: contentHeight, sourceToCanvas: total, random: &random)
         draw = drawn
         step = drawn.transform(width: currentWidth, height: currentHeight)
       case .affine(.matrix(let matrix)):
         step = matrix
       case .affine(.named(let parameters)):
         step = parameters.transform(center: AffineTransform.center(width: currentWidth, height: currentHeight))
+      case .perspective(let perspective):
+        stepMap = ChainPlanner.perspectiveMap(startpoints: perspective.startpoints, endpoints: perspective.endpoints)
+          ?? .affine(AffineTransform(a: .nan, b: .nan, c: .nan, d: .nan, e: .nan, f: .nan))
+      case .randomPerspective(let parameters):
+        if let drawn = ChainPlanner.randomPerspective(parameters, width: currentWidth, height: currentHeight, random: &random) {
+          // NOTE: a degenerate draw (possible on images a few pixels wide) leaves the sample as it is.
+          stepMap = ChainPlanner.perspectiveMap(startpoints: drawn.startpoints, endpoints: drawn.endpoints)
+        }
+      case .randomElastic(let parameters):
+        stepMap = ChainPlanner.randomElastic(parameters, width: currentWidth, height: currentHeight, random: &random).map { .thinPlateSpline($0) }
       case .resize(let resize):
         switch resize {
         case .size(let w, let h):
@@ -152,11 +180,94 @@ public struct ChainPlanner: Sendable {
       case .normalize, .learnedAffine:
         continue
       }
-      total = step * total
+      if let stepMap {
+        map = ChainPlanner.compose(stepMap, then: total, then: map)
+        total = .identity
+        contentWidth = nextWidth; contentHeight = nextHeight
+      } else {
+        total = step * total
+      }
       currentWidth = nextWidth; currentHeight = nextHeight
-      steps.append(StageStep(transform: step, width: nextWidth, height: nextHeight, kind: kind, draw: draw))
+      steps.append(StageStep(transform: step, width: nextWidth, height: nextHeight, kind: kind, draw: draw, map: stepMap))
     }
-    return SampleGeometry(transform: total, outputWidth: currentWidth, outputHeight: currentHeight, steps: steps)
+    if let earlier = map { map = ChainPlanner.compose(.identity, then: total, then: earlier) }
+    return SampleGeometry(transform: total, outputWidth: currentWidth, outputHeight: currentHeight, steps: steps, map: map)
+  }
+
+  /// `first` (an output -> input map), then the inverse of the affine `sourceToCanvas`, then
+  /// `earlier` (nil: nothing). A non-invertible affine becomes a map of NaNs, which
+  /// `SampleProcessor` reports as a non-invertible chain.
+  static func compose(_ first: PixelMap, then sourceToCanvas: AffineTransform, then earlier: PixelMap?) -> PixelMap {
+    let inverse = sourceToCanvas.inverted() ?? AffineTransform(a: .nan, b: .nan, c: .nan, d: .nan, e: .nan, f: .nan)
+    let combined = first.then(.affine(inverse))
+    return earlier.map { combined.then($0) } ?? combined
+  }
+
+  // MARK: Perspective and elastic
+
+  /// torchvision `F.perspective(startpoints, endpoints)` as an output pixel -> input pixel map in
+  /// our frame (pixel centres at integers). Nil when the points are degenerate.
+  ///
+  /// torchvision (`_get_perspective_coeffs`, `_perspective_grid`): the coefficients map endpoints
+  /// to startpoints (solved in double, then rounded to float32), and are applied to the output
+  /// pixel centre in its frame, x + 0.5; the result, read with `grid_sample(align_corners=False)`,
+  /// is the source point in the same frame, so our source pixel is that minus 0.5.
+  public static func perspectiveMap(startpoints: [SIMD2<Double>], endpoints: [SIMD2<Double>]) -> PixelMap? {
+    guard let fit = Homography(mapping: endpoints, to: startpoints), fit.coefficients.allSatisfy(\.isFinite) else { return nil }
+    // torchvision's float32 coefficients.
+    guard let coefficients = Homography(Array(fit.coefficients.prefix(8)).map { Double(Float($0)) }) else { return nil }
+    return PixelMap.affine(.translation(x: 0.5, y: 0.5)).then(.homography(coefficients)).then(.affine(.translation(x: -0.5, y: -0.5)))
+  }
+
+  /// One `random_perspective` draw on a `width` x `height` canvas: torchvision
+  /// `RandomPerspective`'s `torch.rand(1) < p`, then `get_params` (corner offsets drawn in its
+  /// order: top-left x, y, top-right x, y, bottom-right x, y, bottom-left x, y, each uniform over
+  /// torchvision's integer range). All 9 numbers are drawn even when p fails, so the stage always
+  /// uses the same amount of the stream. Nil when the sample is not distorted.
+  static func randomPerspective(_ p: RandomPerspectiveStage, width: Int, height: Int, random: inout RandomStream) -> PerspectiveStage? {
+    let apply = random.uniform(0, 1) < p.p
+    let w = Double(width - 1), h = Double(height - 1)
+    let corners = [SIMD2(0, 0), SIMD2(w, 0), SIMD2(w, h), SIMD2(0, h)]
+    if let sigma = p.sigma {
+      // The STN paper's P: each corner moves by N(0, sigma²) along x then y, in the same corner
+      // order; all 8 numbers are drawn even when p fails.
+      let moved = corners.map { corner -> SIMD2<Double> in
+        let dx = random.normal(), dy = random.normal()
+        return corner + sigma * SIMD2(dx, dy)
+      }
+      return apply ? PerspectiveStage(startpoints: corners, endpoints: moved) : nil
+    }
+    let boundX = Int(p.distortionScale * Double(width / 2)), boundY = Int(p.distortionScale * Double(height / 2))
+    // torch.randint(low, high) is uniform over low...high-1.
+    func draw(_ low: Int, _ highExclusive: Int) -> Double { Double(uniformInteger(low, highExclusive - 1, &random)) }
+    let topLeft = SIMD2(draw(0, boundX + 1), draw(0, boundY + 1))
+    let topRight = SIMD2(draw(width - boundX - 1, width), draw(0, boundY + 1))
+    let bottomRight = SIMD2(draw(width - boundX - 1, width), draw(height - boundY - 1, height))
+    let bottomLeft = SIMD2(draw(0, boundX + 1), draw(height - boundY - 1, height))
+    guard apply else { return nil }
+    return PerspectiveStage(startpoints: corners, endpoints: [topLeft, topRight, bottomRight, bottomLeft])
+  }
+
+  /// The `grid` x `grid` control points of `random_elastic` on a `width` x `height` canvas: a
+  /// regular grid from pixel edge to pixel edge (-0.5 ... width - 0.5), `ThinPlateSpline.regularGrid`'s
+  /// order (row by row from the top).
+  public static func elasticControlPoints(grid: Int, width: Int, height: Int) -> [SIMD2<Double>] {
+    ThinPlateSpline.regularGrid(size: grid).map { SIMD2(($0.x + 1) / 2 * Double(width) - 0.5, ($0.y + 1) / 2 * Double(height) - 0.5) }
+  }
+
+  /// One `random_elastic` draw: `uniform < p`, then one N(0, sigma²) displacement per control
+  /// point and axis (x then y, point by point; always drawn). The spline maps each output control
+  /// point to itself plus its displacement in the input. Nil when the sample is not distorted.
+  static func randomElastic(_ p: RandomElasticStage, width: Int, height: Int, random: inout RandomStream) -> ThinPlateSpline? {
+    let apply = random.uniform(0, 1) < p.p
+    let controls = elasticControlPoints(grid: p.grid, width: width, height: height)
+    var targets = controls
+    for k in targets.indices {
+      let dx = random.normal(), dy = random.normal()
+      targets[k] += p.sigma * SIMD2(dx, dy)
+    }
+    guard apply else { return nil }
+    return ThinPlateSpline(controlPoints: controls, targets: targets)
   }
 
   /// Pixel-centre-exact resize map: x' = (x + 0.5)·(W'/W) - 0.5 (PyTorch/OpenCV/Pillow agree).

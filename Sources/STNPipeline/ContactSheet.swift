@@ -23,10 +23,20 @@ public struct ContactSheetEntry: Sendable {
   }
 
   /// The lines describing a sample's random draws: rotation, scale, translation (pixels of the
-  /// canvas they act on), shear and flips, as drawn for it.
+  /// canvas they act on), shear and flips, as drawn for it; "perspective" for a perspective step
+  /// that distorts, and an elastic step's largest control-point displacement.
   public static func parameterLines(_ geometry: SampleGeometry) -> [String] {
     var lines: [String] = []
-    for draw in geometry.steps.compactMap(\.draw) {
+    for step in geometry.steps {
+      switch step.map {
+      case .homography?: lines.append("perspective")
+      case .thinPlateSpline(let spline)?:
+        // The largest control-point displacement, in pixels of the canvas it acts on.
+        let largest = zip(spline.controlPoints, spline.targets).map { (($1 - $0) * ($1 - $0)).sum().squareRoot() }.max() ?? 0
+        lines.append(String(format: "elastic max %.1f px", largest))
+      default: break
+      }
+      guard let draw = step.draw else { continue }
       let p = draw.parameters
       lines.append(String(format: "rot %.1f sc %.2f", p.angle, p.scale))
       lines.append(String(format: "tx %+.1f ty %+.1f", p.translateX, p.translateY))

@@ -130,7 +130,7 @@ extension PipelineConfig {
 
   // MARK: Stages
 
-  static let stageNames = "random_affine, affine, resize, center_crop, pad, normalize, learned_transform (alias learned_affine)"
+  static let stageNames = "random_affine, affine, perspective, random_perspective, random_elastic, resize, center_crop, pad, normalize, learned_transform (alias learned_affine)"
 
   /// One `- name: {...}` item: the stage, and the resample keys it repeats (geometric stages only).
   private static func parseStage(_ item: ConfigNode, channels: Int, pipelinePath: String) throws -> (StageEntry, ResampleKeys?) {
@@ -143,6 +143,9 @@ extension PipelineConfig {
     switch name {
     case "random_affine": stage = .randomAffine(try parseRandomAffine(&reader))
     case "affine": stage = .affine(try parseAffine(&reader))
+    case "perspective": stage = .perspective(try parsePerspective(&reader))
+    case "random_perspective": stage = .randomPerspective(try parseRandomPerspective(&reader))
+    case "random_elastic": stage = .randomElastic(try parseRandomElastic(&reader))
     case "resize": stage = .resize(try parseResize(&reader))
     case "center_crop":
       let (width, height) = try parseSize(try reader.required("size"), what: "center_crop.size")
@@ -187,7 +190,7 @@ extension PipelineConfig {
         minimum = (side, side)
       case .pad(.borders(let left, let top, let right, let bottom)):
         minimum = (minimum.width + left + right, minimum.height + top + bottom)
-      case .randomAffine, .affine, .normalize, .learnedAffine:
+      case .randomAffine, .affine, .normalize, .learnedAffine, .perspective, .randomPerspective, .randomElastic:
         continue
       }
       let pixels = minimum.width.multipliedReportingOverflow(by: minimum.height)
@@ -266,6 +269,75 @@ extension PipelineConfig {
         if key == "hflip" { stage.hflip = probability } else { stage.vflip = probability }
       }
     }
+    return stage
+  }
+
+  /// A probability key in 0...1 (`what` names it in the message).
+  private static func probability(_ node: ConfigNode, what: String) throws -> Double {
+    let value = try node.double(what)
+    guard (0...1).contains(value) else { throw node.error("\(what) is a probability in 0...1, got \(value)") }
+    return value
+  }
+
+  /// Four `[x, y]` points (torchvision's top-left, top-right, bottom-right, bottom-left).
+  private static func fourPoints(_ node: ConfigNode, what: String) throws -> [SIMD2<Double>] {
+    let items = try node.sequence(what)
+    guard items.count == 4 else { throw node.error("\(what) needs 4 points [[x, y], ...] (top-left, top-right, bottom-right, bottom-left), got \(items.count)") }
+    return try items.map { item in
+      let values = try numbers(item, what: what)
+      guard values.count == 2, case .sequence = item.value else { throw item.error("\(what): each point is [x, y], got \(values.count) numbers") }
+      guard values.allSatisfy({ $0.isFinite && abs($0) <= 1e6 }) else { throw item.error("\(what): coordinates must be finite and within ±1e6, got \(values)") }
+      return SIMD2(values[0], values[1])
+    }
+  }
+
+  /// `perspective: {startpoints: [[x, y] x4], endpoints: [[x, y] x4]}` (torchvision pixel coordinates).
+  private static func parsePerspective(_ reader: inout MappingReader) throws -> PerspectiveStage {
+    let startNode = try reader.required("startpoints"), endNode = try reader.required("endpoints")
+    let stage = PerspectiveStage(startpoints: try fourPoints(startNode, what: "perspective.startpoints"),
+                                 endpoints: try fourPoints(endNode, what: "perspective.endpoints"))
+    guard let map = ChainPlanner.perspectiveMap(startpoints: stage.startpoints, endpoints: stage.endpoints), map.isFinite,
+          case .homography(let homography) = map, homography.inverted() != nil else {
+      throw endNode.error("perspective.endpoints and startpoints do not determine a perspective map (three points on one line, or a point given twice)")
+    }
+    return stage
+  }
+
+  /// `random_perspective: {distortion_scale: 0.5, p: 0.5}` (torchvision's defaults), or
+  /// `{sigma: pixels, p: ...}` for Gaussian corners (the STN paper's P).
+  private static func parseRandomPerspective(_ reader: inout MappingReader) throws -> RandomPerspectiveStage {
+    var stage = RandomPerspectiveStage()
+    if let node = reader.optional("sigma") {
+      let sigma = try node.double("random_perspective.sigma")
+      guard sigma.isFinite, sigma >= 0, sigma <= 1e4 else {
+        throw node.error("random_perspective.sigma is a standard deviation in pixels, finite and in 0...10000, got \(sigma)")
+      }
+      if reader.optional("distortion_scale") != nil {
+        throw node.error("random_perspective takes distortion_scale (torchvision's corners, moved inwards) or sigma (Gaussian corners, the STN paper's P), not both")
+      }
+      stage.sigma = sigma
+    }
+    if let node = reader.optional("distortion_scale") {
+      stage.distortionScale = try node.double("random_perspective.distortion_scale")
+      guard (0...1).contains(stage.distortionScale) else {
+        throw node.error("random_perspective.distortion_scale must be in 0...1, got \(stage.distortionScale)")
+      }
+    }
+    if let node = reader.optional("p") { stage.p = try probability(node, what: "random_perspective.p") }
+    return stage
+  }
+
+  /// `random_elastic: {sigma: pixels, grid: 4, p: 1}`.
+  private static func parseRandomElastic(_ reader: inout MappingReader) throws -> RandomElasticStage {
+    let sigmaNode = try reader.required("sigma")
+    let sigma = try sigmaNode.double("random_elastic.sigma")
+    guard sigma.isFinite, sigma >= 0, sigma <= 1e4 else { throw sigmaNode.error("random_elastic.sigma is a standard deviation in pixels, finite and in 0...10000, got \(sigma)") }
+    var stage = RandomElasticStage(sigma: sigma)
+    if let node = reader.optional("grid") {
+      stage.grid = try node.int("random_elastic.grid")
+      guard (2...16).contains(stage.grid) else { throw node.error("random_elastic.grid (control points per side) must be in 2...16, got \(stage.grid)") }
+    }
+    if let node = reader.optional("p") { stage.p = try probability(node, what: "random_elastic.p") }
     return stage
   }
 

@@ -39,8 +39,11 @@ public struct PreparedSample: Sendable {
   /// The pixels the final resample reads: the decoded image, possibly reduced in the DCT and/or
   /// area-prefiltered.
   public var image: Image
-  /// `image` pixel -> output pixel.
+  /// `image` pixel -> output pixel (when `map` is nil).
   public var transform: AffineTransform
+  /// For chains with perspective or elastic stages: output pixel -> `image` pixel, what the one
+  /// resample samples with (then `transform` is unused). Nil for all-affine chains.
+  public var map: PixelMap?
   public var outputWidth: Int
   public var outputHeight: Int
   /// The JPEG DCT reduction used (1, 2, 4 or 8) and whether the box prefilter ran.
@@ -97,9 +100,12 @@ public final class SampleProcessor: @unchecked Sendable {
     self.config = config
     let learned = config.stages.enumerated().filter { $0.element.stage.isLearned }
     if learned.count > 1 {
-      throw PipelineError(file: config.path, line: config.stages[learned[1].offset].line, reason: "only one learned_affine stage is supported")
+      throw PipelineError(file: config.path, line: config.stages[learned[1].offset].line, reason: "only one learned stage (learned_transform, learned_affine) is supported")
     }
     if let first = learned.first {
+      if let nonAffine = config.stages.first(where: { $0.stage.isNonAffine }) {
+        throw PipelineError(file: config.path, line: nonAffine.line, reason: "\(nonAffine.name) cannot be combined with a learned stage (learned_transform, learned_affine) yet")
+      }
       prefix = ChainPlanner(stages: config.stages[..<first.offset].map(\.stage))
       suffix = ChainPlanner(stages: config.stages[(first.offset + 1)...].map(\.stage))
       if case .learnedAffine(let checkpoint) = first.element.stage { learnedCheckpoint = checkpoint } else { learnedCheckpoint = nil }
@@ -163,7 +169,8 @@ public final class SampleProcessor: @unchecked Sendable {
       sourceWidth = info.width; sourceHeight = info.height
       let planned = prefix.plan(width: info.width, height: info.height, random: &random)
       geometry = planned
-      options.jpegScaleDenominator = SampleProcessor.reduction(for: planned.transform)
+      options.jpegScaleDenominator = planned.map.map { SampleProcessor.reduction(for: $0, outputWidth: planned.outputWidth, outputHeight: planned.outputHeight) }
+        ?? SampleProcessor.reduction(for: planned.transform)
       decoded = try ImageCodec.decode(bytes: bytes, path: path, options: options)
     } else {
       decoded = try dataset.loadImage(at: index, options: options)
@@ -180,13 +187,14 @@ public final class SampleProcessor: @unchecked Sendable {
       throw FileError(path: path, reason: "the stages produce \(geometry.outputWidth)x\(geometry.outputHeight), over the \(SampleProcessor.maxOutputPixels)-pixel limit")
     }
     var sample = PreparedSample(
-      index: index, label: dataset.label(at: index), image: decoded, transform: geometry.transform,
+      index: index, label: dataset.label(at: index), image: decoded, transform: geometry.transform, map: geometry.map,
       outputWidth: geometry.outputWidth, outputHeight: geometry.outputHeight,
       decodeDenominator: options.jpegScaleDenominator, prefiltered: false, resampleAxes: nil,
       sourceWidth: sourceWidth, sourceHeight: sourceHeight, pending: nil)
     // NOTE: the plan is in the file's pixel coordinates; a reduced decode is folded in by the
     // exact size ratio (libjpeg rounds reduced sizes up, so the ratio is not exactly 1/d).
     if decoded.width != sourceWidth || decoded.height != sourceHeight {
+      sample.map = sample.map?.then(.affine(ChainPlanner.resizeMap(fromWidth: sourceWidth, fromHeight: sourceHeight, toWidth: decoded.width, toHeight: decoded.height)))
       sample.transform = sample.transform * ChainPlanner.resizeMap(fromWidth: decoded.width, fromHeight: decoded.height, toWidth: sourceWidth, toHeight: sourceHeight)
     }
     if suffix != nil {
@@ -210,7 +218,16 @@ public final class SampleProcessor: @unchecked Sendable {
   /// The largest DCT reduction (1, 2, 4, 8) that keeps at least the resolution the output
   /// needs along both axes.
   static func reduction(for transform: AffineTransform) -> Int {
-    guard let footprint = footprint(transform) else { return 1 }
+    reduction(footprint: footprint(transform))
+  }
+
+  /// `reduction(for:)` of a non-affine map, by its smallest local footprint (`PixelMap.footprint`).
+  static func reduction(for map: PixelMap, outputWidth: Int, outputHeight: Int) -> Int {
+    reduction(footprint: map.footprint(outputWidth: outputWidth, outputHeight: outputHeight))
+  }
+
+  static func reduction(footprint: (x: Double, y: Double)?) -> Int {
+    guard let footprint else { return 1 }
     let limit = min(footprint.x, footprint.y)
     var denominator = 1
     for candidate in [2, 4, 8] where Double(candidate) <= limit + 1e-9 { denominator = candidate }
@@ -221,9 +238,15 @@ public final class SampleProcessor: @unchecked Sendable {
   /// more (after any DCT reduction), so the bilinear pass always reads at least one source pixel
   /// per output pixel step and does not alias. Each halving is folded into the transform.
   func prefilterIfMinifying(_ sample: inout PreparedSample, path: String) throws {
+    if let map = sample.map, !map.isFinite {
+      throw FileError(path: path, reason: "the stages compose to a non-invertible transform")
+    }
     guard config.resample.interpolation == .bilinear else { return }
     while true {
-      guard let footprint = SampleProcessor.footprint(sample.transform) else {
+      // A non-affine map's footprint is its smallest local one (see `PixelMap.footprint`).
+      let footprint = sample.map.map { $0.footprint(outputWidth: sample.outputWidth, outputHeight: sample.outputHeight) }
+        ?? SampleProcessor.footprint(sample.transform)
+      guard let footprint else {
         throw FileError(path: path, reason: "the stages compose to a non-invertible transform")
       }
       let halveX = footprint.x >= SampleProcessor.prefilterThreshold && sample.image.width > 1
@@ -233,6 +256,7 @@ public final class SampleProcessor: @unchecked Sendable {
       // Halved pixel i is centred at source 2i + 0.5.
       let unhalve = STNWarp.AffineTransform(a: halveX ? 2 : 1, b: 0, c: halveX ? 0.5 : 0, d: 0, e: halveY ? 2 : 1, f: halveY ? 0.5 : 0)
       sample.transform = sample.transform * unhalve
+      if let unhalveInverse = unhalve.inverted() { sample.map = sample.map?.then(.affine(unhalveInverse)) }
       sample.prefiltered = true
     }
   }
@@ -280,7 +304,7 @@ public final class SampleProcessor: @unchecked Sendable {
 
   /// True when the transform is the identity and sizes match: the output is the decoded pixels.
   static func isIdentity(_ sample: PreparedSample) -> Bool {
-    sample.outputWidth == sample.image.width && sample.outputHeight == sample.image.height
+    sample.map == nil && sample.outputWidth == sample.image.width && sample.outputHeight == sample.image.height
       && sample.transform.maxDifference(.identity) < 1e-12
   }
 
@@ -298,8 +322,18 @@ public final class SampleProcessor: @unchecked Sendable {
     if let axes = sample.resampleAxes {
       return SeparableResample.resampleUInt8(sample.image, x: axes.x, y: axes.y, fill: options.fill)
     }
-    guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
     var output = Image(width: sample.outputWidth, height: sample.outputHeight, channels: sample.image.channels)
+    if let map = sample.map {
+      sample.image.pixels.withUnsafeBufferPointer { pixels in
+        output.pixels.withUnsafeMutableBufferPointer { out in
+          warpMapUInt8(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
+                       destinationToSource: map, output: out.baseAddress!, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
+                       options: options)
+        }
+      }
+      return output
+    }
+    guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
     sample.image.pixels.withUnsafeBufferPointer { pixels in
       output.pixels.withUnsafeMutableBufferPointer { out in
         warpAffineUInt8(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
@@ -326,6 +360,14 @@ public final class SampleProcessor: @unchecked Sendable {
     }
     if let axes = sample.resampleAxes {
       SeparableResample.resampleNormalized(sample.image, x: axes.x, y: axes.y, fill: options.fill, output: output, scale: outputScale, bias: outputBias)
+      return
+    }
+    if let map = sample.map {
+      sample.image.pixels.withUnsafeBufferPointer { pixels in
+        warpMapNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
+                          destinationToSource: map, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
+                          scale: outputScale, bias: outputBias, options: options)
+      }
       return
     }
     guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }

@@ -11,7 +11,8 @@ public enum TranslateSpec: Equatable, Sendable {
   case fraction(x: Double, y: Double)
   /// Anywhere the transformed content box stays inside the canvas (the STN paper's RTS
   /// placement). The content box is the decoded image's rectangle carried through the earlier
-  /// stages, so after `pad` it is the original item, not the padded canvas.
+  /// stages, so after `pad` it is the original item, not the padded canvas. After a perspective
+  /// or elastic step (whose content is no longer a rectangle) it is that step's canvas.
   case inside
 }
 
@@ -90,6 +91,55 @@ public enum PadStage: Equatable, Sendable {
   case borders(left: Int, top: Int, right: Int, bottom: Int)
 }
 
+/// `perspective`: torchvision `F.perspective(img, startpoints, endpoints)`: the four points
+/// `startpoints` (top-left, top-right, bottom-right, bottom-left, torchvision's order) move to
+/// `endpoints`, in torchvision's pixel coordinates (pixel (i, j) covers i...i+1, j...j+1, so a
+/// pixel centre is at i + 0.5).
+public struct PerspectiveStage: Equatable, Sendable {
+  public var startpoints: [SIMD2<Double>]
+  public var endpoints: [SIMD2<Double>]
+
+  public init(startpoints: [SIMD2<Double>], endpoints: [SIMD2<Double>]) {
+    self.startpoints = startpoints
+    self.endpoints = endpoints
+  }
+}
+
+/// `random_perspective`: torchvision `RandomPerspective(distortion_scale, p)`, drawn per sample.
+public struct RandomPerspectiveStage: Equatable, Sendable {
+  /// 0...1: how far (as a fraction of half the side) each corner may move inwards.
+  public var distortionScale: Double = 0.5
+  /// Probability that the sample is distorted at all.
+  public var p: Double = 0.5
+  /// When set, the STN paper's P instead of torchvision's draw: every corner moves by
+  /// N(0, sigma²) pixels along x and y (outwards or inwards), and `distortionScale` is unused.
+  public var sigma: Double?
+
+  public init(distortionScale: Double = 0.5, p: Double = 0.5, sigma: Double? = nil) {
+    self.distortionScale = distortionScale
+    self.p = p
+    self.sigma = sigma
+  }
+}
+
+/// `random_elastic`: the Spatial Transformer Networks paper's elastic distortion (E): a
+/// thin-plate spline through `grid` x `grid` control points on a regular grid over the image,
+/// each displaced by i.i.d. Gaussian noise of standard deviation `sigma` pixels.
+public struct RandomElasticStage: Equatable, Sendable {
+  /// Standard deviation of each control point's displacement, in pixels (>= 0).
+  public var sigma: Double
+  /// Control points per side (2...16).
+  public var grid: Int = 4
+  /// Probability that the sample is distorted at all.
+  public var p: Double = 1
+
+  public init(sigma: Double, grid: Int = 4, p: Double = 1) {
+    self.sigma = sigma
+    self.grid = grid
+    self.p = p
+  }
+}
+
 /// One pipeline stage, in file order.
 public enum Stage: Equatable, Sendable {
   case randomAffine(RandomAffineStage)
@@ -102,6 +152,12 @@ public enum Stage: Equatable, Sendable {
   /// `learned_transform` (alias `learned_affine`): a transform predicted per image by a trained
   /// model, of whatever family its spatial transformer holds (see `ThetaPredictor`).
   case learnedAffine(checkpoint: String)
+  /// torchvision `F.perspective`.
+  case perspective(PerspectiveStage)
+  /// torchvision `RandomPerspective`.
+  case randomPerspective(RandomPerspectiveStage)
+  /// A thin-plate spline with randomly displaced control points.
+  case randomElastic(RandomElasticStage)
 
   /// True for stages that move pixels (and so compose into the one resample).
   public var isGeometric: Bool {
@@ -121,7 +177,16 @@ public enum Stage: Equatable, Sendable {
   public var isResizeCropOrPad: Bool {
     switch self {
     case .resize, .centerCrop, .pad: return true
-    case .randomAffine, .affine, .normalize, .learnedAffine: return false
+    case .randomAffine, .affine, .normalize, .learnedAffine, .perspective, .randomPerspective, .randomElastic: return false
+    }
+  }
+
+  /// True for the stages that are not affine maps (perspective and elastic): a chain with one
+  /// resamples through a `PixelMap` instead of one `AffineTransform`.
+  public var isNonAffine: Bool {
+    switch self {
+    case .perspective, .randomPerspective, .randomElastic: return true
+    default: return false
     }
   }
 }

@@ -5,8 +5,9 @@ import STNImageIO
 import STNWarp
 
 /// The slow reference the one-resample path is tested against: each geometric step resampled
-/// on its own, at full resolution, in float (bilinear for affine steps; an antialiased triangle
-/// filter, like Pillow's reducing BILINEAR, for resize steps), rounded to uint8 at the end.
+/// on its own, at full resolution, in float (bilinear for affine, perspective and elastic steps,
+/// each through its own map; an antialiased triangle filter, like Pillow's reducing BILINEAR,
+/// for resize steps), rounded to uint8 at the end.
 ///
 /// Only `zeros` padding is modelled (intermediate canvases take the fill value outside).
 public enum StepByStepReference {
@@ -19,9 +20,15 @@ public enum StepByStepReference {
     for step in geometry.steps {
       if step.kind == .resize {
         current = resizeAntialiased(current, width: width, height: height, channels: channels, toWidth: step.width, toHeight: step.height)
-      } else {
-        current = warpBilinear(current, width: width, height: height, channels: channels, transform: step.transform,
+      } else if let map = step.map {
+        // A perspective or elastic step: its own output -> input map.
+        current = warpBilinear(current, width: width, height: height, channels: channels, destinationToSource: { map.apply(x: $0, y: $1) },
                                toWidth: step.width, toHeight: step.height, fill: fillValues)
+      } else if let inverse = step.transform.inverted() {
+        current = warpBilinear(current, width: width, height: height, channels: channels, destinationToSource: { inverse.apply(x: $0, y: $1) },
+                               toWidth: step.width, toHeight: step.height, fill: fillValues)
+      } else {
+        current = [Float](repeating: 0, count: step.width * step.height * channels)
       }
       width = step.width
       height = step.height
@@ -29,14 +36,17 @@ public enum StepByStepReference {
     return Image(width: width, height: height, channels: channels, pixels: current.map { UInt8(min(max($0.rounded(), 0), 255)) })
   }
 
-  /// Naive float bilinear warp; `transform` maps source to destination pixels.
-  static func warpBilinear(_ source: [Float], width: Int, height: Int, channels: Int, transform: AffineTransform,
+  /// Naive float bilinear warp; `destinationToSource` maps destination to source pixels.
+  static func warpBilinear(_ source: [Float], width: Int, height: Int, channels: Int, destinationToSource: (Double, Double) -> (x: Double, y: Double),
                            toWidth: Int, toHeight: Int, fill: [Float]) -> [Float] {
-    guard let inverse = transform.inverted() else { return [Float](repeating: 0, count: toWidth * toHeight * channels) }
     var output = [Float](repeating: 0, count: toWidth * toHeight * channels)
     for y in 0..<toHeight {
       for x in 0..<toWidth {
-        let p = inverse.apply(x: Double(x), y: Double(y))
+        let p = destinationToSource(Double(x), Double(y))
+        guard p.x.isFinite, p.y.isFinite, abs(p.x) < 1e9, abs(p.y) < 1e9 else {
+          for c in 0..<channels { output[(y * toWidth + x) * channels + c] = fill[c] }
+          continue
+        }
         let x0 = Int(p.x.rounded(.down)), y0 = Int(p.y.rounded(.down))
         let fx = Float(p.x - Double(x0)), fy = Float(p.y - Double(y0))
         for c in 0..<channels {

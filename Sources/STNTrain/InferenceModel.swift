@@ -60,14 +60,15 @@ public struct InferenceModel {
     return config
   }
 
-  /// Keeps only what is deterministic: `random_affine` stages are dropped and a `pad` at a
+  /// Keeps only what is deterministic: `random_affine`, `random_perspective` and
+  /// `random_elastic` stages are dropped and a `pad` at a
   /// random position pads centred (same size). Evaluation does this by default, torchvision's
   /// train/eval convention.
   public mutating func removeRandomStages() {
     config.stages = config.stages.compactMap { entry in
       var entry = entry
       switch entry.stage {
-      case .randomAffine: return nil
+      case .randomAffine, .randomPerspective, .randomElastic: return nil
       case .pad(.canvas(let width, let height, .random)): entry.stage = .pad(.canvas(width: width, height: height, position: .center))
       default: break
       }

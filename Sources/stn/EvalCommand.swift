@@ -9,7 +9,8 @@ struct Eval: ParsableCommand {
     commandName: "eval", abstract: "Evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix.",
     discussion: """
       The data is preprocessed as the checkpoint records: its pipeline's deterministic stages \
-      only (random_affine left out, random padding centred), torchvision's train/eval \
+      only (random_affine, random_perspective and random_elastic left out, random padding \
+      centred), torchvision's train/eval \
       convention, so an already-distorted test folder is not distorted again. --random also \
       applies the random stages, drawn once from the fixed evaluation key (seed, epoch 0) as \
       stn train's per-epoch test pass does. Image-folder classes are matched to the \

@@ -38,6 +38,27 @@ final class ContactSheetTests: XCTestCase {
     }
   }
 
+  /// Perspective and elastic steps get one line each: "perspective", and the elastic spline's
+  /// largest control-point move; the sheet renders.
+  func testNonAffineStepsAreNamedOnTheSheet() throws {
+    let config = try PipelineConfig.parse(yaml: """
+      seed: 1
+      stages:
+        - random_perspective: {distortion_scale: 0.5, p: 1}
+        - random_elastic: {sigma: 2, grid: 3}
+        - resize: {size: [32, 32]}
+      """)
+    let processor = try SampleProcessor(config: config)
+    let geometry = processor.plan(sourceWidth: 40, sourceHeight: 30, epoch: 0, index: 0)
+    guard case .thinPlateSpline(let spline)? = geometry.steps[1].map else { return XCTFail("no spline step") }
+    let largest = zip(spline.controlPoints, spline.targets).map { (($1 - $0) * ($1 - $0)).sum().squareRoot() }.max() ?? 0
+    XCTAssertEqual(ContactSheetEntry.parameterLines(geometry), ["perspective", String(format: "elastic max %.1f px", largest)])
+    let (entries, skipped) = try ExportJob(config: config, dataset: try ImageFolder(root: samples), count: 2).run()
+    XCTAssertEqual(skipped, [])
+    XCTAssertTrue(entries.allSatisfy { $0.parameters.first == "perspective" })
+    XCTAssertGreaterThan(ContactSheet.render(entries).width, 0)
+  }
+
   /// Originals fill a cell of the transformed images' size: a photo smaller than the cell is
   /// enlarged to fit it, a 28x28 item by a whole factor (crisp pixels).
   func testOriginalsAreScaledIntoTheOutputCell() {

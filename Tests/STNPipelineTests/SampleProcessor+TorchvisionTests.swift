@@ -37,12 +37,16 @@ final class SampleProcessorTorchvisionTests: XCTestCase {
     /// torchvision's output with the fill painted outside the image (see the script's note).
     var interior_file: String?
     var fill_outside_file: String?
+    /// 1 for gray cases (one channel of the photo); nil: RGB.
+    var channels: Int?
   }
 
   /// A crop `[x, y, width, height]` of the photo, the photo mirror-tiled to `[width, height]`,
   /// or a flat `[width, height, r, g, b]` image.
   struct Input: Decodable {
     var crop: [Int]?
+    /// With `crop`: keep only this channel (a gray image).
+    var channel: Int?
     var mirror_tile: [Int]?
     var flat: [Int]?
   }
@@ -66,6 +70,9 @@ final class SampleProcessorTorchvisionTests: XCTestCase {
       let (x0, y0, width, height) = (crop[0], crop[1], crop[2], crop[3])
       var pixels: [UInt8] = []
       for y in y0..<(y0 + height) { pixels += photo.pixels[((y * photo.width + x0) * 3)..<((y * photo.width + x0 + width) * 3)] }
+      if let channel = spec.channel {
+        return Image(width: width, height: height, channels: 1, pixels: stride(from: channel, to: pixels.count, by: 3).map { pixels[$0] })
+      }
       return Image(width: width, height: height, channels: 3, pixels: pixels)
     }
     if let tile = spec.mirror_tile {
@@ -83,8 +90,8 @@ final class SampleProcessorTorchvisionTests: XCTestCase {
     return Image(width: flat[0], height: flat[1], channels: 3, pixels: [UInt8]((0..<(flat[0] * flat[1])).flatMap { _ in flat[2...4].map { UInt8($0) } }))
   }
 
-  private func processor(_ stages: [String]) throws -> SampleProcessor {
-    try SampleProcessor(config: PipelineConfig.parse(yaml: "stages:\n" + stages.map { "  - " + $0 + "\n" }.joined(), path: "torchvision-case.yaml"))
+  private func processor(_ stages: [String], channels: Int = 3) throws -> SampleProcessor {
+    try SampleProcessor(config: PipelineConfig.parse(yaml: "decode: {channels: \(channels)}\nstages:\n" + stages.map { "  - " + $0 + "\n" }.joined(), path: "torchvision-case.yaml"))
   }
 
   /// Asserts `ours` is within ±1 of `expected` at the values `compared` selects, and prints the
@@ -110,16 +117,18 @@ final class SampleProcessorTorchvisionTests: XCTestCase {
     let manifest = try manifest()
     let photo = try photo(manifest)
     let floats = try SafeTensorsFile(contentsOf: folder + "/float.safetensors")
-    XCTAssertGreaterThanOrEqual(manifest.cases.count, 20)
+    XCTAssertGreaterThanOrEqual(manifest.cases.count, 30)
+    XCTAssertGreaterThanOrEqual(manifest.cases.filter { $0.stages.contains { $0.hasPrefix("perspective:") } }.count, 6)
     for testCase in manifest.cases {
-      let processor = try processor(testCase.stages)
+      let channels = testCase.channels ?? 3
+      let processor = try processor(testCase.stages, channels: channels)
       let source = try input(testCase.input, photo: photo)
       let sample = try processor.prepare(dataset: MemoryDataset(images: [source], labels: [0]), index: 0, epoch: 0)
       XCTAssertEqual([sample.outputWidth, sample.outputHeight], [testCase.width, testCase.height], testCase.name)
       guard sample.outputWidth == testCase.width, sample.outputHeight == testCase.height else { continue }
       if let file = testCase.file {
         let ours = try processor.renderUInt8(sample)
-        let expected = try ImageCodec.decode(path: folder + "/" + file, options: DecodeOptions(channels: 3))
+        let expected = try ImageCodec.decode(path: folder + "/" + file, options: DecodeOptions(channels: channels))
         var compared = [Bool](repeating: true, count: ours.pixels.count)
         if let interiorFile = testCase.interior_file, let outsideFile = testCase.fill_outside_file {
           // torchvision blends a given fill into the edge band (pytorch/vision#8083): compare
