@@ -12,12 +12,16 @@ struct STN: ParsableCommand {
     abstract: "Spatial-transformer image augmentation and training, PyTorch-exact, without Python.",
     discussion: """
       Typical use:
-        stn info samples/                                  describe images, folders, IDX files
+        stn info samples/                      images, folders, IDX files
         stn augment pipelines/photos-augment.yaml --input DIR --output OUT
         stn export pipelines/photos-augment.yaml --input DIR --output sheet.png
-        stn train pipelines/fashion-mnist-rts-stn.yaml --epochs 10 --out runs/stn
-        stn eval runs/stn/best.safetensors --data /usr/share/datasets/fashion-mnist
-        stn bench warp                                     measure against ANCHORS.md
+        stn train pipelines/fashion-mnist-rts-stn.yaml --output runs/stn
+        stn augment pipelines/fashion-mnist-rts.yaml --split test \\
+            --input /usr/share/datasets/fashion-mnist --output data/rts-test
+        stn eval runs/stn/best.safetensors --input data/rts-test
+        stn export runs/stn/best.safetensors --layers --input data/rts-test \\
+            --output layers.png
+        stn bench warp                         measure against ANCHORS.md
 
       \(ExitStatus.table)
       """,
