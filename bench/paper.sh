@@ -9,6 +9,7 @@
 #   p-projective e-cnn e-affine e-tps.  CELLS=all runs the full 4x4 table.
 # Environment (defaults in brackets):
 #   OUT [runs/paper]   EPOCHS [the pipeline's: 10]   THREADS [2]   DATA [/usr/share/datasets/fashion-mnist]
+#   TABLE_ONLY [unset; 1: train nothing, print the table of the runs already in OUT]
 # A cell whose run folder already holds a finished run (metrics.csv with EPOCHS rows) is not
 # trained again; delete its folder to redo it. Each cell takes about 5-15 minutes on 2 cores.
 set -euo pipefail
@@ -22,7 +23,7 @@ THREADS=${THREADS:-2}
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 EPOCHS=${EPOCHS:-10}
 
-if [ ! -x "$STN" ]; then
+if [ -z "${TABLE_ONLY:-}" ] && [ ! -x "$STN" ]; then
   echo "error: no stn binary at $STN (build it: swift build -c release --product stn)" >&2
   exit 2
 fi
@@ -52,6 +53,7 @@ mkdir -p "$OUT"
 finished() { [ -f "$1/metrics.csv" ] && [ "$(($(wc -l < "$1/metrics.csv") - 1))" -ge "$EPOCHS" ]; }
 
 for cell in $CELLS; do
+  [ -n "${TABLE_ONLY:-}" ] && break
   run="$OUT/$cell"
   if finished "$run"; then echo "== $cell: finished run in $run, kept" >&2; continue; fi
   flag=--overwrite
