@@ -101,7 +101,7 @@ let package = Package(
     .testTarget(name: "STNTensorBoardTests", dependencies: ["STNTensorBoard", "STNTestSupport"]),
     .testTarget(name: "STNTrainTests", dependencies: ["STNTrain", "STNDistributed", "STNTestSupport"]),
     .testTarget(name: "STNDistributedTests", dependencies: ["STNDistributed", "STNTestSupport"]),
-    .testTarget(name: "stnTests", dependencies: ["STNTestSupport"]),
+    .testTarget(name: "stnTests", dependencies: ["STNTestSupport", "STNFiles"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -127,7 +127,10 @@ public enum TrainingSession {
   ) throws -> TrainOutcome {
     let output = communicator.isRoot ? output : { _ in }
     let prepared = try communicator.agreeing { try prepare(request, communicator: communicator, observer: observer, output: output) }
-    return try train(prepared, request: request, communicator: communicator, observer: observer, output: output)
+    // The run folder stays locked (rank 0) until the run returns.
+    return try withExtendedLifetime(prepared.lock) {
+      try train(prepared, request: request, communicator: communicator, observer: observer, output: output)
+    }
   }
 
   /// What `prepare` sets up for `train`: the data, the settings and the classifier factory.
@@ -140,6 +143,8 @@ public enum TrainingSession {
     var provider: PipelineBatches
     var test: PipelineBatches?
     var makeTrainer: (_ data: TrainingData, _ folder: String) throws -> Trainer
+    /// Rank 0's hold on the run folder (nil on the other ranks).
+    var lock: FolderLock?
   }
 
   /// Everything before the training itself, on every rank (one agreement for all of it).
@@ -170,7 +175,7 @@ public enum TrainingSession {
     let spec = try modelSpec(from: modelNode)
     let folder = request.out ?? "runs/" + (config.name ?? ((request.pipeline as NSString).lastPathComponent as NSString).deletingPathExtension)
     // Rank 0 writes the run folder: it alone checks it (the others need not see it).
-    if communicator.isRoot { try checkRunFolder(folder, request: request, config: config, settings: settings) }
+    let lock = communicator.isRoot ? try checkRunFolder(folder, request: request, config: config, settings: settings) : nil
 
     // Data.
     var dataset = try config.openSource()
@@ -239,7 +244,7 @@ public enum TrainingSession {
       + (communicator.isDistributed ? "; \(communicator.size) ranks, \(partSizes(batchSize, ranks: communicator.size)) images per rank per step" : ""))
     return PreparedRun(
       config: config, settings: settings, folder: folder, classNames: classNames, dataset: dataset, provider: provider, test: test,
-      makeTrainer: makeTrainer)
+      makeTrainer: makeTrainer, lock: lock)
   }
 
   /// "32" or "21-22": the sizes of the ranks' parts of one full global batch.
@@ -308,14 +313,15 @@ public enum TrainingSession {
 
   /// The run folder, before any work: it overlaps no input (data, test data, pipeline,
   /// weights to start from), can be written, and holds a run only when resuming (or with
-  /// `overwrite`).
-  static func checkRunFolder(_ folder: String, request: TrainRequest, config: PipelineConfig, settings: TrainSettings) throws {
+  /// `overwrite`), and no other run writes there (the returned lock keeps it so).
+  static func checkRunFolder(_ folder: String, request: TrainRequest, config: PipelineConfig, settings: TrainSettings) throws -> FolderLock {
     var inputs = [request.pipeline, config.sourceFolder, request.initFrom].compactMap { $0 }
     if let test = settings.test, !["test", "t10k", "train"].contains(test.lowercased()) {
       inputs.append(test.hasPrefix("/") ? test : OutputLocation.joined(OutputLocation.parentFolder(config.path), test))
     }
     try OutputLocation.refuseOverlap(output: folder, inputs: inputs, flag: "the run folder (--output)")
     let existing = try OutputLocation.prepareFolder(folder, flag: "run")
+    let lock = try FolderLock.acquire(folder, flag: "run")
     let holdsRun = FileManager.default.fileExists(atPath: folder + "/last.safetensors") || FileManager.default.fileExists(atPath: folder + "/folds.json")
     if request.resume {
       guard holdsRun || request.folds != nil else { throw FileError(path: folder, reason: "nothing to resume (no last.safetensors); drop --resume to start a run") }
@@ -324,6 +330,7 @@ public enum TrainingSession {
         ? "\(folder) already holds a run: pass --resume to continue it, --overwrite to start again in it, or --output NEW_FOLDER"
         : "\(folder) is not empty (\(existing.count) entries, e.g. \(existing[0])): pass --overwrite to train into it anyway, or --output NEW_FOLDER")
     }
+    return lock
   }
 
   static func tensorBoard(_ directory: String, _ config: PipelineConfig) throws -> TrainingTensorBoard {

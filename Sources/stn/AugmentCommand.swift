@@ -105,12 +105,14 @@ struct Augment: ParsableCommand {
       return (job, try job.checkInputs(emptyShardAllowed: world.isDistributed))
     }
     // 2. The output, checked once (by rank 0) before any rank writes.
-    let plan = try prepareOutput(job, on: world)
+    let (plan, lock) = try prepareOutput(job, on: world)
     // 3. Every rank: its shard.
     let bar = ProgressBar(label: "augment")
     let showsProgress = bar.isActive && world.isRoot
-    let summary = try world.collectively {
-      try job.run(processor: processor, plan: plan, progress: showsProgress ? { done, total in bar.update(done: done, total: total) } : nil)
+    let summary = try withExtendedLifetime(lock) {
+      try world.collectively {
+        try job.run(processor: processor, plan: plan, progress: showsProgress ? { done, total in bar.update(done: done, total: total) } : nil)
+      }
     }
     if showsProgress { bar.finish() }
     // 4. Rank 0: the combined summary; every rank: its exit status.
@@ -127,12 +129,19 @@ struct Augment: ParsableCommand {
   /// the names, alone, so no rank sees another's first files as "not empty"; then every other
   /// rank checks it sees that folder and can write there, and makes its plan with rank 0's
   /// verdict on case-sensitive names. One process: `AugmentJob.prepareOutput()`, as always.
-  private func prepareOutput(_ job: AugmentJob, on world: any Communicator) throws -> AugmentPlan {
-    guard world.isDistributed else { return try job.prepareOutput() }
+  /// Rank 0 also locks the folder for the run (`FolderLock`), so a second `stn augment` into it
+  /// stops before writing.
+  private func prepareOutput(_ job: AugmentJob, on world: any Communicator) throws -> (AugmentPlan, FolderLock?) {
+    guard world.isDistributed else {
+      let plan = try job.prepareOutput()
+      return (plan, try FolderLock.acquire(output))
+    }
     let existed = world.isRoot && FileManager.default.fileExists(atPath: output)
+    var lock: FolderLock?
     var caseSensitive: [Int64] = [try world.collectively { () -> Int64 in
       guard world.isRoot else { return 0 }
       _ = try job.prepareOutput()
+      lock = try FolderLock.acquire(output)
       return OutputLocation.namesAreCaseSensitive(in: output) ? 1 : 0
     }]
     try world.broadcast(&caseSensitive, root: 0)
@@ -144,7 +153,7 @@ struct Augment: ParsableCommand {
           }
           try OutputLocation.prepareFolder(output)
         }
-        return try job.plan(caseSensitive: caseSensitive[0] != 0)
+        return (try job.plan(caseSensitive: caseSensitive[0] != 0), lock)
       }
     } catch {
       // Nothing was written yet: a folder rank 0 created for this run goes again (rmdir

@@ -1,4 +1,5 @@
 import Foundation
+import STNFiles
 import STNTestSupport
 import XCTest
 
@@ -45,6 +46,30 @@ final class DataSafetyTests: XCTestCase {
     XCTAssertEqual(lines.count, 1, "one line: \(result.stderr)", file: file, line: line)
     XCTAssertTrue(result.stderr.hasPrefix("Error: "), result.stderr, file: file, line: line)
     XCTAssertTrue(result.stderr.contains(text), "expected '\(text)' in: \(result.stderr)", file: file, line: line)
+  }
+
+  // MARK: - One run per output folder
+
+  /// Two runs writing into one folder (the same `stn train --output` started twice, an
+  /// `stn augment` into a folder another one is filling) interleaved checkpoints and images.
+  /// While a run holds the folder, the second stops before its first write, with one line.
+  func testASecondRunIntoAHeldFolderStopsBeforeWriting() throws {
+    let input = try input()
+    let out = work + "/held"
+    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    let idx = Golden.packageRoot + "/Tests/STNImageIOTests/Fixtures/idx"
+    try withExtendedLifetime(try FolderLock.acquire(out)) {
+      assertRefused(try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", input, "--output", out]),
+                    "another stn run is writing into this --output folder")
+      assertRefused(try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", input, "--output", out, "--overwrite"]),
+                    "another stn run is writing into this --output folder")
+      assertRefused(try STNBinary.run(["train", pipelines + "/fashion-mnist-rts-cnn.yaml", "--input", idx, "--epochs", "1", "--no-test",
+                                       "--no-tensorboard", "--output", out, "--overwrite"]),
+                    "another stn run is writing into this run folder")
+      XCTAssertEqual(tree(out), [], "nothing written")
+    }
+    // Released: the same commands work.
+    XCTAssertEqual(try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", input, "--output", out]).status, 0)
   }
 
   // MARK: - Outputs never overlap inputs
