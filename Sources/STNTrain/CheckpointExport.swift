@@ -46,11 +46,14 @@ public enum CheckpointExport {
     guard !inference.model.spatialTransformers.isEmpty else {
       throw FileError(path: request.checkpoint, reason: "its model has no spatial transformer to show")
     }
+    var lock: FolderLock?
     if sheet {
       try OutputLocation.prepareFile(request.output, overwrite: request.overwrite)
     } else {
       try OutputLocation.prepareFolder(request.output, policy: request.overwrite ? .overwrite : .refuse)
+      lock = try FolderLock.acquire(request.output)
     }
+    defer { withExtendedLifetime(lock) {} }
     let names = sheet ? nil : try AugmentPlan(dataset: dataset, indices: Array(0..<dataset.count), copies: 1, format: .png,
                                               caseSensitive: OutputLocation.namesAreCaseSensitive(in: request.output))
     let writer = BatchedFileWriter(syncPath: sheet ? "." : request.output)
