@@ -10,6 +10,7 @@
 # Environment (defaults in brackets):
 #   OUT [runs/paper]   EPOCHS [the pipeline's: 10]   THREADS [2]   DATA [/usr/share/datasets/fashion-mnist]
 #   TABLE_ONLY [unset; 1: train nothing, print the table of the runs already in OUT]
+#   SEED [unset: the pipelines' seed 0; N: train with --seed N into OUT/<cell>-seedN, a replicate]
 # A cell whose run folder already holds a finished run (metrics.csv with EPOCHS rows) is not
 # trained again; delete its folder to redo it. Each cell takes about 5-15 minutes on 2 cores.
 set -euo pipefail
@@ -52,19 +53,24 @@ done
 mkdir -p "$OUT"
 finished() { [ -f "$1/metrics.csv" ] && [ "$(($(wc -l < "$1/metrics.csv") - 1))" -ge "$EPOCHS" ]; }
 
+SUFFIX=""
+SEED_FLAG=()
+if [ -n "${SEED:-}" ]; then SUFFIX="-seed$SEED"; SEED_FLAG=(--seed "$SEED"); fi
+
 for cell in $CELLS; do
   [ -n "${TABLE_ONLY:-}" ] && break
-  run="$OUT/$cell"
+  run="$OUT/$cell$SUFFIX"
   if finished "$run"; then echo "== $cell: finished run in $run, kept" >&2; continue; fi
   flag=--overwrite
   [ -f "$run/last.safetensors" ] && flag=--resume
-  echo "== $cell: $(date -u +%H:%M:%S) stn train $(pipeline_for "$cell") --input $DATA --epochs $EPOCHS --output $run $flag" >&2
-  "$STN" train "$(pipeline_for "$cell")" --input "$DATA" --epochs "$EPOCHS" --output "$run" --threads "$THREADS" $flag \
+  echo "== $cell$SUFFIX: $(date -u +%H:%M:%S) stn train $(pipeline_for "$cell") --input $DATA --epochs $EPOCHS --output $run ${SEED_FLAG[*]} $flag" >&2
+  "$STN" train "$(pipeline_for "$cell")" --input "$DATA" --epochs "$EPOCHS" --output "$run" --threads "$THREADS" "${SEED_FLAG[@]}" $flag \
     > "$run.out" 2> "$run.err" || { echo "error: $cell failed (exit $?); see $run.err" >&2; exit 1; }
 done
 
 # The paper's Table 1 (MNIST test error %, ST-CNN rows and the CNN), for comparison only:
-# different data (MNIST, not Fashion-MNIST), so only the ordering is comparable.
+# different data (MNIST, not Fashion-MNIST), so only the ordering is comparable. Quoted from
+# memory (the paper was not at hand offline): check them before citing.
 paper() {
   case $1 in
     r-cnn) echo 1.2 ;; rts-cnn) echo 0.8 ;; p-cnn) echo 1.5 ;; e-cnn) echo 1.4 ;;
@@ -74,8 +80,8 @@ paper() {
   esac
 }
 ours() { # test error % after the last epoch, from metrics.csv's test_acc column
-  local csv="$OUT/$1/metrics.csv"
-  if finished "$OUT/$1"; then
+  local csv="$OUT/$1$SUFFIX/metrics.csv"
+  if finished "$OUT/$1$SUFFIX"; then
     awk -F, -v e="$EPOCHS" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "test_acc") c = i }
       NR > 1 && $1 == e { printf "%.2f", 100 * (1 - $c) }' "$csv"
   else echo "-"; fi
@@ -90,4 +96,4 @@ for m in cnn affine projective tps; do
   echo "$row"
 done
 echo
-echo "Test error % after $EPOCHS epochs on Fashion-MNIST (ours) and on MNIST (the paper's Table 1); '-' = not run."
+echo "Test error % after $EPOCHS epochs on Fashion-MNIST (ours${SEED:+, seed $SEED}) and on MNIST (the paper's Table 1); '-' = not run."
