@@ -31,7 +31,7 @@ public struct ImageFolder: ImageDataset {
   public let unsupported: [FileError]
   /// IDX files found while walking (paths).
   public let idxFiles: [String]
-  /// Paths relative to `root`, sorted by class, then by path.
+  /// Paths relative to `root`, sorted by class, then as torchvision sorts them (`samplePrecedes`).
   private let files: [String]
   private let labels: [Int]
 
@@ -91,7 +91,7 @@ public struct ImageFolder: ImageDataset {
     }
     let ordered = scan.images
       .map { (label: labelOfFolder[$0.classFolder ?? ImageFolder.rootClass] ?? 0, path: $0.relativePath) }
-      .sorted { $0.label != $1.label ? $0.label < $1.label : ImageFolder.precedes($0.path, $1.path) }
+      .sorted { $0.label != $1.label ? $0.label < $1.label : ImageFolder.samplePrecedes($0.path, $1.path) }
     self.classes = classes
     self.warnings = warnings
     self.unsupported = scan.unsupported
@@ -137,6 +137,20 @@ public struct ImageFolder: ImageDataset {
   static func precedes(_ a: String, _ b: String) -> Bool {
     a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars) { $0.value < $1.value }
   }
+
+  /// Sample order within a class, torchvision's `make_dataset`: folders in code-point order
+  /// (`sorted(os.walk(...))`), then the files of each folder (`sorted(fnames)`). Not the order
+  /// of whole paths: `deeper-x/f.png` comes before `deeper/zz/d.png` ('-' < '/'), and a folder's
+  /// own files before its sub-folders'.
+  static func samplePrecedes(_ a: String, _ b: String) -> Bool {
+    func split(_ path: String) -> (folder: Substring, name: Substring) {
+      guard let slash = path.lastIndex(of: "/") else { return ("", Substring(path)) }
+      return (path[..<slash], path[path.index(after: slash)...])
+    }
+    let (x, y) = (split(a), split(b))
+    if x.folder != y.folder { return precedes(String(x.folder), String(y.folder)) }
+    return precedes(String(x.name), String(y.name))
+  }
 }
 
 /// One walk of a folder tree under `ImageFolder`'s rules: images (with their class folder),
@@ -168,7 +182,7 @@ public struct FolderScan: Sendable {
     var visiting: Set<String> = []
     try walk(relative: "", depth: 0, visiting: &visiting)
     classFolders.sort(by: ImageFolder.precedes)
-    images.sort { ImageFolder.precedes($0.relativePath, $1.relativePath) }
+    images.sort { ImageFolder.samplePrecedes($0.relativePath, $1.relativePath) }
     idxFiles.sort(by: ImageFolder.precedes)
     unsupported.sort { ImageFolder.precedes($0.path, $1.path) }
   }

@@ -41,6 +41,30 @@ final class ImageFolderTests: XCTestCase {
     XCTAssertEqual(image.width, 97)
   }
 
+  /// Classes and sample order equal torchvision's `ImageFolder` on a layout of names chosen for
+  /// the ordering rules (case, digits, spaces, non-ASCII, nested folders), from
+  /// `scripts/make_imagefolder_fixture.py`.
+  func testClassesAndOrderEqualTorchvisionImageFolder() throws {
+    let data = try Data(contentsOf: URL(fileURLWithPath: fixture("imagefolder_torchvision.json")))
+    struct Expected: Decodable { var files: [String]; var classes: [String]; var samples: [[Sample]] }
+    enum Sample: Decodable {
+      case path(String), label(Int)
+      init(from decoder: Decoder) throws {
+        let value = try decoder.singleValueContainer()
+        if let label = try? value.decode(Int.self) { self = .label(label) } else { self = .path(try value.decode(String.self)) }
+      }
+    }
+    let expected = try JSONDecoder().decode(Expected.self, from: data)
+    let root = try temporaryFolder(self)
+    try make(root, expected.files)
+    let folder = try ImageFolder(root: root)
+    XCTAssertEqual(folder.classes, expected.classes)
+    let samples = expected.samples.map { pair -> String in
+      pair.map { if case .path(let p) = $0 { return p } else if case .label(let l) = $0 { return "\(l)" } else { return "" } }.joined(separator: " -> ")
+    }
+    XCTAssertEqual((0 ..< folder.count).map { "\(folder.relativePath(at: $0)) -> \(folder.label(at: $0))" }, samples)
+  }
+
   /// A symbolic link back to an ancestor is not followed (a warning says so); a link to a
   /// folder elsewhere is followed like a folder.
   func testSymlinkLoopsAreNotFollowed() throws {
