@@ -59,7 +59,7 @@ struct Augment: ParsableCommand {
   @Option(parsing: .unconditional, help: "JPEG quality 1...100.") var quality: Int = 90
   @Option(name: .customLong("png-level"), help: ArgumentHelp(
     "PNG compression: fast (default) or a zlib level 0...9.",
-    discussion: "fast is our own encoder (Paeth rows, one Huffman table per image): ~5x faster than zlib level 1 and smaller than OpenCV's default on photos; levels 6-9 give the smallest files, 10-100x slower.")) var pngLevel: String = "fast"
+    discussion: "fast is our own encoder (Paeth rows, run-length deflate with one Huffman table per image); on the B8 photos it wrote 13% fewer bytes than OpenCV's default PNG, with the whole job 3x as fast, and the job ran about 3x faster than at level 1 and 25x faster than at level 9, whose files were 4% smaller (README, Performance).")) var pngLevel: String = "fast"
   @Flag(help: "Write into a non-empty output folder, replacing files of the same name (others are left as they are).") var overwrite = false
   @Flag(name: .customLong("skip-existing"), help: "Keep outputs that already exist and write only the missing ones (resume an interrupted run).") var skipExisting = false
 
