@@ -41,7 +41,8 @@ public enum CheckpointExport {
     let sheet = lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
     try OutputLocation.refuseOverlap(output: request.output, inputs: [request.input, request.checkpoint])
     if request.layers, !sheet { throw TrainSessionError("--layers writes a sheet: --output must name a .png or .jpg file, got \(request.output)") }
-    let (inference, dataset) = try open(request)
+    let (inference, dataset) = try InferenceModel.open(
+      checkpoint: request.checkpoint, data: request.input, split: request.split, pipeline: nil, random: request.random)
     if request.layers { return try writeLayerSheet(request, inference: inference, dataset: dataset) }
     guard !inference.model.spatialTransformers.isEmpty else {
       throw FileError(path: request.checkpoint, reason: "its model has no spatial transformer to show")
@@ -92,17 +93,6 @@ public enum CheckpointExport {
     }
     try writer.finish()
     return "wrote \(written) rectified images under \(request.output)"
-  }
-
-  /// The checkpoint with its evaluation pipeline (random stages dropped unless `random`) and the
-  /// input data named by its classes, checked to make the model's input size.
-  private static func open(_ request: Request) throws -> (InferenceModel, any ImageDataset) {
-    let opened = try TrainingSession.openData(request.input, split: request.split)
-    var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: nil, data: opened)
-    let dataset = try inference.naming(opened)
-    if !request.random { inference.removeRandomStages() }
-    try inference.checkInput(dataset: dataset, data: request.input, pipeline: nil, checkpoint: request.checkpoint)
-    return (inference, dataset)
   }
 
   /// Evaluation batches of `dataset`, its classes matched to the checkpoint's by name (or folder

@@ -77,8 +77,6 @@ public struct CommunicationReport: Sendable {
 
   /// Mean milliseconds per allreduce (0 when none).
   public var allreduceMillisecondsPerStep: Double { allreduces > 0 ? allreduceSeconds * 1000 / Double(allreduces) : 0 }
-  /// Mean milliseconds per barrier before the allreduce (0 when none).
-  public var barrierMillisecondsPerStep: Double { allreduces > 0 ? barrierSeconds * 1000 / Double(allreduces) : 0 }
 }
 
 /// The per-step exchange of a data-parallel run: one allreduce of

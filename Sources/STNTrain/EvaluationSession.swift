@@ -37,11 +37,8 @@ public enum EvaluationSession {
   ) throws -> JSONText {
     let output = communicator.isRoot ? output : { _ in }
     let (inference, dataset, provider) = try communicator.agreeing { () throws -> (InferenceModel, any ImageDataset, PipelineBatches) in
-      let opened = try TrainingSession.openData(request.data, split: request.split)
-      var inference = try InferenceModel.load(checkpoint: request.checkpoint, pipeline: request.pipeline, data: opened)
-      let dataset = try inference.naming(opened)
-      if !request.random { inference.removeRandomStages() }
-      try inference.checkInput(dataset: dataset, data: request.data, pipeline: request.pipeline, checkpoint: request.checkpoint)
+      let (inference, dataset) = try InferenceModel.open(
+        checkpoint: request.checkpoint, data: request.data, split: request.split, pipeline: request.pipeline, random: request.random)
       let map = try TrainingSession.labelMap(dataset: dataset.classes, model: inference.classNames, data: request.data)
       let provider = PipelineBatches(
         config: inference.config, dataset: dataset, threads: request.threads, classNames: inference.classNames, labelMap: map)

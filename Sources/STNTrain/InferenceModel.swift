@@ -48,6 +48,21 @@ public struct InferenceModel {
       preprocessing: TrainingSession.preprocessing(config: config, shape: shape), epoch: 0)
   }
 
+  /// `checkpoint` ready to run on the data at `data` (`split`: its IDX split): loaded (with
+  /// `pipeline` overriding its own), the data named by its classes (`naming`), random stages
+  /// dropped unless `random` (`removeRandomStages`), and the input size checked (`checkInput`).
+  /// What `stn eval` and `stn export CHECKPOINT` open.
+  public static func open(checkpoint: String, data: String, split: String, pipeline: String?, random: Bool) throws
+    -> (inference: InferenceModel, dataset: any ImageDataset)
+  {
+    let opened = try TrainingSession.openData(data, split: split)
+    var inference = try InferenceModel.load(checkpoint: checkpoint, pipeline: pipeline, data: opened)
+    let dataset = try inference.naming(opened)
+    if !random { inference.removeRandomStages() }
+    try inference.checkInput(dataset: dataset, data: data, pipeline: pipeline, checkpoint: checkpoint)
+    return (inference, dataset)
+  }
+
   /// A pipeline that only resizes to the model's input and normalizes (checkpoints without a
   /// recorded pipeline).
   static func fallbackConfig(_ preprocessing: Preprocessing?, shape: [Int], path: String) -> PipelineConfig {

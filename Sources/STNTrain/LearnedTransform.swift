@@ -90,9 +90,11 @@ public final class CheckpointThetaPredictor: ThetaPredictor {
     let theta = transformer.theta(graph.input(images), in: graph)
     var pixels = images
     let plane = inputWidth * inputHeight
-    for i in 0..<pixels.count {
-      let c = (i / plane) % inputChannels
-      pixels.data[i] = (images.data[i] - inputBias[c]) / inputScale[c]
+    // One (sample, channel) plane at a time: its channel's bias and scale are chosen once.
+    for start in stride(from: 0, to: pixels.count, by: plane) {
+      let c = (start / plane) % inputChannels
+      let bias = inputBias[c], scale = inputScale[c]
+      for i in start..<min(start + plane, pixels.count) { pixels.data[i] = (images.data[i] - bias) / scale }
     }
     return graph.value(transformer.sample(graph.input(pixels), theta: theta, in: graph))
   }

@@ -191,11 +191,10 @@ public enum TrainingSession {
     var test: PipelineBatches?
     if let testName = settings.test, !request.skipTest, request.folds == nil {
       let testData: any ImageDataset
-      if case .idx(let folder, _) = source, ["test", "t10k", "train"].contains(testName.lowercased()) {
+      if case .idx(let folder, _) = source, isSplitName(testName) {
         testData = try config.openInput(folder, split: testName)
       } else {
-        let folder = testName.hasPrefix("/") ? testName : OutputLocation.joined(OutputLocation.parentFolder(config.path), testName)
-        testData = try config.openInput(folder)
+        testData = try config.openInput(testFolder(testName, config: config))
       }
       let map = try labelMap(dataset: testData.classes, model: classNames, data: testName)
       test = PipelineBatches(config: config, dataset: testData, threads: request.threads, classNames: classNames, labelMap: map)
@@ -316,8 +315,8 @@ public enum TrainingSession {
   /// `overwrite`), and no other run writes there (the returned lock keeps it so).
   static func checkRunFolder(_ folder: String, request: TrainRequest, config: PipelineConfig, settings: TrainSettings) throws -> FolderLock {
     var inputs = [request.pipeline, config.sourceFolder, request.initFrom].compactMap { $0 }
-    if let test = settings.test, !["test", "t10k", "train"].contains(test.lowercased()) {
-      inputs.append(test.hasPrefix("/") ? test : OutputLocation.joined(OutputLocation.parentFolder(config.path), test))
+    if let test = settings.test, !isSplitName(test) {
+      inputs.append(testFolder(test, config: config))
     }
     try OutputLocation.refuseOverlap(output: folder, inputs: inputs, flag: "the run folder (--output)")
     let existing = try OutputLocation.prepareFolder(folder, flag: "run")
@@ -331,6 +330,14 @@ public enum TrainingSession {
         : "\(folder) is not empty (\(existing.count) entries, e.g. \(existing[0])): pass --overwrite to train into it anyway, or --output NEW_FOLDER")
     }
     return lock
+  }
+
+  /// A `test:` value that names an IDX split (`test`, `t10k`, `train`) rather than a folder.
+  static func isSplitName(_ test: String) -> Bool { ["test", "t10k", "train"].contains(test.lowercased()) }
+
+  /// The folder a `test:` value names: as given when absolute, else beside the pipeline file.
+  static func testFolder(_ test: String, config: PipelineConfig) -> String {
+    test.hasPrefix("/") ? test : OutputLocation.joined(OutputLocation.parentFolder(config.path), test)
   }
 
   static func tensorBoard(_ directory: String, _ config: PipelineConfig) throws -> TrainingTensorBoard {

@@ -51,13 +51,13 @@ public final class TrainingTensorBoard {
     try writer.addScalar(tag: "learning_rate", value: Float(metrics.learningRate), step: epoch)
     try writer.addScalar(tag: "images_per_s", value: Float(metrics.imagesPerSecond), step: epoch)
     if let sample, sample.images.rank == 4, [1, 3].contains(sample.images.shape[1]) {
-      try addGrid(tag: "inputs", batch: sample.images, step: epoch)
+      let inputs = TensorImages.images(sample.images, mean: mean, std: std, limit: gridCount)
+      try addGrid(tag: "inputs", images: inputs, step: epoch)
       if let view = try model.transformerView(images: sample.images) {
         if view.output.rank == 4, [1, 3].contains(view.output.shape[1]) {
           try addGrid(tag: "transformed", batch: view.output, step: epoch)
         }
         for (tag, values) in TransformerParameters.histograms(view.theta) { try writer.addHistogram(tag: tag, values: values, step: epoch) }
-        let inputs = TensorImages.images(sample.images, mean: mean, std: std, limit: gridCount)
         if let marked = TransformerParameters.controlPointImages(view.theta, inputs: inputs) { try addGrid(tag: "control_points", images: marked, step: epoch) }
       }
     }

@@ -72,10 +72,7 @@ struct BenchSTNGrad: ParsableCommand {
       for run in 0..<runs {
         for offset in 0..<families.count {
           let index = (run + offset) % families.count
-          let start = benchNow(), cpuStart = benchCPUNow()
-          bodies[index]()
-          timings[index].seconds.append(benchNow() - start)
-          timings[index].cpuSeconds.append(benchCPUNow() - cpuStart)
+          timings[index].record(bodies[index])
         }
       }
       for (family, timing) in zip(families, timings) { report(family, "fused", timing) }

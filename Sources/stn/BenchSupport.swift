@@ -23,6 +23,14 @@ struct BenchTiming {
   }
 
   var minimum: Double { seconds.min() ?? .nan }
+
+  /// Runs `body` once, timed: appends its wall and process CPU seconds.
+  mutating func record(_ body: () -> Void) {
+    let start = benchNow(), cpuStart = benchCPUNow()
+    body()
+    seconds.append(benchNow() - start)
+    cpuSeconds.append(benchCPUNow() - cpuStart)
+  }
 }
 
 /// Monotonic time in seconds.
@@ -39,12 +47,7 @@ func benchCPUNow() -> Double {
 func measure(runs: Int, warmup: Int = 1, _ body: () -> Void) -> BenchTiming {
   for _ in 0..<max(warmup, 0) { body() }
   var timing = BenchTiming(seconds: [])
-  for _ in 0..<max(runs, 1) {
-    let start = benchNow(), cpuStart = benchCPUNow()
-    body()
-    timing.seconds.append(benchNow() - start)
-    timing.cpuSeconds.append(benchCPUNow() - cpuStart)
-  }
+  for _ in 0..<max(runs, 1) { timing.record(body) }
   return timing
 }
 
