@@ -59,8 +59,7 @@ extension PipelineConfig {
 
   private static func resolve(_ path: String, relativeTo pipelinePath: String) -> String {
     if path.hasPrefix("/") || pipelinePath == "<string>" { return path }
-    let folder = OutputLocation.parentFolder(pipelinePath)
-    return folder.isEmpty ? path : folder + "/" + path
+    return OutputLocation.joined(OutputLocation.parentFolder(pipelinePath), path)
   }
 
   /// `source:`: the data, and optionally its class names (`classes: [...]` or
