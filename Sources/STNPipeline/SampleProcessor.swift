@@ -308,6 +308,16 @@ public final class SampleProcessor: @unchecked Sendable {
       && sample.transform.maxDifference(.identity) < 1e-12
   }
 
+  /// What the one warp samples with, output pixel -> `image` pixel: the chain's non-affine `map`
+  /// (never a finite `.affine`: a planned map always holds a perspective or spline piece, and a
+  /// non-finite one is refused by `prepare`), or the inverse of the affine `transform`, which the
+  /// renderers hand to the fast affine kernels.
+  static func destinationToSource(_ sample: PreparedSample) throws -> PixelMap {
+    if let map = sample.map { return map }
+    guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
+    return .affine(inverse)
+  }
+
   /// A `learned_affine` sample must be completed with its theta before it can be rendered.
   func requireComplete(_ sample: PreparedSample) throws {
     if sample.pending != nil {
@@ -322,23 +332,19 @@ public final class SampleProcessor: @unchecked Sendable {
     if let axes = sample.resampleAxes {
       return SeparableResample.resampleUInt8(sample.image, x: axes.x, y: axes.y, fill: options.fill)
     }
+    let map = try SampleProcessor.destinationToSource(sample)
     var output = Image(width: sample.outputWidth, height: sample.outputHeight, channels: sample.image.channels)
-    if let map = sample.map {
-      sample.image.pixels.withUnsafeBufferPointer { pixels in
-        output.pixels.withUnsafeMutableBufferPointer { out in
+    sample.image.pixels.withUnsafeBufferPointer { pixels in
+      output.pixels.withUnsafeMutableBufferPointer { out in
+        if case .affine(let inverse) = map {
+          warpAffineUInt8(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
+                          destinationToSource: inverse, output: out.baseAddress!, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
+                          options: options)
+        } else {
           warpMapUInt8(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
                        destinationToSource: map, output: out.baseAddress!, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
                        options: options)
         }
-      }
-      return output
-    }
-    guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
-    sample.image.pixels.withUnsafeBufferPointer { pixels in
-      output.pixels.withUnsafeMutableBufferPointer { out in
-        warpAffineUInt8(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
-                        destinationToSource: inverse, output: out.baseAddress!, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
-                        options: options)
       }
     }
     return output
@@ -362,19 +368,17 @@ public final class SampleProcessor: @unchecked Sendable {
       SeparableResample.resampleNormalized(sample.image, x: axes.x, y: axes.y, fill: options.fill, output: output, scale: outputScale, bias: outputBias)
       return
     }
-    if let map = sample.map {
-      sample.image.pixels.withUnsafeBufferPointer { pixels in
+    let map = try SampleProcessor.destinationToSource(sample)
+    sample.image.pixels.withUnsafeBufferPointer { pixels in
+      if case .affine(let inverse) = map {
+        warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
+                             destinationToSource: inverse, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
+                             scale: outputScale, bias: outputBias, options: options)
+      } else {
         warpMapNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
                           destinationToSource: map, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
                           scale: outputScale, bias: outputBias, options: options)
       }
-      return
-    }
-    guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
-    sample.image.pixels.withUnsafeBufferPointer { pixels in
-      warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
-                           destinationToSource: inverse, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
-                           scale: outputScale, bias: outputBias, options: options)
     }
   }
 }
