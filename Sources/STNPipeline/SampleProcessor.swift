@@ -169,8 +169,8 @@ public final class SampleProcessor: @unchecked Sendable {
       sourceWidth = info.width; sourceHeight = info.height
       let planned = prefix.plan(width: info.width, height: info.height, random: &random)
       geometry = planned
-      options.jpegScaleDenominator = planned.map.map { SampleProcessor.reduction(for: $0, outputWidth: planned.outputWidth, outputHeight: planned.outputHeight) }
-        ?? SampleProcessor.reduction(for: planned.transform)
+      options.jpegScaleDenominator = SampleProcessor.reduction(footprint: SampleProcessor.footprint(
+        planned.transform, map: planned.map, outputWidth: planned.outputWidth, outputHeight: planned.outputHeight))
       decoded = try ImageCodec.decode(bytes: bytes, path: path, options: options)
     } else {
       decoded = try dataset.loadImage(at: index, options: options)
@@ -215,15 +215,17 @@ public final class SampleProcessor: @unchecked Sendable {
     return ((inverse.a * inverse.a + inverse.b * inverse.b).squareRoot(), (inverse.d * inverse.d + inverse.e * inverse.e).squareRoot())
   }
 
+  /// The footprint of a planned resample: of the non-affine `map` when there is one (its smallest
+  /// local footprint, see `PixelMap.footprint`), else of the affine `transform`.
+  static func footprint(_ transform: AffineTransform, map: PixelMap?, outputWidth: Int, outputHeight: Int) -> (x: Double, y: Double)? {
+    guard let map else { return footprint(transform) }
+    return map.footprint(outputWidth: outputWidth, outputHeight: outputHeight)
+  }
+
   /// The largest DCT reduction (1, 2, 4, 8) that keeps at least the resolution the output
   /// needs along both axes.
   static func reduction(for transform: AffineTransform) -> Int {
     reduction(footprint: footprint(transform))
-  }
-
-  /// `reduction(for:)` of a non-affine map, by its smallest local footprint (`PixelMap.footprint`).
-  static func reduction(for map: PixelMap, outputWidth: Int, outputHeight: Int) -> Int {
-    reduction(footprint: map.footprint(outputWidth: outputWidth, outputHeight: outputHeight))
   }
 
   static func reduction(footprint: (x: Double, y: Double)?) -> Int {
@@ -243,9 +245,7 @@ public final class SampleProcessor: @unchecked Sendable {
     }
     guard config.resample.interpolation == .bilinear else { return }
     while true {
-      // A non-affine map's footprint is its smallest local one (see `PixelMap.footprint`).
-      let footprint = sample.map.map { $0.footprint(outputWidth: sample.outputWidth, outputHeight: sample.outputHeight) }
-        ?? SampleProcessor.footprint(sample.transform)
+      let footprint = SampleProcessor.footprint(sample.transform, map: sample.map, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight)
       guard let footprint else {
         throw FileError(path: path, reason: "the stages compose to a non-invertible transform")
       }
