@@ -53,7 +53,7 @@ static void fail(j_common_ptr cinfo, int status) {
   err->status = status;
   char text[JMSG_LENGTH_MAX];
   (*cinfo->err->format_message)(cinfo, text);
-  snprintf(err->message, STN_MESSAGE_SIZE, "%s", text);
+  stn_set_message(err->message, text);
   longjmp(err->jump, 1);
 }
 

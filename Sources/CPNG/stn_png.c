@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include <png.h>
-#include <zlib.h>
 
 /// Pillow's ITU-R 601-2 luma (libImaging/Convert.c rgb2l): (R*19595 + G*38470 + B*7471 + 0x8000) >> 16.
 static inline uint8_t luma(uint8_t r, uint8_t g, uint8_t b) {
@@ -35,7 +34,7 @@ struct stn_png_decoder {
 static void on_error(png_structp png, png_const_charp text) {
   stn_png_decoder *d = (stn_png_decoder *)png_get_error_ptr(png);
   if (d->status == STN_OK) d->status = STN_ERR_CORRUPT;
-  snprintf(d->message, STN_MESSAGE_SIZE, "%s", text);
+  stn_set_message(d->message, text);
   png_longjmp(png, 1);
 }
 
@@ -225,7 +224,7 @@ typedef struct {
 
 static void encode_error(png_structp png, png_const_charp text) {
   stn_png_buffer *b = (stn_png_buffer *)png_get_error_ptr(png);
-  snprintf(b->message, STN_MESSAGE_SIZE, "%s", text);
+  stn_set_message(b->message, text);
   png_longjmp(png, 1);
 }
 

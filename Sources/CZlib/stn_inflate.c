@@ -1,6 +1,5 @@
 // A streaming zlib/gzip inflater over an in-memory buffer (IDX files are often .gz), kept in C
-// with zlib; status codes as the codec shims: 0 ok, 1 truncated, 2 corrupt, 4 too large,
-// 5 out of memory.
+// with zlib; status codes: stn_status.h.
 #include "stn_inflate.h"
 
 #include <stdio.h>

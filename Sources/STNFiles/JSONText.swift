@@ -1,5 +1,4 @@
 import Foundation
-import STNFiles
 
 /// The one JSON writer: a JSON value with ordered object keys, so reports print their most useful
 /// fields first (`{"accuracy":…, "n":…, …}`) and files diff cleanly run to run. Used by every

@@ -1,5 +1,4 @@
 import Foundation
-import STNFiles
 import STNTensor
 
 /// Element types a safetensors file may hold (the format's `dtype` strings).
@@ -204,6 +203,4 @@ public struct SafeTensorsFile: Sendable {
   public func write(to path: String) throws {
     try AtomicFile.write(serialized(), to: path)
   }
-
-
 }

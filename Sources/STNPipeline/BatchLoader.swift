@@ -157,7 +157,8 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     let batchSize = config.batching.size
     batchCount = config.batching.dropLast ? epochOrder.count / batchSize : (epochOrder.count + batchSize - 1) / batchSize
     if epochOrder.isEmpty { throw PipelineError(file: config.path, line: 0, reason: "the dataset (or this shard) has no samples") }
-    (order, batchStarts) = BatchLoader.layout(epochOrder, batchSize: batchSize, batchCount: batchCount, part: part)
+    let (order, batchStarts) = BatchLoader.layout(epochOrder, batchSize: batchSize, batchCount: batchCount, part: part)
+    self.order = order
     // NOTE: a part may hold no sample at all (fewer samples than ranks), or none readable
     // among its first; the sample size is then learned from the epoch's other samples, so its
     // (empty) batches still have the right shape.
@@ -185,12 +186,9 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     state.releaseBuffers()
   }
 
-  /// Where batch b starts in `order` (`batchCount + 1` entries: batch b is
-  /// `order[batchStarts[b]..<batchStarts[b + 1]]`).
-  public let batchStarts: [Int]
-
   /// The delivered order and its batch boundaries: batches of `batchSize` from `epochOrder`
-  /// (the first `batchCount`), or, with a part, only that part of each.
+  /// (the first `batchCount`), or, with a part, only that part of each. `starts` has
+  /// `batchCount + 1` entries: batch b is `order[starts[b]..<starts[b + 1]]`.
   static func layout(_ epochOrder: [Int], batchSize: Int, batchCount: Int, part: BatchPart?) -> (order: [Int], starts: [Int]) {
     var order: [Int] = [], starts = [0]
     for batch in 0..<batchCount {

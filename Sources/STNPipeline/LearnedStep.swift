@@ -77,7 +77,7 @@ public enum LearnedStep {
         case .affine(let thetas):
           slots[k] = Result { try processor.complete(sample, theta: thetas[k], predictor: predictor) }
         case .resampled(let pixels):
-          let resampled = replacingImage(of: sample, with: pixels, at: k, size: size, predictor: predictor)
+          let resampled = replacingImage(of: sample, with: pixels, at: k, predictor: predictor)
           slots[k] = Result { try processor.complete(resampled, theta: .identity, predictor: predictor) }
         }
       }
@@ -89,8 +89,7 @@ public enum LearnedStep {
   /// predictor's input size), rounded to 8 bits, and nothing left to do before the learned stage.
   /// NOTE: a projective map's points at infinity sample nothing (0), and NaN cannot reach
   /// the pixels: it is mapped to 0 as well.
-  static func replacingImage(of sample: PreparedSample, with pixels: Tensor, at k: Int, size: Int,
-                             predictor: ThetaPredictor) -> PreparedSample {
+  static func replacingImage(of sample: PreparedSample, with pixels: Tensor, at k: Int, predictor: ThetaPredictor) -> PreparedSample {
     let channels = predictor.inputChannels, width = predictor.inputWidth, height = predictor.inputHeight
     let plane = width * height
     var image = Image(width: width, height: height, channels: channels)
@@ -98,7 +97,7 @@ public enum LearnedStep {
       image.pixels.withUnsafeMutableBufferPointer { destination in
         for c in 0..<channels {
           for i in 0..<plane {
-            let value = source[k * size + c * plane + i]
+            let value = source[(k * channels + c) * plane + i]
             destination[i * channels + c] = value.isNaN ? 0 : UInt8(Swift.min(255, Swift.max(0, value.rounded())))
           }
         }

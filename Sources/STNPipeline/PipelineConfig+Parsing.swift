@@ -59,8 +59,7 @@ extension PipelineConfig {
 
   private static func resolve(_ path: String, relativeTo pipelinePath: String) -> String {
     if path.hasPrefix("/") || pipelinePath == "<string>" { return path }
-    let folder = OutputLocation.parentFolder(pipelinePath)
-    return folder.isEmpty ? path : folder + "/" + path
+    return OutputLocation.joined(OutputLocation.parentFolder(pipelinePath), path)
   }
 
   /// `source:`: the data, and optionally its class names (`classes: [...]` or
@@ -264,9 +263,8 @@ extension PipelineConfig {
     }
     for key in ["hflip", "vflip"] {
       if let value = reader.optional(key) {
-        let probability = try value.double(key)
-        guard (0...1).contains(probability) else { throw value.error("\(key) is a probability in 0...1, got \(probability)") }
-        if key == "hflip" { stage.hflip = probability } else { stage.vflip = probability }
+        let p = try probability(value, what: key)
+        if key == "hflip" { stage.hflip = p } else { stage.vflip = p }
       }
     }
     return stage
@@ -277,6 +275,13 @@ extension PipelineConfig {
     let value = try node.double(what)
     guard (0...1).contains(value) else { throw node.error("\(what) is a probability in 0...1, got \(value)") }
     return value
+  }
+
+  /// A standard deviation in pixels, in 0...10000 (`what` names it in the message).
+  private static func pixelSigma(_ node: ConfigNode, what: String) throws -> Double {
+    let sigma = try node.double(what)
+    guard sigma >= 0, sigma <= 1e4 else { throw node.error("\(what) is a standard deviation in pixels, finite and in 0...10000, got \(sigma)") }
+    return sigma
   }
 
   /// Four `[x, y]` points (torchvision's top-left, top-right, bottom-right, bottom-left).
@@ -308,10 +313,7 @@ extension PipelineConfig {
   private static func parseRandomPerspective(_ reader: inout MappingReader) throws -> RandomPerspectiveStage {
     var stage = RandomPerspectiveStage()
     if let node = reader.optional("sigma") {
-      let sigma = try node.double("random_perspective.sigma")
-      guard sigma.isFinite, sigma >= 0, sigma <= 1e4 else {
-        throw node.error("random_perspective.sigma is a standard deviation in pixels, finite and in 0...10000, got \(sigma)")
-      }
+      let sigma = try pixelSigma(node, what: "random_perspective.sigma")
       if reader.optional("distortion_scale") != nil {
         throw node.error("random_perspective takes distortion_scale (torchvision's corners, moved inwards) or sigma (Gaussian corners, the STN paper's P), not both")
       }
@@ -329,10 +331,7 @@ extension PipelineConfig {
 
   /// `random_elastic: {sigma: pixels, grid: 4, p: 1}`.
   private static func parseRandomElastic(_ reader: inout MappingReader) throws -> RandomElasticStage {
-    let sigmaNode = try reader.required("sigma")
-    let sigma = try sigmaNode.double("random_elastic.sigma")
-    guard sigma.isFinite, sigma >= 0, sigma <= 1e4 else { throw sigmaNode.error("random_elastic.sigma is a standard deviation in pixels, finite and in 0...10000, got \(sigma)") }
-    var stage = RandomElasticStage(sigma: sigma)
+    var stage = RandomElasticStage(sigma: try pixelSigma(try reader.required("sigma"), what: "random_elastic.sigma"))
     if let node = reader.optional("grid") {
       stage.grid = try node.int("random_elastic.grid")
       guard (2...16).contains(stage.grid) else { throw node.error("random_elastic.grid (control points per side) must be in 2...16, got \(stage.grid)") }

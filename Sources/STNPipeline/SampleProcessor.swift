@@ -169,8 +169,8 @@ public final class SampleProcessor: @unchecked Sendable {
       sourceWidth = info.width; sourceHeight = info.height
       let planned = prefix.plan(width: info.width, height: info.height, random: &random)
       geometry = planned
-      options.jpegScaleDenominator = planned.map.map { SampleProcessor.reduction(for: $0, outputWidth: planned.outputWidth, outputHeight: planned.outputHeight) }
-        ?? SampleProcessor.reduction(for: planned.transform)
+      options.jpegScaleDenominator = SampleProcessor.reduction(footprint: SampleProcessor.footprint(
+        planned.transform, map: planned.map, outputWidth: planned.outputWidth, outputHeight: planned.outputHeight))
       decoded = try ImageCodec.decode(bytes: bytes, path: path, options: options)
     } else {
       decoded = try dataset.loadImage(at: index, options: options)
@@ -215,15 +215,17 @@ public final class SampleProcessor: @unchecked Sendable {
     return ((inverse.a * inverse.a + inverse.b * inverse.b).squareRoot(), (inverse.d * inverse.d + inverse.e * inverse.e).squareRoot())
   }
 
+  /// The footprint of a planned resample: of the non-affine `map` when there is one (its smallest
+  /// local footprint, see `PixelMap.footprint`), else of the affine `transform`.
+  static func footprint(_ transform: AffineTransform, map: PixelMap?, outputWidth: Int, outputHeight: Int) -> (x: Double, y: Double)? {
+    guard let map else { return footprint(transform) }
+    return map.footprint(outputWidth: outputWidth, outputHeight: outputHeight)
+  }
+
   /// The largest DCT reduction (1, 2, 4, 8) that keeps at least the resolution the output
   /// needs along both axes.
   static func reduction(for transform: AffineTransform) -> Int {
     reduction(footprint: footprint(transform))
-  }
-
-  /// `reduction(for:)` of a non-affine map, by its smallest local footprint (`PixelMap.footprint`).
-  static func reduction(for map: PixelMap, outputWidth: Int, outputHeight: Int) -> Int {
-    reduction(footprint: map.footprint(outputWidth: outputWidth, outputHeight: outputHeight))
   }
 
   static func reduction(footprint: (x: Double, y: Double)?) -> Int {
@@ -243,9 +245,7 @@ public final class SampleProcessor: @unchecked Sendable {
     }
     guard config.resample.interpolation == .bilinear else { return }
     while true {
-      // A non-affine map's footprint is its smallest local one (see `PixelMap.footprint`).
-      let footprint = sample.map.map { $0.footprint(outputWidth: sample.outputWidth, outputHeight: sample.outputHeight) }
-        ?? SampleProcessor.footprint(sample.transform)
+      let footprint = SampleProcessor.footprint(sample.transform, map: sample.map, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight)
       guard let footprint else {
         throw FileError(path: path, reason: "the stages compose to a non-invertible transform")
       }
@@ -308,6 +308,16 @@ public final class SampleProcessor: @unchecked Sendable {
       && sample.transform.maxDifference(.identity) < 1e-12
   }
 
+  /// What the one warp samples with, output pixel -> `image` pixel: the chain's non-affine `map`
+  /// (never a finite `.affine`: a planned map always holds a perspective or spline piece, and a
+  /// non-finite one is refused by `prepare`), or the inverse of the affine `transform`, which the
+  /// renderers hand to the fast affine kernels.
+  static func destinationToSource(_ sample: PreparedSample) throws -> PixelMap {
+    if let map = sample.map { return map }
+    guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
+    return .affine(inverse)
+  }
+
   /// A `learned_affine` sample must be completed with its theta before it can be rendered.
   func requireComplete(_ sample: PreparedSample) throws {
     if sample.pending != nil {
@@ -322,23 +332,19 @@ public final class SampleProcessor: @unchecked Sendable {
     if let axes = sample.resampleAxes {
       return SeparableResample.resampleUInt8(sample.image, x: axes.x, y: axes.y, fill: options.fill)
     }
+    let map = try SampleProcessor.destinationToSource(sample)
     var output = Image(width: sample.outputWidth, height: sample.outputHeight, channels: sample.image.channels)
-    if let map = sample.map {
-      sample.image.pixels.withUnsafeBufferPointer { pixels in
-        output.pixels.withUnsafeMutableBufferPointer { out in
+    sample.image.pixels.withUnsafeBufferPointer { pixels in
+      output.pixels.withUnsafeMutableBufferPointer { out in
+        if case .affine(let inverse) = map {
+          warpAffineUInt8(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
+                          destinationToSource: inverse, output: out.baseAddress!, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
+                          options: options)
+        } else {
           warpMapUInt8(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
                        destinationToSource: map, output: out.baseAddress!, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
                        options: options)
         }
-      }
-      return output
-    }
-    guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
-    sample.image.pixels.withUnsafeBufferPointer { pixels in
-      output.pixels.withUnsafeMutableBufferPointer { out in
-        warpAffineUInt8(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
-                        destinationToSource: inverse, output: out.baseAddress!, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
-                        options: options)
       }
     }
     return output
@@ -362,19 +368,17 @@ public final class SampleProcessor: @unchecked Sendable {
       SeparableResample.resampleNormalized(sample.image, x: axes.x, y: axes.y, fill: options.fill, output: output, scale: outputScale, bias: outputBias)
       return
     }
-    if let map = sample.map {
-      sample.image.pixels.withUnsafeBufferPointer { pixels in
+    let map = try SampleProcessor.destinationToSource(sample)
+    sample.image.pixels.withUnsafeBufferPointer { pixels in
+      if case .affine(let inverse) = map {
+        warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
+                             destinationToSource: inverse, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
+                             scale: outputScale, bias: outputBias, options: options)
+      } else {
         warpMapNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
                           destinationToSource: map, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
                           scale: outputScale, bias: outputBias, options: options)
       }
-      return
-    }
-    guard let inverse = sample.transform.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
-    sample.image.pixels.withUnsafeBufferPointer { pixels in
-      warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
-                           destinationToSource: inverse, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
-                           scale: outputScale, bias: outputBias, options: options)
     }
   }
 }
