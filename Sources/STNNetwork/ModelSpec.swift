@@ -387,7 +387,7 @@ public struct SpatialTransformerSpec: Codable, Equatable, Sendable {
   /// The affine parameterization (meaningful for `transform: affine` only).
   public var constraint: TransformConstraint = .affine
   /// Control points per side of the thin-plate spline's regular grid (`transform: tps` only).
-  public var controlGrid: Int = 4
+  public var controlGrid: Int = SpatialTransformerSpec.defaultControlGrid
 
   /// The default control grid: 4x4 = 16 points, as in the paper.
   public static let defaultControlGrid = 4

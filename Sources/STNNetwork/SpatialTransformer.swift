@@ -169,12 +169,6 @@ public final class SpatialTransformer: Layer {
     self.init(localization: localization, transform: .affine(constraint), name: name, store: store)
   }
 
-  /// The affine constraint, or nil for the other families.
-  public var constraint: TransformConstraint? {
-    if case .affine(let constraint) = transform { return constraint }
-    return nil
-  }
-
   public var parameterCount: Int { localization.parameterCount }
   public var moduleDescription: String {
     switch transform {

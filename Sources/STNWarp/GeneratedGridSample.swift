@@ -44,6 +44,46 @@ func readGridRow(_ grid: UnsafePointer<Float>, image b: Int, row oy: Int, height
   }
 }
 
+/// The grid (N,Ho,Wo,2) `generator` produces, row by row on the calling thread: the stored form
+/// of the grid `generatedGridSample` samples (`projectiveGrid`, `thinPlateSplineGrid`).
+func generatedGrid(images n: Int, height ho: Int, width wo: Int, generator: GridRowGenerator) -> Tensor {
+  var grid = Tensor(shape: [n, ho, wo, 2])
+  if grid.count == 0 { return grid }
+  grid.data.withUnsafeMutableBufferPointer { gridBuffer in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * wo) { scratch in
+      guard let stored = gridBuffer.baseAddress, let x = scratch.baseAddress else { return }
+      let y = x + wo
+      for b in 0..<n {
+        for oy in 0..<ho {
+          generator(b, oy, x, y)
+          writeGridRow(stored, image: b, row: oy, height: ho, width: wo, x: x, y: y)
+        }
+      }
+    }
+  }
+  return grid
+}
+
+/// Hands every row of a grid gradient (N,Ho,Wo,2) to `rowGradient` as planar x, y, image by
+/// image and row by row on the calling thread: the stored-grid backward of a generator
+/// (`projectiveGridBackward`, `thinPlateSplineGridBackward`).
+func forEachGridRowGradient(_ gradGrid: Tensor, rowGradient: GridRowGradient) {
+  let (n, ho, wo) = (gradGrid.shape[0], gradGrid.shape[1], gradGrid.shape[2])
+  if gradGrid.count == 0 { return }
+  gradGrid.data.withUnsafeBufferPointer { gridBuffer in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * wo) { scratch in
+      guard let stored = gridBuffer.baseAddress, let gradX = scratch.baseAddress else { return }
+      let gradY = gradX + wo
+      for b in 0..<n {
+        for oy in 0..<ho {
+          readGridRow(stored, image: b, row: oy, height: ho, width: wo, x: gradX, y: gradY)
+          rowGradient(b, oy, gradX, gradY)
+        }
+      }
+    }
+  }
+}
+
 /// True when a row takes the AVX2 row kernels: bilinear, zeros padding, at least 8 columns.
 @inline(__always)
 func useGridRowKernels(_ options: GridSampleOptions, columns: Int) -> Bool {

@@ -99,21 +99,11 @@ public func projectiveGrid(homography: Tensor, size: [Int], alignCorners: Bool) 
   checkProjectiveShapes(homography: homography, batch: n, function: "projectiveGrid")
   let xs = affineGridBase(steps: w, alignCorners: alignCorners)
   let ys = affineGridBase(steps: h, alignCorners: alignCorners)
-  var gx = [Float](repeating: 0, count: w), gy = [Float](repeating: 0, count: w)
-  var grid = Tensor(shape: [n, h, w, 2])
-  homography.data.withUnsafeBufferPointer { hBuffer in
-    for b in 0..<n {
-      for oy in 0..<h {
-        ProjectiveRow(hBuffer.baseAddress! + b * 9, y: ys[oy]).fill(xs: xs, count: w, gx: &gx, gy: &gy)
-        for ox in 0..<w {
-          let g = ((b * h + oy) * w + ox) * 2
-          grid.data[g] = gx[ox]
-          grid.data[g + 1] = gy[ox]
-        }
-      }
+  return homography.data.withUnsafeBufferPointer { hBuffer in
+    generatedGrid(images: n, height: h, width: w) { b, oy, gx, gy in
+      ProjectiveRow(hBuffer.baseAddress! + b * 9, y: ys[oy]).fill(xs: xs, count: w, gx: gx, gy: gy)
     }
   }
-  return grid
 }
 
 // MARK: - Backward
@@ -130,21 +120,20 @@ public func projectiveGridBackward(gradGrid: Tensor, homography: Tensor, size: [
   precondition(gradGrid.shape == [n, h, w, 2], "projectiveGridBackward gradGrid must be (\(n),\(h),\(w),2), got \(gradGrid.shape)")
   let xs = affineGridBase(steps: w, alignCorners: alignCorners)
   let ys = affineGridBase(steps: h, alignCorners: alignCorners)
-  var gradX = [Float](repeating: 0, count: w), gradY = [Float](repeating: 0, count: w)
-  var gradHomography = Tensor(shape: [n, 3, 3])
+  var sums = [SIMD16<Double>](repeating: SIMD16(), count: n)
   homography.data.withUnsafeBufferPointer { hBuffer in
-    for b in 0..<n {
-      var sums = SIMD16<Double>()
-      for oy in 0..<h {
-        for ox in 0..<w {
-          let g = ((b * h + oy) * w + ox) * 2
-          gradX[ox] = gradGrid.data[g]
-          gradY[ox] = gradGrid.data[g + 1]
-        }
-        ProjectiveRow(hBuffer.baseAddress! + b * 9, y: ys[oy]).accumulateGradient(xs: xs, count: w, gradX: gradX, gradY: gradY, into: &sums)
-      }
-      for k in 0..<9 { gradHomography.data[b * 9 + k] = Float(sums[k]) }
+    forEachGridRowGradient(gradGrid) { b, oy, gradX, gradY in
+      ProjectiveRow(hBuffer.baseAddress! + b * 9, y: ys[oy]).accumulateGradient(xs: xs, count: w, gradX: gradX, gradY: gradY, into: &sums[b])
     }
+  }
+  return homographyGradient(sums)
+}
+
+/// gradHomography (N,3,3) from each image's row sums (`ProjectiveRow.accumulateGradient`).
+func homographyGradient(_ sums: [SIMD16<Double>]) -> Tensor {
+  var gradHomography = Tensor(shape: [sums.count, 3, 3])
+  for b in 0..<sums.count {
+    for k in 0..<9 { gradHomography.data[b * 9 + k] = Float(sums[b][k]) }
   }
   return gradHomography
 }
@@ -200,9 +189,5 @@ public func projectiveGridSampleBackward(
       }
     }
   }
-  var gradHomography = Tensor(shape: [n, 3, 3])
-  for b in 0..<n {
-    for k in 0..<9 { gradHomography.data[b * 9 + k] = Float(sums[b][k]) }
-  }
-  return (gradInput, gradHomography)
+  return (gradInput, homographyGradient(sums))
 }

@@ -126,7 +126,7 @@ public struct ThinPlateSplineGridBasis: Sendable {
 
   /// Adds row `oy`'s share of d(loss)/d(source positions) to an image's 16-lane accumulators
   /// `lanes` (2K of them: x then y of each control point), given d(loss)/d(grid) of its columns:
-  /// lanes += B_k(p)·gradGrid(p), column ox in lane ox % 16. `gradient(lanes:)` sums the lanes
+  /// lanes += B_k(p)·gradGrid(p), column ox in lane ox % 16. `gradient(lanes:images:)` sums the lanes
   /// once the image's rows are in (float32 lanes over the image, the 16 lanes added in double).
   @inline(__always)
   func accumulateRowGradient(_ oy: Int, gradX: UnsafePointer<Float>, gradY: UnsafePointer<Float>, into lanes: UnsafeMutablePointer<SIMD16<Float>>) {
@@ -158,14 +158,15 @@ public struct ThinPlateSplineGridBasis: Sendable {
     }
   }
 
-  /// d(loss)/d(source positions) (K,2) of one image from its lane accumulators.
-  @inline(__always)
-  func gradient(lanes: UnsafePointer<SIMD16<Float>>, into result: UnsafeMutablePointer<Float>) {
-    for i in 0..<(2 * controlPointCount) {
+  /// d(loss)/d(source positions) (N,K,2) from the lane accumulators of N images (2K each).
+  func gradient(lanes: [SIMD16<Float>], images n: Int) -> Tensor {
+    var result = Tensor(shape: [n, controlPointCount, 2])
+    for i in 0..<(n * 2 * controlPointCount) {
       var sum = 0.0
       for lane in 0..<16 { sum += Double(lanes[i][lane]) }
-      result[i] = Float(sum)
+      result.data[i] = Float(sum)
     }
+    return result
   }
 
   /// Displacements s - c of every image: (N,K,2) flat.
@@ -191,23 +192,13 @@ public struct ThinPlateSplineGridBasis: Sendable {
 /// sourcePoints (N,K,2) -> grid (N,H,W,2) with H, W, K and align_corners those of `basis`.
 public func thinPlateSplineGrid(sourcePoints: Tensor, basis: ThinPlateSplineGridBasis) -> Tensor {
   basis.checkSourcePoints(sourcePoints, function: "thinPlateSplineGrid")
-  let (n, h, w, k) = (sourcePoints.shape[0], basis.height, basis.width, basis.controlPointCount)
-  var gx = [Float](repeating: 0, count: w), gy = [Float](repeating: 0, count: w)
+  let k = basis.controlPointCount
   let displacements = basis.allDisplacements(sourcePoints)
-  var grid = Tensor(shape: [n, h, w, 2])
-  displacements.withUnsafeBufferPointer { d in
-    for b in 0..<n {
-      for oy in 0..<h {
-        basis.fillRow(oy, displacements: d.baseAddress! + b * 2 * k, gx: &gx, gy: &gy)
-        for ox in 0..<w {
-          let g = ((b * h + oy) * w + ox) * 2
-          grid.data[g] = gx[ox]
-          grid.data[g + 1] = gy[ox]
-        }
-      }
+  return displacements.withUnsafeBufferPointer { d in
+    generatedGrid(images: sourcePoints.shape[0], height: basis.height, width: basis.width) { b, oy, gx, gy in
+      basis.fillRow(oy, displacements: d.baseAddress! + b * 2 * k, gx: gx, gy: gy)
     }
   }
-  return grid
 }
 
 // MARK: - Backward
@@ -220,23 +211,14 @@ public func thinPlateSplineGridBackward(gradGrid: Tensor, basis: ThinPlateSpline
   let (h, w, k) = (basis.height, basis.width, basis.controlPointCount)
   precondition(gradGrid.rank == 4 && Array(gradGrid.shape.dropFirst()) == [h, w, 2],
                "thinPlateSplineGridBackward gradGrid must be (N,\(h),\(w),2), got \(gradGrid.shape)")
-  let n = gradGrid.shape[0]
-  var gradX = [Float](repeating: 0, count: w), gradY = [Float](repeating: 0, count: w)
-  var lanes = [SIMD16<Float>](repeating: SIMD16(), count: 2 * k)
-  var gradPoints = Tensor(shape: [n, k, 2])
-  for b in 0..<n {
-    for i in 0..<(2 * k) { lanes[i] = SIMD16() }
-    for oy in 0..<h {
-      for ox in 0..<w {
-        let g = ((b * h + oy) * w + ox) * 2
-        gradX[ox] = gradGrid.data[g]
-        gradY[ox] = gradGrid.data[g + 1]
-      }
-      basis.accumulateRowGradient(oy, gradX: gradX, gradY: gradY, into: &lanes)
+  var lanes = [SIMD16<Float>](repeating: SIMD16(), count: gradGrid.shape[0] * 2 * k)
+  lanes.withUnsafeMutableBufferPointer { lanesBuffer in
+    guard let perImage = lanesBuffer.baseAddress else { return }
+    forEachGridRowGradient(gradGrid) { b, oy, gradX, gradY in
+      basis.accumulateRowGradient(oy, gradX: gradX, gradY: gradY, into: perImage + b * 2 * k)
     }
-    gradPoints.data.withUnsafeMutableBufferPointer { basis.gradient(lanes: lanes, into: $0.baseAddress! + b * 2 * k) }
   }
-  return gradPoints
+  return basis.gradient(lanes: lanes, images: gradGrid.shape[0])
 }
 
 // MARK: - Fused with grid_sample
@@ -299,9 +281,5 @@ public func thinPlateSplineGridSampleBackward(
         rowGradient: { b, oy, gradX, gradY in basis.accumulateRowGradient(oy, gradX: gradX, gradY: gradY, into: perImage + b * 2 * k) })
     }
   }
-  var gradPoints = Tensor(shape: [n, k, 2])
-  gradPoints.data.withUnsafeMutableBufferPointer { result in
-    lanes.withUnsafeBufferPointer { for b in 0..<n { basis.gradient(lanes: $0.baseAddress! + b * 2 * k, into: result.baseAddress! + b * 2 * k) } }
-  }
-  return (gradInput, gradPoints)
+  return (gradInput, basis.gradient(lanes: lanes, images: n))
 }

@@ -117,28 +117,67 @@ func checkWarpArguments(width: Int, height: Int, channels: Int, outputWidth: Int
   precondition(options.fill.count <= 1 || options.fill.count == channels, "fill needs 1 or \(channels) values, got \(options.fill.count)")
 }
 
-// MARK: - Naive reference kernels
+// MARK: - Per-pixel warps
 
-/// The naive twins' one loop: the padded sample of every output pixel, one at a time, handed
-/// to `store(ox, oy, sample)` (sample in pixel units, `channels` values).
-func forEachNaiveSample(
-  source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource: AffineTransform,
-  outputWidth: Int, outputHeight: Int, options: WarpOptions, _ store: (Int, Int, UnsafePointer<Float>) -> Void
+/// The one per-pixel loop of the naive affine twins and the `PixelMap` warps (WarpPixelMap.swift):
+/// the padded sample of every output pixel, one at a time. `position(ox, oy)` is the output
+/// pixel's source coordinate before padding; `store(ox, oy, sample)` gets the sample (pixel units,
+/// `channels` values).
+@inline(__always)
+func forEachPixelSample(
+  source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, outputWidth: Int, outputHeight: Int, options: WarpOptions,
+  position: (Int, Int) -> (x: Float, y: Float), store: (Int, Int, UnsafePointer<Float>) -> Void
 ) {
   checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
-  var sample = [Float](repeating: 0, count: channels)
-  sample.withUnsafeMutableBufferPointer { buffer in
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { buffer in
     guard let result = buffer.baseAddress else { return }
     for oy in 0..<outputHeight {
-      let row = WarpRow(destinationToSource, y: oy)
       for ox in 0..<outputWidth {
-        let x = paddedPixelCoordinate(row.x(ox), size: width, padding: options.padding)
-        let y = paddedPixelCoordinate(row.y(ox), size: height, padding: options.padding)
+        let p = position(ox, oy)
+        let x = paddedPixelCoordinate(p.x, size: width, padding: options.padding)
+        let y = paddedPixelCoordinate(p.y, size: height, padding: options.padding)
         sampleUInt8(source, width: width, height: height, channels: channels, x: x, y: y, options: options, result: result)
         store(ox, oy, result)
       }
     }
   }
+}
+
+/// `forEachPixelSample` into output (channels,outputHeight,outputWidth) float32:
+/// `out[c] = sample·scale[c] + bias[c]`.
+@inline(__always)
+func warpPixelsNormalized(
+  source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, output: UnsafeMutablePointer<Float>, outputWidth: Int,
+  outputHeight: Int, scale: [Float], bias: [Float], options: WarpOptions, position: (Int, Int) -> (x: Float, y: Float)
+) {
+  precondition(scale.count == channels && bias.count == channels, "scale and bias need \(channels) values")
+  let plane = outputWidth * outputHeight
+  forEachPixelSample(source: source, width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight,
+                     options: options, position: position) { ox, oy, sample in
+    for c in 0..<channels { output[c * plane + oy * outputWidth + ox] = sample[c] * scale[c] + bias[c] }
+  }
+}
+
+/// `forEachPixelSample` into output (outputHeight,outputWidth,channels) uint8, rounded to nearest
+/// (halves up), clamped.
+@inline(__always)
+func warpPixelsUInt8(
+  source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, output: UnsafeMutablePointer<UInt8>, outputWidth: Int,
+  outputHeight: Int, options: WarpOptions, position: (Int, Int) -> (x: Float, y: Float)
+) {
+  forEachPixelSample(source: source, width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight,
+                     options: options, position: position) { ox, oy, sample in
+    for c in 0..<channels { output[(oy * outputWidth + ox) * channels + c] = roundToUInt8(sample[c]) }
+  }
+}
+
+// MARK: - Naive reference kernels
+
+/// The source position of output pixel (ox, oy) as every affine kernel computes it (`WarpRow`).
+@inline(__always)
+func affinePosition(_ destinationToSource: AffineTransform, _ ox: Int, _ oy: Int) -> (x: Float, y: Float) {
+  let row = WarpRow(destinationToSource, y: oy)
+  return (row.x(ox), row.y(ox))
 }
 
 /// Reference for `warpAffineNormalized`: one output pixel at a time.
@@ -147,12 +186,8 @@ public func warpAffineNormalizedNaive(
   output: UnsafeMutablePointer<Float>, outputWidth: Int, outputHeight: Int, scale: [Float], bias: [Float],
   options: WarpOptions
 ) {
-  precondition(scale.count == channels && bias.count == channels, "scale and bias need \(channels) values")
-  let plane = outputWidth * outputHeight
-  forEachNaiveSample(source: source, width: width, height: height, channels: channels, destinationToSource: destinationToSource,
-                     outputWidth: outputWidth, outputHeight: outputHeight, options: options) { ox, oy, sample in
-    for c in 0..<channels { output[c * plane + oy * outputWidth + ox] = sample[c] * scale[c] + bias[c] }
-  }
+  warpPixelsNormalized(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
+                       outputHeight: outputHeight, scale: scale, bias: bias, options: options) { affinePosition(destinationToSource, $0, $1) }
 }
 
 /// Reference for `warpAffineUInt8`: one output pixel at a time.
@@ -160,8 +195,6 @@ public func warpAffineUInt8Naive(
   source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource: AffineTransform,
   output: UnsafeMutablePointer<UInt8>, outputWidth: Int, outputHeight: Int, options: WarpOptions
 ) {
-  forEachNaiveSample(source: source, width: width, height: height, channels: channels, destinationToSource: destinationToSource,
-                     outputWidth: outputWidth, outputHeight: outputHeight, options: options) { ox, oy, sample in
-    for c in 0..<channels { output[(oy * outputWidth + ox) * channels + c] = roundToUInt8(sample[c]) }
-  }
+  warpPixelsUInt8(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
+                  outputHeight: outputHeight, options: options) { affinePosition(destinationToSource, $0, $1) }
 }

@@ -2,33 +2,9 @@
 // the same pixel convention, padding, fill and sampling as `warpAffineUInt8` /
 // `warpAffineNormalized` (see the top of WarpAffine.swift), one output pixel at a time in Swift.
 // The map is evaluated in double precision and the position rounded to float32 before sampling.
-// These are plain per-pixel loops (no interior fast path), so they are their own naive twin; a
-// test checks that an affine `PixelMap` reproduces `warpAffineUInt8Naive`, and that the
+// They run the naive affine twins' per-pixel loop (`forEachPixelSample`, no interior fast path)
+// at the map's positions, so they are their own naive twin; a test checks that an affine `PixelMap` reproduces `warpAffineUInt8Naive`, and that the
 // flattened map the loop evaluates (`FlatPixelMap`) equals `PixelMap.apply` bit for bit.
-
-/// The padded source position and sample of every output pixel under `map`, one at a time,
-/// handed to `store(ox, oy, sample)` (sample in pixel units, `channels` values).
-func forEachMappedSample(
-  source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource map: PixelMap,
-  outputWidth: Int, outputHeight: Int, options: WarpOptions, _ store: (Int, Int, UnsafePointer<Float>) -> Void
-) {
-  checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
-  let flat = FlatPixelMap(map)
-  withUnsafeTemporaryAllocation(of: Float.self, capacity: max(channels, 4)) { buffer in
-    guard let result = buffer.baseAddress else { return }
-    flat.withUnsafeParts { pieces, numbers in
-      for oy in 0..<outputHeight {
-        for ox in 0..<outputWidth {
-          let p = FlatPixelMap.apply(pieces, numbers, x: Double(ox), y: Double(oy))
-          let x = paddedPixelCoordinate(Float(p.x), size: width, padding: options.padding)
-          let y = paddedPixelCoordinate(Float(p.y), size: height, padding: options.padding)
-          sampleUInt8(source, width: width, height: height, channels: channels, x: x, y: y, options: options, result: result)
-          store(ox, oy, result)
-        }
-      }
-    }
-  }
-}
 
 /// `warpAffineUInt8` for any `PixelMap`: source (height,width,channels) uint8 ->
 /// output (outputHeight,outputWidth,channels) uint8, rounded to nearest (halves up), clamped.
@@ -36,9 +12,9 @@ public func warpMapUInt8(
   source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource map: PixelMap,
   output: UnsafeMutablePointer<UInt8>, outputWidth: Int, outputHeight: Int, options: WarpOptions
 ) {
-  forEachMappedSample(source: source, width: width, height: height, channels: channels, destinationToSource: map,
-                      outputWidth: outputWidth, outputHeight: outputHeight, options: options) { ox, oy, sample in
-    for c in 0..<channels { output[(oy * outputWidth + ox) * channels + c] = roundToUInt8(sample[c]) }
+  FlatPixelMap(map).withUnsafeParts { pieces, numbers in
+    warpPixelsUInt8(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
+                    outputHeight: outputHeight, options: options) { FlatPixelMap.position(pieces, numbers, $0, $1) }
   }
 }
 
@@ -49,11 +25,9 @@ public func warpMapNormalized(
   output: UnsafeMutablePointer<Float>, outputWidth: Int, outputHeight: Int, scale: [Float], bias: [Float],
   options: WarpOptions
 ) {
-  precondition(scale.count == channels && bias.count == channels, "scale and bias need \(channels) values")
-  let plane = outputWidth * outputHeight
-  forEachMappedSample(source: source, width: width, height: height, channels: channels, destinationToSource: map,
-                      outputWidth: outputWidth, outputHeight: outputHeight, options: options) { ox, oy, sample in
-    for c in 0..<channels { output[c * plane + oy * outputWidth + ox] = sample[c] * scale[c] + bias[c] }
+  FlatPixelMap(map).withUnsafeParts { pieces, numbers in
+    warpPixelsNormalized(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
+                         outputHeight: outputHeight, scale: scale, bias: bias, options: options) { FlatPixelMap.position(pieces, numbers, $0, $1) }
   }
 }
 
@@ -102,6 +76,13 @@ struct FlatPixelMap {
         body(pieces, base)
       }
     }
+  }
+
+  /// The source position of output pixel (ox, oy): `apply` in double, rounded to float32.
+  @inline(__always)
+  static func position(_ pieces: UnsafeBufferPointer<Piece>, _ numbers: UnsafePointer<Double>, _ ox: Int, _ oy: Int) -> (x: Float, y: Float) {
+    let p = apply(pieces, numbers, x: Double(ox), y: Double(oy))
+    return (Float(p.x), Float(p.y))
   }
 
   /// `PixelMap.apply` over the flattened pieces.
