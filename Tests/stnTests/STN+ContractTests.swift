@@ -10,11 +10,7 @@ final class CommandContractTests: XCTestCase {
   private var work = ""
 
   override func setUpWithError() throws {
-    work = try STNBinary.temporaryFolder("contract")
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: work)
+    work = try makeTemporaryFolder("contract")
   }
 
   func testVersionAndOneExitStatusTableInEveryHelp() throws {

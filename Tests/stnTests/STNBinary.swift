@@ -49,11 +49,4 @@ enum STNBinary {
     try process.run()
     return Running(process: process, out: out, err: err)
   }
-
-  /// A fresh empty temporary folder.
-  static func temporaryFolder(_ name: String) throws -> String {
-    let path = NSTemporaryDirectory() + "stn-cli-tests-\(name)-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-  }
 }

@@ -13,13 +13,9 @@ final class TrainCommandMPITests: XCTestCase {
 
   override func setUpWithError() throws {
     guard MPIRun.mpirun != nil else { throw XCTSkip("mpirun not installed (apt-get install openmpi-bin); the multi-rank tests need it") }
-    work = try STNBinary.temporaryFolder("mpi-train")
+    work = try makeTemporaryFolder("mpi-train")
     try writeIDX(prefix: "train", count: 1024, seed: 1)
     try writeIDX(prefix: "t10k", count: 64, seed: 2)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: work)
   }
 
   // MARK: - Fixture
