@@ -275,13 +275,8 @@ final class NonAffineStagesTests: XCTestCase {
       seed: 8
       """)
     let data = MemoryDataset(images: (0..<9).map { TestImages.smooth(width: 28, height: 28, channels: 1, variant: $0) }, labels: [Int](repeating: 0, count: 9))
-    func collect(_ loader: BatchLoader) -> [Batch] {
-      var batches: [Batch] = []
-      while let batch = loader.next() { batches.append(batch) }
-      return batches
-    }
-    let one = collect(try BatchLoader(config: config, dataset: data, epoch: 1, threads: 1))
-    let three = collect(try BatchLoader(config: config, dataset: data, epoch: 1, threads: 3, prefetchBatches: 1))
+    let one = Array(try BatchLoader(config: config, dataset: data, epoch: 1, threads: 1))
+    let three = Array(try BatchLoader(config: config, dataset: data, epoch: 1, threads: 3, prefetchBatches: 1))
     XCTAssertEqual(one.flatMap { $0.images.data.map(\.bitPattern) }, three.flatMap { $0.images.data.map(\.bitPattern) })
     XCTAssertEqual(one.flatMap(\.indices).sorted(), Array(0..<9))
     let processor = try SampleProcessor(config: config)
