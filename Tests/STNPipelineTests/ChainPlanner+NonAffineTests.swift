@@ -246,10 +246,7 @@ final class NonAffineStagesTests: XCTestCase {
       var outputs: [[Data]] = []
       for threads in [1, 2] {
         let output = try TestImages.temporaryFolder("nonaffine-out-\(threads)")
-        var job = AugmentJob(config: config, dataset: try ImageFolder(root: input), inputs: [input], outputRoot: output)
-        job.threads = threads
-        job.copies = 2
-        let summary = try job.run()
+        let summary = try AugmentJob(config: config, folder: input, output: output, threads: threads, copies: 2).run()
         XCTAssertEqual(summary.written, 6, stage)
         outputs.append(try (0..<3).flatMap { i in try (0..<2).map { copy in try Data(contentsOf: URL(fileURLWithPath: output + "/c/img\(i)_\(copy).png")) } })
       }
