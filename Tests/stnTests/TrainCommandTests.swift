@@ -8,28 +8,20 @@ final class TrainCommandTests: XCTestCase {
 
   override func setUpWithError() throws {
     folder = try makeTemporaryFolder("train-cli")
-    try FileManager.default.createDirectory(atPath: folder + "/data", withIntermediateDirectories: true)
     try writeIDX(prefix: "train", count: 24, seed: 1)
     try writeIDX(prefix: "t10k", count: 8, seed: 2)
   }
 
   /// 8x8 images, label 0 = bright bar on the left, 1 = on the right (uncompressed IDX).
   func writeIDX(prefix: String, count: Int, seed: Int) throws {
-    var images: [UInt8] = [0, 0, 8, 3] + bigEndian(count) + bigEndian(8) + bigEndian(8)
-    var labels: [UInt8] = [0, 0, 8, 1] + bigEndian(count)
-    for k in 0..<count {
-      let label = k % 2
+    let images = (0..<count).map { k in
       var pixels = [UInt8](repeating: 0, count: 64)
-      let column = label == 0 ? (k + seed) % 3 : 5 + (k + seed) % 3
+      let column = k % 2 == 0 ? (k + seed) % 3 : 5 + (k + seed) % 3
       for y in 1..<7 { pixels[y * 8 + column] = 220 }
-      images += pixels
-      labels.append(UInt8(label))
+      return pixels
     }
-    try Data(images).write(to: URL(fileURLWithPath: "\(folder)/data/\(prefix)-images-idx3-ubyte"))
-    try Data(labels).write(to: URL(fileURLWithPath: "\(folder)/data/\(prefix)-labels-idx1-ubyte"))
+    try IDXFiles.write(images: images, labels: (0..<count).map { UInt8($0 % 2) }, width: 8, height: 8, prefix: prefix, into: folder + "/data")
   }
-
-  func bigEndian(_ value: Int) -> [UInt8] { [UInt8(value >> 24 & 255), UInt8(value >> 16 & 255), UInt8(value >> 8 & 255), UInt8(value & 255)] }
 
   func writePipeline(lr: Double = 0.01, classes: String? = nil, model: String? = nil) throws -> String {
     let text = """
@@ -51,17 +43,12 @@ final class TrainCommandTests: XCTestCase {
     return path
   }
 
-  func lastJSON(_ text: String) throws -> [String: Any] {
-    let line = try XCTUnwrap(text.split(separator: "\n").last.map(String.init))
-    return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
-  }
-
   func testTrainThenEvalFromTheCommandLine() throws {
     let run = folder + "/run"
     let trained = try STNBinary.run(["train", try writePipeline(), "--out", run, "--threads", "1"])
     XCTAssertEqual(trained.status, 0, trained.stderr)
     XCTAssertTrue(trained.stdout.hasPrefix("Layer"), "model summary first")
-    let summary = try lastJSON(trained.stdout)
+    let summary = try STNBinary.lastJSON(trained.stdout)
     XCTAssertEqual(summary["epochs"] as? Int, 1)
     XCTAssertNotNil(summary["test_acc"] as? Double)
     XCTAssertNotNil(summary["val_acc"] as? Double)
@@ -71,7 +58,7 @@ final class TrainCommandTests: XCTestCase {
 
     let evaluated = try STNBinary.run(["eval", run + "/best.safetensors", "--data", folder + "/data", "--threads", "1", "--random"])
     XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
-    let report = try lastJSON(evaluated.stdout)
+    let report = try STNBinary.lastJSON(evaluated.stdout)
     XCTAssertEqual(report["n"] as? Int, 8)
     XCTAssertEqual((report["confusion"] as? [[Int]])?.count, 2)
     XCTAssertEqual((report["per_class"] as? [String: Any]).map { Set($0.keys) }, ["0", "1"])
@@ -82,7 +69,7 @@ final class TrainCommandTests: XCTestCase {
     // Deterministic by default (no random_affine), so the number may differ from the above.
     let plain = try STNBinary.run(["eval", run + "/best.safetensors", "--input", folder + "/data", "--threads", "1"])
     XCTAssertEqual(plain.status, 0, plain.stderr)
-    XCTAssertEqual(try lastJSON(plain.stdout)["n"] as? Int, 8)
+    XCTAssertEqual(try STNBinary.lastJSON(plain.stdout)["n"] as? Int, 8)
 
     // A --pipeline whose output size differs from the model's input is one error line, not a trap.
     let other = folder + "/other.yaml"
@@ -150,7 +137,7 @@ final class TrainCommandTests: XCTestCase {
     XCTAssertTrue(trained.stdout.contains("classes: left/bar, right bar\n"), trained.stdout)
     let evaluated = try STNBinary.run(["eval", run + "/best.safetensors", "--input", folder + "/data", "--threads", "1"])
     XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
-    let report = try lastJSON(evaluated.stdout)
+    let report = try STNBinary.lastJSON(evaluated.stdout)
     XCTAssertEqual(report["classes"] as? [String], ["left/bar", "right bar"])
     XCTAssertEqual((report["per_class"] as? [String: Any]).map { Set($0.keys) }, ["left/bar", "right bar"])
     XCTAssertTrue(evaluated.stdout.contains("left/bar"), "confusion table names the classes")
@@ -160,11 +147,11 @@ final class TrainCommandTests: XCTestCase {
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder + "/rts-test").sorted(), ["left_bar", "right bar"])
     let fromFolder = try STNBinary.run(["eval", run + "/best.safetensors", "--input", folder + "/rts-test", "--threads", "1"])
     XCTAssertEqual(fromFolder.status, 0, fromFolder.stderr)
-    XCTAssertEqual(try lastJSON(fromFolder.stdout)["n"] as? Int, 8)
+    XCTAssertEqual(try STNBinary.lastJSON(fromFolder.stdout)["n"] as? Int, 8)
     // The folder holds the test split distorted with the fixed evaluation key (seed, epoch 0):
     // what `stn eval --random` does on the IDX data, up to uint8 rounding.
     let random = try STNBinary.run(["eval", run + "/best.safetensors", "--input", folder + "/data", "--random", "--threads", "1"])
-    XCTAssertEqual(try lastJSON(fromFolder.stdout)["accuracy"] as? Double ?? -1, try lastJSON(random.stdout)["accuracy"] as? Double ?? -2, accuracy: 0.13)
+    XCTAssertEqual(try STNBinary.lastJSON(fromFolder.stdout)["accuracy"] as? Double ?? -1, try STNBinary.lastJSON(random.stdout)["accuracy"] as? Double ?? -2, accuracy: 0.13)
   }
 
   func testExplodingLossExitsWithStatus2() throws {
