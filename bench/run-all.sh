@@ -196,14 +196,15 @@ for fmt_ in ("png", "jpeg"):
 print()
 
 # B2 for the other transformer families (issue 12): projective and TPS fused samplers against
-# the affine one, alternated run by run inside each `stn bench stn-grad --transform all`.
+# the affine one, alternated run by run inside each "stn bench stn-grad --transform all".
+def b2f(family, key):
+    # key of every B2F line about family that has it (ms_per_batch: the timing lines;
+    # vs_affine, cpu_vs_affine: the comparison lines).
+    return [r["line"][key] for r in records if r["side"] == "ours" and r["tag"] == "B2F" and "line" in r
+            and r["line"].get("transform") == family and key in r["line"]]
+
 for family in ("projective", "tps"):
-    walls = [r["line"]["vs_affine"] for r in records if r["side"] == "ours" and r["tag"] == "B2F" and "line" in r
-             and r["line"].get("transform") == family and "vs_affine" in r["line"]]
-    cpus = [r["line"]["cpu_vs_affine"] for r in records if r["side"] == "ours" and r["tag"] == "B2F" and "line" in r
-            and r["line"].get("transform") == family and "cpu_vs_affine" in r["line"]]
-    ms = [r["line"]["ms_per_batch"] for r in records if r["side"] == "ours" and r["tag"] == "B2F" and "line" in r
-          and r["line"].get("transform") == family and "ms_per_batch" in r["line"]]
+    walls, cpus, ms = b2f(family, "vs_affine"), b2f(family, "cpu_vs_affine"), b2f(family, "ms_per_batch")
     if walls:
         print(f"B2 {family} fwd+bwd 64x1x42x42: {statistics.median(ms):.3g} ms/batch, "
               f"{statistics.median(walls):.2f}x affine's time (CPU {statistics.median(cpus):.2f}x; target <= 1.5x)")

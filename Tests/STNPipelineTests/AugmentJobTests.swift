@@ -34,9 +34,7 @@ final class AugmentJobTests: XCTestCase {
     let output = try TestImages.temporaryFolder("augment-out") + "/nested/out"
     let config = try PipelineConfig.parse(yaml: "decode: {channels: 3}\nstages: []\n")
     let before = files(under: input).map { try? Data(contentsOf: URL(fileURLWithPath: input + "/" + $0)) }
-    var job = AugmentJob(config: config, dataset: try ImageFolder(root: input), inputs: [input], outputRoot: output)
-    job.threads = 3
-    let summary = try job.run()
+    let summary = try AugmentJob(config: config, folder: input, output: output, threads: 3, copies: 1).run()
     XCTAssertEqual(summary.written, 6)
     XCTAssertEqual(summary.skipped.map { ($0.path as NSString).lastPathComponent }.sorted(), ["random.png", "truncated.png"])
     XCTAssertTrue(summary.line.hasPrefix("written 6, skipped 2, "), summary.line)
@@ -62,10 +60,7 @@ final class AugmentJobTests: XCTestCase {
     var outputs: [[Data?]] = []
     for threads in [1, 4] {
       let output = try TestImages.temporaryFolder("augment-threads-\(threads)")
-      var job = AugmentJob(config: config, dataset: try ImageFolder(root: input), inputs: [input], outputRoot: output)
-      job.threads = threads
-      job.copies = 2
-      let summary = try job.run()
+      let summary = try AugmentJob(config: config, folder: input, output: output, threads: threads, copies: 2).run()
       XCTAssertEqual(summary.written, 10)
       let names = files(under: output)
       XCTAssertTrue(names.contains("cats/img0_0.png") && names.contains("cats/img0_1.png"), "\(names)")
@@ -106,5 +101,15 @@ final class AugmentJobTests: XCTestCase {
       union += written
     }
     XCTAssertEqual(union.sorted(), images.keys.sorted())
+  }
+}
+
+extension AugmentJob {
+  /// The job over the image folder `input` (its only input) into `output`, with `threads`
+  /// workers and `copies` per image.
+  init(config: PipelineConfig, folder input: String, output: String, threads: Int, copies: Int) throws {
+    self.init(config: config, dataset: try ImageFolder(root: input), inputs: [input], outputRoot: output)
+    self.threads = threads
+    self.copies = copies
   }
 }

@@ -16,18 +16,6 @@ final class BatchLoaderPartTests: XCTestCase {
     batch: {size: 8, shuffle: true}
     """
 
-  /// `count` images; those in `bad` cannot be read.
-  private func images(_ count: Int, bad: Set<Int> = []) -> MemoryDataset {
-    MemoryDataset(images: (0..<count).map { TestImages.smooth(width: 20, height: 20, channels: 1, variant: $0) },
-                  labels: (0..<count).map { $0 % 10 }, bad: bad)
-  }
-
-  private func collect(_ loader: BatchLoader) -> [Batch] {
-    var batches: [Batch] = []
-    while let batch = loader.next() { batches.append(batch) }
-    return batches
-  }
-
   func testPartRangesCoverABatchInNearEqualContiguousPieces() {
     for size in 0...20 {
       for count in 1...5 {
@@ -46,16 +34,16 @@ final class BatchLoaderPartTests: XCTestCase {
   func testPartsSideBySideAreTheWholeBatchesAndDecodeOnlyTheirSamples() throws {
     let config = try PipelineConfig.parse(yaml: rts)
     // 37 samples in batches of 8: 4 full batches and one of 5 (parts of 3: 3/3/2 and 2/2/1).
-    let whole = collect(try BatchLoader(config: config, dataset: images(37), epoch: 2, threads: 2))
+    let whole = Array(try BatchLoader(config: config, dataset: MemoryDataset.smoothGray(count: 37, side: 20), epoch: 2, threads: 2))
     XCTAssertEqual(whole.map(\.labels.count), [8, 8, 8, 8, 5])
     for count in [2, 3] {
       var parts: [[Batch]] = []
       for rank in 0..<count {
         let part = BatchPart(rank: rank, count: count)
-        let order = try BatchLoader(config: config, dataset: images(37), epoch: 2, threads: 1, part: part).order
+        let order = try BatchLoader(config: config, dataset: MemoryDataset.smoothGray(count: 37, side: 20), epoch: 2, threads: 1, part: part).order
         // Every other sample unreadable: a part that decoded one would skip it.
-        let loader = try BatchLoader(config: config, dataset: images(37, bad: Set(0..<37).subtracting(order)), epoch: 2, threads: 2, part: part)
-        let batches = collect(loader)
+        let loader = try BatchLoader(config: config, dataset: MemoryDataset.smoothGray(count: 37, side: 20, bad: Set(0..<37).subtracting(order)), epoch: 2, threads: 2, part: part)
+        let batches = Array(loader)
         XCTAssertEqual(batches.count, whole.count, "one part per batch on every rank")
         XCTAssertEqual(loader.skipped, [], "part \(rank) of \(count) decodes only its own samples")
         parts.append(batches)
@@ -76,15 +64,15 @@ final class BatchLoaderPartTests: XCTestCase {
     config.batching.shuffle = false
     config.batching.size = 4
     // 5 samples: batches [0 1 2 3] [4]; 3 parts of the last batch: [4], [], [].
-    let unreadable = images(5, bad: [2, 3])
-    let batches = collect(try BatchLoader(config: config, dataset: unreadable, epoch: 0, threads: 1, part: BatchPart(rank: 1, count: 3)))
+    let unreadable = MemoryDataset.smoothGray(count: 5, side: 20, bad: [2, 3])
+    let batches = Array(try BatchLoader(config: config, dataset: unreadable, epoch: 0, threads: 1, part: BatchPart(rank: 1, count: 3)))
     XCTAssertEqual(batches.map(\.indices), [[], []], "part 1 of 3: samples 2 (unreadable) of batch 0 and nothing of batch 1")
     XCTAssertEqual(batches.map(\.images.shape), [[0, 1, 16, 16], [0, 1, 16, 16]])
-    let last = collect(try BatchLoader(config: config, dataset: images(5), epoch: 0, threads: 1, part: BatchPart(rank: 2, count: 3)))
+    let last = Array(try BatchLoader(config: config, dataset: MemoryDataset.smoothGray(count: 5, side: 20), epoch: 0, threads: 1, part: BatchPart(rank: 2, count: 3)))
     XCTAssertEqual(last.map(\.indices), [[3], []])
     // Fewer samples than parts: a rank with no sample at all still gets its empty batch.
-    let lone = images(1)
-    let none = collect(try BatchLoader(config: config, dataset: lone, epoch: 0, threads: 1, part: BatchPart(rank: 1, count: 2)))
+    let lone = MemoryDataset.smoothGray(count: 1, side: 20)
+    let none = Array(try BatchLoader(config: config, dataset: lone, epoch: 0, threads: 1, part: BatchPart(rank: 1, count: 2)))
     XCTAssertEqual(none.map(\.indices), [[]])
     XCTAssertEqual(none.first?.images.shape, [0, 1, 16, 16], "the sample size is learned from the epoch's samples")
   }

@@ -16,22 +16,11 @@ final class BatchLoaderTests: XCTestCase {
     seed: 5
     """
 
-  private func dataset(count: Int, bad: Set<Int> = []) -> MemoryDataset {
-    MemoryDataset(images: (0..<count).map { TestImages.smooth(width: 28, height: 28, channels: 1, variant: $0) },
-                  labels: (0..<count).map { $0 % 10 }, bad: bad)
-  }
-
-  private func collect(_ loader: BatchLoader) -> [Batch] {
-    var batches: [Batch] = []
-    while let batch = loader.next() { batches.append(batch) }
-    return batches
-  }
-
   func testBatchesAreByteIdenticalWhateverTheThreadCount() throws {
     let config = try PipelineConfig.parse(yaml: rts)
-    let data = dataset(count: 37)
-    let one = collect(try BatchLoader(config: config, dataset: data, epoch: 2, threads: 1))
-    let four = collect(try BatchLoader(config: config, dataset: data, epoch: 2, threads: 4, prefetchBatches: 1))
+    let data = MemoryDataset.smoothGray(count: 37, side: 28)
+    let one = Array(try BatchLoader(config: config, dataset: data, epoch: 2, threads: 1))
+    let four = Array(try BatchLoader(config: config, dataset: data, epoch: 2, threads: 4, prefetchBatches: 1))
     XCTAssertEqual(one.count, 5)
     XCTAssertEqual(one.count, four.count)
     for (a, b) in zip(one, four) {
@@ -46,19 +35,19 @@ final class BatchLoaderTests: XCTestCase {
     // Labels travel with their images.
     for batch in one { XCTAssertEqual(batch.labels, batch.indices.map { $0 % 10 }) }
     // A later run reproduces it; another epoch differs.
-    let again = collect(try BatchLoader(config: config, dataset: data, epoch: 2, threads: 2))
+    let again = Array(try BatchLoader(config: config, dataset: data, epoch: 2, threads: 2))
     XCTAssertEqual(again.flatMap { $0.images.data.map(\.bitPattern) }, one.flatMap { $0.images.data.map(\.bitPattern) })
-    let other = collect(try BatchLoader(config: config, dataset: data, epoch: 3, threads: 2))
+    let other = Array(try BatchLoader(config: config, dataset: data, epoch: 3, threads: 2))
     XCTAssertNotEqual(other.flatMap(\.indices), one.flatMap(\.indices))
   }
 
   func testASampleIsTheSameWhicheverBatchItLandsIn() throws {
     var config = try PipelineConfig.parse(yaml: rts)
-    let data = dataset(count: 20)
-    let shuffled = collect(try BatchLoader(config: config, dataset: data, epoch: 0, threads: 2))
+    let data = MemoryDataset.smoothGray(count: 20, side: 28)
+    let shuffled = Array(try BatchLoader(config: config, dataset: data, epoch: 0, threads: 2))
     config.batching.shuffle = false
     config.batching.size = 3
-    let ordered = collect(try BatchLoader(config: config, dataset: data, epoch: 0, threads: 2))
+    let ordered = Array(try BatchLoader(config: config, dataset: data, epoch: 0, threads: 2))
     func sample(_ batches: [Batch], _ index: Int) -> [Float] {
       for batch in batches {
         if let k = batch.indices.firstIndex(of: index) {
@@ -92,8 +81,8 @@ final class BatchLoaderTests: XCTestCase {
   func testBadSamplesAreSkippedCountedAndNamed() throws {
     var config = try PipelineConfig.parse(yaml: rts)
     config.batching.shuffle = false
-    let loader = try BatchLoader(config: config, dataset: dataset(count: 20, bad: [0, 9, 10]), epoch: 0, threads: 2)
-    let batches = collect(loader)
+    let loader = try BatchLoader(config: config, dataset: MemoryDataset.smoothGray(count: 20, side: 28, bad: [0, 9, 10]), epoch: 0, threads: 2)
+    let batches = Array(loader)
     let indices = batches.flatMap(\.indices)
     XCTAssertEqual(indices, (0..<20).filter { ![0, 9, 10].contains($0) })
     XCTAssertEqual(batches.map { $0.images.shape[0] }, [7, 6, 4])
@@ -105,7 +94,7 @@ final class BatchLoaderTests: XCTestCase {
   func testDropLastAndReusedBatchStorage() throws {
     var config = try PipelineConfig.parse(yaml: rts)
     config.batching.dropLast = true
-    let loader = try BatchLoader(config: config, dataset: dataset(count: 20), epoch: 0, threads: 2)
+    let loader = try BatchLoader(config: config, dataset: MemoryDataset.smoothGray(count: 20, side: 28), epoch: 0, threads: 2)
     XCTAssertEqual(loader.batchCount, 2)
     var batch = Batch()
     var count = 0
@@ -135,7 +124,7 @@ final class BatchLoaderTests: XCTestCase {
     }
     var config = try PipelineConfig.parse(yaml: rts)
     config.batching.size = 4
-    let counting = CountingDataset(dataset(count: 200))
+    let counting = CountingDataset(MemoryDataset.smoothGray(count: 200, side: 28))
     let loader = try BatchLoader(config: config, dataset: counting, epoch: 0, threads: 3, prefetchBatches: 2)
     XCTAssertNotNil(loader.next())
     Thread.sleep(forTimeInterval: 0.3)
@@ -167,17 +156,17 @@ final class BatchLoaderTests: XCTestCase {
     }
     let plain = try PipelineConfig.parse(yaml: "decode: {channels: 1}\nstages:\n  - pad: {size: [42, 42]}\nbatch: {size: 4, shuffle: false}\n")
     let learned = try PipelineConfig.parse(yaml: "decode: {channels: 1}\nstages:\n  - pad: {size: [42, 42]}\n  - learned_affine: {checkpoint: m.safetensors}\nbatch: {size: 4, shuffle: false}\n")
-    let data = dataset(count: 6)
+    let data = MemoryDataset.smoothGray(count: 6, side: 28)
     XCTAssertThrowsError(try BatchLoader(config: learned, dataset: data, epoch: 0))
     let identity = FixedPredictor(theta: .identity)
-    let expected = collect(try BatchLoader(config: plain, dataset: data, epoch: 0, threads: 2))
-    let got = collect(try BatchLoader(config: learned, dataset: data, epoch: 0, threads: 2, predictor: identity))
+    let expected = Array(try BatchLoader(config: plain, dataset: data, epoch: 0, threads: 2))
+    let got = Array(try BatchLoader(config: learned, dataset: data, epoch: 0, threads: 2, predictor: identity))
     XCTAssertEqual(identity.seen, [4, 2])
     XCTAssertEqual(got.count, expected.count)
     for (a, b) in zip(got, expected) { XCTAssertLessThan(a.images.maxAbsDifference(b.images), 1e-6) }
     // theta = 0.5·I samples the central half: a 2x zoom about the centre.
     let zoom = FixedPredictor(theta: STNWarp.AffineTransform(a: 0.5, b: 0, c: 0, d: 0, e: 0.5, f: 0))
-    let zoomed = collect(try BatchLoader(config: learned, dataset: data, epoch: 0, threads: 1, predictor: zoom))
+    let zoomed = Array(try BatchLoader(config: learned, dataset: data, epoch: 0, threads: 1, predictor: zoom))
     let processor = try SampleProcessor(config: try PipelineConfig.parse(yaml: "decode: {channels: 1}\nstages:\n  - pad: {size: [42, 42]}\n  - affine: {scale: 2}\n"))
     let reference = try processor.prepare(dataset: data, index: 0, epoch: 0)
     var floats = [Float](repeating: 0, count: 42 * 42)
@@ -206,5 +195,14 @@ final class BatchViewTests: XCTestCase {
       XCTAssertEqual(a.labels, b.labels)
     }
     XCTAssertEqual(copied.flatMap(\.labels).sorted(), [0, 1, 2, 7, 8, 9])
+  }
+}
+
+extension MemoryDataset {
+  /// `count` gray `side`x`side` `TestImages.smooth` images (variant = index), labelled
+  /// index % 10; those in `bad` cannot be read.
+  static func smoothGray(count: Int, side: Int, bad: Set<Int> = []) -> MemoryDataset {
+    MemoryDataset(images: (0..<count).map { TestImages.smooth(width: side, height: side, channels: 1, variant: $0) },
+                  labels: (0..<count).map { $0 % 10 }, bad: bad)
   }
 }

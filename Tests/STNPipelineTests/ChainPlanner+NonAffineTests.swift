@@ -246,10 +246,7 @@ final class NonAffineStagesTests: XCTestCase {
       var outputs: [[Data]] = []
       for threads in [1, 2] {
         let output = try TestImages.temporaryFolder("nonaffine-out-\(threads)")
-        var job = AugmentJob(config: config, dataset: try ImageFolder(root: input), inputs: [input], outputRoot: output)
-        job.threads = threads
-        job.copies = 2
-        let summary = try job.run()
+        let summary = try AugmentJob(config: config, folder: input, output: output, threads: threads, copies: 2).run()
         XCTAssertEqual(summary.written, 6, stage)
         outputs.append(try (0..<3).flatMap { i in try (0..<2).map { copy in try Data(contentsOf: URL(fileURLWithPath: output + "/c/img\(i)_\(copy).png")) } })
       }
@@ -275,13 +272,8 @@ final class NonAffineStagesTests: XCTestCase {
       seed: 8
       """)
     let data = MemoryDataset(images: (0..<9).map { TestImages.smooth(width: 28, height: 28, channels: 1, variant: $0) }, labels: [Int](repeating: 0, count: 9))
-    func collect(_ loader: BatchLoader) -> [Batch] {
-      var batches: [Batch] = []
-      while let batch = loader.next() { batches.append(batch) }
-      return batches
-    }
-    let one = collect(try BatchLoader(config: config, dataset: data, epoch: 1, threads: 1))
-    let three = collect(try BatchLoader(config: config, dataset: data, epoch: 1, threads: 3, prefetchBatches: 1))
+    let one = Array(try BatchLoader(config: config, dataset: data, epoch: 1, threads: 1))
+    let three = Array(try BatchLoader(config: config, dataset: data, epoch: 1, threads: 3, prefetchBatches: 1))
     XCTAssertEqual(one.flatMap { $0.images.data.map(\.bitPattern) }, three.flatMap { $0.images.data.map(\.bitPattern) })
     XCTAssertEqual(one.flatMap(\.indices).sorted(), Array(0..<9))
     let processor = try SampleProcessor(config: config)

@@ -3,6 +3,7 @@ import STNDistributed
 import STNNetwork
 import STNPipeline
 import STNTensor
+import STNTestSupport
 import XCTest
 
 @testable import STNTrain
@@ -13,11 +14,7 @@ final class DataParallelTests: XCTestCase {
   var folder = ""
 
   override func setUpWithError() throws {
-    folder = SyntheticData.temporaryFolder("data-parallel")
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
+    folder = try makeTemporaryFolder("data-parallel")
   }
 
   static let classes = 3

@@ -12,11 +12,7 @@ final class LayerImageLogTests: XCTestCase {
   var folder = ""
 
   override func setUpWithError() throws {
-    folder = SyntheticData.temporaryFolder("layer-images")
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
+    folder = try makeTemporaryFolder("layer-images")
   }
 
   /// Every image tag of the event files in `directory` as TensorBoard's image dashboard reads

@@ -3,6 +3,7 @@ import STNImageIO
 import STNNetwork
 import STNPipeline
 import STNTensor
+import STNTestSupport
 import XCTest
 @testable import STNTrain
 
@@ -19,12 +20,8 @@ final class LearnedTransformTests: XCTestCase {
   var folder = ""
 
   override func setUpWithError() throws {
-    folder = SyntheticData.temporaryFolder("learned")
+    folder = try makeTemporaryFolder("learned")
     try SyntheticData.writeFolder(folder + "/data", perClass: 4)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
   }
 
   /// A checkpoint whose transformer always predicts `theta` (see SyntheticData).

@@ -3,6 +3,7 @@ import STNFiles
 import STNNetwork
 import STNPipeline
 import STNTensor
+import STNTestSupport
 import XCTest
 @testable import STNTrain
 
@@ -17,12 +18,8 @@ final class TrainingSessionTests: XCTestCase {
   var folder = ""
 
   override func setUpWithError() throws {
-    folder = SyntheticData.temporaryFolder("session")
+    folder = try makeTemporaryFolder("session")
     try SyntheticData.writeFolder(folder + "/data")
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
   }
 
   func writePipeline(_ name: String, epochs: Int = 2, lr: Double = 0.01, linearModel: Bool = false) throws -> String {

@@ -7,8 +7,7 @@ import XCTest
 /// writes are checked in STNTrainTests/LearnedAffineJobsTests.)
 final class LearnedAffineCommandTests: XCTestCase {
   func testUnloadableCheckpointIsNamedByAugmentAndExport() throws {
-    let work = try STNBinary.temporaryFolder("learned")
-    defer { try? FileManager.default.removeItem(atPath: work) }
+    let work = try makeTemporaryFolder("learned")
     let input = work + "/in"
     try FileManager.default.createDirectory(atPath: input + "/a", withIntermediateDirectories: true)
     try FileManager.default.copyItem(atPath: Golden.packageRoot + "/samples/images/sneaker/0.png", toPath: input + "/a/0.png")

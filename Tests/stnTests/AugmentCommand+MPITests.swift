@@ -12,7 +12,7 @@ final class AugmentCommandMPITests: XCTestCase {
   private var pipeline = ""
 
   override func setUpWithError() throws {
-    work = try STNBinary.temporaryFolder("mpi")
+    work = try makeTemporaryFolder("mpi")
     pipeline = work + "/random.yaml"
     try """
       decode: {channels: 3}
@@ -21,10 +21,6 @@ final class AugmentCommandMPITests: XCTestCase {
         - resize: {size: [40, 40]}
       seed: 5
       """.write(toFile: pipeline, atomically: true, encoding: .utf8)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: work)
   }
 
   /// samples/images (6 images), plus flower/yellow.png beside flower/yellow.jpg (a shared stem:

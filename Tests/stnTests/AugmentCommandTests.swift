@@ -38,7 +38,7 @@ final class AugmentCommandTests: XCTestCase {
   }
 
   private func makeInput() throws -> String {
-    let input = try STNBinary.temporaryFolder("in")
+    let input = try makeTemporaryFolder("in")
     for i in 0..<4 { try writePNG(width: 20 + i, height: 16, seed: i, to: input + "/\(i % 2 == 0 ? "a" : "b")/x\(i).png") }
     try Data("not an image".utf8).write(to: URL(fileURLWithPath: input + "/a/broken.png"))
     return input
@@ -46,7 +46,7 @@ final class AugmentCommandTests: XCTestCase {
 
   func testAugmentWritesMirrorSummarizesAndExitsThreeOnSkips() throws {
     let input = try makeInput()
-    let output = try STNBinary.temporaryFolder("out") + "/o"
+    let output = try makeTemporaryFolder("out") + "/o"
     let result = try STNBinary.run(["augment", pipelines + "/photos-augment.yaml", "--input", input, "--output", output, "--threads", "2", "--copies", "2"])
     XCTAssertEqual(result.status, 3, result.stderr)
     XCTAssertTrue(result.stdout.hasPrefix("written 8, skipped 1, "), result.stdout)
@@ -60,7 +60,7 @@ final class AugmentCommandTests: XCTestCase {
   func testAugmentExitsZeroWhenNothingIsSkipped() throws {
     let input = try makeInput()
     try FileManager.default.removeItem(atPath: input + "/a/broken.png")
-    let output = try STNBinary.temporaryFolder("out")
+    let output = try makeTemporaryFolder("out")
     let result = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", input, "--output", output])
     XCTAssertEqual(result.status, 0, result.stderr)
     XCTAssertTrue(result.stdout.hasPrefix("written 4, skipped 0, "), result.stdout)
@@ -72,16 +72,16 @@ final class AugmentCommandTests: XCTestCase {
     XCTAssertNotEqual(inside.status, 0)
     XCTAssertTrue(inside.stderr.contains("inside the input"), inside.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: input + "/out"))
-    let bad = try STNBinary.temporaryFolder("bad") + "/bad.yaml"
+    let bad = try makeTemporaryFolder("bad") + "/bad.yaml"
     try "stages:\n  - resize: {size: 4}\n  - rotate: {degrees: 3}\n".write(toFile: bad, atomically: true, encoding: .utf8)
-    let result = try STNBinary.run(["augment", bad, "--input", input, "--output", try STNBinary.temporaryFolder("o2")])
+    let result = try STNBinary.run(["augment", bad, "--input", input, "--output", try makeTemporaryFolder("o2")])
     XCTAssertEqual(result.status, 1)
     XCTAssertTrue(result.stderr.contains("bad.yaml:3:"), result.stderr)
   }
 
   func testExportWritesASheet() throws {
     let input = try makeInput()
-    let sheet = try STNBinary.temporaryFolder("sheet") + "/sheet.png"
+    let sheet = try makeTemporaryFolder("sheet") + "/sheet.png"
     let result = try STNBinary.run(["export", pipelines + "/photos-augment.yaml", "--input", input, "--output", sheet, "--count", "5"])
     // 5 evenly spaced of 5 files include broken.png: the sheet is still written, exit 3.
     XCTAssertEqual(result.status, 3, result.stderr)

@@ -10,11 +10,7 @@ final class BundledPipelinesTests: XCTestCase {
   private var work = ""
 
   override func setUpWithError() throws {
-    work = try STNBinary.temporaryFolder("bundled")
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: work)
+    work = try makeTemporaryFolder("bundled")
   }
 
   private func expectSuccess(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws {

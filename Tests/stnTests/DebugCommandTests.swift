@@ -24,7 +24,7 @@ final class DebugCommandTests: XCTestCase {
   /// Started by a launcher on a machine without Open MPI: one line naming the library and the
   /// fix, exit 1, before any work.
   func testALauncherWithoutOpenMPIIsOneErrorLine() throws {
-    let output = try STNBinary.temporaryFolder("no-mpi") + "/out"
+    let output = try makeTemporaryFolder("no-mpi") + "/out"
     let result = try MPIRun.runPlain(["augment", Golden.packageRoot + "/pipelines/identity.yaml", "--input", Golden.packageRoot + "/samples/images", "--output", output],
                                      environment: ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "0", "STN_MPI_LIBRARY": "libstn-no-such-mpi.so.40"])
     XCTAssertEqual(result.status, 1)

@@ -1,4 +1,5 @@
 import Foundation
+import STNTestSupport
 import XCTest
 
 /// Runs the built `stn info` as a subprocess and checks its JSON lines and exit status.
@@ -90,9 +91,7 @@ final class InfoCommandTests: XCTestCase {
   }
 
   func testPathsAreJSONEscaped() throws {
-    let folder = NSTemporaryDirectory() + "stn-info-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
+    let folder = try makeTemporaryFolder("info")
     let odd = folder + "/quote\" back\\slash\ttab\u{1}ctl é.png"
     try FileManager.default.copyItem(atPath: fixture("png_gray8.png"), toPath: odd)
     let result = try info([odd])

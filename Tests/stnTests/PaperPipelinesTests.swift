@@ -11,11 +11,7 @@ final class PaperPipelinesTests: XCTestCase {
   private var work = ""
 
   override func setUpWithError() throws {
-    work = try STNBinary.temporaryFolder("paper")
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: work)
+    work = try makeTemporaryFolder("paper")
   }
 
   /// bench/paper.sh's rule: RTS's CNN and affine ST-CNN are MODEL.md's own files, every other

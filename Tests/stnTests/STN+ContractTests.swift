@@ -10,11 +10,7 @@ final class CommandContractTests: XCTestCase {
   private var work = ""
 
   override func setUpWithError() throws {
-    work = try STNBinary.temporaryFolder("contract")
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: work)
+    work = try makeTemporaryFolder("contract")
   }
 
   func testVersionAndOneExitStatusTableInEveryHelp() throws {
@@ -164,7 +160,7 @@ extension CommandContractTests {
 
     let eval = try STNBinary.run(["eval", work + "/run/last.safetensors", "--input", data, "--threads", "1"])
     XCTAssertEqual(eval.status, 0, eval.stderr)
-    let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data((eval.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+    let report = try STNBinary.lastJSON(eval.stdout)
     XCTAssertEqual(report["classes"] as? [String], [".", "a", "b"])
     XCTAssertEqual(report["n"] as? Int, 5)
 

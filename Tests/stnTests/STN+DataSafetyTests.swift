@@ -12,11 +12,7 @@ final class DataSafetyTests: XCTestCase {
   private var work = ""
 
   override func setUpWithError() throws {
-    work = try STNBinary.temporaryFolder("safety")
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: work)
+    work = try makeTemporaryFolder("safety")
   }
 
   /// A copy of samples/images (3 classes, 6 images) to write around.

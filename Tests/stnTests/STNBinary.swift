@@ -21,6 +21,12 @@ enum STNBinary {
     try start(arguments, in: folder).finish()
   }
 
+  /// The last line of `output` (a command's stdout) as a JSON object.
+  static func lastJSON(_ output: String) throws -> [String: Any] {
+    let line = try XCTUnwrap(output.split(separator: "\n").last.map(String.init))
+    return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
+  }
+
   /// A running `stn`, for tests that signal it.
   struct Running {
     let process: Process
@@ -48,12 +54,5 @@ enum STNBinary {
     process.standardError = err
     try process.run()
     return Running(process: process, out: out, err: err)
-  }
-
-  /// A fresh empty temporary folder.
-  static func temporaryFolder(_ name: String) throws -> String {
-    let path = NSTemporaryDirectory() + "stn-cli-tests-\(name)-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
   }
 }

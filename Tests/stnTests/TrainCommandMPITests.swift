@@ -13,13 +13,9 @@ final class TrainCommandMPITests: XCTestCase {
 
   override func setUpWithError() throws {
     guard MPIRun.mpirun != nil else { throw XCTSkip("mpirun not installed (apt-get install openmpi-bin); the multi-rank tests need it") }
-    work = try STNBinary.temporaryFolder("mpi-train")
+    work = try makeTemporaryFolder("mpi-train")
     try writeIDX(prefix: "train", count: 1024, seed: 1)
     try writeIDX(prefix: "t10k", count: 64, seed: 2)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: work)
   }
 
   // MARK: - Fixture
@@ -27,11 +23,8 @@ final class TrainCommandMPITests: XCTestCase {
   /// `count` 8x8 images of 4 classes, a stroke in one of four places (a left or right column,
   /// a top or bottom row) with a seeded jitter, as uncompressed IDX files in `work/data`.
   private func writeIDX(prefix: String, count: Int, seed: UInt32) throws {
-    func header(_ values: [Int]) -> [UInt8] { values.flatMap { value in (0..<4).reversed().map { UInt8(value >> ($0 * 8) & 255) } } }
-    var images: [UInt8] = [0, 0, 8, 3] + header([count, 8, 8])
-    var labels: [UInt8] = [0, 0, 8, 1] + header([count])
     var state = seed &* 2_654_435_761
-    for k in 0..<count {
+    let images = (0..<count).map { k in
       state = state &* 1_664_525 &+ 1_013_904_223
       let label = k % 4, jitter = Int(state >> 29) % 2
       var pixels = [UInt8](repeating: 0, count: 64)
@@ -39,12 +32,9 @@ final class TrainCommandMPITests: XCTestCase {
         let at = label < 2 ? along * 8 + (label == 0 ? 1 + jitter : 6 - jitter) : (label == 2 ? 1 + jitter : 6 - jitter) * 8 + along
         pixels[at] = UInt8(180 + Int(state >> 24) % 60)
       }
-      images += pixels
-      labels.append(UInt8(label))
+      return pixels
     }
-    try FileManager.default.createDirectory(atPath: work + "/data", withIntermediateDirectories: true)
-    try Data(images).write(to: URL(fileURLWithPath: "\(work)/data/\(prefix)-images-idx3-ubyte"))
-    try Data(labels).write(to: URL(fileURLWithPath: "\(work)/data/\(prefix)-labels-idx1-ubyte"))
+    try IDXFiles.write(images: images, labels: (0..<count).map { UInt8($0 % 4) }, width: 8, height: 8, prefix: prefix, into: work + "/data")
   }
 
   /// The pipeline: a spatial transformer, dropout, Adam; batch 31, so the ranks' parts are
@@ -76,11 +66,6 @@ final class TrainCommandMPITests: XCTestCase {
 
   private func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init) }
 
-  private func lastJSON(_ text: String) throws -> [String: Any] {
-    let line = try XCTUnwrap(lines(text).last)
-    return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
-  }
-
   private func parameters(_ checkpoint: String) throws -> [String: [Float]] {
     try Golden.load(checkpoint).tensors.filter { $0.value.dtype == .F32 }.mapValues(\.floats)
   }
@@ -110,7 +95,7 @@ final class TrainCommandMPITests: XCTestCase {
     }
     XCTAssertLessThanOrEqual(worst.0, 1e-4, "largest relative difference, in \(worst.1)")
 
-    let single = try lastJSON(one.stdout), ranks = try lastJSON(two.stdout)
+    let single = try STNBinary.lastJSON(one.stdout), ranks = try STNBinary.lastJSON(two.stdout)
     XCTAssertEqual(single["ranks"] as? Int, 1)
     XCTAssertEqual(ranks["ranks"] as? Int, 2)
     XCTAssertEqual(ranks["resynchronizations"] as? Int, 0, "parameters identical on every rank after every step")
@@ -161,7 +146,7 @@ final class TrainCommandMPITests: XCTestCase {
     let resumed = try MPIRun.run(ranks: 2, arguments + ["--output", run, "--resume"])
     XCTAssertEqual(resumed.status, 0, resumed.stderr)
     XCTAssertTrue(resumed.stderr.contains("resuming after epoch 1"), resumed.stderr)
-    XCTAssertEqual(try lastJSON(resumed.stdout)["epochs"] as? Int, 2)
+    XCTAssertEqual(try STNBinary.lastJSON(resumed.stdout)["epochs"] as? Int, 2)
     XCTAssertEqual(lines(try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)).count, 2)
 
     let whole = try MPIRun.run(ranks: 2, arguments + ["--output", work + "/whole"])
@@ -172,7 +157,7 @@ final class TrainCommandMPITests: XCTestCase {
     let one = try STNBinary.run(arguments + ["--output", work + "/one"])
     XCTAssertEqual(one.status, 0, one.stderr)
     for key in ["val_acc", "best_val_acc", "test_acc"] {
-      XCTAssertEqual(try lastJSON(whole.stdout)[key] as? Double, try lastJSON(one.stdout)[key] as? Double, key)
+      XCTAssertEqual(try STNBinary.lastJSON(whole.stdout)[key] as? Double, try STNBinary.lastJSON(one.stdout)[key] as? Double, key)
     }
   }
 
@@ -195,7 +180,7 @@ final class TrainCommandMPITests: XCTestCase {
     let two = try MPIRun.run(ranks: 2, arguments)
     XCTAssertEqual(one.status, 0, one.stderr)
     XCTAssertEqual(two.status, 0, two.stderr)
-    let single = try lastJSON(one.stdout), ranks = try lastJSON(two.stdout)
+    let single = try STNBinary.lastJSON(one.stdout), ranks = try STNBinary.lastJSON(two.stdout)
     XCTAssertEqual(ranks["n"] as? Int, 64)
     XCTAssertEqual(ranks["ranks"] as? Int, 2)
     XCTAssertEqual(single["ranks"] as? Int, 1)
@@ -226,7 +211,7 @@ final class TrainCommandMPITests: XCTestCase {
     let result = try MPIRun.run(ranks: 2, ["bench", "train", "--pipeline", try pipeline(), "--limit", "124", "--threads", "1"])
     XCTAssertEqual(result.status, 0, result.stderr)
     XCTAssertEqual(lines(result.stdout).count, 1, result.stdout)
-    let report = try lastJSON(result.stdout)
+    let report = try STNBinary.lastJSON(result.stdout)
     XCTAssertEqual(report["ranks"] as? Int, 2)
     XCTAssertEqual(report["bench"] as? String, "B5")
     XCTAssertGreaterThan(report["allreduce_ms_per_step"] as? Double ?? -1, 0)
