@@ -10,26 +10,10 @@ import XCTest
 /// `learned_affine` inside `stn augment` (AugmentJob) and the pipeline form of `stn export`
 /// (ExportJob): a checkpoint that always predicts a known theta must write the same pixels as the
 /// equivalent fixed `affine` stage.
-final class LearnedAffineJobsTests: XCTestCase {
-  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
-  override class func setUp() {
-    super.setUp()
-    RuntimePolicy.standard.apply()
-  }
-
-  var folder = ""
-
-  override func setUpWithError() throws {
-    folder = try makeTemporaryFolder("learned-jobs")
-    try SyntheticData.writeFolder(folder + "/data", perClass: 4)
-  }
-
+final class LearnedAffineJobsTests: SyntheticFolderTestCase {
+  override class var folderName: String { "learned-jobs" }
+  override class var imagesPerClass: Int? { 4 }
   // MARK: - Helpers
-
-  /// A checkpoint whose transformer always predicts `theta` (see SyntheticData).
-  func writeConstantThetaCheckpoint(_ theta: [Float]) throws -> String {
-    try SyntheticData.writeConstantThetaCheckpoint(theta, to: folder + "/constant.safetensors")
-  }
 
   /// theta = +0.5 in normalized x (output x samples input x + 3 on 12 px): the content moves
   /// 3 px left, the fixed map [[1,0,-3],[0,1,0]]. A fixed stage after it composes.

@@ -10,24 +10,9 @@ import XCTest
 /// `learned_transform: {checkpoint: PATH}` (alias `learned_affine`) applies the transform a
 /// checkpoint's spatial transformer predicts: an affine one composed into the pipeline's single
 /// resample, a projective or TPS one sampled by the transformer's own sampler.
-final class LearnedTransformTests: XCTestCase {
-  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
-  override class func setUp() {
-    super.setUp()
-    RuntimePolicy.standard.apply()
-  }
-
-  var folder = ""
-
-  override func setUpWithError() throws {
-    folder = try makeTemporaryFolder("learned")
-    try SyntheticData.writeFolder(folder + "/data", perClass: 4)
-  }
-
-  /// A checkpoint whose transformer always predicts `theta` (see SyntheticData).
-  func writeConstantThetaCheckpoint(_ theta: [Float]) throws -> String {
-    try SyntheticData.writeConstantThetaCheckpoint(theta, to: folder + "/constant.safetensors")
-  }
+final class LearnedTransformTests: SyntheticFolderTestCase {
+  override class var folderName: String { "learned" }
+  override class var imagesPerClass: Int? { 4 }
 
   func batches(_ yaml: String, predictor: ThetaPredictor?) throws -> Tensor {
     let config = try PipelineConfig.parse(yaml: yaml, path: folder + "/p.yaml")

@@ -8,20 +8,8 @@ import XCTest
 @testable import STNTrain
 
 /// End to end on the real network and pipeline: a tiny image folder, two epochs.
-final class TrainingSessionTests: XCTestCase {
-  /// The run-time policy `stn` applies at start-up (single-threaded OpenBLAS inside threaded kernels).
-  override class func setUp() {
-    super.setUp()
-    RuntimePolicy.standard.apply()
-  }
-
-  var folder = ""
-
-  override func setUpWithError() throws {
-    folder = try makeTemporaryFolder("session")
-    try SyntheticData.writeFolder(folder + "/data")
-  }
-
+final class TrainingSessionTests: SyntheticFolderTestCase {
+  override class var folderName: String { "session" }
   func writePipeline(_ name: String, epochs: Int = 2, lr: Double = 0.01, linearModel: Bool = false) throws -> String {
     let path = folder + "/" + name
     try SyntheticData.pipeline(data: folder + "/data", epochs: epochs, lr: lr, linearModel: linearModel).write(toFile: path, atomically: true, encoding: .utf8)
