@@ -10,9 +10,13 @@
 # Environment (defaults in brackets):
 #   OUT [runs/paper]   EPOCHS [the pipeline's: 10]   THREADS [2]   DATA [/usr/share/datasets/fashion-mnist]
 #   TABLE_ONLY [unset; 1: train nothing, print the table of the runs already in OUT]
-#   SEED [unset: the pipelines' seed 0; N: train with --seed N into OUT/<cell>-seedN, a replicate]
+#   SEEDS [unset: the pipelines' seed 0 into OUT/<cell>; "1 2 3": replicates, trained with
+#          --seed N into OUT/<cell>-seedN; 0 in the list means the unsuffixed seed-0 run]
+#   SEED  [one seed; the same as SEEDS=N]
 # A cell whose run folder already holds a finished run (metrics.csv with EPOCHS rows) is not
 # trained again; delete its folder to redo it. Each cell takes about 5-15 minutes on 2 cores.
+# The table reports, per cell, the mean test error of every finished run of it in OUT (seed 0
+# and all replicates), with the number of runs and their range when there is more than one.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -53,24 +57,29 @@ done
 mkdir -p "$OUT"
 finished() { [ -f "$1/metrics.csv" ] && [ "$(($(wc -l < "$1/metrics.csv") - 1))" -ge "$EPOCHS" ]; }
 
-SUFFIX=""
-SEED_FLAG=()
-if [ -n "${SEED:-}" ]; then SUFFIX="-seed$SEED"; SEED_FLAG=(--seed "$SEED"); fi
+SEED_LIST=${SEEDS:-${SEED:-0}}
+for seed in $SEED_LIST; do
+  case $seed in ''|*[!0-9]*) echo "error: seed '$seed' is not a non-negative integer (SEEDS=\"1 2 3\")" >&2; exit 2 ;; esac
+done
 
-for cell in $CELLS; do
-  [ -n "${TABLE_ONLY:-}" ] && break
-  run="$OUT/$cell$SUFFIX"
-  if finished "$run"; then echo "== $cell: finished run in $run, kept" >&2; continue; fi
-  flag=--overwrite
-  [ -f "$run/last.safetensors" ] && flag=--resume
-  echo "== $cell$SUFFIX: $(date -u +%H:%M:%S) stn train $(pipeline_for "$cell") --input $DATA --epochs $EPOCHS --output $run ${SEED_FLAG[*]} $flag" >&2
-  "$STN" train "$(pipeline_for "$cell")" --input "$DATA" --epochs "$EPOCHS" --output "$run" --threads "$THREADS" "${SEED_FLAG[@]}" $flag \
-    > "$run.out" 2> "$run.err" || { echo "error: $cell failed (exit $?); see $run.err" >&2; exit 1; }
+for seed in $SEED_LIST; do
+  SUFFIX=""
+  SEED_FLAG=()
+  if [ "$seed" != 0 ]; then SUFFIX="-seed$seed"; SEED_FLAG=(--seed "$seed"); fi
+  for cell in $CELLS; do
+    [ -n "${TABLE_ONLY:-}" ] && break 2
+    run="$OUT/$cell$SUFFIX"
+    if finished "$run"; then echo "== $cell$SUFFIX: finished run in $run, kept" >&2; continue; fi
+    flag=--overwrite
+    [ -f "$run/last.safetensors" ] && flag=--resume
+    echo "== $cell$SUFFIX: $(date -u +%H:%M:%S) stn train $(pipeline_for "$cell") --input $DATA --epochs $EPOCHS --output $run ${SEED_FLAG[*]} $flag" >&2
+    "$STN" train "$(pipeline_for "$cell")" --input "$DATA" --epochs "$EPOCHS" --output "$run" --threads "$THREADS" "${SEED_FLAG[@]}" $flag \
+      > "$run.out" 2> "$run.err" || { echo "error: $cell$SUFFIX failed (exit $?); see $run.err" >&2; exit 1; }
+  done
 done
 
 # The paper's Table 1 (MNIST test error %, ST-CNN rows and the CNN), for comparison only:
-# different data (MNIST, not Fashion-MNIST), so only the ordering is comparable. Quoted from
-# memory (the paper was not at hand offline): check them before citing.
+# different data (MNIST, not Fashion-MNIST), so only the ordering is comparable.
 paper() {
   case $1 in
     r-cnn) echo 1.2 ;; rts-cnn) echo 0.8 ;; p-cnn) echo 1.5 ;; e-cnn) echo 1.4 ;;
@@ -79,21 +88,26 @@ paper() {
     r-tps) echo 0.7 ;; rts-tps) echo 0.5 ;; p-tps) echo 0.8 ;; e-tps) echo 1.1 ;;
   esac
 }
-ours() { # test error % after the last epoch, from metrics.csv's test_acc column
-  local csv="$OUT/$1$SUFFIX/metrics.csv"
-  if finished "$OUT/$1$SUFFIX"; then
-    awk -F, -v e="$EPOCHS" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "test_acc") c = i }
-      NR > 1 && $1 == e { printf "%.2f", 100 * (1 - $c) }' "$csv"
-  else echo "-"; fi
+final_error() { # test error % after the last epoch, from a run's metrics.csv test_acc column
+  awk -F, -v e="$EPOCHS" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "test_acc") c = i }
+    NR > 1 && $1 == e { printf "%.4f\n", 100 * (1 - $c) }' "$1/metrics.csv"
+}
+ours() { # mean over every finished run of the cell (seed 0 and replicates), ", n=K (lo-hi)" when K > 1
+  local d
+  for d in "$OUT/$1" "$OUT/$1"-seed*; do
+    if [ -d "$d" ] && finished "$d"; then final_error "$d"; fi
+  done | awk '{ s += $1; if (NR == 1 || $1 < lo) lo = $1; if (NR == 1 || $1 > hi) hi = $1 }
+    END { if (NR == 0) printf "-"; else if (NR == 1) printf "%.2f", s;
+          else printf "%.2f, n=%d (%.2f-%.2f)", s / NR, NR, lo, hi }'
 }
 
-echo "| model | R: ours (paper) | RTS: ours (paper) | P: ours (paper) | E: ours (paper) |"
+echo "| model | R | RTS | P | E |"
 echo "|---|---|---|---|---|"
 for m in cnn affine projective tps; do
   case $m in cnn) name="CNN" ;; affine) name="ST-CNN Aff" ;; projective) name="ST-CNN Proj" ;; tps) name="ST-CNN TPS" ;; esac
   row="| $name |"
-  for d in r rts p e; do row="$row $(ours "$d-$m") ($(paper "$d-$m")) |"; done
+  for d in r rts p e; do row="$row $(ours "$d-$m") · paper $(paper "$d-$m") |"; done
   echo "$row"
 done
 echo
-echo "Test error % after $EPOCHS epochs on Fashion-MNIST (ours${SEED:+, seed $SEED}) and on MNIST (the paper's Table 1); '-' = not run."
+echo "Test error % after $EPOCHS epochs on Fashion-MNIST: the mean over every finished run of the cell in $OUT, with the number of runs (seeds) and their range when there are several; then the paper's MNIST figure (its Table 1). '-' = not run."

@@ -49,4 +49,39 @@ final class PaperPipelinesTests: XCTestCase {
       XCTAssertEqual(eval.status, 0, "\(name): \(eval.stderr)")
     }
   }
+
+  /// bench/paper.sh trains a cell for seed 0 and a replicate (`SEEDS="0 1"`), keeps finished runs,
+  /// and its table reports the mean of both runs with their count and range.
+  func testPaperScriptTrainsReplicatesAndReportsTheirMean() throws {
+    guard let binary = STNBinary.path else { throw XCTSkip("stn not built") }
+    func script(_ environment: [String: String], _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+      process.arguments = ["bash", root + "/bench/paper.sh", binary] + arguments
+      process.environment = ProcessInfo.processInfo.environment.merging(
+        ["OUT": work + "/runs", "EPOCHS": "1", "THREADS": "1", "DATA": idx].merging(environment) { $1 }) { $1 }
+      let out = Pipe(), err = Pipe()
+      process.standardOutput = out
+      process.standardError = err
+      try process.run()
+      let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+      process.waitUntilExit()
+      return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+    let trained = try script(["SEEDS": "0 1"], ["r-cnn"])
+    XCTAssertEqual(trained.status, 0, trained.stderr)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/runs/r-cnn/metrics.csv"), trained.stderr)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/runs/r-cnn-seed1/metrics.csv"), trained.stderr)
+    let row = try XCTUnwrap(trained.stdout.split(separator: "\n").first { $0.hasPrefix("| CNN |") }, trained.stdout)
+    XCTAssertTrue(row.contains(", n=2 (") && row.contains("· paper 1.2"), String(row))
+    XCTAssertTrue(row.contains("| - · paper 0.8 |"), "cells not run print '-': \(row)")
+
+    let again = try script(["SEED": "1"], ["r-cnn"])
+    XCTAssertEqual(again.status, 0, again.stderr)
+    XCTAssertTrue(again.stderr.contains("finished run in"), "a finished run is kept, not retrained: \(again.stderr)")
+
+    let wrong = try script(["SEEDS": "1 two"], ["r-cnn"])
+    XCTAssertEqual(wrong.status, 2)
+    XCTAssertTrue(wrong.stderr.contains("seed 'two'"), wrong.stderr)
+  }
 }
