@@ -106,6 +106,7 @@ public enum LearnedStep {
     var done = sample
     done.image = image
     done.pending?.prefix = .identity
+    done.pending?.prefixMap = nil
     return done
   }
 }

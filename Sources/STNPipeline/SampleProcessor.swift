@@ -61,9 +61,20 @@ public struct PreparedSample: Sendable {
 
 /// Plan state carried across a `learned_affine` stage.
 struct PendingLearned: Sendable {
-  /// Decoded pixel -> predictor-input pixel (the stages before `learned_affine`).
+  /// Decoded pixel -> predictor-input pixel (the stages before `learned_affine`), when they are
+  /// all affine.
   var prefix: AffineTransform
+  /// Predictor-input pixel -> decoded pixel when the stages before the learned stage include a
+  /// perspective or elastic one (then `prefix` is unused); nil otherwise.
+  var prefixMap: PixelMap?
   var random: RandomStream
+
+  /// What renders the predictor's input: predictor-input pixel -> decoded pixel.
+  func inputToSource(index: Int) throws -> PixelMap {
+    if let prefixMap { return prefixMap }
+    guard let inverse = prefix.inverted() else { throw FileError(path: "\(index)", reason: "non-invertible transform") }
+    return .affine(inverse)
+  }
 }
 
 // MARK: - Processor
@@ -103,9 +114,6 @@ public final class SampleProcessor: @unchecked Sendable {
       throw PipelineError(file: config.path, line: config.stages[learned[1].offset].line, reason: "only one learned stage (learned_transform, learned_affine) is supported")
     }
     if let first = learned.first {
-      if let nonAffine = config.stages.first(where: { $0.stage.isNonAffine }) {
-        throw PipelineError(file: config.path, line: nonAffine.line, reason: "\(nonAffine.name) cannot be combined with a learned stage (learned_transform, learned_affine) yet")
-      }
       prefix = ChainPlanner(stages: config.stages[..<first.offset].map(\.stage))
       suffix = ChainPlanner(stages: config.stages[(first.offset + 1)...].map(\.stage))
       if case .learnedAffine(let checkpoint) = first.element.stage { learnedCheckpoint = checkpoint } else { learnedCheckpoint = nil }
@@ -198,7 +206,8 @@ public final class SampleProcessor: @unchecked Sendable {
       sample.transform = sample.transform * ChainPlanner.resizeMap(fromWidth: decoded.width, fromHeight: decoded.height, toWidth: sourceWidth, toHeight: sourceHeight)
     }
     if suffix != nil {
-      sample.pending = PendingLearned(prefix: sample.transform, random: random)
+      sample.pending = PendingLearned(prefix: sample.transform, prefixMap: sample.map, random: random)
+      sample.map = nil
       return sample
     }
     if rendersSeparably, let axes = SeparableResample.axes(steps: geometry.steps, sourceWidth: decoded.width, sourceHeight: decoded.height) {
@@ -271,28 +280,44 @@ public final class SampleProcessor: @unchecked Sendable {
     guard geometry.outputWidth == predictor.inputWidth, geometry.outputHeight == predictor.inputHeight, config.channels == predictor.inputChannels else {
       throw FileError(path: "\(sample.index)", reason: "the stages before learned_affine produce \(config.channels)x\(geometry.outputHeight)x\(geometry.outputWidth), the model expects \(predictor.inputChannels)x\(predictor.inputHeight)x\(predictor.inputWidth)")
     }
-    guard let inverse = pending.prefix.inverted() else { throw FileError(path: "\(sample.index)", reason: "non-invertible transform") }
+    let map = try pending.inputToSource(index: sample.index)
+    if !map.isFinite { throw FileError(path: "\(sample.index)", reason: "the stages before the learned stage compose to a non-invertible transform") }
     sample.image.pixels.withUnsafeBufferPointer { pixels in
-      warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
-                           destinationToSource: inverse, output: output, outputWidth: predictor.inputWidth, outputHeight: predictor.inputHeight,
-                           scale: predictor.inputScale, bias: predictor.inputBias, options: options)
+      if case .affine(let inverse) = map {
+        warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
+                             destinationToSource: inverse, output: output, outputWidth: predictor.inputWidth, outputHeight: predictor.inputHeight,
+                             scale: predictor.inputScale, bias: predictor.inputBias, options: options)
+      } else {
+        warpMapNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
+                          destinationToSource: map, output: output, outputWidth: predictor.inputWidth, outputHeight: predictor.inputHeight,
+                          scale: predictor.inputScale, bias: predictor.inputBias, options: options)
+      }
     }
   }
 
   /// Completes a `learned_affine` sample with its predicted theta: the stages after it are
-  /// planned and everything composes into the one transform.
+  /// planned and everything composes into the one transform (or, with perspective or elastic
+  /// stages around the learned one, into the one pixel map).
   public func complete(_ sample: PreparedSample, theta: AffineTransform, predictor: ThetaPredictor) throws -> PreparedSample {
     guard let pending = sample.pending, let suffix else { return sample }
     let w = predictor.inputWidth, h = predictor.inputHeight
-    guard let learned = AffineTransform.fromSamplingTheta(theta, inputWidth: w, inputHeight: h, outputWidth: w, outputHeight: h, alignCorners: false) else {
+    guard let learned = AffineTransform.fromSamplingTheta(theta, inputWidth: w, inputHeight: h, outputWidth: w, outputHeight: h, alignCorners: false),
+          let learnedInverse = learned.inverted() else {
       throw FileError(path: "\(sample.index)", reason: "the predicted theta is not invertible")
     }
     var random = pending.random
-    let canvas = learned * pending.prefix
     // Plan the rest as if the learned output were the source; `inside` still sees the content box.
     let after = suffix.plan(width: w, height: h, random: &random)
     var done = sample
-    done.transform = after.transform * canvas
+    done.transform = after.transform * learned * pending.prefix
+    done.map = nil
+    if pending.prefixMap != nil || after.map != nil {
+      // output -> learned output (the stages after) -> predictor input (theta) -> decoded pixel.
+      guard let afterInverse = after.map ?? after.transform.inverted().map(PixelMap.affine) else {
+        throw FileError(path: "\(sample.index)", reason: "the stages after the learned stage compose to a non-invertible transform")
+      }
+      done.map = afterInverse.then(.affine(learnedInverse)).then(try pending.inputToSource(index: sample.index))
+    }
     done.outputWidth = after.outputWidth
     done.outputHeight = after.outputHeight
     done.pending = nil

@@ -254,4 +254,49 @@ final class LearnedTransformTests: SyntheticFolderTestCase {
       XCTAssertEqual(config.learnedStage?.name, name)
     }
   }
+
+  // MARK: - Learned stages among perspective and elastic stages
+
+  /// An affine learned stage between a random perspective and a random elastic stage joins their
+  /// one resample: the batches equal those of the same chain with the theta as a fixed affine.
+  func testAffineLearnedStageComposesWithPerspectiveAndElasticStages() throws {
+    let path = try writeConstantThetaCheckpoint([1, 0, 0.5, 0, 1, 0])  // 3 px left, as above
+    let head = """
+      name: t
+      seed: 5
+      decode: {channels: 1}
+      batch: {size: 4, shuffle: false}
+      stages:
+        - pad: {size: [12, 12]}
+        - random_perspective: {distortion_scale: 0.4, p: 1}
+
+      """
+    let tail = "  - random_elastic: {sigma: 0.8, grid: 3}\n  - normalize: {mean: [0.5], std: [0.5]}\n"
+    let predictor = try CheckpointThetaPredictor(checkpoint: path, threads: 1)
+    let learned = try batches(head + "  - learned_transform: {checkpoint: \(path)}\n" + tail, predictor: predictor)
+    let fixed = try batches(head + "  - affine: {matrix: [[1, 0, -3], [0, 1, 0]]}\n" + tail, predictor: nil)
+    XCTAssertEqual(learned.shape, [8, 1, 12, 12])
+    XCTAssertLessThan(learned.maxAbsDifference(fixed), 1e-4)
+    let without = try batches(head + tail, predictor: nil)
+    XCTAssertGreaterThan(learned.maxAbsDifference(without), 0.5, "the learned stage did move pixels")
+  }
+
+  /// A projective or TPS learned stage after a perspective stage: the predictor sees the
+  /// perspective's output, and the written pixels are the transformer's output of it (within
+  /// the 8-bit rounding of the stage's output and of the result).
+  func testProjectiveAndTPSLearnedStagesFollowAPerspectiveStage() throws {
+    let perspective = "  - perspective: {startpoints: [[0, 0], [11, 0], [11, 11], [0, 11]], endpoints: [[1, 0], [11, 1], [10, 11], [0, 10]]}\n"
+    let warped = try augment(perspective, predictor: nil, name: "perspective")
+    for (transform, parameters) in families {
+      let (path, model) = try writeCheckpoint(transform: transform, parameters: parameters)
+      let predictor = try CheckpointThetaPredictor(checkpoint: path, threads: 1)
+      let learned = try augment(perspective + "  - learned_transform: {checkpoint: \(path)}\n", predictor: predictor, name: "after-perspective-" + transform)
+      for (name, image) in learned {
+        guard let input = warped[name] else { return XCTFail("missing \(name)") }
+        let expected = try transformerOutput(model, input)
+        let difference = zip(image.pixels, expected.data).map { abs(Float($0) - $1 * 255) }.max() ?? 9
+        XCTAssertLessThanOrEqual(difference, 1 + 1e-3, "\(transform) \(name)")
+      }
+    }
+  }
 }
