@@ -48,7 +48,12 @@ public struct ExportJob {
         let className = label >= 0 && label < dataset.classes.count ? dataset.classes[label] : "\(label)"
         let geometry = processor.plan(sourceWidth: original.width, sourceHeight: original.height, epoch: epoch, index: index)
         var parameters = ContactSheetEntry.parameterLines(geometry)
-        if config.hasLearnedStage { parameters.append("learned") }
+        if config.hasLearnedStage {
+          parameters.append("learned")
+          if let after = processor.planAfterLearned(sourceWidth: original.width, sourceHeight: original.height, epoch: epoch, index: index) {
+            parameters += ContactSheetEntry.parameterLines(after)
+          }
+        }
         entries.append(ContactSheetEntry(original: original, transformed: transformed, caption: "#\(index) \(className)",
                                          name: (dataset.relativePath(at: index) as NSString).lastPathComponent, parameters: parameters))
       } catch {

@@ -147,6 +147,15 @@ public final class SampleProcessor: @unchecked Sendable {
     return prefix.plan(width: sourceWidth, height: sourceHeight, random: &random)
   }
 
+  /// The plan of the stages after the learned stage (nil without one), on the learned stage's
+  /// output, with the random parameters sample `index` draws in `epoch` (for inspection).
+  public func planAfterLearned(sourceWidth: Int, sourceHeight: Int, epoch: Int, index: Int) -> SampleGeometry? {
+    guard let suffix else { return nil }
+    var random = randomStream(epoch: epoch, index: index)
+    let before = prefix.plan(width: sourceWidth, height: sourceHeight, random: &random)
+    return suffix.plan(width: before.outputWidth, height: before.outputHeight, random: &random)
+  }
+
   /// The sample's random stream: a pure function of (seed, epoch, index).
   public func randomStream(epoch: Int, index: Int) -> RandomStream {
     RandomStream(seed: config.seed, epoch: UInt64(epoch), index: UInt64(index))

@@ -299,4 +299,22 @@ final class LearnedTransformTests: SyntheticFolderTestCase {
       }
     }
   }
+
+  /// `stn export PIPELINE.yaml`: the lines under each rectified image name the draws before the
+  /// learned stage, "learned", then the draws after it.
+  func testExportSheetNamesTheDrawsOnBothSidesOfTheLearnedStage() throws {
+    let path = try writeConstantThetaCheckpoint([1, 0, 0.5, 0, 1, 0])
+    let yaml = "decode: {channels: 1}\nstages:\n  - pad: {size: [12, 12]}\n  - random_perspective: {p: 1}\n"
+      + "  - learned_transform: {checkpoint: \(path)}\n  - random_elastic: {sigma: 1, grid: 3}\n"
+    var job = ExportJob(config: try PipelineConfig.parse(yaml: yaml, path: folder + "/p.yaml"), dataset: try ImageFolder(root: folder + "/data"), count: 3)
+    job.predictor = try CheckpointThetaPredictor(checkpoint: path, threads: 1)
+    let (entries, skipped) = try job.run()
+    XCTAssertEqual(skipped, [])
+    XCTAssertEqual(entries.count, 3)
+    for entry in entries {
+      XCTAssertEqual(entry.parameters.count, 3, "\(entry.parameters)")
+      XCTAssertEqual(Array(entry.parameters.prefix(2)), ["perspective", "learned"])
+      XCTAssertTrue(entry.parameters.last?.hasPrefix("elastic max ") == true, "\(entry.parameters)")
+    }
+  }
 }
