@@ -75,6 +75,7 @@ final class PaperPipelinesTests: XCTestCase {
     let row = try XCTUnwrap(trained.stdout.split(separator: "\n").first { $0.hasPrefix("| CNN |") }, trained.stdout)
     XCTAssertTrue(row.contains(", n=2 (") && row.contains("· paper 1.2"), String(row))
     XCTAssertTrue(row.contains("| - · paper 0.8 |"), "cells not run print '-': \(row)")
+    XCTAssertTrue(trained.stdout.contains("R: best ST-CNN below the CNN: not enough runs"), trained.stdout)
 
     let again = try script(["SEED": "1"], ["r-cnn"])
     XCTAssertEqual(again.status, 0, again.stderr)
@@ -83,5 +84,39 @@ final class PaperPipelinesTests: XCTestCase {
     let wrong = try script(["SEEDS": "1 two"], ["r-cnn"])
     XCTAssertEqual(wrong.status, 2)
     XCTAssertTrue(wrong.stderr.contains("seed 'two'"), wrong.stderr)
+  }
+
+  /// The verdict lines under the table apply the two targets to the cells' means.
+  func testPaperScriptJudgesTheTargetsOnTheMeans() throws {
+    let out = work + "/judged"
+    func finishedRun(_ cell: String, error: Double) throws {
+      try FileManager.default.createDirectory(atPath: out + "/" + cell, withIntermediateDirectories: true)
+      let rows = (1...10).map { "\($0),0.5,0.8,,,\(1 - error / 100),0.001,1,1" }
+      try (["epoch,train_loss,train_acc,val_loss,val_acc,test_acc,lr,seconds,images_per_s"] + rows).joined(separator: "\n")
+        .write(toFile: out + "/" + cell + "/metrics.csv", atomically: true, encoding: .utf8)
+    }
+    try finishedRun("r-cnn", error: 20); try finishedRun("r-affine", error: 10); try finishedRun("r-tps", error: 12)
+    try finishedRun("p-cnn", error: 20); try finishedRun("p-affine", error: 15); try finishedRun("p-projective", error: 14)
+    try finishedRun("p-projective-seed1", error: 16)  // mean 15: ties affine, which counts as met
+    try finishedRun("e-cnn", error: 11); try finishedRun("e-affine", error: 12); try finishedRun("e-tps", error: 13)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["bash", root + "/bench/paper.sh"]
+    process.environment = ProcessInfo.processInfo.environment.merging(["OUT": out, "TABLE_ONLY": "1", "DATA": idx]) { $1 }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0)
+    for line in ["R: best ST-CNN below the CNN: met (affine 10.00 vs CNN 20.00)",
+                 "RTS: best ST-CNN below the CNN: not enough runs",
+                 "P: best ST-CNN below the CNN: met (affine 15.00 vs CNN 20.00)",
+                 "E: best ST-CNN below the CNN: NOT met (affine 12.00 vs CNN 11.00)",
+                 "P: projective at least as good as affine: met (15.00 vs 15.00)",
+                 "E: tps at least as good as affine: NOT met (13.00 vs 12.00)",
+                 "| 15.00, n=2 (14.00-16.00) · paper 0.8 |"] {
+      XCTAssertTrue(text.contains(line), "missing '\(line)' in\n\(text)")
+    }
   }
 }
