@@ -16,8 +16,13 @@
 # A cell whose run folder already holds a finished run (metrics.csv with EPOCHS rows) is not
 # trained again; delete its folder to redo it. Each cell takes about 5-15 minutes on 2 cores.
 # The table reports, per cell, the mean test error of every finished run of it in OUT (seed 0
-# and all replicates), with the number of runs and their range when there is more than one.
+# and all replicates), with the number of runs and their range when there is more than one;
+# under it, issue 12's two accuracy targets judged on those means. bench/paper.sh --help: this text.
 set -euo pipefail
+
+case ${1:-} in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+esac
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
