@@ -291,17 +291,8 @@ public final class SampleProcessor: @unchecked Sendable {
     }
     let map = try pending.inputToSource(index: sample.index)
     if !map.isFinite { throw FileError(path: "\(sample.index)", reason: "the stages before the learned stage compose to a non-invertible transform") }
-    sample.image.pixels.withUnsafeBufferPointer { pixels in
-      if case .affine(let inverse) = map {
-        warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
-                             destinationToSource: inverse, output: output, outputWidth: predictor.inputWidth, outputHeight: predictor.inputHeight,
-                             scale: predictor.inputScale, bias: predictor.inputBias, options: options)
-      } else {
-        warpMapNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: sample.image.channels,
-                          destinationToSource: map, output: output, outputWidth: predictor.inputWidth, outputHeight: predictor.inputHeight,
-                          scale: predictor.inputScale, bias: predictor.inputBias, options: options)
-      }
-    }
+    warpNormalized(sample.image, map: map, output: output, outputWidth: predictor.inputWidth, outputHeight: predictor.inputHeight,
+                   scale: predictor.inputScale, bias: predictor.inputBias)
   }
 
   /// Completes a `learned_affine` sample with its predicted theta: the stages after it are
@@ -402,16 +393,24 @@ public final class SampleProcessor: @unchecked Sendable {
       SeparableResample.resampleNormalized(sample.image, x: axes.x, y: axes.y, fill: options.fill, output: output, scale: outputScale, bias: outputBias)
       return
     }
-    let map = try SampleProcessor.destinationToSource(sample)
-    sample.image.pixels.withUnsafeBufferPointer { pixels in
+    warpNormalized(sample.image, map: try SampleProcessor.destinationToSource(sample), output: output,
+                   outputWidth: sample.outputWidth, outputHeight: sample.outputHeight, scale: outputScale, bias: outputBias)
+  }
+
+  /// The one bilinear (or nearest) resample of `image` through `map` (output pixel -> image
+  /// pixel) into normalized float32 (C,H,W): the fast affine kernels for an affine map, the
+  /// per-pixel map warp otherwise. Used for batches and for the learned stage's predictor input.
+  func warpNormalized(_ image: Image, map: PixelMap, output: UnsafeMutablePointer<Float>, outputWidth: Int, outputHeight: Int,
+                      scale: [Float], bias: [Float]) {
+    image.pixels.withUnsafeBufferPointer { pixels in
       if case .affine(let inverse) = map {
-        warpAffineNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
-                             destinationToSource: inverse, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
-                             scale: outputScale, bias: outputBias, options: options)
+        warpAffineNormalized(source: pixels.baseAddress!, width: image.width, height: image.height, channels: image.channels,
+                             destinationToSource: inverse, output: output, outputWidth: outputWidth, outputHeight: outputHeight,
+                             scale: scale, bias: bias, options: options)
       } else {
-        warpMapNormalized(source: pixels.baseAddress!, width: sample.image.width, height: sample.image.height, channels: channels,
-                          destinationToSource: map, output: output, outputWidth: sample.outputWidth, outputHeight: sample.outputHeight,
-                          scale: outputScale, bias: outputBias, options: options)
+        warpMapNormalized(source: pixels.baseAddress!, width: image.width, height: image.height, channels: image.channels,
+                          destinationToSource: map, output: output, outputWidth: outputWidth, outputHeight: outputHeight,
+                          scale: scale, bias: bias, options: options)
       }
     }
   }
