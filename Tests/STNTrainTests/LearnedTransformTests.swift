@@ -27,6 +27,9 @@ final class LearnedTransformTests: SyntheticFolderTestCase {
     return Tensor(shape: shape, data: images)
   }
 
+  /// A pipeline's start for `batches`: seeded, gray, unshuffled batches of 4, padded to 12x12.
+  let batchHead = "name: t\nseed: 5\ndecode: {channels: 1}\nbatch: {size: 4, shuffle: false}\nstages:\n  - pad: {size: [12, 12]}\n"
+
   func testPredictorReturnsTheCheckpointsTheta() throws {
     let theta: [Float] = [0.8, 0.1, 0.25, -0.1, 0.9, -0.5]
     let predictor = try CheckpointThetaPredictor(checkpoint: try writeConstantThetaCheckpoint(theta), threads: 1)
@@ -42,15 +45,7 @@ final class LearnedTransformTests: SyntheticFolderTestCase {
     // theta = translation by +0.5 in normalized x: output pixel x samples input x + 3 (12 px wide),
     // i.e. the content moves 3 px left: the fixed source->destination map [[1,0,-3],[0,1,0]].
     let path = try writeConstantThetaCheckpoint([1, 0, 0.5, 0, 1, 0])
-    let head = """
-      name: t
-      seed: 5
-      decode: {channels: 1}
-      batch: {size: 4, shuffle: false}
-      stages:
-        - pad: {size: [12, 12]}
-
-      """
+    let head = batchHead
     let tail = "  - normalize: {mean: [0.5], std: [0.5]}\n"
     let learned = head + "  - learned_affine: {checkpoint: \(path)}\n" + tail
     let fixed = head + "  - affine: {matrix: [[1, 0, -3], [0, 1, 0]]}\n" + tail
@@ -261,16 +256,7 @@ final class LearnedTransformTests: SyntheticFolderTestCase {
   /// one resample: the batches equal those of the same chain with the theta as a fixed affine.
   func testAffineLearnedStageComposesWithPerspectiveAndElasticStages() throws {
     let path = try writeConstantThetaCheckpoint([1, 0, 0.5, 0, 1, 0])  // 3 px left, as above
-    let head = """
-      name: t
-      seed: 5
-      decode: {channels: 1}
-      batch: {size: 4, shuffle: false}
-      stages:
-        - pad: {size: [12, 12]}
-        - random_perspective: {distortion_scale: 0.4, p: 1}
-
-      """
+    let head = batchHead + "  - random_perspective: {distortion_scale: 0.4, p: 1}\n"
     let tail = "  - random_elastic: {sigma: 0.8, grid: 3}\n  - normalize: {mean: [0.5], std: [0.5]}\n"
     let predictor = try CheckpointThetaPredictor(checkpoint: path, threads: 1)
     let learned = try batches(head + "  - learned_transform: {checkpoint: \(path)}\n" + tail, predictor: predictor)

@@ -50,23 +50,25 @@ final class PaperPipelinesTests: XCTestCase {
     }
   }
 
+  /// Runs `bash bench/paper.sh arguments` with `environment` over ours (DATA: the IDX fixture).
+  private func paperScript(_ environment: [String: String], _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["bash", root + "/bench/paper.sh"] + arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(["DATA": idx].merging(environment) { $1 }) { $1 }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    return STNBinary.Running(process: process, out: out, err: err).finish()
+  }
+
   /// bench/paper.sh trains a cell for seed 0 and a replicate (`SEEDS="0 1"`), keeps finished runs,
   /// and its table reports the mean of both runs with their count and range.
   func testPaperScriptTrainsReplicatesAndReportsTheirMean() throws {
     guard let binary = STNBinary.path else { throw XCTSkip("stn not built") }
     func script(_ environment: [String: String], _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-      process.arguments = ["bash", root + "/bench/paper.sh", binary] + arguments
-      process.environment = ProcessInfo.processInfo.environment.merging(
-        ["OUT": work + "/runs", "EPOCHS": "1", "THREADS": "1", "DATA": idx].merging(environment) { $1 }) { $1 }
-      let out = Pipe(), err = Pipe()
-      process.standardOutput = out
-      process.standardError = err
-      try process.run()
-      let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-      process.waitUntilExit()
-      return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+      try paperScript(["OUT": work + "/runs", "EPOCHS": "1", "THREADS": "1"].merging(environment) { $1 }, [binary] + arguments)
     }
     let trained = try script(["SEEDS": "0 1"], ["r-cnn"])
     XCTAssertEqual(trained.status, 0, trained.stderr)
@@ -99,16 +101,8 @@ final class PaperPipelinesTests: XCTestCase {
     try finishedRun("p-cnn", error: 20); try finishedRun("p-affine", error: 15); try finishedRun("p-projective", error: 14)
     try finishedRun("p-projective-seed1", error: 16)  // mean 15: ties affine, which counts as met
     try finishedRun("e-cnn", error: 11); try finishedRun("e-affine", error: 12); try finishedRun("e-tps", error: 13)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["bash", root + "/bench/paper.sh"]
-    process.environment = ProcessInfo.processInfo.environment.merging(["OUT": out, "TABLE_ONLY": "1", "DATA": idx]) { $1 }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    XCTAssertEqual(process.terminationStatus, 0)
+    let (status, text, stderr) = try paperScript(["OUT": out, "TABLE_ONLY": "1"], [])
+    XCTAssertEqual(status, 0, stderr)
     for line in ["R: best ST-CNN below the CNN: met (affine 10.00 vs CNN 20.00)",
                  "RTS: best ST-CNN below the CNN: not enough runs",
                  "P: best ST-CNN below the CNN: met (affine 15.00 vs CNN 20.00)",
