@@ -3,16 +3,19 @@ import STNImageIO
 import STNTensor
 import STNWarp
 
-/// What a `ThetaPredictor` predicts for a batch, by the family of its transform.
+/// What a `ThetaPredictor` predicts for a batch, by the family of its transform. Either way the
+/// learned transform joins the sample's one resample: the stages before it, the learned map and
+/// the stages after it compose into one output-to-source map, sampled once from the decoded
+/// pixels (nothing is resampled twice or rounded in between).
 public enum LearnedTransforms {
   /// One theta per image (PyTorch `affine_grid` convention), composed with the stages around
-  /// the learned stage into the sample's one resample.
+  /// the learned stage into the sample's one affine transform (or pixel map).
   case affine([AffineTransform])
-  /// Projective and thin-plate-spline maps are not affine, so they cannot join the one
-  /// resample: the predictor samples the batch itself (with its network's own sampler) and
-  /// returns the result as pixels in 0...255, (N,C,H,W), the input's shape. The stages after
-  /// the learned stage then resample these pixels (rounded to 8 bits).
-  case resampled(Tensor)
+  /// Projective and thin-plate-spline transforms: one map per image, output pixel -> input
+  /// pixel of the predictor's input frame (align_corners false, what the transformer's own grid
+  /// samples); nil when the prediction gives no usable map (non-finite numbers), which fails
+  /// that sample alone.
+  case maps([PixelMap?])
 }
 
 extension ThetaPredictor {
@@ -24,8 +27,8 @@ extension ThetaPredictor {
 
 /// The one learned-transform step, used by the loader, `stn augment` and `stn export`: render
 /// each prepared sample's predictor input, run ONE batched forward pass of the predictor, and
-/// complete every sample's single resample with its predicted theta (or, for projective and
-/// TPS predictors, with the pixels the predictor resampled; see `LearnedTransforms`).
+/// complete every sample's single resample with its predicted theta or map (see
+/// `LearnedTransforms`).
 public enum LearnedStep {
   /// Completes `samples` (prepared by `processor`; failures pass through unchanged). Result k
   /// belongs to sample k; a failing forward pass fails every sample of the batch.
@@ -61,9 +64,9 @@ public enum LearnedStep {
         guard thetas.count == samples.count else {
           throw FileError(path: predictor.checkpoint, reason: "predictor returned \(thetas.count) thetas for \(samples.count) images")
         }
-      case .resampled(let pixels):
-        guard pixels.shape == input.shape else {
-          throw FileError(path: predictor.checkpoint, reason: "predictor returned images of shape \(pixels.shape) for \(input.shape)")
+      case .maps(let maps):
+        guard maps.count == samples.count else {
+          throw FileError(path: predictor.checkpoint, reason: "predictor returned \(maps.count) maps for \(samples.count) images")
         }
       }
     } catch {
@@ -76,38 +79,12 @@ public enum LearnedStep {
         switch prediction {
         case .affine(let thetas):
           slots[k] = Result { try processor.complete(sample, theta: thetas[k], predictor: predictor) }
-        case .resampled(let pixels):
-          let resampled = replacingImage(of: sample, with: pixels, at: k, predictor: predictor)
-          slots[k] = Result { try processor.complete(resampled, theta: .identity, predictor: predictor) }
+        case .maps(let maps):
+          slots[k] = Result { try processor.complete(sample, map: maps[k], predictor: predictor) }
         }
       }
     }
     return results
-  }
-
-  /// `sample` with its image replaced by image `k` of `pixels` (N,C,H,W, 0...255; the
-  /// predictor's input size), rounded to 8 bits, and nothing left to do before the learned stage.
-  /// NOTE: a projective map's points at infinity sample nothing (0), and NaN cannot reach
-  /// the pixels: it is mapped to 0 as well.
-  static func replacingImage(of sample: PreparedSample, with pixels: Tensor, at k: Int, predictor: ThetaPredictor) -> PreparedSample {
-    let channels = predictor.inputChannels, width = predictor.inputWidth, height = predictor.inputHeight
-    let plane = width * height
-    var image = Image(width: width, height: height, channels: channels)
-    pixels.data.withUnsafeBufferPointer { source in
-      image.pixels.withUnsafeMutableBufferPointer { destination in
-        for c in 0..<channels {
-          for i in 0..<plane {
-            let value = source[(k * channels + c) * plane + i]
-            destination[i * channels + c] = value.isNaN ? 0 : UInt8(Swift.min(255, Swift.max(0, value.rounded())))
-          }
-        }
-      }
-    }
-    var done = sample
-    done.image = image
-    done.pending?.prefix = .identity
-    done.pending?.prefixMap = nil
-    return done
   }
 }
 

@@ -24,8 +24,8 @@ public protocol ThetaPredictor: AnyObject {
   /// images (N,C,H,W) -> N thetas in PyTorch's `affine_grid` convention
   /// (output normalized coordinates -> input normalized coordinates, align_corners=false).
   func predictThetas(_ images: Tensor) throws -> [AffineTransform]
-  /// What the stage applies to images (N,C,H,W): thetas, or (projective, TPS) the resampled
-  /// pixels themselves. Default (`LearnedStep.swift`): `.affine(predictThetas(images))`.
+  /// What the stage applies to images (N,C,H,W): thetas, or (projective, TPS) pixel maps.
+  /// Default (`LearnedStep.swift`): `.affine(predictThetas(images))`.
   func predictTransforms(_ images: Tensor) throws -> LearnedTransforms
 }
 
@@ -295,28 +295,47 @@ public final class SampleProcessor: @unchecked Sendable {
                    scale: predictor.inputScale, bias: predictor.inputBias)
   }
 
-  /// Completes a `learned_affine` sample with its predicted theta: the stages after it are
+  /// Completes a learned-stage sample with its predicted affine theta: the stages after it are
   /// planned and everything composes into the one transform (or, with perspective or elastic
   /// stages around the learned one, into the one pixel map).
   public func complete(_ sample: PreparedSample, theta: AffineTransform, predictor: ThetaPredictor) throws -> PreparedSample {
-    guard let pending = sample.pending, let suffix else { return sample }
     let w = predictor.inputWidth, h = predictor.inputHeight
     guard let learned = AffineTransform.fromSamplingTheta(theta, inputWidth: w, inputHeight: h, outputWidth: w, outputHeight: h, alignCorners: false),
           let learnedInverse = learned.inverted() else {
       throw FileError(path: "\(sample.index)", reason: "the predicted theta is not invertible")
     }
+    return try complete(sample, forward: learned, sampling: .affine(learnedInverse), predictor: predictor)
+  }
+
+  /// Completes a learned-stage sample with its predicted projective or thin-plate-spline map
+  /// (output pixel -> predictor-input pixel; nil: the prediction gave none): the stages
+  /// before, the map and the stages after compose into the sample's one pixel map.
+  public func complete(_ sample: PreparedSample, map: PixelMap?, predictor: ThetaPredictor) throws -> PreparedSample {
+    guard let map, map.isFinite else {
+      throw FileError(path: "\(sample.index)", reason: "the predicted transform is not finite")
+    }
+    return try complete(sample, forward: nil, sampling: map, predictor: predictor)
+  }
+
+  /// The one completion: `sampling` is the learned stage's output -> input pixel map, `forward`
+  /// its affine inverse when it has one (all-affine chains compose forward transforms, as
+  /// `prepare` does, so their output is the same as a fixed `affine` stage's).
+  private func complete(_ sample: PreparedSample, forward: AffineTransform?, sampling: PixelMap, predictor: ThetaPredictor) throws -> PreparedSample {
+    guard let pending = sample.pending, let suffix else { return sample }
+    let w = predictor.inputWidth, h = predictor.inputHeight
     var random = pending.random
     // Plan the rest as if the learned output were the source; `inside` still sees the content box.
     let after = suffix.plan(width: w, height: h, random: &random)
     var done = sample
-    done.transform = after.transform * learned * pending.prefix
     done.map = nil
-    if pending.prefixMap != nil || after.map != nil {
-      // output -> learned output (the stages after) -> predictor input (theta) -> decoded pixel.
+    if let forward, pending.prefixMap == nil, after.map == nil {
+      done.transform = after.transform * forward * pending.prefix
+    } else {
+      // output -> learned output (the stages after) -> predictor input (the learned map) -> decoded pixel.
       guard let afterInverse = after.map ?? after.transform.inverted().map(PixelMap.affine) else {
         throw FileError(path: "\(sample.index)", reason: "the stages after the learned stage compose to a non-invertible transform")
       }
-      done.map = afterInverse.then(.affine(learnedInverse)).then(try pending.inputToSource(index: sample.index))
+      done.map = afterInverse.then(sampling).then(try pending.inputToSource(index: sample.index))
     }
     done.outputWidth = after.outputWidth
     done.outputHeight = after.outputHeight

@@ -9,11 +9,11 @@ import STNWarp
 /// transformer's localization network predicts each image's transform for a whole batch in one
 /// forward pass.
 ///
-/// - affine: theta, which the pipeline composes with the neighbouring fixed stages into one
-///   resample;
-/// - projective, TPS: the transformer's own sampler (`SpatialTransformer.sample`, the code its
-///   forward pass runs: bilinear, zeros, align_corners false) resamples the pixels, and the
-///   stages after the learned stage resample that result (`LearnedTransforms.resampled`).
+/// - affine: theta;
+/// - projective, TPS: the map the transformer's grid samples with (its homography or spline,
+///   align_corners false), in the predictor input's pixels (`LearnedTransforms.maps`);
+///
+/// which the pipeline composes with the neighbouring fixed stages into the sample's one resample.
 ///
 /// The checkpoint's model must start with a `spatial_transformer` (it sees the image itself).
 /// Errors are `FileError`s naming the checkpoint.
@@ -76,27 +76,32 @@ public final class CheckpointThetaPredictor: ThetaPredictor {
   }
 
   public func predictTransforms(_ images: Tensor) throws -> LearnedTransforms {
-    family == .affine ? .affine(try predictThetas(images)) : .resampled(resampledPixels(images))
+    family == .affine ? .affine(try predictThetas(images)) : .maps(predictMaps(images))
   }
 
-  /// images (N,C,H,W, normalized as the model's input) -> their pixels (N,C,H,W, 0...255)
-  /// sampled by the transformer: the parameters come from the localization network on
-  /// `images`, the sampler reads the pixels (image - bias) / scale.
-  /// NOTE: sampling pixels rather than the normalized input makes "zeros" padding black, as
-  /// in the affine route (the network's own output pads with the normalized 0, i.e. the mean);
-  /// inside the image the two differ only by the normalization, which is affine per channel.
-  public func resampledPixels(_ images: Tensor) -> Tensor {
-    let graph = Graph(parameters: model.parameters, training: false, threads: threads)
-    let theta = transformer.theta(graph.input(images), in: graph)
-    var pixels = images
-    let plane = inputWidth * inputHeight
-    // One (sample, channel) plane at a time: its channel's bias and scale are chosen once.
-    for start in stride(from: 0, to: pixels.count, by: plane) {
-      let c = (start / plane) % inputChannels
-      let bias = inputBias[c], scale = inputScale[c]
-      for i in start..<min(start + plane, pixels.count) { pixels.data[i] = (images.data[i] - bias) / scale }
+  /// Projective and TPS transformers: for images (N,C,H,W), the N maps their grids sample with,
+  /// output pixel -> input pixel (the model's input frame, align_corners false); nil for a
+  /// prediction with non-finite numbers. (An affine transformer's are its thetas' maps.)
+  public func predictMaps(_ images: Tensor) -> [PixelMap?] {
+    let parameters = thetaTensor(images)
+    let n = images.shape.first ?? 0, perImage = n > 0 ? parameters.count / n : 0
+    return (0..<n).map { i in
+      let p = parameters.data[(i * perImage)..<((i + 1) * perImage)].map(Double.init)
+      let normalized: PixelMap
+      switch transformer.transform {
+      case .affine:
+        normalized = .affine(STNWarp.AffineTransform(a: p[0], b: p[1], c: p[2], d: p[3], e: p[4], f: p[5]))
+      case .projective:
+        guard let h = Homography(p) else { return nil }
+        normalized = .homography(h)
+      case .thinPlateSpline:
+        let targets = (0..<(p.count / 2)).map { SIMD2(p[2 * $0], p[2 * $0 + 1]) }
+        guard let basis = transformer.splineBasis, let spline = ThinPlateSpline(controlPoints: basis.controlPoints, targets: targets) else { return nil }
+        normalized = .thinPlateSpline(spline)
+      }
+      return PixelMap.fromNormalized(normalized, inputWidth: inputWidth, inputHeight: inputHeight, outputWidth: inputWidth,
+                                     outputHeight: inputHeight, alignCorners: false)
     }
-    return graph.value(transformer.sample(graph.input(pixels), theta: theta, in: graph))
   }
 
   /// The predictor a pipeline's learned stage needs, or nil when it has none.

@@ -24,6 +24,16 @@ public indirect enum PixelMap: Equatable, Sendable {
     return [self]
   }
 
+  /// The pixel map of `normalized`, a map from output to input in PyTorch's normalized
+  /// coordinates (what a spatial transformer's grid holds, `affine_grid`'s convention): output
+  /// pixel -> output normalized -> `normalized` -> input normalized -> input pixel.
+  public static func fromNormalized(_ normalized: PixelMap, inputWidth: Int, inputHeight: Int, outputWidth: Int, outputHeight: Int,
+                                    alignCorners: Bool) -> PixelMap {
+    PixelMap.affine(.pixelToNormalized(width: outputWidth, height: outputHeight, alignCorners: alignCorners))
+      .then(normalized)
+      .then(.affine(.normalizedToPixel(width: inputWidth, height: inputHeight, alignCorners: alignCorners)))
+  }
+
   /// The projective form of a piece, nil for a spline or a composition.
   var projective: Homography? {
     switch self {

@@ -41,8 +41,8 @@ struct Augment: ParsableCommand {
 
       A `learned_transform: {checkpoint: PATH}` stage (alias `learned_affine`) loads that \
       checkpoint's spatial transformer and rectifies each image with the transform it predicts \
-      (one batched forward pass per batch.size images): an affine one is composed into the \
-      single resample; a projective or TPS one is sampled by the transformer's own sampler.
+      (one batched forward pass per batch.size images), composed with the stages around it \
+      into the single resample, whatever its family (affine, projective, TPS).
 
       \(ExitStatus.table)
       """)

@@ -100,4 +100,23 @@ extension PixelMapTests {
       }
     }
   }
+
+  /// A normalized-coordinate map in pixels: an affine theta gives the inverse of
+  /// `fromSamplingTheta` (the affine_grid convention), and a homography the hand-computed
+  /// positions (12x8 output, 6x4 input, align_corners false: x = ((u + 1) W - 1) / 2).
+  func testFromNormalized() throws {
+    let theta = AffineTransform(a: 0.8, b: 0.1, c: 0.25, d: -0.1, e: 0.9, f: -0.5)
+    let map = PixelMap.fromNormalized(.affine(theta), inputWidth: 6, inputHeight: 4, outputWidth: 12, outputHeight: 8, alignCorners: false)
+    let forward = try XCTUnwrap(AffineTransform.fromSamplingTheta(theta, inputWidth: 6, inputHeight: 4, outputWidth: 12, outputHeight: 8, alignCorners: false))
+    guard case .affine(let t) = map, let inverse = forward.inverted() else { return XCTFail("\(map)") }
+    XCTAssertLessThan(t.maxDifference(inverse), 1e-12)
+    // Homography [[1 0 0] [0 1 0] [0.5 0 1]], by hand: output pixel (3, 2) is normalized
+    // u = (2*3 + 1)/12 - 1 = -5/12, v = (2*2 + 1)/8 - 1 = -3/8; w = 1 + 0.5u = 19/24, so the
+    // source is normalized (u/w, v/w) = (-10/19, -9/19), in pixels ((-10/19 + 1) * 6 - 1) / 2, ...
+    let h = Homography(h11: 1, h12: 0, h13: 0, h21: 0, h22: 1, h23: 0, h31: 0.5, h32: 0)
+    let projective = PixelMap.fromNormalized(.homography(h), inputWidth: 6, inputHeight: 4, outputWidth: 12, outputHeight: 8, alignCorners: false)
+    let p = projective.apply(x: 3, y: 2)
+    XCTAssertEqual(p.x, ((-10.0 / 19 + 1) * 6 - 1) / 2, accuracy: 1e-12)
+    XCTAssertEqual(p.y, ((-9.0 / 19 + 1) * 4 - 1) / 2, accuracy: 1e-12)
+  }
 }
