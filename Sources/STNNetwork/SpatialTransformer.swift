@@ -193,8 +193,8 @@ public final class SpatialTransformer: Layer {
   }
 
   /// The sampler alone: x (N,C,H,W) sampled on the grid of `theta` (what `theta(_:in:)`
-  /// returns) -> (N,C,H,W). `forward` is `sample(x, theta: theta(x))`; a learned pipeline stage
-  /// calls it with the same theta on the image's pixels.
+  /// returns) -> (N,C,H,W). `forward` is `sample(x, theta: theta(x))`. (A learned pipeline
+  /// stage does not call it: it turns the theta into a pixel map for the chain's one resample.)
   public func sample(_ x: Variable, theta: Variable, in graph: Graph) -> Variable {
     // The fused kernels never materialize the (N,H,W,2) grid (the TPS one keeps it for its backward).
     switch transform {
