@@ -45,6 +45,7 @@ enum Main {
     for problem in RuntimePolicy.standard.apply() { FileHandle.standardError.write(Data("stn: note: \(problem)\n".utf8)) }
     let command: ParsableCommand
     do {
+      if let problem = repeatedOption(in: Array(CommandLine.arguments.dropFirst())) { throw ValidationError(problem) }
       command = try STN.parseAsRoot()
     } catch {
       report(error, command: nil)
@@ -55,6 +56,27 @@ enum Main {
     } catch {
       report(error, command: command)
     }
+  }
+
+  /// The argument parser keeps the LAST value of an option given twice, so `--input a --input b`
+  /// would read only b without a word. No `stn` option takes several values: a long option
+  /// written twice (also through its alias: `--out`/`--output`, `--data`/`--input`) is a mistake,
+  /// named here. Nil when there is none; scanning stops at `--`.
+  static func repeatedOption(in arguments: [String]) -> String? {
+    let aliases = ["--out": "--output", "--data": "--input"]
+    var seen: [String: String] = [:]
+    for argument in arguments {
+      if argument == "--" { break }
+      guard argument.hasPrefix("--") else { continue }
+      let written = String(argument.prefix { $0 != "=" })
+      let name = aliases[written] ?? written
+      if let first = seen[name] {
+        return first == written ? "\(written) is given twice; it takes one value (a second would silently replace the first)"
+          : "\(first) and \(written) are the same option, given twice; it takes one value"
+      }
+      seen[name] = written
+    }
+    return nil
   }
 
   static func report(_ error: Error, command: ParsableCommand?) -> Never {

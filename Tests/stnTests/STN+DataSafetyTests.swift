@@ -216,6 +216,23 @@ final class DataSafetyTests: XCTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/o"))
   }
 
+  /// `--input a --input b` read only b (the parser keeps an option's last value), exit 0: now one
+  /// line, exit 64, before any work; the same for an option and its alias.
+  func testAnOptionGivenTwiceIsRefused() throws {
+    let input = try input()
+    let cases: [([String], String)] = [
+      (["augment", pipelines + "/identity.yaml", "--input", input, "--input", input, "--output", work + "/o"], "--input is given twice"),
+      (["augment", pipelines + "/identity.yaml", "--input", input, "--output", work + "/o", "--output=" + work + "/p"], "--output is given twice"),
+      (["eval", work + "/x.safetensors", "--input", input, "--data", input], "--input and --data are the same option"),
+      (["train", pipelines + "/fashion-mnist-rts-stn.yaml", "--out", work + "/r", "--output", work + "/s"], "--out and --output are the same option"),
+    ]
+    for (arguments, message) in cases {
+      assertRefused(try STNBinary.run(arguments), message, status: 64)
+    }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/o"))
+    XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/p"))
+  }
+
   // MARK: - Training runs
 
   /// A run folder inside the data, or one that holds other files, is refused before training.
