@@ -11,6 +11,7 @@ DataLoader worker processes (getrusage(RUSAGE_CHILDREN), counted once the worker
 the end of each epoch). On a shared machine CPU time is steadier than wall time.
 
 Usage: peers.py B1|B1-uint8|B2|B3|B4|B5|B8 [--threads N] [--runs R] [--input DIR] [--limit N] [--format png|jpeg]
+                [--work affine|perspective]
 """
 
 import argparse
@@ -428,16 +429,26 @@ def bench_b5(args):
 _B8 = {}
 
 
-def b8_init(out_root, fmt):
+# B8's spatial step: the built-in work (random affine), or --work perspective, the peer of
+# bench/pipelines/photos-perspective.yaml (random_perspective, distortion 0.5, then resize).
+B8_WORK = {
+    "affine": ("A.Affine", "A.Affine(+-30, translate 0.1, scale 0.8-1.2)"),
+    "perspective": ("A.Perspective", "A.Perspective(scale 0.05-0.1, keep_size)"),
+}
+
+
+def b8_init(out_root, fmt, work="affine"):
     """Each pool worker: one OpenCV thread, its own Albumentations pipeline."""
     import cv2
     import albumentations as A
     cv2.setNumThreads(1)
-    _B8["transform"] = A.Compose([
-        A.Affine(rotate=(-30, 30), translate_percent=(-0.1, 0.1), scale=(0.8, 1.2),
-                 interpolation=cv2.INTER_LINEAR, border_mode=cv2.BORDER_CONSTANT, fill=0, p=1.0),
-        A.Resize(224, 224, interpolation=cv2.INTER_LINEAR),
-    ])
+    if work == "perspective":
+        spatial = A.Perspective(scale=(0.05, 0.1), keep_size=True, fit_output=False, interpolation=cv2.INTER_LINEAR,
+                                border_mode=cv2.BORDER_CONSTANT, fill=0, p=1.0)
+    else:
+        spatial = A.Affine(rotate=(-30, 30), translate_percent=(-0.1, 0.1), scale=(0.8, 1.2),
+                           interpolation=cv2.INTER_LINEAR, border_mode=cv2.BORDER_CONSTANT, fill=0, p=1.0)
+    _B8["transform"] = A.Compose([spatial, A.Resize(224, 224, interpolation=cv2.INTER_LINEAR)])
     _B8["out"], _B8["fmt"] = out_root, fmt
 
 
@@ -476,14 +487,15 @@ def bench_b8(args):
         def run():
             shutil.rmtree(out, ignore_errors=True)
             os.makedirs(out)
-            with multiprocessing.Pool(args.threads, initializer=b8_init, initargs=(out, fmt)) as pool:
+            with multiprocessing.Pool(args.threads, initializer=b8_init, initargs=(out, fmt, args.work)) as pool:
                 return sum(pool.imap_unordered(b8_one, jobs, chunksize=16))
 
         walls, cpus = measure(run, args.runs, children=True)
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
-        per_images("B8", "opencv+albumentations", f"cv2.imread+A.Affine+A.Resize+cv2.imwrite {fmt}", len(jobs), walls, cpus,
+        name, described = B8_WORK[args.work]
+        per_images("B8", "opencv+albumentations", f"cv2.imread+{name}+A.Resize+cv2.imwrite {fmt}", len(jobs), walls, cpus,
                    args.threads, args.runs, workers=args.threads, format=fmt, output_bytes=size,
-                   work="folder -> cv2.imread -> A.Affine(+-30, translate 0.1, scale 0.8-1.2) -> A.Resize 224 -> "
+                   work=f"folder -> cv2.imread -> {described} -> A.Resize 224 -> "
                         + ("cv2.imwrite JPEG q90" if fmt == "jpeg" else "cv2.imwrite PNG (OpenCV default level)")
                         + ", multiprocessing.Pool")
     shutil.rmtree(scratch, ignore_errors=True)
@@ -504,6 +516,9 @@ def main():
     parser.add_argument("--limit", type=int, help="B3/B4/B8: at most N images; B5: train on N images, extrapolate")
     parser.add_argument("--format", dest="formats", action="append", choices=["png", "jpeg"],
                         help="B8: output format (repeatable; default png and jpeg)")
+    parser.add_argument("--work", choices=sorted(B8_WORK), default="affine",
+                        help="B8: the spatial step (default affine, the built-in B8 work; perspective: the peer of "
+                             "bench/pipelines/photos-perspective.yaml)")
     args = parser.parse_args()
     body, default_runs = BENCHES[args.bench]
     args.runs = args.runs or default_runs

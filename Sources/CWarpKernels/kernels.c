@@ -305,13 +305,11 @@ CWK_AVX512 static inline cwk_geometry16 cwk_interior_geometry16(
   return cwk_geometry16_at(x, y, vwidth, &ix, &iy);
 }
 
-/// Any columns with zeros padding: `paddedPixelCoordinate` (coordinates that are not finite or
-/// beyond ±1e9 go to -100), then `sampleUInt8`'s tap checks as masks within lane mask `m`.
-CWK_AVX512 static inline cwk_geometry16 cwk_zeros_geometry16(
-  float row_x, float row_y, float step_x, float step_y, ptrdiff_t ox, __mmask16 m, ptrdiff_t width, ptrdiff_t height) {
+/// Any columns with zeros padding at source coordinates (x, y): `paddedPixelCoordinate`
+/// (coordinates that are not finite or beyond ±1e9 go to -100), then `sampleUInt8`'s tap checks
+/// as masks within lane mask `m`.
+CWK_AVX512 static inline cwk_geometry16 cwk_zeros_geometry16(__m512 x, __m512 y, __mmask16 m, ptrdiff_t width, ptrdiff_t height) {
   const __m512 limit = _mm512_set1_ps(1e9f), far = _mm512_set1_ps(-100.0f);
-  __m512 x, y;
-  cwk_coordinates16(row_x, row_y, step_x, step_y, ox, &x, &y);
   // NOTE: ordered compare: NaN is not valid; +-Inf is beyond 1e9.
   x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(x), limit, _CMP_LE_OQ), far, x);
   y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(y), limit, _CMP_LE_OQ), far, y);
@@ -463,10 +461,9 @@ CWK_AVX512 void cwk_normalized3_bilinear_avx512(
 /// Geometry and taps of one block of a zeros-padding row; false when no tap of any lane is
 /// inside and the fill is 0, so that every sample is exactly 0 and nothing was read.
 CWK_AVX512 static inline int cwk_zeros_block16(
-  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
-  ptrdiff_t ox, __mmask16 m, uint32_t fill, cwk_geometry16 *g, cwk_taps16 *t) {
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, __m512 x, __m512 y, __mmask16 m, uint32_t fill, cwk_geometry16 *g, cwk_taps16 *t) {
   ptrdiff_t stride = width * 3;
-  *g = cwk_zeros_geometry16(row_x, row_y, step_x, step_y, ox, m, width, height);
+  *g = cwk_zeros_geometry16(x, y, m, width, height);
   __mmask16 all = g->m0 & g->m1 & g->m2 & g->m3, any = g->m0 | g->m1 | g->m2 | g->m3;
   if (all == m) {
     *t = cwk_interior_taps16(source, stride, g->offset, m);
@@ -479,16 +476,35 @@ CWK_AVX512 static inline int cwk_zeros_block16(
   return 1;
 }
 
-CWK_AVX512 void cwk_uint8_3_bilinear_row_zeros_avx512(
-  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
-  ptrdiff_t count, const uint8_t *fill, uint8_t *output) {
+/// Source coordinates of the 16 columns at ox of a zeros-padding row: a row of an affine map
+/// (points == NULL: `row_x + step_x * ox`, as cwk_coordinates16) or the given points (xs, ys;
+/// lanes outside `m` read nothing and are 0).
+typedef struct {
+  float row_x, row_y, step_x, step_y;
+  const float *xs, *ys;
+} cwk_row_points;
+
+CWK_AVX512 static inline void cwk_row_points16(const cwk_row_points *p, ptrdiff_t ox, __mmask16 m, __m512 *x, __m512 *y) {
+  if (p->xs) {
+    *x = _mm512_maskz_loadu_ps(m, p->xs + ox);
+    *y = _mm512_maskz_loadu_ps(m, p->ys + ox);
+  } else {
+    cwk_coordinates16(p->row_x, p->row_y, p->step_x, p->step_y, ox, x, y);
+  }
+}
+
+/// The uint8 zeros-padding row at any points: the body of both uint8 row kernels.
+CWK_AVX512 CWK_INLINE void cwk_uint8_3_row_zeros16(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const cwk_row_points *points, ptrdiff_t count, const uint8_t *fill, uint8_t *output) {
   uint32_t fill_word = (uint32_t)fill[0] | (uint32_t)fill[1] << 8 | (uint32_t)fill[2] << 16;
   for (ptrdiff_t ox = 0; ox < count; ox += 16) {
     __mmask16 m;
     ptrdiff_t n = cwk_block_count(ox, count, &m);
+    __m512 x, y;
+    cwk_row_points16(points, ox, m, &x, &y);
     cwk_geometry16 g;
     cwk_taps16 t;
-    if (cwk_zeros_block16(source, width, height, row_x, row_y, step_x, step_y, ox, m, fill_word, &g, &t)) {
+    if (cwk_zeros_block16(source, width, height, x, y, m, fill_word, &g, &t)) {
       cwk_store_rgb16(output + ox * 3, &t, &g, n);
     } else {
       _mm512_mask_storeu_epi8(output + ox * 3, (__mmask64)((1ull << (3 * n)) - 1), _mm512_setzero_si512());
@@ -496,9 +512,10 @@ CWK_AVX512 void cwk_uint8_3_bilinear_row_zeros_avx512(
   }
 }
 
-CWK_AVX512 void cwk_normalized3_bilinear_row_zeros_avx512(
-  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
-  ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias) {
+/// The normalized zeros-padding row at any points: the body of both normalized row kernels.
+CWK_AVX512 CWK_INLINE void cwk_normalized3_row_zeros16(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const cwk_row_points *points, ptrdiff_t count, const uint8_t *fill,
+  float *out0, float *out1, float *out2, const float *scale, const float *bias) {
   uint32_t fill_word = (uint32_t)fill[0] | (uint32_t)fill[1] << 8 | (uint32_t)fill[2] << 16;
   float *const outs[3] = {out0, out1, out2};
   const __m512 vscale[3] = {_mm512_set1_ps(scale[0]), _mm512_set1_ps(scale[1]), _mm512_set1_ps(scale[2])};
@@ -506,9 +523,11 @@ CWK_AVX512 void cwk_normalized3_bilinear_row_zeros_avx512(
   for (ptrdiff_t ox = 0; ox < count; ox += 16) {
     __mmask16 m;
     ptrdiff_t n = cwk_block_count(ox, count, &m);
+    __m512 x, y;
+    cwk_row_points16(points, ox, m, &x, &y);
     cwk_geometry16 g;
     cwk_taps16 t;
-    if (cwk_zeros_block16(source, width, height, row_x, row_y, step_x, step_y, ox, m, fill_word, &g, &t)) {
+    if (cwk_zeros_block16(source, width, height, x, y, m, fill_word, &g, &t)) {
       cwk_store_normalized16(outs, ox, &t, &g, n, vscale, vbias);
     } else {
       // The sample is 0: 0 · scale + bias, as the Swift kernels write misses.
@@ -518,6 +537,120 @@ CWK_AVX512 void cwk_normalized3_bilinear_row_zeros_avx512(
         else _mm512_mask_storeu_ps(outs[c] + ox, m, value);
       }
     }
+  }
+}
+
+CWK_AVX512 void cwk_uint8_3_bilinear_row_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, uint8_t *output) {
+  cwk_row_points points = {row_x, row_y, step_x, step_y, NULL, NULL};
+  cwk_uint8_3_row_zeros16(source, width, height, &points, count, fill, output);
+}
+
+CWK_AVX512 void cwk_normalized3_bilinear_row_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias) {
+  cwk_row_points points = {row_x, row_y, step_x, step_y, NULL, NULL};
+  cwk_normalized3_row_zeros16(source, width, height, &points, count, fill, out0, out1, out2, scale, bias);
+}
+
+CWK_AVX512 void cwk_uint8_3_bilinear_points_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys,
+  ptrdiff_t count, const uint8_t *fill, uint8_t *output) {
+  cwk_row_points points = {0, 0, 0, 0, xs, ys};
+  cwk_uint8_3_row_zeros16(source, width, height, &points, count, fill, output);
+}
+
+CWK_AVX512 void cwk_normalized3_bilinear_points_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys,
+  ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias) {
+  cwk_row_points points = {0, 0, 0, 0, xs, ys};
+  cwk_normalized3_row_zeros16(source, width, height, &points, count, fill, out0, out1, out2, scale, bias);
+}
+
+// MARK: - Non-affine pixel maps, 8 columns in double
+
+/// `ThinPlateSpline.naturalLog` of 8 lanes, operation for operation; lanes that are not positive
+/// and finite give garbage (the caller blends them).
+CWK_AVX512 static inline __m512d cwk_log8(__m512d x) {
+  const __m512d one = _mm512_set1_pd(1.0);
+  __mmask8 subnormal = _mm512_cmp_pd_mask(x, _mm512_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
+  x = _mm512_mask_mul_pd(x, subnormal, x, _mm512_set1_pd(0x1p54));
+  __m512i bits = _mm512_castpd_si512(x);
+  __m512i k = _mm512_sub_epi64(_mm512_srli_epi64(bits, 52), _mm512_set1_epi64(1023));
+  k = _mm512_mask_sub_epi64(k, subnormal, k, _mm512_set1_epi64(54));
+  __m512i mantissa = _mm512_and_si512(bits, _mm512_set1_epi64(0x000FFFFFFFFFFFFFLL));
+  __mmask8 high = _mm512_cmpgt_epi64_mask(mantissa, _mm512_set1_epi64(0x6A09E667F3BCDLL));
+  k = _mm512_mask_add_epi64(k, high, k, _mm512_set1_epi64(1));
+  __m512i exponent = _mm512_mask_blend_epi64(high, _mm512_set1_epi64(0x3FF0000000000000LL), _mm512_set1_epi64(0x3FE0000000000000LL));
+  __m512d f = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(mantissa, exponent)), one);
+  __m512d s = _mm512_div_pd(f, _mm512_add_pd(_mm512_set1_pd(2.0), f));
+  __m512d z = _mm512_mul_pd(s, s);
+  __m512d w = _mm512_mul_pd(z, z);
+#define CWK_C(v) _mm512_set1_pd(v)
+  __m512d t1 = _mm512_mul_pd(w, _mm512_add_pd(CWK_C(3.999999999940941908e-01),
+                 _mm512_mul_pd(w, _mm512_add_pd(CWK_C(2.222219843214978396e-01), _mm512_mul_pd(w, CWK_C(1.531383769920937332e-01))))));
+  __m512d t2 = _mm512_mul_pd(z, _mm512_add_pd(CWK_C(6.666666666666735130e-01),
+                 _mm512_mul_pd(w, _mm512_add_pd(CWK_C(2.857142874366239149e-01),
+                   _mm512_mul_pd(w, _mm512_add_pd(CWK_C(1.818357216161805012e-01), _mm512_mul_pd(w, CWK_C(1.479819860511658591e-01))))))));
+  __m512d r = _mm512_add_pd(t2, t1);
+  __m512d half_square = _mm512_mul_pd(_mm512_mul_pd(CWK_C(0.5), f), f);
+  // k fits in 32 bits: vpmovqd + vcvtdq2pd stay within AVX-512 F (no DQ needed).
+  __m512d dk = _mm512_cvtepi32_pd(_mm512_cvtepi64_epi32(k));
+  __m512d inner = _mm512_add_pd(_mm512_mul_pd(s, _mm512_add_pd(half_square, r)), _mm512_mul_pd(dk, CWK_C(1.90821492927058770002e-10)));
+  return _mm512_sub_pd(_mm512_mul_pd(dk, CWK_C(6.93147180369123816490e-01)), _mm512_sub_pd(_mm512_sub_pd(half_square, inner), f));
+#undef CWK_C
+}
+
+/// `ThinPlateSpline.radialBasis` of 8 squared distances: d·log d where d > 0 (+inf stays
+/// +inf), else 0 (NaN included).
+CWK_AVX512 static inline __m512d cwk_radial_basis8(__m512d d) {
+  __mmask8 positive = _mm512_cmp_pd_mask(d, _mm512_setzero_pd(), _CMP_GT_OQ);
+  __mmask8 finite = _mm512_cmp_pd_mask(d, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
+  __m512d logarithm = cwk_log8(_mm512_mask_blend_pd(positive & finite, _mm512_set1_pd(1.0), d));
+  logarithm = _mm512_mask_blend_pd(positive & (__mmask8)~finite, logarithm, d);
+  return _mm512_maskz_mul_pd(positive, d, logarithm);
+}
+
+CWK_AVX512 void cwk_map_row_avx512(
+  const cwk_map_piece *pieces, ptrdiff_t piece_count, const double *numbers, double y, ptrdiff_t count, double *xs, double *ys) {
+  const __m512d lanes = _mm512_setr_pd(0, 1, 2, 3, 4, 5, 6, 7);
+  for (ptrdiff_t ox = 0; ox < count; ox += 8) {
+    __m512d px = _mm512_add_pd(_mm512_set1_pd((double)ox), lanes), py = _mm512_set1_pd(y);
+    for (ptrdiff_t p = 0; p < piece_count; p++) {
+      const double *m = numbers + pieces[p].offset;
+      if (!pieces[p].is_spline) {
+        // (u, v, w) = H·(x, y, 1): ((h0·x + h1·y) + h2) / w, as Homography.apply.
+        __m512d w = _mm512_add_pd(_mm512_add_pd(_mm512_mul_pd(_mm512_set1_pd(m[6]), px), _mm512_mul_pd(_mm512_set1_pd(m[7]), py)), _mm512_set1_pd(m[8]));
+        __m512d u = _mm512_add_pd(_mm512_add_pd(_mm512_mul_pd(_mm512_set1_pd(m[0]), px), _mm512_mul_pd(_mm512_set1_pd(m[1]), py)), _mm512_set1_pd(m[2]));
+        __m512d v = _mm512_add_pd(_mm512_add_pd(_mm512_mul_pd(_mm512_set1_pd(m[3]), px), _mm512_mul_pd(_mm512_set1_pd(m[4]), py)), _mm512_set1_pd(m[5]));
+        px = _mm512_div_pd(u, w);
+        py = _mm512_div_pd(v, w);
+        continue;
+      }
+      // a0 + x·ax + y·ay, then + U(|p - c_j|)·w_j in control-point order.
+      __m512d rx = _mm512_add_pd(_mm512_add_pd(_mm512_set1_pd(m[0]), _mm512_mul_pd(px, _mm512_set1_pd(m[2]))), _mm512_mul_pd(py, _mm512_set1_pd(m[4])));
+      __m512d ry = _mm512_add_pd(_mm512_add_pd(_mm512_set1_pd(m[1]), _mm512_mul_pd(px, _mm512_set1_pd(m[3]))), _mm512_mul_pd(py, _mm512_set1_pd(m[5])));
+      const double *c = m + 6;
+      for (int32_t j = 0; j < pieces[p].control_points; j++, c += 4) {
+        __m512d dx = _mm512_sub_pd(px, _mm512_set1_pd(c[0])), dy = _mm512_sub_pd(py, _mm512_set1_pd(c[1]));
+        __m512d u = cwk_radial_basis8(_mm512_add_pd(_mm512_mul_pd(dx, dx), _mm512_mul_pd(dy, dy)));
+        rx = _mm512_add_pd(rx, _mm512_mul_pd(u, _mm512_set1_pd(c[2])));
+        ry = _mm512_add_pd(ry, _mm512_mul_pd(u, _mm512_set1_pd(c[3])));
+      }
+      px = rx;
+      py = ry;
+    }
+    __mmask8 m = count - ox >= 8 ? 0xFF : (__mmask8)((1u << (count - ox)) - 1);
+    _mm512_mask_storeu_pd(xs + ox, m, px);
+    _mm512_mask_storeu_pd(ys + ox, m, py);
+  }
+}
+
+CWK_AVX512 void cwk_radial_basis_avx512(const double *squared_distances, ptrdiff_t count, double *out) {
+  for (ptrdiff_t i = 0; i < count; i += 8) {
+    __mmask8 m = count - i >= 8 ? 0xFF : (__mmask8)((1u << (count - i)) - 1);
+    _mm512_mask_storeu_pd(out + i, m, cwk_radial_basis8(_mm512_maskz_loadu_pd(m, squared_distances + i)));
   }
 }
 
@@ -1038,6 +1171,15 @@ void cwk_uint8_3_bilinear_row_zeros_avx512(
   ptrdiff_t count, const uint8_t *fill, uint8_t *output) {}
 void cwk_normalized3_bilinear_row_zeros_avx512(
   const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias) {}
+void cwk_uint8_3_bilinear_points_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys,
+  ptrdiff_t count, const uint8_t *fill, uint8_t *output) {}
+void cwk_map_row_avx512(
+  const cwk_map_piece *pieces, ptrdiff_t piece_count, const double *numbers, double y, ptrdiff_t count, double *xs, double *ys) {}
+void cwk_radial_basis_avx512(const double *squared_distances, ptrdiff_t count, double *out) {}
+void cwk_normalized3_bilinear_points_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys,
   ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias) {}
 
 void cwk_uint8_3_bilinear_avx2(

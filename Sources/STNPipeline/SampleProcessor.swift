@@ -418,7 +418,7 @@ public final class SampleProcessor: @unchecked Sendable {
 
   /// The one bilinear (or nearest) resample of `image` through `map` (output pixel -> image
   /// pixel) into normalized float32 (C,H,W): the fast affine kernels for an affine map, the
-  /// per-pixel map warp otherwise. Used for batches and for the learned stage's predictor input.
+  /// map warp (row-evaluated map, AVX-512 row kernels where they apply) otherwise. Used for batches and for the learned stage's predictor input.
   func warpNormalized(_ image: Image, map: PixelMap, output: UnsafeMutablePointer<Float>, outputWidth: Int, outputHeight: Int,
                       scale: [Float], bias: [Float]) {
     image.pixels.withUnsafeBufferPointer { pixels in

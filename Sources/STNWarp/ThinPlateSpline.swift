@@ -74,7 +74,54 @@ public struct ThinPlateSpline: Equatable, Sendable {
   /// U(r) = r² log r² from the squared distance r² (0 at 0).
   @inline(__always)
   public static func radialBasis(squaredDistance r2: Double) -> Double {
-    r2 > 0 ? r2 * log(r2) : 0
+    r2 > 0 ? r2 * naturalLog(r2) : 0
+  }
+
+  /// log(x) for x > 0 (x itself for +infinity and NaN, -infinity at 0, NaN below 0), within 1
+  /// ulp of libm's `log`, by operations that the AVX-512 map kernel (`cwk_map_row_avx512`)
+  /// repeats one for one, so that the pipeline's vectorized elastic maps give these bits.
+  ///
+  /// The method of fdlibm's e_log.c (Sun Microsystems, 1993): x = 2^k·m with m in [√2/2, √2),
+  /// f = m - 1 (exact), s = f / (2 + f), and log m = f - f²/2 + s·(f²/2 + R(s²)), R a degree-7
+  /// minimax polynomial in s² (error below 2^-58); k·ln 2 is added in two parts, the high part
+  /// exact in k·ln2Hi.
+  public static func naturalLog(_ x: Double) -> Double {
+    guard x > 0, x < .infinity else { return x == 0 ? -.infinity : x > 0 || x.isNaN ? x : .nan }
+    var bits = x.bitPattern
+    var k = -1023
+    if x < Double.leastNormalMagnitude {
+      bits = (x * 0x1p54).bitPattern
+      k -= 54
+    }
+    k += Int(bits >> 52)
+    let mantissa = bits & 0x000F_FFFF_FFFF_FFFF
+    // m = 1.mantissa in [1, 2); above √2 (mantissa of 0x3FF6A09E667F3BCD) take m/2 instead.
+    let high = mantissa > 0x6_A09E_667F_3BCD
+    if high { k += 1 }
+    let m = Double(bitPattern: (high ? 0x3FE0_0000_0000_0000 : 0x3FF0_0000_0000_0000) | mantissa)
+    let f = m - 1
+    let s = f / (2 + f)
+    let z = s * s
+    let w = z * z
+    let t1 = w * (Log.c2 + w * (Log.c4 + w * Log.c6))
+    let t2 = z * (Log.c1 + w * (Log.c3 + w * (Log.c5 + w * Log.c7)))
+    let r = t2 + t1
+    let halfSquare = 0.5 * f * f
+    let dk = Double(k)
+    return dk * Log.ln2Hi - ((halfSquare - (s * (halfSquare + r) + dk * Log.ln2Lo)) - f)
+  }
+
+  /// naturalLog's constants (fdlibm's Lg1...Lg7, ln2_hi, ln2_lo); CWarpKernels repeats them.
+  enum Log {
+    static let c1 = 6.666666666666735130e-01
+    static let c2 = 3.999999999940941908e-01
+    static let c3 = 2.857142874366239149e-01
+    static let c4 = 2.222219843214978396e-01
+    static let c5 = 1.818357216161805012e-01
+    static let c6 = 1.531383769920937332e-01
+    static let c7 = 1.479819860511658591e-01
+    static let ln2Hi = 6.93147180369123816490e-01
+    static let ln2Lo = 1.90821492927058770002e-10
   }
 
   /// `size` x `size` control points on a regular grid spanning [-1, 1]² (corners included),

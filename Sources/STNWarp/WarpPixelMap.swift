@@ -1,10 +1,19 @@
 // The fused uint8 warps for a non-affine `PixelMap` (perspective and elastic pipeline stages):
 // the same pixel convention, padding, fill and sampling as `warpAffineUInt8` /
-// `warpAffineNormalized` (see the top of WarpAffine.swift), one output pixel at a time in Swift.
-// The map is evaluated in double precision and the position rounded to float32 before sampling.
-// They run the naive affine twins' per-pixel loop (`forEachPixelSample`, no interior fast path)
-// at the map's positions, so they are their own naive twin; a test checks that an affine `PixelMap` reproduces `warpAffineUInt8Naive`, and that the
-// flattened map the loop evaluates (`FlatPixelMap`) equals `PixelMap.apply` bit for bit.
+// `warpAffineNormalized` (see the top of WarpAffine.swift). The map is evaluated in double
+// precision and the position rounded to float32 before sampling.
+//
+// The map is evaluated one output row at a time (`FlatPixelMap.sourcePoints`: 8 columns per
+// step in AVX-512, with the spline's own logarithm `ThinPlateSpline.naturalLog`). Bilinear,
+// zeros padding, 3 channels and a fill of whole bytes (what the pipeline's photo stages use) are
+// then sampled by the AVX-512 zeros-padding row kernels of the affine warp at the row's positions
+// (`cwk_*_points_zeros_avx512`); everything else by the affine naive kernels' per-pixel loop
+// (`forEachPixelSample`). The naive twins below evaluate and sample one pixel at a time. Tests
+// check that the two give the same bytes and floats, that the row evaluator gives
+// `FlatPixelMap.apply`'s doubles, that an affine `PixelMap` reproduces `warpAffineUInt8Naive`, and
+// that the flattened map equals `PixelMap.apply` bit for bit.
+
+import CWarpKernels
 
 /// `warpAffineUInt8` for any `PixelMap`: source (height,width,channels) uint8 ->
 /// output (outputHeight,outputWidth,channels) uint8, rounded to nearest (halves up), clamped.
@@ -12,9 +21,17 @@ public func warpMapUInt8(
   source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource map: PixelMap,
   output: UnsafeMutablePointer<UInt8>, outputWidth: Int, outputHeight: Int, options: WarpOptions
 ) {
-  FlatPixelMap(map).withUnsafeParts { pieces, numbers in
-    warpPixelsUInt8(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
-                    outputHeight: outputHeight, options: options) { FlatPixelMap.position(pieces, numbers, $0, $1) }
+  checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
+  let fill = useZerosRowKernels(width: width, height: height, channels: channels, options: options) ? fillBytes3(options) : nil
+  withRowPositions(map, outputWidth: outputWidth) { rows in
+    guard let fill else {
+      return warpPixelsUInt8(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
+                             outputHeight: outputHeight, options: options) { rows.position($0, $1) }
+    }
+    for oy in 0..<outputHeight {
+      rows.evaluate(oy)
+      cwk_uint8_3_bilinear_points_zeros_avx512(source, width, height, rows.xs, rows.ys, outputWidth, fill, output + oy * outputWidth * 3)
+    }
   }
 }
 
@@ -25,9 +42,90 @@ public func warpMapNormalized(
   output: UnsafeMutablePointer<Float>, outputWidth: Int, outputHeight: Int, scale: [Float], bias: [Float],
   options: WarpOptions
 ) {
+  checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
+  let useKernel = useZerosRowKernels(width: width, height: height, channels: channels, options: options) && scale.count == 3 && bias.count == 3
+  let fill = useKernel ? fillBytes3(options) : nil
+  let plane = outputWidth * outputHeight
+  withRowPositions(map, outputWidth: outputWidth) { rows in
+    guard let fill else {
+      return warpPixelsNormalized(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
+                                  outputHeight: outputHeight, scale: scale, bias: bias, options: options) { rows.position($0, $1) }
+    }
+    for oy in 0..<outputHeight {
+      rows.evaluate(oy)
+      let row = output + oy * outputWidth
+      cwk_normalized3_bilinear_points_zeros_avx512(source, width, height, rows.xs, rows.ys, outputWidth, fill, row, row + plane,
+                                                   row + 2 * plane, scale, bias)
+    }
+  }
+}
+
+/// Reference for `warpMapUInt8`: one output pixel at a time.
+public func warpMapUInt8Naive(
+  source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource map: PixelMap,
+  output: UnsafeMutablePointer<UInt8>, outputWidth: Int, outputHeight: Int, options: WarpOptions
+) {
+  FlatPixelMap(map).withUnsafeParts { pieces, numbers in
+    warpPixelsUInt8(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
+                    outputHeight: outputHeight, options: options) { FlatPixelMap.position(pieces, numbers, $0, $1) }
+  }
+}
+
+/// Reference for `warpMapNormalized`: one output pixel at a time.
+public func warpMapNormalizedNaive(
+  source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, destinationToSource map: PixelMap,
+  output: UnsafeMutablePointer<Float>, outputWidth: Int, outputHeight: Int, scale: [Float], bias: [Float],
+  options: WarpOptions
+) {
   FlatPixelMap(map).withUnsafeParts { pieces, numbers in
     warpPixelsNormalized(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
                          outputHeight: outputHeight, scale: scale, bias: bias, options: options) { FlatPixelMap.position(pieces, numbers, $0, $1) }
+  }
+}
+
+/// A map's source positions, evaluated one output row at a time and rounded to float32: the
+/// values `FlatPixelMap.position` gives, pixel by pixel.
+private struct RowPositions {
+  let pieces: UnsafeBufferPointer<FlatPixelMap.Piece>
+  let numbers: UnsafePointer<Double>
+  let width: Int
+  /// The row's points in double (`FlatPixelMap.sourcePoints`), then rounded.
+  let pointsX, pointsY: UnsafeMutablePointer<Double>
+  let xs, ys: UnsafeMutablePointer<Float>
+  private var row = -1
+
+  init(pieces: UnsafeBufferPointer<FlatPixelMap.Piece>, numbers: UnsafePointer<Double>, width: Int,
+       points: UnsafeMutablePointer<Double>, rounded: UnsafeMutablePointer<Float>) {
+    (self.pieces, self.numbers, self.width) = (pieces, numbers, width)
+    (pointsX, pointsY, xs, ys) = (points, points + width, rounded, rounded + width)
+  }
+
+  /// Fills `xs` and `ys` with row `oy` (once per row).
+  mutating func evaluate(_ oy: Int) {
+    guard oy != row else { return }
+    FlatPixelMap.sourcePoints(pieces, numbers, y: oy, count: width, xs: pointsX, ys: pointsY)
+    for ox in 0..<width { (xs[ox], ys[ox]) = (Float(pointsX[ox]), Float(pointsY[ox])) }
+    row = oy
+  }
+
+  /// The position of output pixel (ox, oy).
+  mutating func position(_ ox: Int, _ oy: Int) -> (x: Float, y: Float) {
+    evaluate(oy)
+    return (xs[ox], ys[ox])
+  }
+}
+
+/// Runs `body` with the row positions of `map` over an output `outputWidth` wide.
+private func withRowPositions(_ map: PixelMap, outputWidth: Int, _ body: (inout RowPositions) -> Void) {
+  let n = max(outputWidth, 1)
+  withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * n) { points in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { rounded in
+      guard let points = points.baseAddress, let rounded = rounded.baseAddress else { return }
+      FlatPixelMap(map).withUnsafeParts { pieces, numbers in
+        var rows = RowPositions(pieces: pieces, numbers: numbers, width: outputWidth, points: points, rounded: rounded)
+        body(&rows)
+      }
+    }
   }
 }
 
@@ -39,12 +137,9 @@ public func warpMapNormalized(
 /// they agree bit for bit).
 struct FlatPixelMap {
   /// One piece: a projective map (9 numbers, row-major) or a spline (affine a0, ax, ay as 6
-  /// numbers, then per control point c.x, c.y, w.x, w.y) at `offset` in `numbers`.
-  struct Piece {
-    var isSpline: Bool
-    var offset: Int
-    var controlPoints: Int
-  }
+  /// numbers, then per control point c.x, c.y, w.x, w.y) at `offset` in `numbers` (the C
+  /// layout, so that `cwk_map_row_avx512` reads the same pieces).
+  typealias Piece = cwk_map_piece
 
   var pieces: [Piece] = []
   var numbers: [Double] = []
@@ -53,13 +148,13 @@ struct FlatPixelMap {
     for piece in map.pieces {
       switch piece {
       case .affine(let t):
-        pieces.append(Piece(isSpline: false, offset: numbers.count, controlPoints: 0))
+        pieces.append(Piece(is_spline: 0, control_points: 0, offset: numbers.count))
         numbers += t.coefficients + [0, 0, 1]
       case .homography(let h):
-        pieces.append(Piece(isSpline: false, offset: numbers.count, controlPoints: 0))
+        pieces.append(Piece(is_spline: 0, control_points: 0, offset: numbers.count))
         numbers += h.coefficients
       case .thinPlateSpline(let s):
-        pieces.append(Piece(isSpline: true, offset: numbers.count, controlPoints: s.controlPoints.count))
+        pieces.append(Piece(is_spline: 1, control_points: Int32(s.controlPoints.count), offset: numbers.count))
         for a in s.affineWeights { numbers += [a.x, a.y] }
         for (c, w) in zip(s.controlPoints, s.kernelWeights) { numbers += [c.x, c.y, w.x, w.y] }
       case .composition:
@@ -85,13 +180,24 @@ struct FlatPixelMap {
     return (Float(p.x), Float(p.y))
   }
 
+  /// `apply` at output pixels (0..<count, y), bit for bit: 8 columns at a time in AVX-512 where
+  /// the warp kernels may use it, else one by one.
+  static func sourcePoints(_ pieces: UnsafeBufferPointer<Piece>, _ numbers: UnsafePointer<Double>, y: Int, count: Int,
+                           xs: UnsafeMutablePointer<Double>, ys: UnsafeMutablePointer<Double>) {
+    if useAVX512Kernels, let base = pieces.baseAddress {
+      cwk_map_row_avx512(base, pieces.count, numbers, Double(y), count, xs, ys)
+      return
+    }
+    for ox in 0..<count { (xs[ox], ys[ox]) = apply(pieces, numbers, x: Double(ox), y: Double(y)) }
+  }
+
   /// `PixelMap.apply` over the flattened pieces.
   @inline(__always)
   static func apply(_ pieces: UnsafeBufferPointer<Piece>, _ numbers: UnsafePointer<Double>, x: Double, y: Double) -> (x: Double, y: Double) {
     var px = x, py = y
     for piece in pieces {
       let m = numbers + piece.offset
-      if !piece.isSpline {
+      if piece.is_spline == 0 {
         // Homography.apply (an affine piece has the last row 0 0 1: w is exactly 1).
         let w = m[6] * px + m[7] * py + m[8]
         (px, py) = ((m[0] * px + m[1] * py + m[2]) / w, (m[3] * px + m[4] * py + m[5]) / w)
@@ -101,7 +207,7 @@ struct FlatPixelMap {
       var rx = m[0] + px * m[2] + py * m[4]
       var ry = m[1] + px * m[3] + py * m[5]
       var k = m + 6
-      for _ in 0..<piece.controlPoints {
+      for _ in 0..<piece.control_points {
         let dx = px - k[0], dy = py - k[1]
         let u = ThinPlateSpline.radialBasis(squaredDistance: dx * dx + dy * dy)
         rx += u * k[2]

@@ -318,4 +318,14 @@ final class PipelineConfigTests: XCTestCase {
     XCTAssertTrue(identity.stages.isEmpty)
     XCTAssertEqual(identity.channels, 3)
   }
+
+  /// The benchmark pipelines the README's figures name (bench/pipelines) load.
+  func testBenchPipelinesLoad() throws {
+    let folder = Golden.packageRoot + "/bench/pipelines"
+    let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }.sorted()
+    XCTAssertEqual(names.count, 5, "\(names)")
+    for name in names {
+      XCTAssertNoThrow(try PipelineConfig.load(path: folder + "/" + name), name)
+    }
+  }
 }

@@ -2,6 +2,7 @@ import XCTest
 import STNTensor
 import STNTestSupport
 @testable import STNWarp
+import CWarpKernels
 
 /// The run-time kernel choice: AVX2 and AVX-512 twins against the portable Swift kernels and the
 /// naive twins, and the fallback. (Every fast-against-naive test in this target also runs once
@@ -185,35 +186,154 @@ final class WarpKernelPathTests: XCTestCase {
 
   func warpNormalized(_ image: [UInt8], _ w: Int, _ h: Int, _ t: AffineTransform, _ wo: Int, _ ho: Int,
                       scale: [Float], bias: [Float], options: WarpOptions, naive: Bool) -> [Float] {
-    var output = [Float](repeating: .nan, count: wo * ho * 3)
+    render(image, count: wo * ho * 3, initial: .nan) { src, dst in
+      let warp = naive ? warpAffineNormalizedNaive : warpAffineNormalized
+      warp(src, w, h, 3, t, dst, wo, ho, scale, bias, options)
+    }
+  }
+
+  func warpUInt8(_ image: [UInt8], _ w: Int, _ h: Int, _ c: Int, _ t: AffineTransform, _ wo: Int, _ ho: Int, options: WarpOptions, naive: Bool) -> [UInt8] {
+    render(image, count: wo * ho * c, initial: 7) { src, dst in
+      let warp = naive ? warpAffineUInt8Naive : warpAffineUInt8
+      warp(src, w, h, c, t, dst, wo, ho, options)
+    }
+  }
+
+  /// `body(source, output)` into a new output of `count` values, each `initial` at first.
+  func render<T>(_ image: [UInt8], count: Int, initial: T, _ body: (UnsafePointer<UInt8>, UnsafeMutablePointer<T>) -> Void) -> [T] {
+    var output = [T](repeating: initial, count: count)
     image.withUnsafeBufferPointer { src in
-      output.withUnsafeMutableBufferPointer { dst in
-        if naive {
-          warpAffineNormalizedNaive(source: src.baseAddress!, width: w, height: h, channels: 3, destinationToSource: t, output: dst.baseAddress!,
-                                    outputWidth: wo, outputHeight: ho, scale: scale, bias: bias, options: options)
-        } else {
-          warpAffineNormalized(source: src.baseAddress!, width: w, height: h, channels: 3, destinationToSource: t, output: dst.baseAddress!,
-                               outputWidth: wo, outputHeight: ho, scale: scale, bias: bias, options: options)
-        }
-      }
+      output.withUnsafeMutableBufferPointer { dst in body(src.baseAddress!, dst.baseAddress!) }
     }
     return output
   }
 
-  func warpUInt8(_ image: [UInt8], _ w: Int, _ h: Int, _ c: Int, _ t: AffineTransform, _ wo: Int, _ ho: Int, options: WarpOptions, naive: Bool) -> [UInt8] {
-    var output = [UInt8](repeating: 7, count: wo * ho * c)
-    image.withUnsafeBufferPointer { src in
-      output.withUnsafeMutableBufferPointer { dst in
-        if naive {
-          warpAffineUInt8Naive(source: src.baseAddress!, width: w, height: h, channels: c, destinationToSource: t, output: dst.baseAddress!,
-                               outputWidth: wo, outputHeight: ho, options: options)
-        } else {
-          warpAffineUInt8(source: src.baseAddress!, width: w, height: h, channels: c, destinationToSource: t, output: dst.baseAddress!,
-                          outputWidth: wo, outputHeight: ho, options: options)
+  // MARK: - Non-affine maps (perspective and elastic stages)
+
+  /// The AVX-512 map evaluator gives the scalar flattened map's positions bit for bit: perspective
+  /// maps (one with w = 0 on a pixel: infinite positions), splines whose control points sit on
+  /// pixels (r = 0), points so far or so near that r² overflows or is subnormal, a composed elastic-like chain, a NaN
+  /// map, rows of 1 to 37 columns (partial 8-column blocks).
+  func testMapRowKernelEqualsTheScalarMap() throws {
+    guard WarpKernelPath.avx512.isSupported else { throw XCTSkip("this CPU has no AVX-512: the map is evaluated one pixel at a time") }
+    var random = RandomStream(seed: 37)
+    let tilt = Homography(h11: 1.1, h12: 0.05, h13: -4, h21: 0.02, h22: 0.95, h23: 2, h31: 0.004, h32: -0.003, h33: 1)
+    var splines: [ThinPlateSpline] = []
+    for controls: [SIMD2<Double>] in [
+      [SIMD2(0, 0), SIMD2(30, 0), SIMD2(0, 20), SIMD2(30, 20), SIMD2(15, 10), SIMD2(7, 3)],  // on pixels
+      (0..<16).map { SIMD2(Double($0 % 4) * 9.7 - 2, Double($0 / 4) * 6.1 - 1) },  // a 4x4 grid
+    ] {
+      let targets = controls.map { $0 + SIMD2(random.uniform(-3, 3), random.uniform(-3, 3)) }
+      splines.append(try XCTUnwrap(ThinPlateSpline(controlPoints: controls, targets: targets)))
+    }
+    let maps: [PixelMap] = [
+      .homography(tilt),
+      .homography(Homography(h11: 1, h12: 0, h13: 0, h21: 0, h22: 1, h23: 0, h31: -0.25, h32: 0, h33: 1)),  // w = 0 at x = 4
+      .homography(Homography(h11: .nan, h12: 0, h13: 0, h21: 0, h22: 1, h23: 0, h31: 0, h32: 0, h33: 1)),
+      PixelMap.affine(.rotation(degrees: 15, center: (12, 8))).then(.thinPlateSpline(splines[1])).then(.homography(tilt)),
+      PixelMap.affine(.scale(1e200)).then(.thinPlateSpline(splines[0])),  // squared distances overflow to +inf
+      PixelMap.affine(.scale(1e-160)).then(.thinPlateSpline(splines[0])),  // subnormal squared distances
+    ] + splines.map { PixelMap.thinPlateSpline($0) }
+    for map in maps {
+      FlatPixelMap(map).withUnsafeParts { pieces, numbers in
+        for count in [1, 7, 8, 9, 37] {
+          for y in [0, 3, 20] {
+            var rows: [[Double]] = []
+            for path in [WarpKernelPath.portable, .avx512] {
+              warpKernelPath = path
+              var xs = [Double](repeating: -7, count: count + 1), ys = xs
+              FlatPixelMap.sourcePoints(pieces, numbers, y: y, count: count, xs: &xs, ys: &ys)
+              XCTAssertEqual(xs[count], -7, "wrote past the row")
+              rows.append(xs + ys)
+            }
+            XCTAssertEqual(rows[1].map(\.bitPattern), rows[0].map(\.bitPattern), "\(map) y \(y) count \(count)")
+          }
         }
       }
     }
-    return output
+  }
+
+  /// The AVX-512 r² log r² of the map evaluator equals `ThinPlateSpline.radialBasis` bit for bit:
+  /// squared pixel distances, every binade, subnormals, 0, -0, +inf, NaN, and 1 (log 0).
+  func testRadialBasisKernelEqualsTheScalar() throws {
+    guard WarpKernelPath.avx512.isSupported else { throw XCTSkip("this CPU has no AVX-512") }
+    var random = RandomStream(seed: 41)
+    var values: [Double] = [0, -0.0, 1, .infinity, .nan, .leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude, 2, 0.5]
+    for i in 0..<100_003 {
+      switch i % 3 {
+      case 0: values.append(Double(bitPattern: random.next() & 0x7FEF_FFFF_FFFF_FFFF))
+      case 1: values.append(Double(bitPattern: random.next() & 0x000F_FFFF_FFFF_FFFF))
+      default: values.append(random.uniform(0, 3e4))
+      }
+    }
+    var out = [Double](repeating: -1, count: values.count + 1)
+    cwk_radial_basis_avx512(values, values.count, &out)
+    XCTAssertEqual(out[values.count], -1, "wrote past the end")
+    let expected = values.map { ThinPlateSpline.radialBasis(squaredDistance: $0) }
+    XCTAssertEqual(Array(out.prefix(values.count)).map(\.bitPattern), expected.map(\.bitPattern))
+  }
+
+  /// The map warps' AVX-512 row kernels at evaluated positions give their naive twins' bytes and
+  /// normalized values: perspective maps that leave the source, a thin-plate spline, a composed
+  /// elastic-like chain, maps of NaN or far-away positions, fills of bytes and not, odd widths
+  /// (partial 16-column blocks) and 1- and 2-pixel sources; and so does the per-pixel loop at
+  /// the row-evaluated positions (1 channel, border, reflection and nearest).
+  func testMapWarpsEqualTheirNaiveTwins() throws {
+    guard WarpKernelPath.avx512.isSupported else { throw XCTSkip("this CPU has no AVX-512: the map warps run their naive twins") }
+    var random = RandomStream(seed: 31)
+    let tilt = Homography(h11: 1.1, h12: 0.05, h13: -4, h21: 0.02, h22: 0.95, h23: 2, h31: 0.004, h32: -0.003, h33: 1)
+    let controls: [SIMD2<Double>] = [SIMD2(0, 0), SIMD2(30, 0), SIMD2(0, 20), SIMD2(30, 20), SIMD2(15, 10)]
+    let spline = try XCTUnwrap(ThinPlateSpline(controlPoints: controls, targets: controls.map { $0 + SIMD2(random.uniform(-3, 3), random.uniform(-3, 3)) }))
+    let maps: [PixelMap] = [
+      .homography(tilt),
+      .homography(Homography(h11: 0.3, h12: 0, h13: 0, h21: 0, h22: 0.3, h23: 0, h31: 0.05, h32: 0.05, h33: 1)),  // crosses w = 0
+      .thinPlateSpline(spline),
+      PixelMap.affine(.rotation(degrees: 15, center: (12, 8))).then(.thinPlateSpline(spline)).then(.homography(tilt)),
+      .homography(Homography(h11: .nan, h12: 0, h13: 0, h21: 0, h22: 1, h23: 0, h31: 0, h32: 0, h33: 1)),
+      .homography(Homography(h11: 1, h12: 0, h13: 3e9, h21: 0, h22: 1, h23: 0, h31: 0, h32: 0, h33: 1)),
+    ]
+    // The row kernels (3 channels, bilinear, zeros, a byte fill) and the per-pixel loop at the
+    // row-evaluated positions (every other case).
+    let options3 = [[Float]]([[0, 0, 0], [9, 200, 3], [127.5, 0, 255]]).map { WarpOptions(fill: $0) }
+      + [WarpOptions(padding: .border), WarpOptions(mode: .nearest), WarpOptions(padding: .reflection)]
+    for channels in [3, 1] {
+      let scale = Array([Float](arrayLiteral: 0.5, 1, 2).prefix(channels)), bias = Array([Float](arrayLiteral: 0, -1, 0).prefix(channels))
+      let optionsList = channels == 3 ? options3 : [WarpOptions(), WarpOptions(fill: [9]), WarpOptions(padding: .border), WarpOptions(mode: .nearest)]
+      for (w, h, wo, ho) in [(23, 17, 37, 19), (64, 48, 16, 3), (1, 1, 5, 2), (2, 1, 17, 4)] {
+        let image = (0..<(w * h * channels)).map { _ in UInt8(truncatingIfNeeded: random.next() >> 56) }
+        let count = wo * ho * channels
+        for map in maps {
+          for options in optionsList {
+            let naive = render(image, count: count, initial: UInt8(7)) {
+              warpMapUInt8Naive(source: $0, width: w, height: h, channels: channels, destinationToSource: map, output: $1, outputWidth: wo,
+                                outputHeight: ho, options: options)
+            }
+            let naiveNormalized = render(image, count: count, initial: Float.nan) {
+              warpMapNormalizedNaive(source: $0, width: w, height: h, channels: channels, destinationToSource: map, output: $1, outputWidth: wo,
+                                     outputHeight: ho, scale: scale, bias: bias, options: options)
+            }
+            for path in [WarpKernelPath.portable, .avx512] {
+              warpKernelPath = path
+              let fast = render(image, count: count, initial: UInt8(7)) {
+                warpMapUInt8(source: $0, width: w, height: h, channels: channels, destinationToSource: map, output: $1, outputWidth: wo,
+                             outputHeight: ho, options: options)
+              }
+              XCTAssertEqual(fast, naive, "\(path) \(channels)ch \(w)x\(h) -> \(wo)x\(ho) \(map) \(options)")
+              let normalized = render(image, count: count, initial: Float.nan) {
+                warpMapNormalized(source: $0, width: w, height: h, channels: channels, destinationToSource: map, output: $1, outputWidth: wo,
+                                  outputHeight: ho, scale: scale, bias: bias, options: options)
+              }
+              XCTAssertEqual(normalized.map(\.bitPattern), naiveNormalized.map(\.bitPattern), "\(path) normalized \(channels)ch \(map) \(options)")
+            }
+          }
+        }
+        // The warps did sample: a map inside the source is not all fill.
+        XCTAssertTrue(w < 8 || Set(render(image, count: count, initial: UInt8(7)) {
+          warpMapUInt8(source: $0, width: w, height: h, channels: channels, destinationToSource: .thinPlateSpline(spline), output: $1,
+                       outputWidth: wo, outputHeight: ho, options: WarpOptions())
+        }).count > 10)
+      }
+    }
   }
 
   // MARK: - Fused affine_grid + grid_sample

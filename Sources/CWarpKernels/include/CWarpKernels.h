@@ -66,6 +66,37 @@ void cwk_normalized3_bilinear_row_zeros_avx512(
   const uint8_t *source, ptrdiff_t width, ptrdiff_t height, float row_x, float row_y, float step_x, float step_y,
   ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias);
 
+/// cwk_uint8_3_bilinear_row_zeros_avx512 at any points: column ox samples source pixel
+/// (xs[ox], ys[ox]) (a row of a perspective or thin-plate-spline map, evaluated by the caller).
+void cwk_uint8_3_bilinear_points_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys,
+  ptrdiff_t count, const uint8_t *fill, uint8_t *output);
+
+/// cwk_normalized3_bilinear_row_zeros_avx512 at any points (xs[ox], ys[ox]).
+void cwk_normalized3_bilinear_points_zeros_avx512(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys,
+  ptrdiff_t count, const uint8_t *fill, float *out0, float *out1, float *out2, const float *scale, const float *bias);
+
+/// One piece of a flattened output-to-source pixel map (STNWarp's `FlatPixelMap`): a projective
+/// map (9 doubles, row-major) or a thin-plate spline (a0, ax, ay as 6 doubles, then per control
+/// point c.x, c.y, w.x, w.y) at `offset` in the map's numbers.
+typedef struct {
+  int32_t is_spline;
+  int32_t control_points;
+  ptrdiff_t offset;
+} cwk_map_piece;
+
+/// The source positions of output pixels (0..<count, y) under the map's pieces, applied in
+/// order, in double precision: `FlatPixelMap.apply`'s bits (the same operations in the same
+/// order, `ThinPlateSpline.naturalLog` for the spline's r² log r²), 8 columns per step.
+/// AVX-512 F only.
+void cwk_map_row_avx512(
+  const cwk_map_piece *pieces, ptrdiff_t piece_count, const double *numbers, double y, ptrdiff_t count, double *xs, double *ys);
+
+/// `ThinPlateSpline.radialBasis` (r² log r²) of squared_distances[0..<count], 8 at a time, as
+/// cwk_map_row_avx512 computes it (for the tests against the Swift twin). AVX-512 F only.
+void cwk_radial_basis_avx512(const double *squared_distances, ptrdiff_t count, double *out);
+
 /// Affine grid row geometry shared by the float kernels: theta of the image (6 values), the
 /// row's normalized y, unnormalize scale/offset per axis (x_pixel = (g + 1) * scale_x - offset_x).
 typedef struct {
