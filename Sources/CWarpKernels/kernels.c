@@ -72,28 +72,60 @@ CWK_AVX2 static inline __m256i cwk_pairs(const uint8_t *a, const uint8_t *b, con
   return _mm256_inserti128_si256(_mm256_castsi128_si256(low), high, 1);
 }
 
-CWK_AVX2 void cwk_normalized3_bilinear_avx2(
-  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
-  ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias) {
-  const __m256 lanes = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256 vrow_x = _mm256_set1_ps(row_x), vrow_y = _mm256_set1_ps(row_y);
-  const __m256 vstep_x = _mm256_set1_ps(step_x), vstep_y = _mm256_set1_ps(step_y);
-  const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256i three = _mm256_set1_epi32(3), vwidth = _mm256_set1_epi32((int)(stride / 3));
-  // A south-row 8-byte load must stay inside the image: offsets past this use the scalar path.
-  const __m256i last_safe = _mm256_set1_epi32((int)(size - stride - 8));
-  float *outs[3] = {out0, out1, out2};
-  const __m256 vscale[3] = {_mm256_set1_ps(scale[0]), _mm256_set1_ps(scale[1]), _mm256_set1_ps(scale[2])};
-  const __m256 vbias[3] = {_mm256_set1_ps(bias[0]), _mm256_set1_ps(bias[1]), _mm256_set1_ps(bias[2])};
-  // Per 128-bit lane of [P | Q] (8 bytes each: pixel rgb, east rgb, unused): dwords
-  // (P.c, Q.c, P.east.c, Q.east.c) zero-extended, for channel c.
-  __m256i select[3];
+/// pshufb controls of the 8-column blocks: per 128-bit lane of [P | Q] (8 bytes each: pixel
+/// rgb, east rgb, unused), dwords (P.c, Q.c, P.east.c, Q.east.c) zero-extended, for channel c.
+CWK_AVX2 static inline void cwk_select3(__m256i select[3]) {
   for (int c = 0; c < 3; c++) {
     char z = (char)0x80;
     select[c] = _mm256_setr_epi8(
       (char)c, z, z, z, (char)(8 + c), z, z, z, (char)(3 + c), z, z, z, (char)(11 + c), z, z, z,
       (char)c, z, z, z, (char)(8 + c), z, z, z, (char)(3 + c), z, z, z, (char)(11 + c), z, z, z);
   }
+}
+
+/// The bilinear samples of 8 interior columns, 3 channels: source points (x, y), their floors
+/// (x0, y0) and the nw taps' byte offsets (every tap inside, every 8-byte load checked by the
+/// caller), in the scalar order ((nw·w0 + ne·w1) + sw·w2) + se·w3.
+CWK_AVX2 CWK_INLINE void cwk_bilinear3_block8(
+  const uint8_t *source, ptrdiff_t stride, __m256 x, __m256 y, __m256 x0, __m256 y0, __m256i offset, const __m256i *select, __m256 *value) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 east = _mm256_sub_ps(x, x0), south = _mm256_sub_ps(y, y0);
+  __m256 west = _mm256_sub_ps(one, east), north = _mm256_sub_ps(one, south);
+  __m256 w0 = _mm256_mul_ps(north, west), w1 = _mm256_mul_ps(north, east);
+  __m256 w2 = _mm256_mul_ps(south, west), w3 = _mm256_mul_ps(south, east);
+  int32_t o[8];
+  _mm256_storeu_si256((__m256i *)o, offset);
+  const uint8_t *s = source, *t = source + stride;
+  // Lanes 0,1,4,5 in one register and 2,3,6,7 in the other, so that unpacking the 64-bit
+  // halves of the two puts the 8 lanes back in order.
+  __m256i north_a = cwk_pairs(s + o[0], s + o[1], s + o[4], s + o[5]);
+  __m256i north_b = cwk_pairs(s + o[2], s + o[3], s + o[6], s + o[7]);
+  __m256i south_a = cwk_pairs(t + o[0], t + o[1], t + o[4], t + o[5]);
+  __m256i south_b = cwk_pairs(t + o[2], t + o[3], t + o[6], t + o[7]);
+  for (int c = 0; c < 3; c++) {
+    __m256i na = _mm256_shuffle_epi8(north_a, select[c]), nb = _mm256_shuffle_epi8(north_b, select[c]);
+    __m256i sa = _mm256_shuffle_epi8(south_a, select[c]), sb = _mm256_shuffle_epi8(south_b, select[c]);
+    __m256 nw = _mm256_cvtepi32_ps(_mm256_unpacklo_epi64(na, nb)), ne = _mm256_cvtepi32_ps(_mm256_unpackhi_epi64(na, nb));
+    __m256 sw = _mm256_cvtepi32_ps(_mm256_unpacklo_epi64(sa, sb)), se = _mm256_cvtepi32_ps(_mm256_unpackhi_epi64(sa, sb));
+    value[c] = _mm256_add_ps(
+      _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, w0), _mm256_mul_ps(ne, w1)), _mm256_mul_ps(sw, w2)), _mm256_mul_ps(se, w3));
+  }
+}
+
+CWK_AVX2 void cwk_normalized3_bilinear_avx2(
+  const uint8_t *source, ptrdiff_t stride, ptrdiff_t size, float row_x, float row_y, float step_x, float step_y,
+  ptrdiff_t start, ptrdiff_t end, float *out0, float *out1, float *out2, const float *scale, const float *bias) {
+  const __m256 lanes = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256 vrow_x = _mm256_set1_ps(row_x), vrow_y = _mm256_set1_ps(row_y);
+  const __m256 vstep_x = _mm256_set1_ps(step_x), vstep_y = _mm256_set1_ps(step_y);
+  const __m256i three = _mm256_set1_epi32(3), vwidth = _mm256_set1_epi32((int)(stride / 3));
+  // A south-row 8-byte load must stay inside the image: offsets past this use the scalar path.
+  const __m256i last_safe = _mm256_set1_epi32((int)(size - stride - 8));
+  float *outs[3] = {out0, out1, out2};
+  const __m256 vscale[3] = {_mm256_set1_ps(scale[0]), _mm256_set1_ps(scale[1]), _mm256_set1_ps(scale[2])};
+  const __m256 vbias[3] = {_mm256_set1_ps(bias[0]), _mm256_set1_ps(bias[1]), _mm256_set1_ps(bias[2])};
+  __m256i select[3];
+  cwk_select3(select);
   ptrdiff_t ox = start;
   ptrdiff_t scalar_from = end;  // a block too close to the end of the image finishes in scalar code
   // NOTE: the last block of 8 moves left to end at `end`, rewriting some columns with the same
@@ -109,28 +141,9 @@ CWK_AVX2 void cwk_normalized3_bilinear_avx2(
       scalar_from = ox;
       break;
     }
-    __m256 east = _mm256_sub_ps(x, x0), south = _mm256_sub_ps(y, y0);
-    __m256 west = _mm256_sub_ps(one, east), north = _mm256_sub_ps(one, south);
-    __m256 w0 = _mm256_mul_ps(north, west), w1 = _mm256_mul_ps(north, east);
-    __m256 w2 = _mm256_mul_ps(south, west), w3 = _mm256_mul_ps(south, east);
-    int32_t o[8];
-    _mm256_storeu_si256((__m256i *)o, offset);
-    const uint8_t *s = source, *t = source + stride;
-    // Lanes 0,1,4,5 in one register and 2,3,6,7 in the other, so that unpacking the 64-bit
-    // halves of the two puts the 8 lanes back in order.
-    __m256i north_a = cwk_pairs(s + o[0], s + o[1], s + o[4], s + o[5]);
-    __m256i north_b = cwk_pairs(s + o[2], s + o[3], s + o[6], s + o[7]);
-    __m256i south_a = cwk_pairs(t + o[0], t + o[1], t + o[4], t + o[5]);
-    __m256i south_b = cwk_pairs(t + o[2], t + o[3], t + o[6], t + o[7]);
-    for (int c = 0; c < 3; c++) {
-      __m256i na = _mm256_shuffle_epi8(north_a, select[c]), nb = _mm256_shuffle_epi8(north_b, select[c]);
-      __m256i sa = _mm256_shuffle_epi8(south_a, select[c]), sb = _mm256_shuffle_epi8(south_b, select[c]);
-      __m256 nw = _mm256_cvtepi32_ps(_mm256_unpacklo_epi64(na, nb)), ne = _mm256_cvtepi32_ps(_mm256_unpackhi_epi64(na, nb));
-      __m256 sw = _mm256_cvtepi32_ps(_mm256_unpacklo_epi64(sa, sb)), se = _mm256_cvtepi32_ps(_mm256_unpackhi_epi64(sa, sb));
-      __m256 value = _mm256_add_ps(
-        _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, w0), _mm256_mul_ps(ne, w1)), _mm256_mul_ps(sw, w2)), _mm256_mul_ps(se, w3));
-      _mm256_storeu_ps(outs[c] + block, _mm256_add_ps(_mm256_mul_ps(value, vscale[c]), vbias[c]));
-    }
+    __m256 value[3];
+    cwk_bilinear3_block8(source, stride, x, y, x0, y0, offset, select, value);
+    for (int c = 0; c < 3; c++) _mm256_storeu_ps(outs[c] + block, _mm256_add_ps(_mm256_mul_ps(value[c], vscale[c]), vbias[c]));
     ox = block + 8;
   }
   if (scalar_from < end) ox = scalar_from;
@@ -200,17 +213,11 @@ CWK_AVX2 void cwk_uint8_3_bilinear_avx2(
   const __m256 lanes = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256 vrow_x = _mm256_set1_ps(row_x), vrow_y = _mm256_set1_ps(row_y);
   const __m256 vstep_x = _mm256_set1_ps(step_x), vstep_y = _mm256_set1_ps(step_y);
-  const __m256 one = _mm256_set1_ps(1.0f);
   const __m256i three = _mm256_set1_epi32(3), vwidth = _mm256_set1_epi32((int)(stride / 3));
   // A south-row 8-byte load must stay inside the image: offsets past this use the scalar path.
   const __m256i last_safe = _mm256_set1_epi32((int)(size - stride - 8));
   __m256i select[3];
-  for (int c = 0; c < 3; c++) {
-    char z = (char)0x80;
-    select[c] = _mm256_setr_epi8(
-      (char)c, z, z, z, (char)(8 + c), z, z, z, (char)(3 + c), z, z, z, (char)(11 + c), z, z, z,
-      (char)c, z, z, z, (char)(8 + c), z, z, z, (char)(3 + c), z, z, z, (char)(11 + c), z, z, z);
-  }
+  cwk_select3(select);
   ptrdiff_t ox = start;
   ptrdiff_t scalar_from = end;
   // NOTE: the last block of 8 moves left to end at `end`, rewriting some columns with the same
@@ -226,31 +233,179 @@ CWK_AVX2 void cwk_uint8_3_bilinear_avx2(
       scalar_from = ox;
       break;
     }
-    __m256 east = _mm256_sub_ps(x, x0), south = _mm256_sub_ps(y, y0);
-    __m256 west = _mm256_sub_ps(one, east), north = _mm256_sub_ps(one, south);
-    __m256 w0 = _mm256_mul_ps(north, west), w1 = _mm256_mul_ps(north, east);
-    __m256 w2 = _mm256_mul_ps(south, west), w3 = _mm256_mul_ps(south, east);
-    int32_t o[8];
-    _mm256_storeu_si256((__m256i *)o, offset);
-    const uint8_t *s = source, *t = source + stride;
-    __m256i north_a = cwk_pairs(s + o[0], s + o[1], s + o[4], s + o[5]);
-    __m256i north_b = cwk_pairs(s + o[2], s + o[3], s + o[6], s + o[7]);
-    __m256i south_a = cwk_pairs(t + o[0], t + o[1], t + o[4], t + o[5]);
-    __m256i south_b = cwk_pairs(t + o[2], t + o[3], t + o[6], t + o[7]);
     __m256 value[3];
-    for (int c = 0; c < 3; c++) {
-      __m256i na = _mm256_shuffle_epi8(north_a, select[c]), nb = _mm256_shuffle_epi8(north_b, select[c]);
-      __m256i sa = _mm256_shuffle_epi8(south_a, select[c]), sb = _mm256_shuffle_epi8(south_b, select[c]);
-      __m256 nw = _mm256_cvtepi32_ps(_mm256_unpacklo_epi64(na, nb)), ne = _mm256_cvtepi32_ps(_mm256_unpackhi_epi64(na, nb));
-      __m256 sw = _mm256_cvtepi32_ps(_mm256_unpacklo_epi64(sa, sb)), se = _mm256_cvtepi32_ps(_mm256_unpackhi_epi64(sa, sb));
-      value[c] = _mm256_add_ps(
-        _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, w0), _mm256_mul_ps(ne, w1)), _mm256_mul_ps(sw, w2)), _mm256_mul_ps(se, w3));
-    }
+    cwk_bilinear3_block8(source, stride, x, y, x0, y0, offset, select, value);
     cwk_store_rgb8_avx2(output + block * 3, value[0], value[1], value[2]);
     ox = block + 8;
   }
   if (scalar_from < end) ox = scalar_from;
   for (; ox < end; ox++) cwk_uint8_3_bilinear_pixel(source, stride, row_x, row_y, step_x, step_y, ox, output);
+}
+
+// MARK: - AVX2 map rows: 8 interior columns per step at given points
+
+/// The blocks of 8 columns at ox = 0, 8, ... (full blocks only) of one output row whose source
+/// points (xs, ys) all have every bilinear tap inside a width x height source and every 8-byte
+/// load inside its `size` bytes: calls body(ox, x, y, x0, y0, offset) for each and sets
+/// done[ox..<ox+8] to 1; done is 0 for every other column (the caller samples those).
+#define CWK_POINTS_INTERIOR8(body)                                                                         \
+  const __m256 max_x0 = _mm256_set1_ps((float)(width - 2)), max_y0 = _mm256_set1_ps((float)(height - 2)); \
+  const __m256 zero = _mm256_setzero_ps();                                                                \
+  const __m256i three = _mm256_set1_epi32(3), vwidth = _mm256_set1_epi32((int)width);                     \
+  const __m256i last_safe = _mm256_set1_epi32((int)(width * height * 3 - width * 3 - 8));                \
+  memset(done, 0, (size_t)count);                                                                         \
+  for (ptrdiff_t ox = 0; ox + 8 <= count; ox += 8) {                                                      \
+    __m256 x = _mm256_loadu_ps(xs + ox), y = _mm256_loadu_ps(ys + ox);                                    \
+    __m256 x0 = _mm256_floor_ps(x), y0 = _mm256_floor_ps(y);                                              \
+    /* Ordered compares: NaN is never inside. */                                                          \
+    __m256 inside = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(x0, zero, _CMP_GE_OQ), _mm256_cmp_ps(x0, max_x0, _CMP_LE_OQ)), \
+                                  _mm256_and_ps(_mm256_cmp_ps(y0, zero, _CMP_GE_OQ), _mm256_cmp_ps(y0, max_y0, _CMP_LE_OQ))); \
+    if (_mm256_movemask_ps(inside) != 0xFF) continue;                                                     \
+    __m256i offset = _mm256_mullo_epi32(                                                                  \
+      _mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvttps_epi32(y0), vwidth), _mm256_cvttps_epi32(x0)), three); \
+    if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(offset, last_safe))) continue;                            \
+    body                                                                                                  \
+    memset(done + ox, 1, 8);                                                                              \
+  }
+
+CWK_AVX2 void cwk_uint8_3_bilinear_points_interior_avx2(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count, uint8_t *output, uint8_t *done) {
+  __m256i select[3];
+  cwk_select3(select);
+  ptrdiff_t stride = width * 3;
+  CWK_POINTS_INTERIOR8({
+    __m256 value[3];
+    cwk_bilinear3_block8(source, stride, x, y, x0, y0, offset, select, value);
+    cwk_store_rgb8_avx2(output + ox * 3, value[0], value[1], value[2]);
+  })
+}
+
+CWK_AVX2 void cwk_normalized3_bilinear_points_interior_avx2(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count,
+  float *out0, float *out1, float *out2, const float *scale, const float *bias, uint8_t *done) {
+  __m256i select[3];
+  cwk_select3(select);
+  ptrdiff_t stride = width * 3;
+  float *outs[3] = {out0, out1, out2};
+  const __m256 vscale[3] = {_mm256_set1_ps(scale[0]), _mm256_set1_ps(scale[1]), _mm256_set1_ps(scale[2])};
+  const __m256 vbias[3] = {_mm256_set1_ps(bias[0]), _mm256_set1_ps(bias[1]), _mm256_set1_ps(bias[2])};
+  CWK_POINTS_INTERIOR8({
+    __m256 value[3];
+    cwk_bilinear3_block8(source, stride, x, y, x0, y0, offset, select, value);
+    for (int c = 0; c < 3; c++) _mm256_storeu_ps(outs[c] + ox, _mm256_add_ps(_mm256_mul_ps(value[c], vscale[c]), vbias[c]));
+  })
+}
+
+#undef CWK_POINTS_INTERIOR8
+
+// MARK: - Non-affine pixel maps in double (shared by the AVX2 and AVX-512 rows)
+
+/// Applies the flattened map's pieces, in order, to the points (px, py) of one block of columns:
+/// `FlatPixelMap.apply`'s operations in its order. P is the intrinsics prefix (_mm256, _mm512),
+/// V the double vector type, RADIAL the width's r² log r². Uses pieces, piece_count, numbers.
+#define CWK_APPLY_MAP_PIECES(P, V, RADIAL)                                                                   \
+  for (ptrdiff_t p = 0; p < piece_count; p++) {                                                             \
+    const double *m = numbers + pieces[p].offset;                                                           \
+    if (!pieces[p].is_spline) {                                                                             \
+      /* (u, v, w) = H·(x, y, 1): ((h0·x + h1·y) + h2) / w, as Homography.apply. */                       \
+      V w = P##_add_pd(P##_add_pd(P##_mul_pd(P##_set1_pd(m[6]), px), P##_mul_pd(P##_set1_pd(m[7]), py)), P##_set1_pd(m[8])); \
+      V u = P##_add_pd(P##_add_pd(P##_mul_pd(P##_set1_pd(m[0]), px), P##_mul_pd(P##_set1_pd(m[1]), py)), P##_set1_pd(m[2])); \
+      V v = P##_add_pd(P##_add_pd(P##_mul_pd(P##_set1_pd(m[3]), px), P##_mul_pd(P##_set1_pd(m[4]), py)), P##_set1_pd(m[5])); \
+      px = P##_div_pd(u, w);                                                                                \
+      py = P##_div_pd(v, w);                                                                                \
+      continue;                                                                                             \
+    }                                                                                                       \
+    /* a0 + x·ax + y·ay, then + U(|p - c_j|)·w_j in control-point order. */                               \
+    V rx = P##_add_pd(P##_add_pd(P##_set1_pd(m[0]), P##_mul_pd(px, P##_set1_pd(m[2]))), P##_mul_pd(py, P##_set1_pd(m[4]))); \
+    V ry = P##_add_pd(P##_add_pd(P##_set1_pd(m[1]), P##_mul_pd(px, P##_set1_pd(m[3]))), P##_mul_pd(py, P##_set1_pd(m[5]))); \
+    const double *c = m + 6;                                                                                \
+    for (int32_t j = 0; j < pieces[p].control_points; j++, c += 4) {                                       \
+      V dx = P##_sub_pd(px, P##_set1_pd(c[0])), dy = P##_sub_pd(py, P##_set1_pd(c[1]));                    \
+      V u = RADIAL(P##_add_pd(P##_mul_pd(dx, dx), P##_mul_pd(dy, dy)));                                     \
+      rx = P##_add_pd(rx, P##_mul_pd(u, P##_set1_pd(c[2])));                                                \
+      ry = P##_add_pd(ry, P##_mul_pd(u, P##_set1_pd(c[3])));                                                \
+    }                                                                                                       \
+    px = rx;                                                                                                \
+    py = ry;                                                                                                \
+  }
+
+/// The end of `ThinPlateSpline.naturalLog` in vectors: from f = m - 1 and k as doubles (dk) to
+/// result = log(2^k·m), fdlibm's polynomial and two-part k·ln 2 in the Swift twin's order.
+#define CWK_LOG_TAIL(P, V, f, dk, result)                                                                   \
+  {                                                                                                         \
+    V s_ = P##_div_pd(f, P##_add_pd(P##_set1_pd(2.0), f));                                                  \
+    V z_ = P##_mul_pd(s_, s_);                                                                              \
+    V w_ = P##_mul_pd(z_, z_);                                                                              \
+    V t1_ = P##_mul_pd(w_, P##_add_pd(P##_set1_pd(3.999999999940941908e-01),                                \
+      P##_mul_pd(w_, P##_add_pd(P##_set1_pd(2.222219843214978396e-01), P##_mul_pd(w_, P##_set1_pd(1.531383769920937332e-01)))))); \
+    V t2_ = P##_mul_pd(z_, P##_add_pd(P##_set1_pd(6.666666666666735130e-01),                                \
+      P##_mul_pd(w_, P##_add_pd(P##_set1_pd(2.857142874366239149e-01),                                      \
+        P##_mul_pd(w_, P##_add_pd(P##_set1_pd(1.818357216161805012e-01), P##_mul_pd(w_, P##_set1_pd(1.479819860511658591e-01)))))))); \
+    V r_ = P##_add_pd(t2_, t1_);                                                                            \
+    V half_square_ = P##_mul_pd(P##_mul_pd(P##_set1_pd(0.5), f), f);                                       \
+    V inner_ = P##_add_pd(P##_mul_pd(s_, P##_add_pd(half_square_, r_)), P##_mul_pd(dk, P##_set1_pd(1.90821492927058770002e-10))); \
+    result = P##_sub_pd(P##_mul_pd(dk, P##_set1_pd(6.93147180369123816490e-01)), P##_sub_pd(P##_sub_pd(half_square_, inner_), f)); \
+  }
+
+// MARK: - AVX2 map rows: the map in double, 4 columns per step
+
+/// `ThinPlateSpline.naturalLog` of 4 lanes, operation for operation (see cwk_log8); lanes that
+/// are not positive and finite give garbage (the caller blends them).
+CWK_AVX2 static inline __m256d cwk_log4(__m256d x) {
+  const __m256d one = _mm256_set1_pd(1.0);
+  __m256d subnormal = _mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
+  x = _mm256_blendv_pd(x, _mm256_mul_pd(x, _mm256_set1_pd(0x1p54)), subnormal);
+  __m256i bits = _mm256_castpd_si256(x);
+  __m256i k = _mm256_sub_epi64(_mm256_srli_epi64(bits, 52), _mm256_set1_epi64x(1023));
+  k = _mm256_sub_epi64(k, _mm256_and_si256(_mm256_castpd_si256(subnormal), _mm256_set1_epi64x(54)));
+  __m256i mantissa = _mm256_and_si256(bits, _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL));
+  __m256i high = _mm256_cmpgt_epi64(mantissa, _mm256_set1_epi64x(0x6A09E667F3BCDLL));
+  k = _mm256_sub_epi64(k, high);  // high lanes are -1
+  __m256i exponent = _mm256_blendv_epi8(_mm256_set1_epi64x(0x3FF0000000000000LL), _mm256_set1_epi64x(0x3FE0000000000000LL), high);
+  __m256d f = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(mantissa, exponent)), one);
+  // The low dwords of the 4 lanes (k fits in 32 bits), converted exactly.
+  __m128i k32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(k, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+  __m256d dk = _mm256_cvtepi32_pd(k32), result;
+  CWK_LOG_TAIL(_mm256, __m256d, f, dk, result)
+  return result;
+}
+
+/// cwk_radial_basis8 in 4 lanes.
+CWK_AVX2 static inline __m256d cwk_radial_basis4(__m256d d) {
+  __m256d positive = _mm256_cmp_pd(d, _mm256_setzero_pd(), _CMP_GT_OQ);
+  __m256d finite = _mm256_cmp_pd(d, _mm256_set1_pd(INFINITY), _CMP_LT_OQ);
+  __m256d logarithm = cwk_log4(_mm256_blendv_pd(_mm256_set1_pd(1.0), d, _mm256_and_pd(positive, finite)));
+  logarithm = _mm256_blendv_pd(logarithm, d, _mm256_andnot_pd(finite, positive));
+  return _mm256_and_pd(_mm256_mul_pd(d, logarithm), positive);
+}
+
+CWK_AVX2 void cwk_map_row_avx2(
+  const cwk_map_piece *pieces, ptrdiff_t piece_count, const double *numbers, double y, ptrdiff_t count, double *xs, double *ys) {
+  const __m256d lanes = _mm256_setr_pd(0, 1, 2, 3);
+  for (ptrdiff_t ox = 0; ox < count; ox += 4) {
+    __m256d px = _mm256_add_pd(_mm256_set1_pd((double)ox), lanes), py = _mm256_set1_pd(y);
+    CWK_APPLY_MAP_PIECES(_mm256, __m256d, cwk_radial_basis4)
+    if (count - ox >= 4) {
+      _mm256_storeu_pd(xs + ox, px);
+      _mm256_storeu_pd(ys + ox, py);
+    } else {
+      double bx[4], by[4];
+      _mm256_storeu_pd(bx, px);
+      _mm256_storeu_pd(by, py);
+      memcpy(xs + ox, bx, (size_t)(count - ox) * sizeof(double));
+      memcpy(ys + ox, by, (size_t)(count - ox) * sizeof(double));
+    }
+  }
+}
+
+CWK_AVX2 void cwk_radial_basis_avx2(const double *squared_distances, ptrdiff_t count, double *out) {
+  for (ptrdiff_t i = 0; i < count; i += 4) {
+    double in[4] = {0, 0, 0, 0}, result[4];
+    ptrdiff_t n = count - i < 4 ? count - i : 4;
+    memcpy(in, squared_distances + i, (size_t)n * sizeof(double));
+    _mm256_storeu_pd(result, cwk_radial_basis4(_mm256_loadu_pd(in)));
+    memcpy(out + i, result, (size_t)n * sizeof(double));
+  }
 }
 
 // MARK: - AVX-512: 16 columns per step from 4-byte gathers
@@ -568,7 +723,7 @@ CWK_AVX512 void cwk_normalized3_bilinear_points_zeros_avx512(
   cwk_normalized3_row_zeros16(source, width, height, &points, count, fill, out0, out1, out2, scale, bias);
 }
 
-// MARK: - Non-affine pixel maps, 8 columns in double
+// MARK: - Non-affine pixel maps, AVX-512, 8 columns in double
 
 /// `ThinPlateSpline.naturalLog` of 8 lanes, operation for operation; lanes that are not positive
 /// and finite give garbage (the caller blends them).
@@ -584,22 +739,10 @@ CWK_AVX512 static inline __m512d cwk_log8(__m512d x) {
   k = _mm512_mask_add_epi64(k, high, k, _mm512_set1_epi64(1));
   __m512i exponent = _mm512_mask_blend_epi64(high, _mm512_set1_epi64(0x3FF0000000000000LL), _mm512_set1_epi64(0x3FE0000000000000LL));
   __m512d f = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(mantissa, exponent)), one);
-  __m512d s = _mm512_div_pd(f, _mm512_add_pd(_mm512_set1_pd(2.0), f));
-  __m512d z = _mm512_mul_pd(s, s);
-  __m512d w = _mm512_mul_pd(z, z);
-#define CWK_C(v) _mm512_set1_pd(v)
-  __m512d t1 = _mm512_mul_pd(w, _mm512_add_pd(CWK_C(3.999999999940941908e-01),
-                 _mm512_mul_pd(w, _mm512_add_pd(CWK_C(2.222219843214978396e-01), _mm512_mul_pd(w, CWK_C(1.531383769920937332e-01))))));
-  __m512d t2 = _mm512_mul_pd(z, _mm512_add_pd(CWK_C(6.666666666666735130e-01),
-                 _mm512_mul_pd(w, _mm512_add_pd(CWK_C(2.857142874366239149e-01),
-                   _mm512_mul_pd(w, _mm512_add_pd(CWK_C(1.818357216161805012e-01), _mm512_mul_pd(w, CWK_C(1.479819860511658591e-01))))))));
-  __m512d r = _mm512_add_pd(t2, t1);
-  __m512d half_square = _mm512_mul_pd(_mm512_mul_pd(CWK_C(0.5), f), f);
   // k fits in 32 bits: vpmovqd + vcvtdq2pd stay within AVX-512 F (no DQ needed).
-  __m512d dk = _mm512_cvtepi32_pd(_mm512_cvtepi64_epi32(k));
-  __m512d inner = _mm512_add_pd(_mm512_mul_pd(s, _mm512_add_pd(half_square, r)), _mm512_mul_pd(dk, CWK_C(1.90821492927058770002e-10)));
-  return _mm512_sub_pd(_mm512_mul_pd(dk, CWK_C(6.93147180369123816490e-01)), _mm512_sub_pd(_mm512_sub_pd(half_square, inner), f));
-#undef CWK_C
+  __m512d dk = _mm512_cvtepi32_pd(_mm512_cvtepi64_epi32(k)), result;
+  CWK_LOG_TAIL(_mm512, __m512d, f, dk, result)
+  return result;
 }
 
 /// `ThinPlateSpline.radialBasis` of 8 squared distances: d·log d where d > 0 (+inf stays
@@ -617,30 +760,7 @@ CWK_AVX512 void cwk_map_row_avx512(
   const __m512d lanes = _mm512_setr_pd(0, 1, 2, 3, 4, 5, 6, 7);
   for (ptrdiff_t ox = 0; ox < count; ox += 8) {
     __m512d px = _mm512_add_pd(_mm512_set1_pd((double)ox), lanes), py = _mm512_set1_pd(y);
-    for (ptrdiff_t p = 0; p < piece_count; p++) {
-      const double *m = numbers + pieces[p].offset;
-      if (!pieces[p].is_spline) {
-        // (u, v, w) = H·(x, y, 1): ((h0·x + h1·y) + h2) / w, as Homography.apply.
-        __m512d w = _mm512_add_pd(_mm512_add_pd(_mm512_mul_pd(_mm512_set1_pd(m[6]), px), _mm512_mul_pd(_mm512_set1_pd(m[7]), py)), _mm512_set1_pd(m[8]));
-        __m512d u = _mm512_add_pd(_mm512_add_pd(_mm512_mul_pd(_mm512_set1_pd(m[0]), px), _mm512_mul_pd(_mm512_set1_pd(m[1]), py)), _mm512_set1_pd(m[2]));
-        __m512d v = _mm512_add_pd(_mm512_add_pd(_mm512_mul_pd(_mm512_set1_pd(m[3]), px), _mm512_mul_pd(_mm512_set1_pd(m[4]), py)), _mm512_set1_pd(m[5]));
-        px = _mm512_div_pd(u, w);
-        py = _mm512_div_pd(v, w);
-        continue;
-      }
-      // a0 + x·ax + y·ay, then + U(|p - c_j|)·w_j in control-point order.
-      __m512d rx = _mm512_add_pd(_mm512_add_pd(_mm512_set1_pd(m[0]), _mm512_mul_pd(px, _mm512_set1_pd(m[2]))), _mm512_mul_pd(py, _mm512_set1_pd(m[4])));
-      __m512d ry = _mm512_add_pd(_mm512_add_pd(_mm512_set1_pd(m[1]), _mm512_mul_pd(px, _mm512_set1_pd(m[3]))), _mm512_mul_pd(py, _mm512_set1_pd(m[5])));
-      const double *c = m + 6;
-      for (int32_t j = 0; j < pieces[p].control_points; j++, c += 4) {
-        __m512d dx = _mm512_sub_pd(px, _mm512_set1_pd(c[0])), dy = _mm512_sub_pd(py, _mm512_set1_pd(c[1]));
-        __m512d u = cwk_radial_basis8(_mm512_add_pd(_mm512_mul_pd(dx, dx), _mm512_mul_pd(dy, dy)));
-        rx = _mm512_add_pd(rx, _mm512_mul_pd(u, _mm512_set1_pd(c[2])));
-        ry = _mm512_add_pd(ry, _mm512_mul_pd(u, _mm512_set1_pd(c[3])));
-      }
-      px = rx;
-      py = ry;
-    }
+    CWK_APPLY_MAP_PIECES(_mm512, __m512d, cwk_radial_basis8)
     __mmask8 m = count - ox >= 8 ? 0xFF : (__mmask8)((1u << (count - ox)) - 1);
     _mm512_mask_storeu_pd(xs + ox, m, px);
     _mm512_mask_storeu_pd(ys + ox, m, py);
@@ -1177,6 +1297,14 @@ void cwk_uint8_3_bilinear_points_zeros_avx512(
   ptrdiff_t count, const uint8_t *fill, uint8_t *output) {}
 void cwk_map_row_avx512(
   const cwk_map_piece *pieces, ptrdiff_t piece_count, const double *numbers, double y, ptrdiff_t count, double *xs, double *ys) {}
+void cwk_map_row_avx2(
+  const cwk_map_piece *pieces, ptrdiff_t piece_count, const double *numbers, double y, ptrdiff_t count, double *xs, double *ys) {}
+void cwk_radial_basis_avx2(const double *squared_distances, ptrdiff_t count, double *out) {}
+void cwk_uint8_3_bilinear_points_interior_avx2(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count, uint8_t *output, uint8_t *done) {}
+void cwk_normalized3_bilinear_points_interior_avx2(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count,
+  float *out0, float *out1, float *out2, const float *scale, const float *bias, uint8_t *done) {}
 void cwk_radial_basis_avx512(const double *squared_distances, ptrdiff_t count, double *out) {}
 void cwk_normalized3_bilinear_points_zeros_avx512(
   const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys,

@@ -133,14 +133,22 @@ func forEachPixelSample(
     guard let result = buffer.baseAddress else { return }
     for oy in 0..<outputHeight {
       for ox in 0..<outputWidth {
-        let p = position(ox, oy)
-        let x = paddedPixelCoordinate(p.x, size: width, padding: options.padding)
-        let y = paddedPixelCoordinate(p.y, size: height, padding: options.padding)
-        sampleUInt8(source, width: width, height: height, channels: channels, x: x, y: y, options: options, result: result)
+        samplePadded(source, width: width, height: height, channels: channels, at: position(ox, oy), options: options, result: result)
         store(ox, oy, result)
       }
     }
   }
+}
+
+/// The per-pixel loop's sample of one output pixel whose source position (before padding) is `p`.
+@inline(__always)
+func samplePadded(
+  _ source: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, at p: (x: Float, y: Float), options: WarpOptions,
+  result: UnsafeMutablePointer<Float>
+) {
+  let x = paddedPixelCoordinate(p.x, size: width, padding: options.padding)
+  let y = paddedPixelCoordinate(p.y, size: height, padding: options.padding)
+  sampleUInt8(source, width: width, height: height, channels: channels, x: x, y: y, options: options, result: result)
 }
 
 /// `forEachPixelSample` into output (channels,outputHeight,outputWidth) float32:

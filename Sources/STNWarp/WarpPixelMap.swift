@@ -23,14 +23,26 @@ public func warpMapUInt8(
 ) {
   checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
   let fill = useZerosRowKernels(width: width, height: height, channels: channels, options: options) ? fillBytes3(options) : nil
+  let interiorKernel = fill == nil && useMapInteriorKernels(width: width, height: height, channels: channels, options: options)
   withRowPositions(map, outputWidth: outputWidth) { rows in
-    guard let fill else {
-      return warpPixelsUInt8(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
-                             outputHeight: outputHeight, options: options) { rows.position($0, $1) }
-    }
-    for oy in 0..<outputHeight {
-      rows.evaluate(oy)
-      cwk_uint8_3_bilinear_points_zeros_avx512(source, width, height, rows.xs, rows.ys, outputWidth, fill, output + oy * outputWidth * 3)
+    if let fill {
+      for oy in 0..<outputHeight {
+        rows.evaluate(oy)
+        cwk_uint8_3_bilinear_points_zeros_avx512(source, width, height, rows.xs, rows.ys, outputWidth, fill, output + oy * outputWidth * 3)
+      }
+    } else if interiorKernel {
+      let (xs, ys) = (rows.xs, rows.ys)  // filled row by row
+      forEachRowWithInterior(&rows, outputHeight: outputHeight) { oy, done, sample in
+        let row = output + oy * outputWidth * 3
+        cwk_uint8_3_bilinear_points_interior_avx2(source, width, height, xs, ys, outputWidth, row, done)
+        for ox in 0..<outputWidth where done[ox] == 0 {
+          samplePadded(source, width: width, height: height, channels: 3, at: (xs[ox], ys[ox]), options: options, result: sample)
+          for c in 0..<3 { row[ox * 3 + c] = roundToUInt8(sample[c]) }
+        }
+      }
+    } else {
+      warpPixelsUInt8(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
+                      outputHeight: outputHeight, options: options) { rows.position($0, $1) }
     }
   }
 }
@@ -43,19 +55,59 @@ public func warpMapNormalized(
   options: WarpOptions
 ) {
   checkWarpArguments(width: width, height: height, channels: channels, outputWidth: outputWidth, outputHeight: outputHeight, options: options)
-  let useKernel = useZerosRowKernels(width: width, height: height, channels: channels, options: options) && scale.count == 3 && bias.count == 3
-  let fill = useKernel ? fillBytes3(options) : nil
+  let threeValues = scale.count == 3 && bias.count == 3
+  let fill = threeValues && useZerosRowKernels(width: width, height: height, channels: channels, options: options) ? fillBytes3(options) : nil
+  let interiorKernel = fill == nil && threeValues && useMapInteriorKernels(width: width, height: height, channels: channels, options: options)
   let plane = outputWidth * outputHeight
   withRowPositions(map, outputWidth: outputWidth) { rows in
-    guard let fill else {
-      return warpPixelsNormalized(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
-                                  outputHeight: outputHeight, scale: scale, bias: bias, options: options) { rows.position($0, $1) }
+    if let fill {
+      for oy in 0..<outputHeight {
+        rows.evaluate(oy)
+        let row = output + oy * outputWidth
+        cwk_normalized3_bilinear_points_zeros_avx512(source, width, height, rows.xs, rows.ys, outputWidth, fill, row, row + plane,
+                                                     row + 2 * plane, scale, bias)
+      }
+    } else if interiorKernel {
+      let (xs, ys) = (rows.xs, rows.ys)  // filled row by row
+      forEachRowWithInterior(&rows, outputHeight: outputHeight) { oy, done, sample in
+        let row = output + oy * outputWidth
+        cwk_normalized3_bilinear_points_interior_avx2(source, width, height, xs, ys, outputWidth, row, row + plane, row + 2 * plane,
+                                                      scale, bias, done)
+        for ox in 0..<outputWidth where done[ox] == 0 {
+          samplePadded(source, width: width, height: height, channels: 3, at: (xs[ox], ys[ox]), options: options, result: sample)
+          for c in 0..<3 { row[c * plane + ox] = sample[c] * scale[c] + bias[c] }
+        }
+      }
+    } else {
+      warpPixelsNormalized(source: source, width: width, height: height, channels: channels, output: output, outputWidth: outputWidth,
+                           outputHeight: outputHeight, scale: scale, bias: bias, options: options) { rows.position($0, $1) }
     }
-    for oy in 0..<outputHeight {
-      rows.evaluate(oy)
-      let row = output + oy * outputWidth
-      cwk_normalized3_bilinear_points_zeros_avx512(source, width, height, rows.xs, rows.ys, outputWidth, fill, row, row + plane,
-                                                   row + 2 * plane, scale, bias)
+  }
+}
+
+/// True when the AVX2 interior kernels sample a map warp's inside blocks (the per-pixel loop the
+/// rest): AVX2 without the AVX-512 row kernels' case, bilinear, 3 channels, zeros or border
+/// padding (inside the source both leave a position as it is; reflection may not, so it stays
+/// per pixel as in the affine warps), offsets that fit in Int32.
+@inline(__always)
+func useMapInteriorKernels(width: Int, height: Int, channels: Int, options: WarpOptions) -> Bool {
+  useAVX2Kernels && channels == 3 && options.mode == .bilinear && options.padding != .reflection
+    && interiorOffsetsFitInt32(width: width, height: height, channels: 3)
+}
+
+/// Evaluates each output row's positions and calls `body(oy, done, sample)`: `done` (one byte per
+/// column) for the interior kernel to mark the columns it wrote, `sample` room for one pixel's
+/// samples for the others.
+private func forEachRowWithInterior(
+  _ rows: inout RowPositions, outputHeight: Int, _ body: (Int, UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Float>) -> Void
+) {
+  withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(rows.width, 1)) { done in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 4) { sample in
+      guard let done = done.baseAddress, let sample = sample.baseAddress else { return }
+      for oy in 0..<outputHeight {
+        rows.evaluate(oy)
+        body(oy, done, sample)
+      }
     }
   }
 }
@@ -180,12 +232,13 @@ struct FlatPixelMap {
     return (Float(p.x), Float(p.y))
   }
 
-  /// `apply` at output pixels (0..<count, y), bit for bit: 8 columns at a time in AVX-512 where
-  /// the warp kernels may use it, else one by one.
+  /// `apply` at output pixels (0..<count, y), bit for bit: 8 columns at a time in AVX-512 or 4 in
+  /// AVX2 where the warp kernels may use them, else one by one.
   static func sourcePoints(_ pieces: UnsafeBufferPointer<Piece>, _ numbers: UnsafePointer<Double>, y: Int, count: Int,
                            xs: UnsafeMutablePointer<Double>, ys: UnsafeMutablePointer<Double>) {
-    if useAVX512Kernels, let base = pieces.baseAddress {
-      cwk_map_row_avx512(base, pieces.count, numbers, Double(y), count, xs, ys)
+    if useAVX2Kernels, let base = pieces.baseAddress {
+      let row = useAVX512Kernels ? cwk_map_row_avx512 : cwk_map_row_avx2
+      row(base, pieces.count, numbers, Double(y), count, xs, ys)
       return
     }
     for ox in 0..<count { (xs[ox], ys[ox]) = apply(pieces, numbers, x: Double(ox), y: Double(y)) }

@@ -3,6 +3,7 @@ import Foundation
 import STNFiles
 import STNImageIO
 import STNPipeline
+import STNWarp
 
 /// `stn bench augment --input DIR`: B8, the main job, folder to folder with files written.
 struct BenchAugment: ParsableCommand {
@@ -36,6 +37,7 @@ struct BenchAugment: ParsableCommand {
   @Option(help: "Timed runs (median reported).") var runs: Int = 3
   @Option(help: "Use at most this many images.") var limit: Int?
   @Option(help: "Scratch folder for the outputs (emptied before each run, removed at the end); default: a new folder in $TMPDIR.") var scratch: String?
+  @Option(help: warpKernelsHelp) var kernels = "best"
 
   func validate() throws {
     try requireCount(threads, in: 1...maxThreads, "--threads")
@@ -46,6 +48,7 @@ struct BenchAugment: ParsableCommand {
   }
 
   func run() throws {
+    try selectWarpKernels(kernels)
     let config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig.parse(yaml: BenchAugment.b8Pipeline, path: "<B8>")
     let all = try config.openInput(input)
     let dataset = DatasetSubset(base: all, indices: Array(0..<min(limit ?? all.count, all.count)))
@@ -77,7 +80,7 @@ struct BenchAugment: ParsableCommand {
       "images_per_s": .number(Double(written) / timing.median, digits: 1),
       "images_per_cpu_s": .number(Double(written) / timing.medianCPU, digits: 1),
       "cpu_s": .number(timing.medianCPU, digits: 3), "output_bytes": .int(bytes),
-      "threads": .int(threads), "images": .int(written), "runs": .int(timing.seconds.count),
+      "threads": .int(threads), "images": .int(written), "runs": .int(timing.seconds.count), "kernels": .string(warpKernelPath.rawValue),
       "all_runs": .string(timing.seconds.map { String(format: "%.1f", Double(written) / $0) }.joined(separator: " ")),
     ])
   }

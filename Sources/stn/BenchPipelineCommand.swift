@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import STNImageIO
 import STNPipeline
+import STNWarp
 
 /// `stn bench pipeline --input DIR`: B3, decode -> random affine -> resize -> normalize -> batch.
 struct BenchPipeline: ParsableCommand {
@@ -33,8 +34,10 @@ struct BenchPipeline: ParsableCommand {
   @Option(help: "Use at most this many images.") var limit: Int?
   @Option(help: "Also time the phases (decode alone; decode+plan+prefilter; resample) on one thread over N images.") var profile: Int = 0
   @Option(help: "Also measure PSNR of the fused path against the step-by-step reference on N images.") var psnr: Int = 0
+  @Option(help: warpKernelsHelp) var kernels = "best"
 
   func run() throws {
+    try selectWarpKernels(kernels)
     let config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig.parse(yaml: BenchPipeline.b3Pipeline, path: "<B3>")
     let all: any ImageDataset = try input.map { try config.openInput($0) } ?? config.openSource()
     let dataset = DatasetSubset(base: all, indices: Array(0..<min(limit ?? all.count, all.count)))
@@ -54,7 +57,7 @@ struct BenchPipeline: ParsableCommand {
     printJSONLine([
       "bench": .string(pipeline == nil ? "B3" : "pipeline"), "pipeline": .string(pipeline ?? "built-in B3"), "images_per_s": .number(Double(images) / timing.median, digits: 1),
       "images_per_cpu_s": .number(Double(images) / timing.medianCPU, digits: 1),
-      "threads": .int(threads), "images": .int(images), "runs": .int(timing.seconds.count), "skipped": .int(skipped),
+      "threads": .int(threads), "images": .int(images), "runs": .int(timing.seconds.count), "skipped": .int(skipped), "kernels": .string(warpKernelPath.rawValue),
       "all_runs": .string(timing.seconds.map { String(format: "%.1f", Double(images) / $0) }.joined(separator: " ")),
     ])
     if psnr > 0 { try reportPSNR(config: config, dataset: dataset) }

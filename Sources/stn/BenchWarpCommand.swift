@@ -11,7 +11,7 @@ struct BenchWarp: ParsableCommand {
   @Option(help: "Timed runs (after one warm-up); the median is reported.") var runs = 7
   @Option(help: "Images per batch.") var images = 64
   @Option(help: "Image side in pixels.") var size = 224
-  @Option(help: "Warp kernels: best (AVX-512 or AVX2 where the CPU has it), avx512, avx2 or portable.") var kernels = "best"
+  @Option(help: warpKernelsHelp) var kernels = "best"
 
   /// PyTorch affine_grid+grid_sample and OpenCV warpAffine uint8 figures from ANCHORS.md.
   static let torchAnchor = 1360.0, openCVAnchor = 8861.0
@@ -108,7 +108,10 @@ struct BenchWarp: ParsableCommand {
   }
 }
 
-/// Applies a warp bench's `--kernels` option (best, avx512, avx2, portable) to the warp kernels.
+/// The help of the benches' `--kernels` option.
+let warpKernelsHelp: ArgumentHelp = "Warp kernels: best (AVX-512 or AVX2 where the CPU has it), avx512, avx2 or portable."
+
+/// Applies a bench's `--kernels` option (best, avx512, avx2, portable) to the warp kernels.
 func selectWarpKernels(_ name: String) throws {
   if name == "best" { warpKernelPath = .best; return }
   guard let path = WarpKernelPath(rawValue: name) else { throw ValidationError("--kernels must be best, avx512, avx2 or portable, got \(name)") }

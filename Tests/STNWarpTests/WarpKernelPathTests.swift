@@ -210,12 +210,12 @@ final class WarpKernelPathTests: XCTestCase {
 
   // MARK: - Non-affine maps (perspective and elastic stages)
 
-  /// The AVX-512 map evaluator gives the scalar flattened map's positions bit for bit: perspective
+  /// The AVX-512 and AVX2 map evaluators give the scalar flattened map's positions bit for bit: perspective
   /// maps (one with w = 0 on a pixel: infinite positions), splines whose control points sit on
   /// pixels (r = 0), points so far or so near that r² overflows or is subnormal, a composed elastic-like chain, a NaN
   /// map, rows of 1 to 37 columns (partial 8-column blocks).
   func testMapRowKernelEqualsTheScalarMap() throws {
-    guard WarpKernelPath.avx512.isSupported else { throw XCTSkip("this CPU has no AVX-512: the map is evaluated one pixel at a time") }
+    let paths = try supportedSIMDPaths()
     var random = RandomStream(seed: 37)
     let tilt = Homography(h11: 1.1, h12: 0.05, h13: -4, h21: 0.02, h22: 0.95, h23: 2, h31: 0.004, h32: -0.003, h33: 1)
     var splines: [ThinPlateSpline] = []
@@ -239,24 +239,26 @@ final class WarpKernelPathTests: XCTestCase {
         for count in [1, 7, 8, 9, 37] {
           for y in [0, 3, 20] {
             var rows: [[Double]] = []
-            for path in [WarpKernelPath.portable, .avx512] {
+            for path in [WarpKernelPath.portable] + paths {
               warpKernelPath = path
               var xs = [Double](repeating: -7, count: count + 1), ys = xs
               FlatPixelMap.sourcePoints(pieces, numbers, y: y, count: count, xs: &xs, ys: &ys)
               XCTAssertEqual(xs[count], -7, "wrote past the row")
               rows.append(xs + ys)
             }
-            XCTAssertEqual(rows[1].map(\.bitPattern), rows[0].map(\.bitPattern), "\(map) y \(y) count \(count)")
+            for (index, path) in paths.enumerated() {
+              XCTAssertEqual(rows[index + 1].map(\.bitPattern), rows[0].map(\.bitPattern), "\(path) \(map) y \(y) count \(count)")
+            }
           }
         }
       }
     }
   }
 
-  /// The AVX-512 r² log r² of the map evaluator equals `ThinPlateSpline.radialBasis` bit for bit:
+  /// The AVX-512 and AVX2 r² log r² of the map evaluators equal `ThinPlateSpline.radialBasis` bit for bit:
   /// squared pixel distances, every binade, subnormals, 0, -0, +inf, NaN, and 1 (log 0).
   func testRadialBasisKernelEqualsTheScalar() throws {
-    guard WarpKernelPath.avx512.isSupported else { throw XCTSkip("this CPU has no AVX-512") }
+    try requireAVX2()
     var random = RandomStream(seed: 41)
     var values: [Double] = [0, -0.0, 1, .infinity, .nan, .leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude, 2, 0.5]
     for i in 0..<100_003 {
@@ -266,20 +268,22 @@ final class WarpKernelPathTests: XCTestCase {
       default: values.append(random.uniform(0, 3e4))
       }
     }
-    var out = [Double](repeating: -1, count: values.count + 1)
-    cwk_radial_basis_avx512(values, values.count, &out)
-    XCTAssertEqual(out[values.count], -1, "wrote past the end")
     let expected = values.map { ThinPlateSpline.radialBasis(squaredDistance: $0) }
-    XCTAssertEqual(Array(out.prefix(values.count)).map(\.bitPattern), expected.map(\.bitPattern))
+    for (path, kernel) in [(WarpKernelPath.avx2, cwk_radial_basis_avx2), (.avx512, cwk_radial_basis_avx512)] where path.isSupported {
+      var out = [Double](repeating: -1, count: values.count + 1)
+      kernel(values, values.count, &out)
+      XCTAssertEqual(out[values.count], -1, "\(path) wrote past the end")
+      XCTAssertEqual(Array(out.prefix(values.count)).map(\.bitPattern), expected.map(\.bitPattern), "\(path)")
+    }
   }
 
-  /// The map warps' AVX-512 row kernels at evaluated positions give their naive twins' bytes and
-  /// normalized values: perspective maps that leave the source, a thin-plate spline, a composed
+  /// The map warps' AVX-512 row kernels and AVX2 interior kernels at evaluated positions give their
+  /// naive twins' bytes and normalized values: perspective maps that leave the source, a thin-plate spline, a composed
   /// elastic-like chain, maps of NaN or far-away positions, fills of bytes and not, odd widths
   /// (partial 16-column blocks) and 1- and 2-pixel sources; and so does the per-pixel loop at
   /// the row-evaluated positions (1 channel, border, reflection and nearest).
   func testMapWarpsEqualTheirNaiveTwins() throws {
-    guard WarpKernelPath.avx512.isSupported else { throw XCTSkip("this CPU has no AVX-512: the map warps run their naive twins") }
+    let paths = try supportedSIMDPaths()
     var random = RandomStream(seed: 31)
     let tilt = Homography(h11: 1.1, h12: 0.05, h13: -4, h21: 0.02, h22: 0.95, h23: 2, h31: 0.004, h32: -0.003, h33: 1)
     let controls: [SIMD2<Double>] = [SIMD2(0, 0), SIMD2(30, 0), SIMD2(0, 20), SIMD2(30, 20), SIMD2(15, 10)]
@@ -291,6 +295,8 @@ final class WarpKernelPathTests: XCTestCase {
       PixelMap.affine(.rotation(degrees: 15, center: (12, 8))).then(.thinPlateSpline(spline)).then(.homography(tilt)),
       .homography(Homography(h11: .nan, h12: 0, h13: 0, h21: 0, h22: 1, h23: 0, h31: 0, h32: 0, h33: 1)),
       .homography(Homography(h11: 1, h12: 0, h13: 3e9, h21: 0, h22: 1, h23: 0, h31: 0, h32: 0, h33: 1)),
+      // Blocks on the last pixels of the source (the AVX2 kernel's 8-byte loads must not pass the end).
+      .identity, .affine(.translation(x: 0.5, y: 0.25)), .affine(.translation(x: 15.5, y: 0.25)),  // x0 = w - 1 in the last lane
     ]
     // The row kernels (3 channels, bilinear, zeros, a byte fill) and the per-pixel loop at the
     // row-evaluated positions (every other case).
@@ -312,7 +318,7 @@ final class WarpKernelPathTests: XCTestCase {
               warpMapNormalizedNaive(source: $0, width: w, height: h, channels: channels, destinationToSource: map, output: $1, outputWidth: wo,
                                      outputHeight: ho, scale: scale, bias: bias, options: options)
             }
-            for path in [WarpKernelPath.portable, .avx512] {
+            for path in [WarpKernelPath.portable] + paths {
               warpKernelPath = path
               let fast = render(image, count: count, initial: UInt8(7)) {
                 warpMapUInt8(source: $0, width: w, height: h, channels: channels, destinationToSource: map, output: $1, outputWidth: wo,

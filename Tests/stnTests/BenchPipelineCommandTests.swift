@@ -17,4 +17,19 @@ final class BenchPipelineCommandTests: XCTestCase {
     XCTAssertTrue(lines[0].hasPrefix("{\"bench\":\"B3\",\"pipeline\":\"built-in B3\",\"images_per_s\":"), pipeline.stdout)
     XCTAssertTrue(lines[1].contains("psnr"))
   }
+
+  /// `--kernels` selects the warp kernels of the folder benches and is reported; a bad value is
+  /// one line and exit 64.
+  func testKernelsOption() throws {
+    let pipeline = try STNBinary.run(["bench", "pipeline", "--input", fixtures, "--runs", "1", "--kernels", "portable"])
+    XCTAssertEqual(pipeline.status, 0, pipeline.stderr)
+    XCTAssertTrue(pipeline.stdout.contains("\"kernels\":\"portable\""), pipeline.stdout)
+    let augment = try STNBinary.run(["bench", "augment", "--input", fixtures, "--runs", "1", "--kernels", "portable",
+                                     "--pipeline", Golden.packageRoot + "/bench/pipelines/photos-perspective.yaml"])
+    XCTAssertEqual(augment.status, 0, augment.stderr)
+    XCTAssertTrue(augment.stdout.contains("\"kernels\":\"portable\""), augment.stdout)
+    let wrong = try STNBinary.run(["bench", "augment", "--input", fixtures, "--kernels", "sse9"])
+    XCTAssertEqual(wrong.status, 64, wrong.stderr)
+    XCTAssertTrue(wrong.stderr.contains("--kernels must be best, avx512, avx2 or portable, got sse9"), wrong.stderr)
+  }
 }

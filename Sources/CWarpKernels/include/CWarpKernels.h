@@ -97,6 +97,26 @@ void cwk_map_row_avx512(
 /// cwk_map_row_avx512 computes it (for the tests against the Swift twin). AVX-512 F only.
 void cwk_radial_basis_avx512(const double *squared_distances, ptrdiff_t count, double *out);
 
+/// AVX2 twin of cwk_map_row_avx512 (same arguments and bits), 4 columns per step.
+void cwk_map_row_avx2(
+  const cwk_map_piece *pieces, ptrdiff_t piece_count, const double *numbers, double y, ptrdiff_t count, double *xs, double *ys);
+
+/// AVX2 twin of cwk_radial_basis_avx512 (same bits), 4 at a time.
+void cwk_radial_basis_avx2(const double *squared_distances, ptrdiff_t count, double *out);
+
+/// uint8 HWC (3 channels) -> bilinear at points (xs[ox], ys[ox]) -> uint8, for the AVX2 hosts'
+/// map warps: only the full 8-column blocks (ox = 0, 8, ...) whose every tap lies inside the
+/// width x height source are sampled (the bytes of cwk_uint8_3_bilinear_avx2's interior) and get
+/// done[ox] = 1; done is 0 for every other column of the row, which the caller samples itself.
+/// `output` is the row's first byte.
+void cwk_uint8_3_bilinear_points_interior_avx2(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count, uint8_t *output, uint8_t *done);
+
+/// The same for the fused normalized warp: `sample * scale[c] + bias[c]` into planar rows.
+void cwk_normalized3_bilinear_points_interior_avx2(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count,
+  float *out0, float *out1, float *out2, const float *scale, const float *bias, uint8_t *done);
+
 /// Affine grid row geometry shared by the float kernels: theta of the image (6 values), the
 /// row's normalized y, unnormalize scale/offset per axis (x_pixel = (g + 1) * scale_x - offset_x).
 typedef struct {
