@@ -17,7 +17,9 @@
 # trained again; delete its folder to redo it. Each cell takes about 5-15 minutes on 2 cores.
 # The table reports, per cell, the mean test error of every finished run of it in OUT (seed 0
 # and all replicates), with the number of runs and their range when there is more than one;
-# under it, issue 12's two accuracy targets judged on those means. bench/paper.sh --help: this text.
+# under it, issue 12's two accuracy targets judged on those means, each with the per-seed
+# differences behind it (seeds both cells ran; their mean and its standard error).
+# bench/paper.sh --help: this text.
 set -euo pipefail
 
 case ${1:-} in
@@ -104,6 +106,23 @@ errors_of() { # final test error % of every finished run of the cell (seed 0 and
   done
 }
 mean_of() { errors_of "$1" | awk '{ s += $1 } END { if (NR > 0) printf "%.6f", s / NR }'; }
+seed_errors() { # "SEED ERROR" for every finished run of the cell
+  local d
+  for d in "$OUT/$1" "$OUT/$1"-seed*; do
+    if [ -d "$d" ] && finished "$d"; then
+      case $d in *-seed*) echo "${d##*-seed} $(final_error "$d")" ;; *) echo "0 $(final_error "$d")" ;; esac
+    fi
+  done
+}
+paired() { # "  A - B per seed: ..." over the seeds both cells ran, with the mean and its standard error
+  join <(seed_errors "$1" | sort -k1,1) <(seed_errors "$2" | sort -k1,1) | sort -n |
+    awk -v a="$3" -v b="$4" '{ seed[NR] = $1; diff[NR] = $2 - $3; s += diff[NR] }
+      END { if (NR == 0) exit
+            m = s / NR; line = sprintf("  %s - %s per seed:", a, b)
+            for (i = 1; i <= NR; i++) { v += (diff[i] - m) ^ 2; line = line sprintf(" %s %+.2f%s", seed[i], diff[i], i < NR ? "," : "") }
+            if (NR > 1) line = line sprintf("; mean %+.2f, standard error %.2f (n=%d)", m, sqrt(v / (NR - 1) / NR), NR)
+            print line }'
+}
 ours() { # the mean over the cell's runs, ", n=K (lo-hi)" when K > 1
   errors_of "$1" | awk -v mean="$(mean_of "$1")" '{ if (NR == 1 || $1 < lo) lo = $1; if (NR == 1 || $1 > hi) hi = $1 }
     END { if (NR == 0) printf "-"; else if (NR == 1) printf "%.2f", mean;
@@ -134,6 +153,7 @@ for d in r rts p e; do
   if [ -z "$cnn" ] || [ -z "$best" ]; then echo "$D: best ST-CNN below the CNN: not enough runs"; continue; fi
   awk -v a="$best" -v b="$cnn" -v d="$D" -v m="$best_name" \
     'BEGIN { printf "%s: best ST-CNN below the CNN: %s (%s %.2f vs CNN %.2f)\n", d, (a < b) ? "met" : "NOT met", m, a, b }'
+  paired "$d-$best_name" "$d-cnn" "$best_name" cnn
 done
 for pair in p-projective e-tps; do
   d=${pair%%-*} m=${pair#*-}
@@ -142,4 +162,5 @@ for pair in p-projective e-tps; do
   if [ -z "$own" ] || [ -z "$aff" ]; then echo "$D: $m at least as good as affine: not enough runs"; continue; fi
   awk -v a="$own" -v b="$aff" -v d="$D" -v m="$m" \
     'BEGIN { printf "%s: %s at least as good as affine: %s (%.2f vs %.2f)\n", d, m, (a <= b) ? "met" : "NOT met", a, b }'
+  paired "$pair" "$d-affine" "$m" affine
 done

@@ -88,7 +88,8 @@ final class PaperPipelinesTests: XCTestCase {
     XCTAssertTrue(wrong.stderr.contains("seed 'two'"), wrong.stderr)
   }
 
-  /// The verdict lines under the table apply the two targets to the cells' means.
+  /// The verdict lines under the table apply the two targets to the cells' means, each
+  /// followed by the per-seed differences behind it.
   func testPaperScriptJudgesTheTargetsOnTheMeans() throws {
     let out = work + "/judged"
     func finishedRun(_ cell: String, error: Double) throws {
@@ -98,12 +99,16 @@ final class PaperPipelinesTests: XCTestCase {
         .write(toFile: out + "/" + cell + "/metrics.csv", atomically: true, encoding: .utf8)
     }
     try finishedRun("r-cnn", error: 20); try finishedRun("r-affine", error: 10); try finishedRun("r-tps", error: 12)
+    try finishedRun("r-cnn-seed1", error: 22); try finishedRun("r-affine-seed1", error: 14)  // means 21 and 12
     try finishedRun("p-cnn", error: 20); try finishedRun("p-affine", error: 15); try finishedRun("p-projective", error: 14)
     try finishedRun("p-projective-seed1", error: 16)  // mean 15: ties affine, which counts as met
     try finishedRun("e-cnn", error: 11); try finishedRun("e-affine", error: 12); try finishedRun("e-tps", error: 13)
     let (status, text, stderr) = try paperScript(["OUT": out, "TABLE_ONLY": "1"], [])
     XCTAssertEqual(status, 0, stderr)
-    for line in ["R: best ST-CNN below the CNN: met (affine 10.00 vs CNN 20.00)",
+    for line in ["R: best ST-CNN below the CNN: met (affine 12.00 vs CNN 21.00)",
+                 // The per-seed differences behind a verdict: seeds both cells ran, mean, standard error.
+                 "R: best ST-CNN below the CNN: met (affine 12.00 vs CNN 21.00)\n  affine - cnn per seed: 0 -10.00, 1 -8.00; mean -9.00, standard error 1.00 (n=2)\n",
+                 "P: projective at least as good as affine: met (15.00 vs 15.00)\n  projective - affine per seed: 0 -1.00\n",
                  "RTS: best ST-CNN below the CNN: not enough runs",
                  "P: best ST-CNN below the CNN: met (affine 15.00 vs CNN 20.00)",
                  "E: best ST-CNN below the CNN: NOT met (affine 12.00 vs CNN 11.00)",
