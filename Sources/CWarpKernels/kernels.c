@@ -244,40 +244,40 @@ CWK_AVX2 void cwk_uint8_3_bilinear_avx2(
 
 // MARK: - AVX2 map rows: 8 interior columns per step at given points
 
-/// The blocks of 8 columns at ox = 0, 8, ... (full blocks only) of one output row whose source
-/// points (xs, ys) all have every bilinear tap inside a width x height source and every 8-byte
-/// load inside its `size` bytes: calls body(ox, x, y, x0, y0, offset) for each and sets
-/// done[ox..<ox+8] to 1; done is 0 for every other column (the caller samples those).
-#define CWK_POINTS_INTERIOR8(body)                                                                         \
-  const __m256 max_x0 = _mm256_set1_ps((float)(width - 2)), max_y0 = _mm256_set1_ps((float)(height - 2)); \
-  const __m256 zero = _mm256_setzero_ps();                                                                \
-  const __m256i three = _mm256_set1_epi32(3), vwidth = _mm256_set1_epi32((int)width);                     \
-  const __m256i last_safe = _mm256_set1_epi32((int)(width * height * 3 - width * 3 - 8));                \
-  memset(done, 0, (size_t)count);                                                                         \
-  for (ptrdiff_t ox = 0; ox + 8 <= count; ox += 8) {                                                      \
-    __m256 x = _mm256_loadu_ps(xs + ox), y = _mm256_loadu_ps(ys + ox);                                    \
-    __m256 x0 = _mm256_floor_ps(x), y0 = _mm256_floor_ps(y);                                              \
-    /* Ordered compares: NaN is never inside. */                                                          \
-    __m256 inside = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(x0, zero, _CMP_GE_OQ), _mm256_cmp_ps(x0, max_x0, _CMP_LE_OQ)), \
-                                  _mm256_and_ps(_mm256_cmp_ps(y0, zero, _CMP_GE_OQ), _mm256_cmp_ps(y0, max_y0, _CMP_LE_OQ))); \
-    if (_mm256_movemask_ps(inside) != 0xFF) continue;                                                     \
-    __m256i offset = _mm256_mullo_epi32(                                                                  \
-      _mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvttps_epi32(y0), vwidth), _mm256_cvttps_epi32(x0)), three); \
-    if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(offset, last_safe))) continue;                            \
-    body                                                                                                  \
-    memset(done + ox, 1, 8);                                                                              \
-  }
+/// The full 8-column block at ox of a row at source points (xs, ys): 1 when every lane's
+/// bilinear taps lie inside the width x height source and every 8-byte load stays inside it,
+/// with the points, their floors and the nw taps' byte offsets; else 0 (NaN is never inside).
+CWK_AVX2 CWK_INLINE int cwk_points_interior8(
+  const float *xs, const float *ys, ptrdiff_t ox, ptrdiff_t width, ptrdiff_t height, __m256 *x, __m256 *y, __m256 *x0, __m256 *y0, __m256i *offset) {
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 max_x0 = _mm256_set1_ps((float)(width - 2)), max_y0 = _mm256_set1_ps((float)(height - 2));
+  *x = _mm256_loadu_ps(xs + ox);
+  *y = _mm256_loadu_ps(ys + ox);
+  *x0 = _mm256_floor_ps(*x);
+  *y0 = _mm256_floor_ps(*y);
+  __m256 inside = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(*x0, zero, _CMP_GE_OQ), _mm256_cmp_ps(*x0, max_x0, _CMP_LE_OQ)),
+                                _mm256_and_ps(_mm256_cmp_ps(*y0, zero, _CMP_GE_OQ), _mm256_cmp_ps(*y0, max_y0, _CMP_LE_OQ)));
+  if (_mm256_movemask_ps(inside) != 0xFF) return 0;
+  *offset = _mm256_mullo_epi32(
+    _mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvttps_epi32(*y0), _mm256_set1_epi32((int)width)), _mm256_cvttps_epi32(*x0)), _mm256_set1_epi32(3));
+  // A south-row 8-byte load must stay inside the image (as in cwk_uint8_3_bilinear_avx2).
+  const __m256i last_safe = _mm256_set1_epi32((int)(width * height * 3 - width * 3 - 8));
+  return !_mm256_movemask_epi8(_mm256_cmpgt_epi32(*offset, last_safe));
+}
 
 CWK_AVX2 void cwk_uint8_3_bilinear_points_interior_avx2(
   const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count, uint8_t *output, uint8_t *done) {
   __m256i select[3];
   cwk_select3(select);
-  ptrdiff_t stride = width * 3;
-  CWK_POINTS_INTERIOR8({
-    __m256 value[3];
-    cwk_bilinear3_block8(source, stride, x, y, x0, y0, offset, select, value);
+  memset(done, 0, (size_t)count);
+  for (ptrdiff_t ox = 0; ox + 8 <= count; ox += 8) {
+    __m256 x, y, x0, y0, value[3];
+    __m256i offset;
+    if (!cwk_points_interior8(xs, ys, ox, width, height, &x, &y, &x0, &y0, &offset)) continue;
+    cwk_bilinear3_block8(source, width * 3, x, y, x0, y0, offset, select, value);
     cwk_store_rgb8_avx2(output + ox * 3, value[0], value[1], value[2]);
-  })
+    memset(done + ox, 1, 8);
+  }
 }
 
 CWK_AVX2 void cwk_normalized3_bilinear_points_interior_avx2(
@@ -285,18 +285,19 @@ CWK_AVX2 void cwk_normalized3_bilinear_points_interior_avx2(
   float *out0, float *out1, float *out2, const float *scale, const float *bias, uint8_t *done) {
   __m256i select[3];
   cwk_select3(select);
-  ptrdiff_t stride = width * 3;
   float *outs[3] = {out0, out1, out2};
   const __m256 vscale[3] = {_mm256_set1_ps(scale[0]), _mm256_set1_ps(scale[1]), _mm256_set1_ps(scale[2])};
   const __m256 vbias[3] = {_mm256_set1_ps(bias[0]), _mm256_set1_ps(bias[1]), _mm256_set1_ps(bias[2])};
-  CWK_POINTS_INTERIOR8({
-    __m256 value[3];
-    cwk_bilinear3_block8(source, stride, x, y, x0, y0, offset, select, value);
+  memset(done, 0, (size_t)count);
+  for (ptrdiff_t ox = 0; ox + 8 <= count; ox += 8) {
+    __m256 x, y, x0, y0, value[3];
+    __m256i offset;
+    if (!cwk_points_interior8(xs, ys, ox, width, height, &x, &y, &x0, &y0, &offset)) continue;
+    cwk_bilinear3_block8(source, width * 3, x, y, x0, y0, offset, select, value);
     for (int c = 0; c < 3; c++) _mm256_storeu_ps(outs[c] + ox, _mm256_add_ps(_mm256_mul_ps(value[c], vscale[c]), vbias[c]));
-  })
+    memset(done + ox, 1, 8);
+  }
 }
-
-#undef CWK_POINTS_INTERIOR8
 
 // MARK: - Non-affine pixel maps in double (shared by the AVX2 and AVX-512 rows)
 
