@@ -77,29 +77,37 @@ public struct ThinPlateSpline: Equatable, Sendable {
     r2 > 0 ? r2 * naturalLog(r2) : 0
   }
 
+  /// `radialBasis` of each lane (the same bits).
+  @inline(__always)
+  static func radialBasis(squaredDistances r2: SIMD4<Double>) -> SIMD4<Double> {
+    (r2 * naturalLog(r2)).replacing(with: 0, where: .!(r2 .> 0))
+  }
+
   /// log(x) for x > 0 (x itself for +infinity and NaN, -infinity at 0, NaN below 0), within 1
-  /// ulp of libm's `log`, by operations that the AVX-512 map kernel (`cwk_map_row_avx512`)
-  /// repeats one for one, so that the pipeline's vectorized elastic maps give these bits.
+  /// ulp of libm's `log`, by operations that the map kernels (`cwk_map_row_avx512`, `_avx2`)
+  /// repeat one for one, so that every kernel path gives the same maps.
+  public static func naturalLog(_ x: Double) -> Double {
+    naturalLog(SIMD4(repeating: x))[0]
+  }
+
+  /// `naturalLog` of each lane, the one implementation in Swift (the scalar takes a lane).
   ///
   /// The method of fdlibm's e_log.c (Sun Microsystems, 1993): x = 2^k·m with m in [√2/2, √2),
   /// f = m - 1 (exact), s = f / (2 + f), and log m = f - f²/2 + s·(f²/2 + R(s²)), R a degree-7
   /// minimax polynomial in s² (error below 2^-58); k·ln 2 is added in two parts, the high part
-  /// exact in k·ln2Hi.
-  public static func naturalLog(_ x: Double) -> Double {
-    guard x > 0, x < .infinity else { return x == 0 ? -.infinity : x > 0 || x.isNaN ? x : .nan }
-    var bits = x.bitPattern
-    var k = -1023
-    if x < Double.leastNormalMagnitude {
-      bits = (x * 0x1p54).bitPattern
-      k -= 54
-    }
-    k += Int(bits >> 52)
+  /// exact in k·ln2Hi. Subnormal x is scaled by 2^54 first.
+  static func naturalLog(_ input: SIMD4<Double>) -> SIMD4<Double> {
+    let subnormal = input .< Double.leastNormalMagnitude
+    let x = input.replacing(with: input * 0x1p54, where: subnormal)
+    let bits = unsafeBitCast(x, to: SIMD4<Int64>.self)
+    var k = (bits &>> 52) &- 1023
+    k.replace(with: k &- 54, where: subnormal)
     let mantissa = bits & 0x000F_FFFF_FFFF_FFFF
     // m = 1.mantissa in [1, 2); above √2 (mantissa of 0x3FF6A09E667F3BCD) take m/2 instead.
-    let high = mantissa > 0x6_A09E_667F_3BCD
-    if high { k += 1 }
-    let m = Double(bitPattern: (high ? 0x3FE0_0000_0000_0000 : 0x3FF0_0000_0000_0000) | mantissa)
-    let f = m - 1
+    let high = mantissa .> 0x6_A09E_667F_3BCD
+    k.replace(with: k &+ 1, where: high)
+    let exponent = SIMD4<Int64>(repeating: 0x3FF0_0000_0000_0000).replacing(with: 0x3FE0_0000_0000_0000, where: high)
+    let f = unsafeBitCast(exponent | mantissa, to: SIMD4<Double>.self) - 1
     let s = f / (2 + f)
     let z = s * s
     let w = z * z
@@ -107,8 +115,13 @@ public struct ThinPlateSpline: Equatable, Sendable {
     let t2 = z * (Log.c1 + w * (Log.c3 + w * (Log.c5 + w * Log.c7)))
     let r = t2 + t1
     let halfSquare = 0.5 * f * f
-    let dk = Double(k)
-    return dk * Log.ln2Hi - ((halfSquare - (s * (halfSquare + r) + dk * Log.ln2Lo)) - f)
+    let dk = SIMD4<Double>(k)
+    var result = dk * Log.ln2Hi - ((halfSquare - (s * (halfSquare + r) + dk * Log.ln2Lo)) - f)
+    // +inf and NaN give themselves, 0 gives -inf, negatives NaN.
+    result.replace(with: input, where: .!(input .< .infinity))
+    result.replace(with: -.infinity, where: input .== 0)
+    result.replace(with: .nan, where: input .< 0)
+    return result
   }
 
   /// naturalLog's constants (fdlibm's Lg1...Lg7, ln2_hi, ln2_lo); CWarpKernels repeats them.

@@ -233,7 +233,7 @@ struct FlatPixelMap {
   }
 
   /// `apply` at output pixels (0..<count, y), bit for bit: 8 columns at a time in AVX-512 or 4 in
-  /// AVX2 where the warp kernels may use them, else one by one.
+  /// AVX2 where the warp kernels may use them, else 4 in Swift SIMD.
   static func sourcePoints(_ pieces: UnsafeBufferPointer<Piece>, _ numbers: UnsafePointer<Double>, y: Int, count: Int,
                            xs: UnsafeMutablePointer<Double>, ys: UnsafeMutablePointer<Double>) {
     if useAVX2Kernels, let base = pieces.baseAddress {
@@ -241,12 +241,26 @@ struct FlatPixelMap {
       row(base, pieces.count, numbers, Double(y), count, xs, ys)
       return
     }
-    for ox in 0..<count { (xs[ox], ys[ox]) = apply(pieces, numbers, x: Double(ox), y: Double(y)) }
+    // Portable: 4 columns at a time in Swift SIMD (the same operations lane by lane).
+    let lanes = SIMD4<Double>(0, 1, 2, 3), row = SIMD4<Double>(repeating: Double(y))
+    for start in stride(from: 0, to: count, by: 4) {
+      let p = apply(pieces, numbers, x: lanes + Double(start), y: row)
+      for lane in 0..<min(4, count - start) { (xs[start + lane], ys[start + lane]) = (p.x[lane], p.y[lane]) }
+    }
   }
 
-  /// `PixelMap.apply` over the flattened pieces.
+  /// `PixelMap.apply` over the flattened pieces (lane 0 of the 4-point form: one implementation).
   @inline(__always)
   static func apply(_ pieces: UnsafeBufferPointer<Piece>, _ numbers: UnsafePointer<Double>, x: Double, y: Double) -> (x: Double, y: Double) {
+    let p = apply(pieces, numbers, x: SIMD4(repeating: x), y: SIMD4(repeating: y))
+    return (p.x[0], p.y[0])
+  }
+
+  /// `PixelMap.apply` over the flattened pieces at 4 points, lane by lane: the operations, in
+  /// their order, that the AVX2 and AVX-512 map rows (`CWK_APPLY_MAP_PIECES`) repeat.
+  @inline(__always)
+  static func apply(_ pieces: UnsafeBufferPointer<Piece>, _ numbers: UnsafePointer<Double>, x: SIMD4<Double>, y: SIMD4<Double>)
+    -> (x: SIMD4<Double>, y: SIMD4<Double>) {
     var px = x, py = y
     for piece in pieces {
       let m = numbers + piece.offset
@@ -262,7 +276,7 @@ struct FlatPixelMap {
       var k = m + 6
       for _ in 0..<piece.control_points {
         let dx = px - k[0], dy = py - k[1]
-        let u = ThinPlateSpline.radialBasis(squaredDistance: dx * dx + dy * dy)
+        let u = ThinPlateSpline.radialBasis(squaredDistances: dx * dx + dy * dy)
         rx += u * k[2]
         ry += u * k[3]
         k += 4
