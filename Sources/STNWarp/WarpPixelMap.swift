@@ -4,14 +4,16 @@
 // precision and the position rounded to float32 before sampling.
 //
 // The map is evaluated one output row at a time (`FlatPixelMap.sourcePoints`: 8 columns per
-// step in AVX-512, with the spline's own logarithm `ThinPlateSpline.naturalLog`). Bilinear,
-// zeros padding, 3 channels and a fill of whole bytes (what the pipeline's photo stages use) are
-// then sampled by the AVX-512 zeros-padding row kernels of the affine warp at the row's positions
-// (`cwk_*_points_zeros_avx512`); everything else by the affine naive kernels' per-pixel loop
-// (`forEachPixelSample`). The naive twins below evaluate and sample one pixel at a time. Tests
-// check that the two give the same bytes and floats, that the row evaluator gives
-// `FlatPixelMap.apply`'s doubles, that an affine `PixelMap` reproduces `warpAffineUInt8Naive`, and
-// that the flattened map equals `PixelMap.apply` bit for bit.
+// step in AVX-512, 4 in AVX2, 4 lanes of Swift SIMD elsewhere, with the spline's own logarithm
+// `ThinPlateSpline.naturalLog`). Then, 3 channels bilinear: zeros padding with a fill of whole
+// bytes (what the pipeline's photo stages use) is sampled by the AVX-512 zeros-padding row
+// kernels of the affine warp at the row's positions (`cwk_*_points_zeros_avx512`); otherwise,
+// with AVX2, the 8-column blocks wholly inside the source by `cwk_*_points_interior_avx2` and
+// the other pixels one by one. Everything else takes the affine naive kernels' per-pixel loop
+// (`forEachPixelSample`) at the row's positions. The naive twins below evaluate and sample one
+// pixel at a time. Tests check that every kernel path gives their bytes and floats, that the
+// row evaluators give `FlatPixelMap.apply`'s doubles, that an affine `PixelMap` reproduces
+// `warpAffineUInt8Naive`, and that the flattened map equals `PixelMap.apply` bit for bit.
 
 import CWarpKernels
 
