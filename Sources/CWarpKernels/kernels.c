@@ -265,8 +265,11 @@ CWK_AVX2 CWK_INLINE int cwk_points_interior8(
   return !_mm256_movemask_epi8(_mm256_cmpgt_epi32(*offset, last_safe));
 }
 
-CWK_AVX2 void cwk_uint8_3_bilinear_points_interior_avx2(
-  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count, uint8_t *output, uint8_t *done) {
+/// The body of both AVX2 points kernels: interior blocks stored as uint8 (output != NULL) or
+/// as `sample * scale[c] + bias[c]` into planar rows (outs).
+CWK_AVX2 CWK_INLINE void cwk_points_interior_rows_avx2(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count, uint8_t *output,
+  float *const *outs, const float *scale, const float *bias, uint8_t *done) {
   __m256i select[3];
   cwk_select3(select);
   memset(done, 0, (size_t)count);
@@ -275,28 +278,27 @@ CWK_AVX2 void cwk_uint8_3_bilinear_points_interior_avx2(
     __m256i offset;
     if (!cwk_points_interior8(xs, ys, ox, width, height, &x, &y, &x0, &y0, &offset)) continue;
     cwk_bilinear3_block8(source, width * 3, x, y, x0, y0, offset, select, value);
-    cwk_store_rgb8_avx2(output + ox * 3, value[0], value[1], value[2]);
+    if (output) {
+      cwk_store_rgb8_avx2(output + ox * 3, value[0], value[1], value[2]);
+    } else {
+      for (int c = 0; c < 3; c++) {
+        _mm256_storeu_ps(outs[c] + ox, _mm256_add_ps(_mm256_mul_ps(value[c], _mm256_set1_ps(scale[c])), _mm256_set1_ps(bias[c])));
+      }
+    }
     memset(done + ox, 1, 8);
   }
+}
+
+CWK_AVX2 void cwk_uint8_3_bilinear_points_interior_avx2(
+  const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count, uint8_t *output, uint8_t *done) {
+  cwk_points_interior_rows_avx2(source, width, height, xs, ys, count, output, NULL, NULL, NULL, done);
 }
 
 CWK_AVX2 void cwk_normalized3_bilinear_points_interior_avx2(
   const uint8_t *source, ptrdiff_t width, ptrdiff_t height, const float *xs, const float *ys, ptrdiff_t count,
   float *out0, float *out1, float *out2, const float *scale, const float *bias, uint8_t *done) {
-  __m256i select[3];
-  cwk_select3(select);
-  float *outs[3] = {out0, out1, out2};
-  const __m256 vscale[3] = {_mm256_set1_ps(scale[0]), _mm256_set1_ps(scale[1]), _mm256_set1_ps(scale[2])};
-  const __m256 vbias[3] = {_mm256_set1_ps(bias[0]), _mm256_set1_ps(bias[1]), _mm256_set1_ps(bias[2])};
-  memset(done, 0, (size_t)count);
-  for (ptrdiff_t ox = 0; ox + 8 <= count; ox += 8) {
-    __m256 x, y, x0, y0, value[3];
-    __m256i offset;
-    if (!cwk_points_interior8(xs, ys, ox, width, height, &x, &y, &x0, &y0, &offset)) continue;
-    cwk_bilinear3_block8(source, width * 3, x, y, x0, y0, offset, select, value);
-    for (int c = 0; c < 3; c++) _mm256_storeu_ps(outs[c] + ox, _mm256_add_ps(_mm256_mul_ps(value[c], vscale[c]), vbias[c]));
-    memset(done + ox, 1, 8);
-  }
+  float *const outs[3] = {out0, out1, out2};
+  cwk_points_interior_rows_avx2(source, width, height, xs, ys, count, NULL, outs, scale, bias, done);
 }
 
 // MARK: - Non-affine pixel maps in double (shared by the AVX2 and AVX-512 rows)
