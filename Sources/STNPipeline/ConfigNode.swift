@@ -281,10 +281,31 @@ public struct MappingReader {
     return pairs.first(where: { $0.key == key })?.value
   }
 
-  /// The value for `key`, or an error naming the mapping's line.
+  /// The value for `key`, or an error naming the mapping's line (and a present key that looks
+  /// like a misspelling of it: at most 2 letters changed, added or dropped).
   public mutating func required(_ key: String) throws -> ConfigNode {
-    guard let value = optional(key) else { throw node.error("\(what) needs '\(key)'") }
+    guard let value = optional(key) else {
+      if let near = pairs.first(where: { !used.contains($0.key) && MappingReader.editDistance($0.key, key) <= 2 }) {
+        throw near.keyNode.error("\(what) needs '\(key)'; is '\(near.key)' a misspelling of it?")
+      }
+      throw node.error("\(what) needs '\(key)'")
+    }
     return value
+  }
+
+  /// Levenshtein distance between two short keys.
+  static func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    guard !a.isEmpty, !b.isEmpty else { return a.count + b.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+      var row = [i] + [Int](repeating: 0, count: b.count)
+      for j in 1...b.count {
+        row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+      }
+      previous = row
+    }
+    return previous[b.count]
   }
 
   /// Rejects keys that were never asked for, listing the accepted ones.

@@ -85,6 +85,17 @@ final class PipelineConfigTests: XCTestCase {
     XCTAssertTrue(error?.description.hasPrefix("test.yaml:6:") ?? false, error?.description ?? "")
   }
 
+  /// A required key spelled wrong names the misspelled key and its line, not only the missing one.
+  func testMisspelledRequiredKeyIsNamed() {
+    let error = parseError("decode:\n  channels: 3\nstages:\n  - random_elastic:\n      sigm: 4\n")
+    XCTAssertEqual(error?.line, 5)
+    XCTAssertTrue(error?.reason.contains("random_elastic needs 'sigma'; is 'sigm' a misspelling of it?") ?? false, error?.reason ?? "")
+    XCTAssertEqual(MappingReader.editDistance("checkpont", "checkpoint"), 1)
+    XCTAssertEqual(MappingReader.editDistance("", "abc"), 3)
+    // Far from the key: the plain message.
+    XCTAssertEqual(parseError("stages:\n  - random_elastic: {grid: 4}\n")?.reason, "random_elastic needs 'sigma'")
+  }
+
   func testUnknownTopLevelKeyAndStage() {
     XCTAssertEqual(parseError("seed: 1\nbatches: {size: 3}\n")?.line, 2)
     let stage = parseError("stages:\n  - resize: {size: 4}\n  - blur: {sigma: 1}\n")
