@@ -227,14 +227,28 @@ public struct IDXDataset: ImageDataset {
     return Image(width: width, height: height, channels: 3, pixels: pixels)
   }
 
+  /// "train" or "test" for a split name (any case; "t10k" is "test"), nil for anything else.
+  public static func canonicalSplit(_ name: String) -> String? {
+    switch name.lowercased() {
+    case "train": return "train"
+    case "test", "t10k": return "test"
+    default: return nil
+    }
+  }
+
+  /// The split an IDX file's name tells (`train-...`, `t10k-...` or `test-...`), or nil.
+  public static func splitNamed(by fileName: String) -> String? {
+    fileName.split(separator: "-", maxSplits: 1).first.flatMap { canonicalSplit(String($0)) }
+  }
+
   /// Finds the image/label pair of a split in `folder`: for "train", files named
   /// `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`; for "test" (or "t10k"),
   /// `t10k-images-idx3-ubyte[.gz]` and `t10k-labels-idx1-ubyte[.gz]`.
   public static func locate(folder: String, split: String, maxPixels: Int = DecodeOptions.defaultMaxPixels) throws -> IDXDataset {
     let prefixes: [String]
-    switch split.lowercased() {
-    case "train": prefixes = ["train"]
-    case "test", "t10k": prefixes = ["t10k", "test"]
+    switch canonicalSplit(split) {
+    case "train"?: prefixes = ["train"]
+    case "test"?: prefixes = ["t10k", "test"]
     default:
       throw ImageError(path: folder, kind: .invalidArgument, reason: "split must be \"train\" or \"test\", not \"\(split)\"")
     }

@@ -59,7 +59,13 @@ public enum ImageDatasets {
   /// Opens `path`: an IDX image file (`*-images-idx3-ubyte[.gz]`, labels beside it), a folder
   /// of IDX files (the `split`: "train" or "test"), or an image folder (`ImageFolder` rules).
   /// `classNames` names the classes (IDX labels 0, 1, ...; or the order of image-folder classes).
-  public static func open(_ path: String, split: String = "train", classNames: [String]? = nil) throws -> any ImageDataset {
+  ///
+  /// `splitGiven`: the split was asked for (a `--split` flag), not a default. Then data it cannot
+  /// apply to is an error instead of being read whole: an image folder, or an IDX file of the
+  /// other split (`t10k-images-idx3-ubyte` with "train").
+  public static func open(
+    _ path: String, split: String = "train", splitGiven: Bool = false, classNames: [String]? = nil
+  ) throws -> any ImageDataset {
     var isFolder: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
       throw ImageError(path: path, kind: .io, reason: "no such file or folder")
@@ -68,6 +74,11 @@ public enum ImageDatasets {
       let name = (path as NSString).lastPathComponent
       guard name.contains("images-idx3") else {
         throw ImageError(path: path, kind: .invalidArgument, reason: "expected a folder, or an IDX image file (*-images-idx3-ubyte[.gz])")
+      }
+      if splitGiven, let own = IDXDataset.splitNamed(by: name), own != IDXDataset.canonicalSplit(split) {
+        throw ImageError(
+          path: path, kind: .invalidArgument,
+          reason: "this is the \(own) split's file, but the \(split) split was asked for (name the folder to choose a split)")
       }
       let labels = OutputLocation.joined(OutputLocation.parentFolder(path), name.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
       var dataset = try IDXDataset(images: path, labels: FileManager.default.fileExists(atPath: labels) ? labels : nil)
@@ -79,6 +90,11 @@ public enum ImageDatasets {
       var dataset = try IDXDataset.locate(folder: path, split: split)
       if let classNames { try dataset.name(classes: classNames) }
       return dataset
+    }
+    if splitGiven {
+      throw ImageError(
+        path: path, kind: .invalidArgument,
+        reason: "the \(split) split was asked for, but this is an image folder: a split picks the train or t10k files of a folder of IDX files")
     }
     return try ImageFolder(scan: scan, classes: classNames)
   }

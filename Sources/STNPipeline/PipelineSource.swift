@@ -4,12 +4,14 @@ import STNImageIO
 extension PipelineConfig {
   /// Opens the pipeline's `source:` (an image folder or IDX files) with `ImageDatasets.open`,
   /// the one way data is opened, with the class names the pipeline gives.
-  public func openSource() throws -> any ImageDataset {
+  /// `split`: a `--split` flag, read instead of the source's own `split:`; an error when the
+  /// source is an image folder (it would change nothing).
+  public func openSource(split asked: String? = nil) throws -> any ImageDataset {
     switch source {
     case .imageFolder(let path)?:
-      return try ImageDatasets.open(path, classNames: classNames)
+      return try ImageDatasets.open(path, split: asked ?? "train", splitGiven: asked != nil, classNames: classNames)
     case .idx(let folder, let split)?:
-      return try ImageDatasets.open(folder, split: split, classNames: classNames)
+      return try ImageDatasets.open(folder, split: asked ?? split, splitGiven: asked != nil, classNames: classNames)
     case nil:
       throw PipelineError(file: path, line: 0, reason: "the pipeline has no 'source:'; give the data with --input")
     }
@@ -18,8 +20,10 @@ extension PipelineConfig {
   /// Opens data named on the command line (`--input`) for this pipeline. The pipeline's class
   /// names apply to IDX data, and to image folders when its own source is an image folder (a
   /// name list for Fashion-MNIST labels says nothing about a folder of photos).
-  public func openInput(_ path: String, split: String = "train") throws -> any ImageDataset {
-    let dataset = try ImageDatasets.open(path, split: split)
+  /// `split`: a `--split` flag (nil: "train"); given, data it cannot apply to is an error.
+  public func openInput(_ path: String, split asked: String? = nil) throws -> any ImageDataset {
+    let split = asked ?? "train"
+    let dataset = try ImageDatasets.open(path, split: split, splitGiven: asked != nil)
     guard let classNames else { return dataset }
     if var idx = dataset as? IDXDataset {
       try idx.name(classes: classNames)

@@ -18,7 +18,8 @@ public enum CheckpointExport {
     public var output: String
     /// Samples on a sheet (folders get every image).
     public var count = 24
-    public var split = "test"
+    /// As `EvalRequest.split` (nil: "test").
+    public var split: String?
     public var threads = 2
     /// Also apply the pipeline's random stages (see `EvalRequest.random`).
     public var random = false

@@ -10,8 +10,9 @@ import STNTensor
 public struct EvalRequest: Sendable {
   public var checkpoint: String
   public var data: String
-  /// IDX split when `data` is a folder of IDX files.
-  public var split = "test"
+  /// IDX split when `data` is a folder of IDX files: a `--split` flag, or nil for "test" (given,
+  /// data it cannot apply to is an error; see `ImageDatasets.open`).
+  public var split: String?
   public var pipeline: String?
   public var threads = 2
   public var batchSize = 256

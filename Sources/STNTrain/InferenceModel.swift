@@ -48,11 +48,12 @@ public struct InferenceModel {
       preprocessing: TrainingSession.preprocessing(config: config, shape: shape), epoch: 0)
   }
 
-  /// `checkpoint` ready to run on the data at `data` (`split`: its IDX split): loaded (with
+  /// `checkpoint` ready to run on the data at `data` (`split`: its IDX split as
+  /// `TrainingSession.openData` takes it): loaded (with
   /// `pipeline` overriding its own), the data named by its classes (`naming`), random stages
   /// dropped unless `random` (`removeRandomStages`), and the input size checked (`checkInput`).
   /// What `stn eval` and `stn export CHECKPOINT` open.
-  public static func open(checkpoint: String, data: String, split: String, pipeline: String?, random: Bool) throws
+  public static func open(checkpoint: String, data: String, split: String?, pipeline: String?, random: Bool) throws
     -> (inference: InferenceModel, dataset: any ImageDataset)
   {
     let opened = try TrainingSession.openData(data, split: split)

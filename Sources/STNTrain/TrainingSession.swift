@@ -68,10 +68,10 @@ public struct TrainOutcome {
 public enum TrainingSession {
   // MARK: - Pieces shared with eval and export
 
-  /// Opens `--input PATH` (eval, export): a folder holding IDX files (the `split`), an IDX
-  /// image file, or an image folder (`ImageDatasets.open`).
-  public static func openData(_ path: String, split: String) throws -> any ImageDataset {
-    try ImageDatasets.open(path, split: split)
+  /// Opens `--input PATH` (eval, export): a folder holding IDX files (the `split`; nil: "test"),
+  /// an IDX image file, or an image folder (`ImageDatasets.open`; a given `split` must apply).
+  public static func openData(_ path: String, split: String?) throws -> any ImageDataset {
+    try ImageDatasets.open(path, split: split ?? "test", splitGiven: split != nil)
   }
 
   /// The `model:` section as a `ModelSpec`, decoded straight from the YAML node. A decoding

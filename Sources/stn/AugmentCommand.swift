@@ -49,7 +49,7 @@ struct Augment: ParsableCommand {
 
   @Argument(help: "Pipeline file (.yaml).") var pipeline: String
   @Option(help: "Input: an image folder, a folder of IDX files, or an IDX image file (default: the pipeline's source).") var input: String?
-  @Option(help: "IDX split to read when the input is a folder of IDX files: train or test.") var split: String = "train"
+  @Option(help: ArgumentHelp("IDX split to read: train or test (default: train for --input, else the pipeline source's split:).", discussion: splitDiscussion)) var split: String?
   @Option(help: "Output folder (created if missing; must be empty, see --overwrite / --skip-existing).") var output: String
   @Option(parsing: .unconditional, help: "Transformed copies per image, 1...10000 (copy k draws its parameters as epoch k).") var copies: Int = 1
   @Option(parsing: .unconditional, help: "Worker threads.") var threads: Int = 2
@@ -68,7 +68,7 @@ struct Augment: ParsableCommand {
     try requireCount(threads, in: 1...maxThreads, "--threads")
     try requireCount(quality, in: 1...100, "--quality")
     guard OutputImageFormat(rawValue: format) != nil || format == "jpg" else { throw ValidationError("--format must be png or jpeg, got '\(format)'") }
-    guard split == "train" || split == "test" else { throw ValidationError("--split must be train or test, got '\(split)'") }
+    try requireSplit(split)
     guard PNGOptions(argument: pngLevel) != nil else { throw ValidationError("--png-level must be fast or 0...9, got '\(pngLevel)'") }
     if overwrite && skipExisting { throw ValidationError("--overwrite and --skip-existing exclude each other") }
   }
@@ -86,7 +86,7 @@ struct Augment: ParsableCommand {
     let (job, processor) = try world.collectively { () throws -> (AugmentJob, SampleProcessor) in
       var config = try PipelineConfig.load(path: pipeline)
       if let seed { config.seed = seed }
-      let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split) } ?? config.openSource()
+      let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split) } ?? config.openSource(split: split)
       let inputs = [input ?? config.sourceFolder].compactMap { $0 } + (config.learnedStage.flatMap { entry -> String? in
         if case .learnedAffine(let checkpoint) = entry.stage { return checkpoint }
         return nil

@@ -47,6 +47,18 @@ func requireCount(_ value: Int, in range: ClosedRange<Int>, _ flag: String) thro
   guard range.contains(value) else { throw ValidationError("\(flag) must be in \(range.lowerBound)...\(range.upperBound), got \(value)") }
 }
 
+/// Checks `--split` (augment, eval, export): "--split must be train or test, got 'val'".
+func requireSplit(_ split: String?) throws {
+  if let split, split != "train" && split != "test" { throw ValidationError("--split must be train or test, got '\(split)'") }
+}
+
+/// What `--split` does, in every command's `--help`.
+let splitDiscussion = """
+  A split picks the train-* or t10k-* files of a folder of IDX files (Fashion-MNIST's layout), \
+  the --input folder's or, without --input, the pipeline source's. Given for data it cannot \
+  apply to (an image folder, an IDX file of the other split) it is an error rather than ignored.
+  """
+
 /// Upper bound of `--threads` everywhere (far above any machine this runs on).
 let maxThreads = 1024
 

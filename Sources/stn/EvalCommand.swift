@@ -25,7 +25,7 @@ struct Eval: ParsableCommand {
 
   @Argument(help: "A checkpoint (.safetensors) written by stn train, or a PyTorch state dict (with --pipeline).") var checkpoint: String
   @Option(name: [.customLong("input"), .customLong("data")], help: "A folder of IDX files, an IDX image file, or an image folder (root/<class>/<image>).") var data: String
-  @Option(help: "IDX split to use when --input is a folder of IDX files: train or test.") var split: String = "test"
+  @Option(help: ArgumentHelp("IDX split to evaluate: train or test (default: test).", discussion: splitDiscussion)) var split: String?
   @Option(help: "Pipeline file for preprocessing (and the model, for a bare state dict).") var pipeline: String?
   @Option(parsing: .unconditional, help: "Threads.") var threads: Int = 2
   @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per forward pass, 1...65536.") var batchSize: Int = 256
@@ -35,7 +35,7 @@ struct Eval: ParsableCommand {
   func validate() throws {
     try requireCount(threads, in: 1...maxThreads, "--threads")
     try requireCount(batchSize, in: 1...65_536, "--batch-size")
-    guard split == "train" || split == "test" else { throw ValidationError("--split must be train or test, got '\(split)'") }
+    try requireSplit(split)
     if random && noRandom { throw ValidationError("--random and --no-random exclude each other") }
   }
 

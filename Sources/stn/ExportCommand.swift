@@ -52,7 +52,7 @@ struct Export: ParsableCommand {
   @Option(help: "Random seed (overrides the pipeline's).") var seed: UInt64?
   @Option(parsing: .unconditional, help: "Epoch whose random parameters are shown.") var epoch: Int = 0
   @Option(parsing: .unconditional, help: "Worker threads.") var threads: Int = 2
-  @Option(help: "IDX split when the input is a folder of IDX files: train or test (checkpoint form: test by default).") var split: String?
+  @Option(help: ArgumentHelp("IDX split to read: train or test (default: test with a checkpoint; with a pipeline, train for --input, else its source's split:).", discussion: splitDiscussion)) var split: String?
   @Flag(help: "Replace an existing sheet file, or write into a non-empty output folder.") var overwrite = false
 
   func validate() throws {
@@ -62,7 +62,7 @@ struct Export: ParsableCommand {
     }
     try requireCount(threads, in: 1...maxThreads, "--threads")
     try requireCount(epoch, in: 0...1_000_000, "--epoch")
-    if let split, split != "train" && split != "test" { throw ValidationError("--split must be train or test, got '\(split)'") }
+    try requireSplit(split)
   }
 
   func run() throws {
@@ -76,7 +76,7 @@ struct Export: ParsableCommand {
       request.count = count ?? (layers ? 2 : 16)
       request.layers = layers
       request.threads = threads
-      request.split = split ?? "test"
+      request.split = split
       request.overwrite = overwrite
       Interruption.install(graceful: false)
       print(try CheckpointExport.run(request))
@@ -88,7 +88,7 @@ struct Export: ParsableCommand {
   private func exportPipelineSheet() throws {
     var config = try PipelineConfig.load(path: source)
     if let seed { config.seed = seed }
-    let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split ?? "train") } ?? config.openSource()
+    let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split) } ?? config.openSource(split: split)
     guard [".png", ".jpg", ".jpeg"].contains(where: { output.lowercased().hasSuffix($0) }) else {
       throw ValidationError("--output must name a .png or .jpg file, got \(output)")
     }

@@ -105,6 +105,28 @@ final class ImageFolderTests: XCTestCase {
     XCTAssertThrowsError(try ImageDatasets.open(root + "/missing"))
   }
 
+  /// A split that was asked for (`splitGiven`, a `--split` flag) must apply: an image folder or
+  /// an IDX file of the other split is an error naming it; a default split is ignored there.
+  func testAGivenSplitMustApply() throws {
+    let root = try temporaryFolder(self)
+    try make(root, ["a/1.png"])
+    XCTAssertTrue(try ImageDatasets.open(root, split: "test") is ImageFolder)
+    XCTAssertThrowsError(try ImageDatasets.open(root, split: "test", splitGiven: true)) { error in
+      XCTAssertEqual((error as? ImageError)?.kind, .invalidArgument)
+      XCTAssertTrue("\(error)".contains(root) && "\(error)".contains("image folder"), "\(error)")
+    }
+    let t10k = fixture("idx") + "/t10k-images-idx3-ubyte.gz"
+    XCTAssertTrue(try ImageDatasets.open(t10k, split: "test", splitGiven: true) is IDXDataset)
+    XCTAssertTrue(try ImageDatasets.open(t10k, split: "train") is IDXDataset)
+    XCTAssertThrowsError(try ImageDatasets.open(t10k, split: "train", splitGiven: true)) { error in
+      XCTAssertTrue("\(error)".contains("test split's file"), "\(error)")
+    }
+    XCTAssertTrue(try ImageDatasets.open(fixture("idx"), split: "test", splitGiven: true) is IDXDataset)
+    XCTAssertEqual(IDXDataset.splitNamed(by: "t10k-images-idx3-ubyte.gz"), "test")
+    XCTAssertEqual(IDXDataset.splitNamed(by: "train-images-idx3-ubyte"), "train")
+    XCTAssertNil(IDXDataset.splitNamed(by: "emnist-images-idx3-ubyte"))
+  }
+
   func testMissingOrImagelessRootsAreErrors() throws {
     let root = try temporaryFolder(self)
     XCTAssertThrowsError(try ImageFolder(root: root + "/nope")) { XCTAssertEqual(($0 as? ImageError)?.kind, .io) }

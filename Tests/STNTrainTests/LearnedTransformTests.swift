@@ -17,7 +17,7 @@ final class LearnedTransformTests: SyntheticFolderTestCase {
 
   func batches(_ yaml: String, predictor: ThetaPredictor?) throws -> Tensor {
     let config = try PipelineConfig.parse(yaml: yaml, path: folder + "/p.yaml")
-    let dataset = try TrainingSession.openData(folder + "/data", split: "test")
+    let dataset = try TrainingSession.openData(folder + "/data", split: nil)
     let loader = try BatchLoader(config: config, dataset: dataset, epoch: 0, threads: 1, predictor: predictor)
     var images: [Float] = []
     var shape: [Int] = []

@@ -66,6 +66,45 @@ final class AugmentCommandTests: XCTestCase {
     XCTAssertTrue(result.stdout.hasPrefix("written 4, skipped 0, "), result.stdout)
   }
 
+  /// `--split` picks the split of the pipeline's own IDX source when there is no --input (it
+  /// was silently ignored there), and is an error, before any output, on an image folder.
+  func testSplitAppliesToThePipelineSourceAndNotToImageFolders() throws {
+    // Two splits told apart by their sizes: 3 train and 2 test images of 4x4 pixels.
+    let idx = try makeTemporaryFolder("idx")
+    func be(_ v: Int) -> [UInt8] { [24, 16, 8, 0].map { UInt8((v >> $0) & 255) } }
+    for (prefix, count) in [("train", 3), ("t10k", 2)] {
+      let pixels = (0..<count * 16).map { UInt8(truncatingIfNeeded: $0 * 13) }
+      try Data(be(0x803) + be(count) + be(4) + be(4) + pixels).write(to: URL(fileURLWithPath: idx + "/\(prefix)-images-idx3-ubyte"))
+      try Data(be(0x801) + be(count) + (0..<count).map(UInt8.init)).write(to: URL(fileURLWithPath: idx + "/\(prefix)-labels-idx1-ubyte"))
+    }
+    let pipeline = try makeTemporaryFolder("split") + "/p.yaml"
+    try "source: {idx: \(idx), split: train}\nstages: []\n".write(toFile: pipeline, atomically: true, encoding: .utf8)
+    func written(_ extra: [String]) throws -> [String: Data] {  // the written files' bytes by name
+      let output = try makeTemporaryFolder("o")
+      let result = try STNBinary.run(["augment", pipeline, "--output", output] + extra)
+      XCTAssertEqual(result.status, 0, result.stderr)
+      let names = FileManager.default.enumerator(atPath: output)?.compactMap { $0 as? String } ?? []
+      return try Dictionary(uniqueKeysWithValues: names.filter { $0.hasSuffix(".png") }.map {
+        ($0, try Data(contentsOf: URL(fileURLWithPath: output + "/" + $0)))
+      })
+    }
+    let train = try written(["--input", idx])
+    let test = try written(["--input", idx, "--split", "test"])
+    XCTAssertEqual([train.count, test.count], [3, 2])
+    XCTAssertEqual(try written([]), train)
+    XCTAssertEqual(try written(["--split", "test"]), test)
+
+    let output = try makeTemporaryFolder("none") + "/out"
+    let folder = try STNBinary.run(["augment", pipeline, "--split", "test", "--input", try makeInput(), "--output", output])
+    XCTAssertEqual(folder.status, 1)
+    XCTAssertTrue(folder.stderr.contains("this is an image folder"), folder.stderr)
+    XCTAssertEqual(folder.stderr.split(separator: "\n").count, 1, folder.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    let file = try STNBinary.run(["augment", pipeline, "--split", "train", "--input", idx + "/t10k-images-idx3-ubyte", "--output", output])
+    XCTAssertEqual(file.status, 1)
+    XCTAssertTrue(file.stderr.contains("this is the test split's file"), file.stderr)
+  }
+
   func testAugmentRefusesOutputInsideInputAndBadPipelines() throws {
     let input = try makeInput()
     let inside = try STNBinary.run(["augment", pipelines + "/identity.yaml", "--input", input, "--output", input + "/out"])
