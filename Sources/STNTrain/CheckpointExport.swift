@@ -20,6 +20,8 @@ public enum CheckpointExport {
     public var count = 24
     /// As `EvalRequest.split` (nil: "test").
     public var split: String?
+    /// As `EvalRequest.pipeline`: preprocessing (and the model, for a bare state dict).
+    public var pipeline: String?
     public var threads = 2
     /// Also apply the pipeline's random stages (see `EvalRequest.random`).
     public var random = false
@@ -40,10 +42,10 @@ public enum CheckpointExport {
   public static func run(_ request: Request) throws -> String {
     let lower = request.output.lowercased()
     let sheet = lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
-    try OutputLocation.refuseOverlap(output: request.output, inputs: [request.input, request.checkpoint])
+    try OutputLocation.refuseOverlap(output: request.output, inputs: [request.input, request.checkpoint] + [request.pipeline].compactMap { $0 })
     if request.layers, !sheet { throw TrainSessionError("--layers writes a sheet: --output must name a .png or .jpg file, got \(request.output)") }
     let (inference, dataset) = try InferenceModel.open(
-      checkpoint: request.checkpoint, data: request.input, split: request.split, pipeline: nil, random: request.random)
+      checkpoint: request.checkpoint, data: request.input, split: request.split, pipeline: request.pipeline, random: request.random)
     if request.layers { return try writeLayerSheet(request, inference: inference, dataset: dataset) }
     guard !inference.model.spatialTransformers.isEmpty else {
       throw FileError(path: request.checkpoint, reason: "its model has no spatial transformer to show")

@@ -23,10 +23,12 @@ struct Export: ParsableCommand {
       rectified versions. Status 3 when some samples could not be read (the sheet is still \
       written with the others).
 
-      stn export CHECKPOINT --input DIR|IDX --output FILE.png|DIR [--count N]
+      stn export CHECKPOINT --input DIR|IDX --output FILE.png|DIR [--count N] [--pipeline P.yaml]
 
       What a trained spatial transformer does: a sheet of input / transformed / predicted \
-      class, or (--output DIR) the rectified images, named like stn augment's outputs.
+      class, or (--output DIR) the rectified images, named like stn augment's outputs. As \
+      with stn eval, --pipeline gives the preprocessing, and the model of a bare PyTorch \
+      state dict (docs/pytorch-interop.md).
 
       stn export CHECKPOINT --layers --input DIR|IDX --output FILE.png [--count N]
 
@@ -53,6 +55,7 @@ struct Export: ParsableCommand {
   @Option(parsing: .unconditional, help: "Epoch whose random parameters are shown.") var epoch: Int = 0
   @Option(parsing: .unconditional, help: "Worker threads.") var threads: Int = 2
   @Option(help: ArgumentHelp("IDX split to read: train or test (default: test with a checkpoint; with a pipeline, train for --input, else its source's split:).", discussion: splitDiscussion)) var split: String?
+  @Option(help: "With a checkpoint: pipeline file for preprocessing (and the model, for a bare PyTorch state dict), as in stn eval.") var pipeline: String?
   @Flag(help: "Replace an existing sheet file, or write into a non-empty output folder.") var overwrite = false
 
   func validate() throws {
@@ -63,6 +66,9 @@ struct Export: ParsableCommand {
     try requireCount(threads, in: 1...maxThreads, "--threads")
     try requireCount(epoch, in: 0...1_000_000, "--epoch")
     try requireSplit(split)
+    if pipeline != nil && !source.lowercased().hasSuffix(".safetensors") {
+      throw ValidationError("--pipeline goes with a checkpoint (.safetensors) as the first argument, got \(source)")
+    }
   }
 
   func run() throws {
@@ -77,6 +83,7 @@ struct Export: ParsableCommand {
       request.layers = layers
       request.threads = threads
       request.split = split
+      request.pipeline = pipeline
       request.overwrite = overwrite
       Interruption.install(graceful: false)
       print(try CheckpointExport.run(request))

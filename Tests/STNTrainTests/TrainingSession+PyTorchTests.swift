@@ -137,15 +137,7 @@ final class PyTorchInteropTests: XCTestCase {
   func testEvalOfTorchStateDictWithPipeline() throws {
     let folder = SyntheticData.temporaryFolder("torch-eval")
     defer { try? FileManager.default.removeItem(atPath: folder) }
-    func bigEndian(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
-    var images: [UInt8] = [0, 0, 8, 3] + bigEndian(10) + bigEndian(28) + bigEndian(28)
-    var labels: [UInt8] = [0, 0, 8, 1] + bigEndian(10)
-    for k in 0..<10 {
-      images += (0..<784).map { UInt8(($0 * (k + 3)) % 256) }
-      labels.append(UInt8(k))
-    }
-    try Data(images).write(to: URL(fileURLWithPath: folder + "/t10k-images-idx3-ubyte"))
-    try Data(labels).write(to: URL(fileURLWithPath: folder + "/t10k-labels-idx1-ubyte"))
+    try writeTenTestImages(folder)
     var request = EvalRequest(checkpoint: TorchFixtures.stateDict, data: folder)
     request.pipeline = Golden.packageRoot + "/pipelines/fashion-mnist-rts-stn.yaml"
     request.threads = 1
@@ -157,5 +149,37 @@ final class PyTorchInteropTests: XCTestCase {
     XCTAssertThrowsError(try EvaluationSession.run(EvalRequest(checkpoint: request.checkpoint, data: folder)) { _ in }) { error in
       XCTAssertTrue("\(error)".contains("--pipeline"), "\(error)")
     }
+  }
+
+  /// `stn export STATE_DICT --pipeline P` shows what a PyTorch-trained transformer does, as
+  /// `stn eval` evaluates it: the pipeline gives the model and the preprocessing.
+  func testExportOfTorchStateDictWithPipeline() throws {
+    let folder = SyntheticData.temporaryFolder("torch-export")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    try FileManager.default.createDirectory(atPath: folder + "/data", withIntermediateDirectories: true)
+    try writeTenTestImages(folder + "/data")
+    var request = CheckpointExport.Request(checkpoint: TorchFixtures.stateDict, input: folder + "/data", output: folder + "/sheet.png")
+    request.pipeline = Golden.packageRoot + "/pipelines/fashion-mnist-rts-stn.yaml"
+    request.threads = 1
+    request.count = 4
+    XCTAssertTrue(try CheckpointExport.run(request).contains("sheet.png"))
+    XCTAssertGreaterThan(try Data(contentsOf: URL(fileURLWithPath: request.output)).count, 100)
+    request.pipeline = nil
+    request.output = folder + "/again.png"
+    XCTAssertThrowsError(try CheckpointExport.run(request)) { XCTAssertTrue("\($0)".contains("--pipeline"), "\($0)") }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: request.output))
+  }
+
+  /// Ten 28x28 IDX test images, one per class.
+  private func writeTenTestImages(_ folder: String) throws {
+    func bigEndian(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+    var images: [UInt8] = [0, 0, 8, 3] + bigEndian(10) + bigEndian(28) + bigEndian(28)
+    var labels: [UInt8] = [0, 0, 8, 1] + bigEndian(10)
+    for k in 0..<10 {
+      images += (0..<784).map { UInt8(($0 * (k + 3)) % 256) }
+      labels.append(UInt8(k))
+    }
+    try Data(images).write(to: URL(fileURLWithPath: folder + "/t10k-images-idx3-ubyte"))
+    try Data(labels).write(to: URL(fileURLWithPath: folder + "/t10k-labels-idx1-ubyte"))
   }
 }
