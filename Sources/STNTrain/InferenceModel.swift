@@ -16,8 +16,9 @@ public struct InferenceModel {
   public var epoch: Int
 
   /// Loads a swift-stn checkpoint, or a plain (e.g. PyTorch-saved) state dict together with a
-  /// pipeline file declaring its `model:`. `data` supplies the class names for a state dict
-  /// (which records none). `pipeline` overrides the checkpoint's own pipeline.
+  /// pipeline file declaring its `model:`. A state dict records no class names: they are the
+  /// pipeline's (`source: {classes: ...}`, output k = its k-th name), or else `data`'s.
+  /// `pipeline` overrides the checkpoint's own pipeline.
   public static func load(checkpoint: String, pipeline: String?, data: (any ImageDataset)?) throws -> InferenceModel {
     let file = try SafeTensorsFile(contentsOf: checkpoint)
     var override: PipelineConfig?
@@ -40,11 +41,12 @@ public struct InferenceModel {
       throw FileError(path: checkpoint, reason: "a state dict without swift-stn metadata; name the pipeline file that declares its model with --pipeline")
     }
     guard let data else { throw FileError(path: checkpoint, reason: "class names unknown (no data given)") }
+    let classNames = config.classNames ?? data.classes
     let spec = try TrainingSession.modelSpec(from: node)
     let shape = try TrainingSession.inputShape(config: config, dataset: data)
-    let model = try Model(spec: spec, inputShape: shape, classCount: data.classes.count, seed: 0)
+    let model = try Model(spec: spec, inputShape: shape, classCount: classNames.count, seed: 0)
     try Checkpoint.loadWeights(into: model, from: file, path: checkpoint)
-    return InferenceModel(model: model, classNames: data.classes, config: config,
+    return InferenceModel(model: model, classNames: classNames, config: config,
       preprocessing: TrainingSession.preprocessing(config: config, shape: shape), epoch: 0)
   }
 
