@@ -19,13 +19,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def classifier(classes=10):
-    """conv 5x5 (32, 32, 64, padding 2) each followed by max-pool 2 and ReLU, then 1600 -> 64 -> classes."""
+def classifier(classes=10, size=42):
+    """conv 5x5 (32, 32, 64, padding 2) each followed by max-pool 2 and ReLU, then 64*s*s -> 64 ->
+    classes, s = size halved three times (1600 inputs at 42x42, 576 at 28x28)."""
+    s = size // 2 // 2 // 2
     return nn.Sequential(
         nn.Conv2d(1, 32, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
         nn.Conv2d(32, 32, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
         nn.Conv2d(32, 64, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Flatten(), nn.Linear(1600, 64), nn.ReLU(), nn.Linear(64, classes))
+        nn.Flatten(), nn.Linear(64 * s * s, 64), nn.ReLU(), nn.Linear(64, classes))
 
 
 def projective_grid(params, size, align_corners=False):
@@ -71,19 +73,20 @@ def tps_grid(displacements, size, grid=4, align_corners=False):
 
 class STCNN(nn.Module):
     """Localization network -> transform parameters -> grid + grid_sample (bilinear, zeros,
-    align_corners=False) of the 1x42x42 input -> classifier. The localization's last layer starts
+    align_corners=False) of the 1 x size x size input (42 for RTS, 28 for R, P, E) -> classifier. The localization's last layer starts
     at the identity transform (weight 0, bias (1,0,0,0,1,0), (1,0,0,0,1,0,0,0) or zeros), as
     swift-stn initializes it. transform: "affine" (theta (N,2,3)), "projective" or "tps"."""
 
-    def __init__(self, classes=10, transform="affine", control_grid=4):
+    def __init__(self, classes=10, transform="affine", control_grid=4, size=42):
         super().__init__()
         self.transform, self.control_grid = transform, control_grid
+        loc = ((size - 6) // 2 - 4) // 2  # 7 at 42x42 (490 inputs), 3 at 28x28
         outputs = {"affine": 6, "projective": 8, "tps": 2 * control_grid * control_grid}[transform]
         self.loc = nn.Sequential(
             nn.Conv2d(1, 8, 7), nn.MaxPool2d(2), nn.ReLU(),
             nn.Conv2d(8, 10, 5), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Flatten(), nn.Linear(490, 32), nn.ReLU(), nn.Linear(32, outputs))
-        self.cls = classifier(classes)
+            nn.Flatten(), nn.Linear(10 * loc * loc, 32), nn.ReLU(), nn.Linear(32, outputs))
+        self.cls = classifier(classes, size)
         identity = {"affine": [1, 0, 0, 0, 1, 0], "projective": [1, 0, 0, 0, 1, 0, 0, 0]}.get(transform, [0] * outputs)
         with torch.no_grad():
             self.loc[9].weight.zero_()
