@@ -26,6 +26,11 @@ WORK/<cell>-seed<S>.safetensors (a state dict swift-stn reads: `stn eval W.safet
 W.safetensors --pipeline ... --input ... --output sheet.png`). `stn eval RUN/last.safetensors
 --input WORK/<distortion>-seed<S>/test` scores a swift-stn run on exactly this test set.
 
+For a same-start comparison, --save-init FILE writes PyTorch's initial weights and --in-order
+takes the batches in index order: then `stn train` of a copy of the pipeline with `batch:
+{shuffle: false}` and `--init-from FILE` starts from the same weights and sees the same batches
+(results in WORK/<cell>-seed<S>-in-order.*).
+
   bench/b7_torch.py --table RUNS [--work DIR]
 
 prints, for every cell and seed in WORK, the PyTorch run beside the swift-stn run of the same
@@ -136,6 +141,8 @@ def main():
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="Fashion-MNIST's IDX folder")
     parser.add_argument("--epochs", type=int, default=10, help="epochs (MODEL.md: 10)")
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads")
+    parser.add_argument("--save-init", metavar="FILE", help="also write the initial weights (for `stn train --init-from FILE`)")
+    parser.add_argument("--in-order", action="store_true", help="batches in index order, no shuffling (as `batch: {shuffle: false}`)")
     args = parser.parse_args()
     if args.table:
         return table(args.table, args.work)
@@ -158,17 +165,21 @@ def main():
 
     torch.manual_seed(args.seed)
     model = classifier(10, size) if model_name == "cnn" else STCNN(10, model_name, 4, size)
+    if args.save_init:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, args.save_init)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     order = torch.Generator().manual_seed(args.seed)
     labels = torch.from_numpy(train_labels)
     test_x, test_y = tensor(test_images[0]), torch.from_numpy(test_labels)
-    log = open(os.path.join(args.work, "%s-seed%d.jsonl" % (args.cell, args.seed)), "w")
+    run = "%s-seed%d%s" % (args.cell, args.seed, "-in-order" if args.in_order else "")
+    log = open(os.path.join(args.work, run + ".jsonl"), "w")
     for epoch in range(args.epochs):
         start = time.perf_counter()
         model.train()
         epoch_images = tensor(train_images[epoch + 1])
         total, seen = 0.0, 0
-        for index in torch.randperm(len(labels), generator=order).split(64):
+        permutation = torch.arange(len(labels)) if args.in_order else torch.randperm(len(labels), generator=order)
+        for index in permutation.split(64):
             out = model(epoch_images[index])
             logits = out[0] if isinstance(out, tuple) else out
             loss = F.cross_entropy(logits, labels[index])
@@ -189,7 +200,7 @@ def main():
         log.write(line + "\n")
         log.flush()
     save_file({k: v.contiguous() for k, v in model.state_dict().items()},
-              os.path.join(args.work, "%s-seed%d.safetensors" % (args.cell, args.seed)))
+              os.path.join(args.work, run + ".safetensors"))
 
 
 if __name__ == "__main__":
