@@ -21,16 +21,20 @@ extension PipelineConfig {
   /// names apply to IDX data, and to image folders when its own source is an image folder (a
   /// name list for Fashion-MNIST labels says nothing about a folder of photos).
   /// `split`: a `--split` flag (nil: "train"); given, data it cannot apply to is an error.
+  /// The path is opened (and an image folder scanned) once.
   public func openInput(_ path: String, split asked: String? = nil) throws -> any ImageDataset {
-    let split = asked ?? "train"
-    let dataset = try ImageDatasets.open(path, split: split, splitGiven: asked != nil)
-    guard let classNames else { return dataset }
-    if var idx = dataset as? IDXDataset {
-      try idx.name(classes: classNames)
-      return idx
-    }
-    if case .imageFolder? = source { return try ImageDatasets.open(path, split: split, classNames: classNames) }
-    return dataset
+    var folderNames: [String]?
+    if case .imageFolder? = source { folderNames = classNames }
+    let dataset = try ImageDatasets.open(path, split: asked ?? "train", splitGiven: asked != nil, classNames: folderNames)
+    guard folderNames == nil, let classNames, var idx = dataset as? IDXDataset else { return dataset }
+    try idx.name(classes: classNames)
+    return idx
+  }
+
+  /// What a command reads: `--input` when given (`openInput`), else the pipeline's `source:`
+  /// (`openSource`); `split` is the command's `--split`.
+  public func openData(input: String?, split: String?) throws -> any ImageDataset {
+    try input.map { try openInput($0, split: split) } ?? openSource(split: split)
   }
 
   /// How every sample of this pipeline is decoded: its channels, and EXIF orientation when

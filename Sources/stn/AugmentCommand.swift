@@ -86,7 +86,7 @@ struct Augment: ParsableCommand {
     let (job, processor) = try world.collectively { () throws -> (AugmentJob, SampleProcessor) in
       var config = try PipelineConfig.load(path: pipeline)
       if let seed { config.seed = seed }
-      let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split) } ?? config.openSource(split: split)
+      let dataset: any ImageDataset = try config.openData(input: input, split: split)
       let inputs = [input ?? config.sourceFolder].compactMap { $0 } + (config.learnedStage.flatMap { entry -> String? in
         if case .learnedAffine(let checkpoint) = entry.stage { return checkpoint }
         return nil

@@ -39,7 +39,7 @@ struct BenchPipeline: ParsableCommand {
   func run() throws {
     try selectWarpKernels(kernels)
     let config = try pipeline.map { try PipelineConfig.load(path: $0) } ?? PipelineConfig.parse(yaml: BenchPipeline.b3Pipeline, path: "<B3>")
-    let all: any ImageDataset = try input.map { try config.openInput($0) } ?? config.openSource()
+    let all: any ImageDataset = try config.openData(input: input, split: nil)
     let dataset = DatasetSubset(base: all, indices: Array(0..<min(limit ?? all.count, all.count)))
     guard dataset.count > 0 else { throw ValidationError("no images in \(input ?? config.path)") }
 

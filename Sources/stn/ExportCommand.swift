@@ -95,7 +95,7 @@ struct Export: ParsableCommand {
   private func exportPipelineSheet() throws {
     var config = try PipelineConfig.load(path: source)
     if let seed { config.seed = seed }
-    let dataset: any ImageDataset = try input.map { try config.openInput($0, split: split) } ?? config.openSource(split: split)
+    let dataset: any ImageDataset = try config.openData(input: input, split: split)
     guard [".png", ".jpg", ".jpeg"].contains(where: { output.lowercased().hasSuffix($0) }) else {
       throw ValidationError("--output must name a .png or .jpg file, got \(output)")
     }
