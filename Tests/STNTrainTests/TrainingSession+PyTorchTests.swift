@@ -192,14 +192,7 @@ final class PyTorchInteropTests: XCTestCase {
 
   /// Ten 28x28 IDX test images, one per class.
   private func writeTenTestImages(_ folder: String) throws {
-    func bigEndian(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
-    var images: [UInt8] = [0, 0, 8, 3] + bigEndian(10) + bigEndian(28) + bigEndian(28)
-    var labels: [UInt8] = [0, 0, 8, 1] + bigEndian(10)
-    for k in 0..<10 {
-      images += (0..<784).map { UInt8(($0 * (k + 3)) % 256) }
-      labels.append(UInt8(k))
-    }
-    try Data(images).write(to: URL(fileURLWithPath: folder + "/t10k-images-idx3-ubyte"))
-    try Data(labels).write(to: URL(fileURLWithPath: folder + "/t10k-labels-idx1-ubyte"))
+    let images = (0..<10).map { k in (0..<784).map { UInt8(($0 * (k + 3)) % 256) } }
+    try IDXFiles.write(images: images, labels: (0..<10).map(UInt8.init), width: 28, height: 28, prefix: "t10k", into: folder)
   }
 }

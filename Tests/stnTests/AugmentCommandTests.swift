@@ -71,11 +71,9 @@ final class AugmentCommandTests: XCTestCase {
   func testSplitAppliesToThePipelineSourceAndNotToImageFolders() throws {
     // Two splits told apart by their sizes: 3 train and 2 test images of 4x4 pixels.
     let idx = try makeTemporaryFolder("idx")
-    func be(_ v: Int) -> [UInt8] { [24, 16, 8, 0].map { UInt8((v >> $0) & 255) } }
     for (prefix, count) in [("train", 3), ("t10k", 2)] {
-      let pixels = (0..<count * 16).map { UInt8(truncatingIfNeeded: $0 * 13) }
-      try Data(be(0x803) + be(count) + be(4) + be(4) + pixels).write(to: URL(fileURLWithPath: idx + "/\(prefix)-images-idx3-ubyte"))
-      try Data(be(0x801) + be(count) + (0..<count).map(UInt8.init)).write(to: URL(fileURLWithPath: idx + "/\(prefix)-labels-idx1-ubyte"))
+      let images = (0..<count).map { i in (0..<16).map { UInt8(truncatingIfNeeded: (i * 16 + $0) * 13) } }
+      try IDXFiles.write(images: images, labels: (0..<count).map(UInt8.init), width: 4, height: 4, prefix: prefix, into: idx)
     }
     let pipeline = try makeTemporaryFolder("split") + "/p.yaml"
     try "source: {idx: \(idx), split: train}\nstages: []\n".write(toFile: pipeline, atomically: true, encoding: .utf8)
