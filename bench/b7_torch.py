@@ -36,7 +36,9 @@ takes the batches in index order: then `stn train` of a copy of the pipeline wit
 prints, for every cell and seed in WORK, the PyTorch run beside the swift-stn run of the same
 cell and seed in RUNS (bench/paper.sh's OUT: RUNS/<cell> for seed 0, RUNS/<cell>-seed<S>):
 training loss and test error % after the last epoch, and the test error averaged over the
-last three epochs (the per-epoch test error moves by up to a few points between epochs).
+last three epochs (the per-epoch test error moves by up to a few points between epochs); then,
+for each ST-CNN cell, its error minus the CNN's of the same distortion and seed, per seed, for
+each trainer, with the mean and its standard error.
 
 Needs torch, safetensors and Pillow (a local peer, never a dependency of swift-stn).
 """
@@ -115,8 +117,11 @@ def table(runs, work):
     import csv, glob, re
     print("| cell | seed | swift-stn loss | PyTorch loss | swift-stn error | PyTorch error | swift-stn last 3 | PyTorch last 3 |")
     print("|---|---|---|---|---|---|---|---|")
-    for path in sorted(glob.glob(os.path.join(work, "*-seed*.jsonl"))):
-        cell, seed = re.match(r"(.+)-seed(\d+)\.jsonl$", os.path.basename(path)).groups()
+    results = {}  # (cell, seed) -> (ours error, PyTorch error, ours last 3, PyTorch last 3)
+    paths = glob.glob(os.path.join(work, "*-seed*.jsonl"))
+    key = lambda path: re.match(r"(.+)-seed(\d+)\.jsonl$", os.path.basename(path)).groups()
+    for path in sorted(paths, key=lambda p: (key(p)[0], int(key(p)[1]))):
+        cell, seed = key(path)
         theirs = [json.loads(line) for line in open(path)]
         metrics = os.path.join(runs, cell if seed == "0" else "%s-seed%s" % (cell, seed), "metrics.csv")
         if not os.path.exists(metrics):
@@ -125,9 +130,35 @@ def table(runs, work):
         if len(ours) != len(theirs) or len(ours) < 3:
             continue  # one of the two runs is unfinished
         error = [100 - 100 * float(row["test_acc"]) for row in ours]
+        row = (error[-1], theirs[-1]["test_error"], sum(error[-3:]) / 3, sum(t["test_error"] for t in theirs[-3:]) / 3)
+        results[(cell, int(seed))] = row
         print("| %s | %s | %.4f | %.4f | %.2f | %.2f | %.2f | %.2f |" % (
-            cell, seed, float(ours[-1]["train_loss"]), theirs[-1]["train_loss"], error[-1], theirs[-1]["test_error"],
-            sum(error[-3:]) / 3, sum(t["test_error"] for t in theirs[-3:]) / 3))
+            cell, seed, float(ours[-1]["train_loss"]), theirs[-1]["train_loss"], *row))
+    differences(results)
+
+
+def differences(results):
+    """Under the table: for each ST-CNN cell, its test error minus the CNN's of the same
+    distortion and seed, per seed, for each trainer, after the last epoch and over the last 3,
+    with the mean and its standard error (the seeds where all four runs finished)."""
+    def summary(values):
+        mean = sum(values) / len(values)
+        if len(values) < 2:
+            return "mean %+.2f (n=1)" % mean
+        sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+        return "mean %+.2f, standard error %.2f (n=%d)" % (mean, sd / len(values) ** 0.5, len(values))
+    for cell in sorted({c for c, _ in results}):
+        distortion, _, model_name = cell.partition("-")
+        if model_name == "cnn":
+            continue
+        seeds = sorted(s for c, s in results if c == cell and (distortion + "-cnn", s) in results)
+        if not seeds:
+            continue
+        print()
+        print("%s minus %s-cnn, per seed %s:" % (cell, distortion, " ".join(map(str, seeds))))
+        for column, name in enumerate(("swift-stn error", "PyTorch error", "swift-stn last 3", "PyTorch last 3")):
+            values = [results[(cell, s)][column] - results[(distortion + "-cnn", s)][column] for s in seeds]
+            print("  %-16s %s; %s" % (name, " ".join("%+.2f" % v for v in values), summary(values)))
 
 
 def main():
