@@ -135,6 +135,7 @@ def table(runs, work):
         print("| %s | %s | %.4f | %.4f | %.2f | %.2f | %.2f | %.2f |" % (
             cell, seed, float(ours[-1]["train_loss"]), theirs[-1]["train_loss"], *row))
     differences(results)
+    return len(results)
 
 
 def differences(results):
@@ -176,7 +177,13 @@ def main():
     parser.add_argument("--in-order", action="store_true", help="batches in index order, no shuffling (as `batch: {shuffle: false}`)")
     args = parser.parse_args()
     if args.table:
-        return table(args.table, args.work)
+        for flag, folder in (("--table", args.table), ("--work", args.work)):
+            if not os.path.isdir(folder):
+                parser.error("%s %s: no such folder" % (flag, folder))
+        if not table(args.table, args.work):
+            sys.exit("b7_torch.py: no finished pair of runs: no cell and seed has both %s/<cell>-seed<S>.jsonl and its "
+                     "stn train run in %s (<cell> for seed 0, <cell>-seed<S> otherwise)" % (args.work, args.table))
+        return
     distortion, _, model_name = (args.cell or "").partition("-")
     if distortion not in DISTORTIONS or model_name not in MODELS:
         parser.error("CELL must be <%s>-<%s>, got %r" % ("|".join(DISTORTIONS), "|".join(MODELS), args.cell))
