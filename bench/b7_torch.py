@@ -42,7 +42,7 @@ each trainer, with the mean and its standard error.
 
 Needs torch, safetensors and Pillow (a local peer, never a dependency of swift-stn).
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, statistics, subprocess, sys, time
 
 import numpy as np
 import torch
@@ -113,17 +113,18 @@ def tensor(images):
 
 
 def table(runs, work):
-    """The markdown comparison of --table (see the module's text)."""
-    import csv, glob, re
-    print("| cell | seed | swift-stn loss | PyTorch loss | swift-stn error | PyTorch error | swift-stn last 3 | PyTorch last 3 |")
-    print("|---|---|---|---|---|---|---|---|")
-    results = {}  # (cell, seed) -> (ours error, PyTorch error, ours last 3, PyTorch last 3)
-    paths = glob.glob(os.path.join(work, "*-seed*.jsonl"))
-    key = lambda path: re.match(r"(.+)-seed(\d+)\.jsonl$", os.path.basename(path)).groups()
-    for path in sorted(paths, key=lambda p: (key(p)[0], int(key(p)[1]))):
-        cell, seed = key(path)
+    """The markdown comparison of --table (see the module's text); False when no cell and seed
+    has both runs finished. The --in-order runs (<cell>-seed<S>-in-order.jsonl) are left out."""
+    import csv, re
+    runs_of = []  # (cell, seed, path) of the shuffled PyTorch runs
+    for name in os.listdir(work):
+        match = re.fullmatch(r"(.+)-seed(\d+)\.jsonl", name)
+        if match:
+            runs_of.append((match[1], int(match[2]), os.path.join(work, name)))
+    lines, results = [], {}  # results: (cell, seed) -> (ours error, PyTorch error, ours last 3, PyTorch last 3)
+    for cell, seed, path in sorted(runs_of):
         theirs = [json.loads(line) for line in open(path)]
-        metrics = os.path.join(runs, cell if seed == "0" else "%s-seed%s" % (cell, seed), "metrics.csv")
+        metrics = os.path.join(runs, cell if seed == 0 else "%s-seed%d" % (cell, seed), "metrics.csv")
         if not os.path.exists(metrics):
             continue
         ours = list(csv.DictReader(open(metrics)))
@@ -131,11 +132,16 @@ def table(runs, work):
             continue  # one of the two runs is unfinished
         error = [100 - 100 * float(row["test_acc"]) for row in ours]
         row = (error[-1], theirs[-1]["test_error"], sum(error[-3:]) / 3, sum(t["test_error"] for t in theirs[-3:]) / 3)
-        results[(cell, int(seed))] = row
-        print("| %s | %s | %.4f | %.4f | %.2f | %.2f | %.2f | %.2f |" % (
+        results[(cell, seed)] = row
+        lines.append("| %s | %d | %.4f | %.4f | %.2f | %.2f | %.2f | %.2f |" % (
             cell, seed, float(ours[-1]["train_loss"]), theirs[-1]["train_loss"], *row))
+    if not results:
+        return False
+    print("| cell | seed | swift-stn loss | PyTorch loss | swift-stn error | PyTorch error | swift-stn last 3 | PyTorch last 3 |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(lines))
     differences(results)
-    return len(results)
+    return True
 
 
 def differences(results):
@@ -143,11 +149,10 @@ def differences(results):
     distortion and seed, per seed, for each trainer, after the last epoch and over the last 3,
     with the mean and its standard error (the seeds where all four runs finished)."""
     def summary(values):
-        mean = sum(values) / len(values)
         if len(values) < 2:
-            return "mean %+.2f (n=1)" % mean
-        sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-        return "mean %+.2f, standard error %.2f (n=%d)" % (mean, sd / len(values) ** 0.5, len(values))
+            return "mean %+.2f (n=1)" % values[0]
+        standard_error = statistics.stdev(values) / len(values) ** 0.5
+        return "mean %+.2f, standard error %.2f (n=%d)" % (statistics.mean(values), standard_error, len(values))
     for cell in sorted({c for c, _ in results}):
         distortion, _, model_name = cell.partition("-")
         if model_name == "cnn":
@@ -179,7 +184,8 @@ def main():
     if args.table:
         for flag, folder in (("--table", args.table), ("--work", args.work)):
             if not os.path.isdir(folder):
-                parser.error("%s %s: no such folder" % (flag, folder))
+                print("b7_torch.py: error: %s %s: no such folder" % (flag, folder), file=sys.stderr)
+                sys.exit(2)
         if not table(args.table, args.work):
             sys.exit("b7_torch.py: no finished pair of runs: no cell and seed has both %s/<cell>-seed<S>.jsonl and its "
                      "stn train run in %s (<cell> for seed 0, <cell>-seed<S> otherwise)" % (args.work, args.table))
