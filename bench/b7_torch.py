@@ -33,7 +33,7 @@ takes the batches in index order: then `stn train` of a copy of the pipeline wit
 
   bench/b7_torch.py --table RUNS [--work DIR]
 
-prints, for every cell and seed in WORK, the PyTorch run beside the swift-stn run of the same
+prints, for every cell and seed in WORK (not the --in-order runs), the PyTorch run beside the swift-stn run of the same
 cell and seed in RUNS (bench/paper.sh's OUT: RUNS/<cell> for seed 0, RUNS/<cell>-seed<S>):
 training loss and test error % after the last epoch, and the test error averaged over the
 last three epochs (the per-epoch test error moves by up to a few points between epochs); then,
